@@ -1,0 +1,127 @@
+"""One checkpoint format: a state_dict plus metadata, loaded with weights_only=True.
+
+A checkpoint file holds a plain dict:
+    {"format": "mnist-studio/1", "state_dict": {...}, "meta": {...},
+     "optimizer": {...} | None, "progress": {...} | None}
+Only tensors and plain Python containers, so `torch.load(weights_only=True)`
+reads it; a pickle that would run code is refused by that loader.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.data import get_spec
+from core.models import build_model
+
+FORMAT = "mnist-studio/1"
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable MNIST Studio checkpoint; the message says why."""
+
+
+@dataclass
+class CheckpointMeta:
+    dataset: str
+    architecture: str
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+    mean: float = 0.0
+    std: float = 1.0
+    created: str = ""
+    torch_version: str = ""
+
+    @classmethod
+    def new(cls, dataset: str, architecture: str, hyperparameters: dict | None = None,
+            metrics: dict | None = None) -> "CheckpointMeta":
+        spec = get_spec(dataset)
+        return cls(dataset=dataset, architecture=architecture,
+                   hyperparameters=dict(hyperparameters or {}), metrics=dict(metrics or {}),
+                   class_names=list(spec.classes), mean=spec.mean, std=spec.std,
+                   created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                   torch_version=str(torch.__version__))
+
+
+@dataclass
+class Checkpoint:
+    model: nn.Module  # on the CPU, in eval mode
+    meta: CheckpointMeta
+    optimizer_state: dict | None = None
+    progress: dict | None = None  # {"epoch": ..., "step": ..., ...} for resume
+    path: Path | None = None
+
+
+def _cpu_state(state: dict) -> dict:
+    return {k: v.detach().cpu().clone() if torch.is_tensor(v) else v for k, v in state.items()}
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta,
+                    optimizer_state: dict | None = None, progress: dict | None = None) -> Path:
+    """Write atomically: a temporary file in the same folder, then rename over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "state_dict": _cpu_state(model.state_dict()),
+               "meta": asdict(meta), "optimizer": optimizer_state, "progress": progress}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_payload(source: str | os.PathLike | Any) -> dict:
+    """The raw dict of a checkpoint (path or file object), safely loaded and checked."""
+    try:
+        payload = torch.load(source, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {source}") from None
+    except Exception as err:  # UnpicklingError, EOFError, zip errors, RuntimeError...
+        text = str(err).split("\n")[0][:200]
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            raise CheckpointError(
+                "refused: the file contains Python objects other than weights (a pickle "
+                f"that could run code); only MNIST Studio checkpoints load. ({text})") from None
+        raise CheckpointError(f"not a readable checkpoint (corrupt or truncated?): {text}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"not an MNIST Studio checkpoint (expected format {FORMAT!r})")
+    if not isinstance(payload.get("state_dict"), dict) or not isinstance(payload.get("meta"), dict):
+        raise CheckpointError("checkpoint is missing its weights or metadata")
+    return payload
+
+
+def load_checkpoint(source: str | os.PathLike | Any) -> Checkpoint:
+    """Rebuild the model named in the metadata and load its weights (CPU, eval mode)."""
+    payload = read_payload(source)
+    try:
+        meta = CheckpointMeta(**payload["meta"])
+    except TypeError as err:
+        raise CheckpointError(f"checkpoint metadata is malformed: {err}") from None
+    try:
+        model = build_model(meta.architecture)
+        get_spec(meta.dataset)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        first = str(err).split("\n")[0]
+        raise CheckpointError(
+            f"weights do not fit architecture {meta.architecture!r}: {first}") from None
+    model.eval()
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    return Checkpoint(model, meta, payload.get("optimizer"), payload.get("progress"), path)

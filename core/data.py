@@ -1,0 +1,179 @@
+"""The two datasets, loaded once per process as uint8 tensors held in memory.
+
+Training never goes through a per-sample PIL pipeline: a split is one
+(N, 28, 28) uint8 tensor plus an int64 label vector, and batches are sliced
+out of it directly (see core.train).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import datasets as tv_datasets
+
+ENV_DATA_ROOT = "MNIST_STUDIO_DATA"
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent / "data"  # gitignored
+
+TRAIN_SIZE = 48_000
+VAL_SIZE = 12_000
+SPLIT_SEED = 0  # fixed: every run of the project sees the same validation images
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    classes: tuple[str, ...]
+    mean: float  # training-pixel mean of pixels/255
+    std: float
+    torchvision_class: type
+    folder: str  # where torchvision keeps it under the data root
+    hflip_ok: bool  # horizontal flips preserve the label (garments yes, digits no)
+
+    def __post_init__(self) -> None:
+        assert len(self.classes) == 10
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        name="mnist",
+        title="MNIST digits",
+        classes=tuple(str(i) for i in range(10)),
+        mean=0.1307,
+        std=0.3081,
+        torchvision_class=tv_datasets.MNIST,
+        folder="MNIST",
+        hflip_ok=False,
+    ),
+    "fashion": DatasetSpec(
+        name="fashion",
+        title="Fashion-MNIST garments",
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        mean=0.2860,
+        std=0.3530,
+        torchvision_class=tv_datasets.FashionMNIST,
+        folder="FashionMNIST",
+        hflip_ok=True,
+    ),
+}
+
+
+class DataMissingError(RuntimeError):
+    """The dataset files are not on disk and could not be downloaded."""
+
+
+def get_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
+
+
+def data_root(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the data lives: the argument, else $MNIST_STUDIO_DATA, else ./data."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(ENV_DATA_ROOT)
+    if env:
+        return Path(env).expanduser().resolve()
+    return DEFAULT_DATA_ROOT
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset, whole, in memory."""
+    images: torch.Tensor  # (N, 28, 28) uint8
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: torch.Tensor) -> "Split":
+        return Split(self.images[index], self.labels[index])
+
+
+_cache: dict[tuple[str, bool, Path], Split] = {}
+_cache_lock = threading.Lock()
+
+
+def _load_torchvision(spec: DatasetSpec, train: bool, root: Path, download: bool) -> Split:
+    ds = spec.torchvision_class(str(root), train=train, download=download)
+    return Split(ds.data.contiguous(), ds.targets.to(torch.int64).contiguous())
+
+
+def load_split(name: str, train: bool, root: str | os.PathLike | None = None,
+               download: bool = True) -> Split:
+    """The official training set (train=True, 60k) or test set (train=False, 10k).
+
+    Loaded through torchvision from the data root, once per process. When the
+    files are missing it tries torchvision's download; without a network that
+    fails and we raise DataMissingError naming the folder and the files.
+    """
+    spec = get_spec(name)
+    root_path = data_root(root)
+    key = (name, train, root_path)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        try:
+            split = _load_torchvision(spec, train, root_path, download=False)
+        except RuntimeError:
+            if not download:
+                raise DataMissingError(_missing_message(spec, root_path)) from None
+            try:
+                split = _load_torchvision(spec, train, root_path, download=True)
+            except Exception as err:  # URLError, socket errors, checksum errors...
+                raise DataMissingError(
+                    _missing_message(spec, root_path) + f" Download failed: {err}") from None
+        _cache[key] = split
+        return split
+
+
+def _missing_message(spec: DatasetSpec, root: Path) -> str:
+    raw = root / spec.folder / "raw"
+    return (f"{spec.title} not found under {raw}. Put the four IDX files there "
+            "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+            f"t10k-labels-idx1-ubyte), or set {ENV_DATA_ROOT} to a folder that holds "
+            f"{spec.folder}/raw/, or connect to the internet so torchvision can download it.")
+
+
+def train_val_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
+                      seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """A deterministic, disjoint split of range(n) into (train, validation) indices."""
+    if not 0 < val_size < n:
+        raise ValueError(f"val_size must be in (0, {n}), got {val_size}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:].sort().values, perm[:val_size].sort().values
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """Everything a training run needs: train / validation / test splits."""
+    spec: DatasetSpec
+    train: Split
+    val: Split
+    test: Split
+
+
+def load_bundle(name: str, root: str | os.PathLike | None = None,
+                download: bool = True) -> DataBundle:
+    """Train (48k) and validation (12k) carved from the official training set, plus test."""
+    full = load_split(name, train=True, root=root, download=download)
+    val_size = VAL_SIZE if len(full) == TRAIN_SIZE + VAL_SIZE else max(1, len(full) // 5)
+    train_idx, val_idx = train_val_indices(len(full), val_size)
+    test = load_split(name, train=False, root=root, download=download)
+    return DataBundle(get_spec(name), full.subset(train_idx), full.subset(val_idx), test)
+
+
+def data_available(name: str, root: str | os.PathLike | None = None) -> bool:
+    """True when both splits load from disk without a download."""
+    try:
+        load_split(name, True, root, download=False)
+        load_split(name, False, root, download=False)
+        return True
+    except (DataMissingError, RuntimeError, ValueError):
+        return False

@@ -1,0 +1,136 @@
+"""One batched pass over a split: accuracy, per-class accuracy, confusion matrix, mistakes.
+
+    python -m core.evaluate weights/mnist-cnn.pt --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import DataMissingError, Split, load_split
+
+
+@dataclass
+class Prediction:
+    """Model outputs for every sample of a split."""
+    probabilities: torch.Tensor  # (N, 10) float32, on the CPU
+    labels: torch.Tensor  # (N,) int64, true classes
+    loss: float  # mean cross-entropy
+
+    @property
+    def predicted(self) -> torch.Tensor:
+        return self.probabilities.argmax(1)
+
+
+@dataclass
+class EvalResult:
+    accuracy: float  # fraction 0..1
+    loss: float
+    per_class_accuracy: list[float]  # 10 fractions (nan for a class with no samples)
+    confusion_matrix: list[list[int]]  # rows = true class, columns = predicted class
+    mistake_indices: list[int]  # positions in the split, in order
+    mistake_true: list[int]
+    mistake_predicted: list[int]
+    mistake_probabilities: np.ndarray  # (M, 10) float32
+
+    def to_json(self) -> dict:
+        return {"accuracy": self.accuracy, "loss": self.loss,
+                "per_class_accuracy": self.per_class_accuracy,
+                "confusion_matrix": self.confusion_matrix,
+                "mistakes": len(self.mistake_indices)}
+
+
+def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), the way every model was trained."""
+    return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
+
+
+@torch.inference_mode()
+def predict_split(model: nn.Module, split: Split, mean: float, std: float,
+                  device: torch.device | str = "cpu", batch_size: int = 2000) -> Prediction:
+    model.eval()
+    device = torch.device(device)
+    probs, loss_sum = [], 0.0
+    for i in range(0, len(split), batch_size):
+        x = normalize(split.images[i:i + batch_size].to(device), mean, std)
+        y = split.labels[i:i + batch_size].to(device)
+        logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        probs.append(logits.softmax(1).cpu())
+    n = max(1, len(split))
+    return Prediction(torch.cat(probs) if probs else torch.empty(0, 10), split.labels.cpu(),
+                      loss_sum / n)
+
+
+def confusion_matrix(true: torch.Tensor, predicted: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """(n_classes, n_classes) int64 counts, rows = true class."""
+    flat = true.to(torch.int64) * n_classes + predicted.to(torch.int64)
+    return torch.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def summarize(pred: Prediction) -> EvalResult:
+    predicted = pred.predicted
+    cm = confusion_matrix(pred.labels, predicted).tolist()  # exact integer counts
+    totals = [sum(row) for row in cm]
+    per_class = [cm[c][c] / totals[c] if totals[c] else float("nan") for c in range(10)]
+    wrong = (predicted != pred.labels).nonzero().flatten()
+    n = len(pred.labels)
+    return EvalResult(
+        accuracy=sum(cm[c][c] for c in range(10)) / n if n else float("nan"),
+        loss=pred.loss,
+        per_class_accuracy=per_class,
+        confusion_matrix=cm,
+        mistake_indices=wrong.tolist(),
+        mistake_true=pred.labels[wrong].tolist(),
+        mistake_predicted=predicted[wrong].tolist(),
+        mistake_probabilities=pred.probabilities[wrong].numpy(),
+    )
+
+
+def evaluate(model: nn.Module, split: Split, mean: float, std: float,
+             device: torch.device | str = "cpu", batch_size: int = 2000) -> EvalResult:
+    return summarize(predict_split(model, split, mean, std, device, batch_size))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.device import configure_threads, pick_device
+
+    p = argparse.ArgumentParser(prog="python -m core.evaluate",
+                                description="Evaluate a checkpoint on its dataset's 10,000 test images.")
+    p.add_argument("checkpoint", help="path to a .pt checkpoint written by core.train")
+    p.add_argument("--data-dir", default=None,
+                   help="data root holding MNIST/raw or FashionMNIST/raw (default: $MNIST_STUDIO_DATA, else ./data)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: accuracy, per_class_accuracy, confusion_matrix")
+    args = p.parse_args(argv)
+    try:
+        ckpt = load_checkpoint(args.checkpoint)
+        device = pick_device(args.device)
+        configure_threads(device)
+        test = load_split(ckpt.meta.dataset, train=False, root=args.data_dir)
+        result = evaluate(ckpt.model.to(device), test, ckpt.meta.mean, ckpt.meta.std, device)
+    except (CheckpointError, DataMissingError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        names = ckpt.meta.class_names
+        print(f"{ckpt.meta.dataset} / {ckpt.meta.architecture}: test accuracy "
+              f"{result.accuracy:.2%} ({len(result.mistake_indices)} mistakes of {len(test)})")
+        for name, acc in zip(names, result.per_class_accuracy):
+            print(f"  {name:>12}  {acc:.2%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

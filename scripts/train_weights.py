@@ -1,0 +1,108 @@
+"""Train the shipped checkpoints with `python -m core.train` and record them in weights/manifest.json.
+
+    python -m scripts.train_weights                      # every recipe not yet in the manifest
+    python -m scripts.train_weights mnist-cnn fashion-cnn --force
+
+Each recipe is fixed here in advance; checkpoints are chosen on the
+validation split by core.train, and the test accuracy is only recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = WEIGHTS / "manifest.json"
+
+# name -> extra flags for core.train (dataset and model come from the name)
+RECIPES: dict[str, str] = {
+    "mnist-ffnn": "--epochs 20 --batch-size 128 --lr 1e-3",
+    "mnist-cnn": "--epochs 15 --batch-size 128 --lr 2e-3 --augment",
+    "mnist-ffnn-deep": "--epochs 20 --batch-size 128 --lr 1e-3",
+    "mnist-bn-cnn": "--epochs 15 --batch-size 128 --lr 3e-3 --augment",
+    "mnist-ffnn-small": "--epochs 20 --batch-size 128 --lr 1e-3",
+    "mnist-fastcnn": "--epochs 8 --batch-size 128 --lr 4e-3 --augment",
+    "mnist-resnet": "--epochs 12 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --label-smoothing 0.1",
+    "fashion-ffnn": "--epochs 40 --batch-size 128 --lr 1e-3",
+    "fashion-cnn": "--epochs 30 --batch-size 128 --lr 2e-3 --augment",
+    "fashion-ffnn-deep": "--epochs 40 --batch-size 128 --lr 1e-3",
+    "fashion-bn-cnn": "--epochs 30 --batch-size 128 --lr 3e-3 --augment",
+    "fashion-ffnn-small": "--epochs 40 --batch-size 128 --lr 1e-3",
+    "fashion-fastcnn": "--epochs 15 --batch-size 128 --lr 4e-3 --augment",
+    "fashion-resnet": "--epochs 30 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
+}
+
+
+def split_name(name: str) -> tuple[str, str]:
+    dataset, model = name.split("-", 1)
+    return dataset, model
+
+
+def command_for(name: str) -> str:
+    dataset, model = split_name(name)
+    return (f"python -m core.train --dataset {dataset} --model {model} {RECIPES[name]} "
+            f"--seed 0 --out weights/{name}.pt --json")
+
+
+def load_manifest() -> dict:
+    if MANIFEST.exists():
+        return json.loads(MANIFEST.read_text())
+    return {"default": {}, "checkpoints": []}
+
+
+def save_manifest(manifest: dict) -> None:
+    manifest["checkpoints"].sort(key=lambda c: (c["dataset"], c["file"]))
+    for dataset in {c["dataset"] for c in manifest["checkpoints"]}:
+        # The default is the best by validation accuracy: the test set picks nothing.
+        best = max((c for c in manifest["checkpoints"] if c["dataset"] == dataset),
+                   key=lambda c: c["val_accuracy"])
+        manifest["default"][dataset] = best["file"]
+    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def train_one(name: str, extra: list[str]) -> dict:
+    cmd = command_for(name)
+    print(f"$ {cmd}", flush=True)
+    proc = subprocess.run([sys.executable, *shlex.split(cmd)[1:], *extra],
+                          stdout=subprocess.PIPE, text=True, cwd=WEIGHTS.parent)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: training failed (exit {proc.returncode})")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    dataset, model = split_name(name)
+    return {"file": f"{name}.pt", "dataset": dataset, "architecture": model,
+            "test_accuracy": out["test_accuracy"], "val_accuracy": out["val_accuracy"],
+            "epochs": out["epochs"], "best_epoch": out["best_epoch"],
+            "train_seconds": out["train_seconds"],
+            "samples_per_second": out["samples_per_second"], "device": out["device"],
+            "seed": out["seed"], "parameters": out["parameters"], "command": cmd}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", help=f"recipes to train (default: all missing): {', '.join(RECIPES)}")
+    p.add_argument("--force", action="store_true", help="retrain even if already in the manifest")
+    p.add_argument("--data-dir", default=None, help="passed to core.train")
+    args = p.parse_args(argv)
+    manifest = load_manifest()
+    done = {c["file"] for c in manifest["checkpoints"]}
+    extra = ["--data-dir", args.data_dir] if args.data_dir else []
+    for name in args.names or list(RECIPES):
+        if name not in RECIPES:
+            raise SystemExit(f"unknown recipe {name!r}")
+        if f"{name}.pt" in done and not args.force:
+            continue
+        entry = train_one(name, extra)
+        manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
+        manifest["checkpoints"].append(entry)
+        save_manifest(manifest)
+        print(f"{name}: test {entry['test_accuracy']:.2%} (val {entry['val_accuracy']:.2%}) "
+              f"in {entry['train_seconds']:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

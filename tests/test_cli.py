@@ -1,0 +1,63 @@
+"""The command lines other tools call: python -m core.train / core.evaluate."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core import evaluate as evaluate_cli
+from core import train as train_cli
+from tests.conftest import ROOT
+
+REQUIRED = {"dataset", "model", "epochs", "device", "test_accuracy", "val_accuracy",
+            "train_seconds", "samples_per_second", "checkpoint"}
+
+
+def last_json(text: str) -> dict:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_train_json_then_evaluate_json(fake_data_root, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    code = train_cli.main(["--dataset", "fashion", "--model", "bn-cnn", "--epochs", "2",
+                           "--batch-size", "64", "--lr", "3e-3", "--augment", "--device", "cpu",
+                           "--data-dir", str(fake_data_root), "--out", str(out), "--json"])
+    assert code == 0
+    summary = last_json(capsys.readouterr().out)
+    assert REQUIRED <= summary.keys()
+    assert summary["dataset"] == "fashion" and summary["epochs"] == 2
+    assert 0 <= summary["test_accuracy"] <= 1 and 0 <= summary["val_accuracy"] <= 1
+    assert summary["checkpoint"] == str(out) and out.exists()
+    assert not out.with_suffix(".last.pt").exists()  # completed: nothing to resume
+
+    assert evaluate_cli.main([str(out), "--data-dir", str(fake_data_root), "--json"]) == 0
+    ev = last_json(capsys.readouterr().out)
+    assert ev["accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert len(ev["per_class_accuracy"]) == 10
+    cm = ev["confusion_matrix"]
+    assert len(cm) == 10 and sum(map(sum, cm)) == 100
+    assert [sum(r) for r in cm] == [10] * 10  # rows are true classes
+
+
+def test_bad_inputs_exit_cleanly(tmp_path, capsys, fake_data_root):
+    assert evaluate_cli.main([str(tmp_path / "missing.pt")]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert train_cli.main(["--dataset", "mnist", "--model", "nope", "--data-dir",
+                           str(fake_data_root)]) == 2
+    assert "unknown architecture" in capsys.readouterr().err
+    assert train_cli.main(["--dataset", "mnist", "--model", "cnn", "--data-dir",
+                           str(tmp_path / "empty"), "--json"]) == 2
+    assert "not found under" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module,flags", [
+    ("core.train", ["--dataset", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
+                    "--schedule", "--augment", "--seed", "--device", "--data-dir", "--out",
+                    "--resume", "--json"]),
+    ("core.evaluate", ["--data-dir", "--json"]),
+])
+def test_help_explains_every_flag(module, flags):
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                         text=True, cwd=ROOT, check=True).stdout
+    for flag in flags:
+        assert flag in out

@@ -1,0 +1,90 @@
+import json
+import time
+
+import pytest
+
+from core.data import load_bundle
+from core.jobs import CANCELLED, FINISHED, QUEUED, JobManager
+from core.train import TrainConfig
+
+
+@pytest.fixture()
+def manager(tmp_path, fake_data_root):
+    return JobManager(tmp_path / "runs", load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+
+
+def cfg(**kw):
+    return TrainConfig(**{**dict(dataset="mnist", model="ffnn-small", epochs=2, batch_size=32,
+                                 lr=3e-3, device="cpu"), **kw})
+
+
+def test_job_runs_to_completion_and_persists(manager, tmp_path, fake_data_root):
+    job = manager.submit(cfg())
+    snap = manager.wait(job, 60)
+    assert snap.state == FINISHED and snap.error is None
+    assert len(snap.epochs) == 2 and snap.step == snap.total_steps == 26
+    assert 0.0 <= snap.test["accuracy"] <= 1.0 and len(snap.test["confusion_matrix"]) == 10
+    assert snap.best_checkpoint is not None and not snap.resumable
+    run = tmp_path / "runs" / job
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 26 + 2
+    assert json.loads((run / "status.json").read_text())["state"] == FINISHED
+    again = JobManager(tmp_path / "runs", load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+    old = again.snapshot(job)
+    assert old.state == FINISHED and len(old.steps) == 26 and old.test == snap.test
+
+
+def test_second_job_queues_and_stop_cancels(manager):
+    a = manager.submit(cfg(epochs=200))
+    b = manager.submit(cfg())
+    assert manager.snapshot(b).state == QUEUED and manager.snapshot(b).queue_position == 1
+    while manager.snapshot(a).step < 3:
+        time.sleep(0.01)
+    t0 = time.time()
+    manager.stop(a)
+    snap = manager.wait(a, 30)
+    assert time.time() - t0 < 1.0  # a stop ends training within a second
+    assert snap.state == CANCELLED and snap.resumable and snap.best_checkpoint is not None
+    assert snap.step < snap.total_steps
+    manager.stop(b) if manager.snapshot(b).state == QUEUED else None
+    manager.wait(b, 60)
+
+
+def test_resume_continues_a_stopped_run(manager):
+    a = manager.submit(cfg(epochs=3))
+    while manager.snapshot(a).step < 5:
+        time.sleep(0.005)
+    manager.stop(a)
+    stopped = manager.wait(a)
+    manager.resume(a)
+    done = manager.wait(a, 60)
+    assert done.state == FINISHED and done.step == done.total_steps == 39
+    steps = [s["step"] for s in done.steps]
+    assert steps == list(range(1, 40))  # no step lost or repeated
+    with pytest.raises(ValueError):
+        manager.resume(a)
+
+
+def test_interrupted_runs_become_resumable(tmp_path, fake_data_root):
+    runs = tmp_path / "runs"
+    m = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+    job = m.submit(cfg(epochs=200))
+    while m.snapshot(job).epochs == []:
+        time.sleep(0.01)
+    status = json.loads((runs / job / "status.json").read_text())
+    assert status["state"] == "running"
+    # A second process (app restart) sees the run as interrupted, with its history.
+    other = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+    snap = other.snapshot(job)
+    assert snap.state == CANCELLED and "interrupted" in snap.error and snap.resumable
+    assert len(snap.epochs) >= 1
+    m.stop(job)
+    m.wait(job)
+
+
+def test_failure_is_reported_not_raised(tmp_path):
+    def broken(cfg):
+        raise RuntimeError("disk on fire")
+    m = JobManager(tmp_path / "runs", load_data=broken)
+    snap = m.wait(m.submit(cfg()))
+    assert snap.state == "failed" and "disk on fire" in snap.error
