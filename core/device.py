@@ -46,8 +46,14 @@ def configure_threads(device: torch.device) -> int:
     Oversubscribing (more threads than cores, or two busy processes sharing
     them) makes small-kernel training several times slower, because every
     op ends in a barrier that waits for the slowest, descheduled, thread.
+    MNIST_STUDIO_THREADS overrides the count, e.g. 1 for a background run
+    that shares the machine.
     """
-    n = cpu_threads() if device.type == "cpu" else min(4, cpu_threads())
+    override = os.environ.get("MNIST_STUDIO_THREADS")
+    if override:
+        n = max(1, int(override))
+    else:
+        n = cpu_threads() if device.type == "cpu" else min(4, cpu_threads())
     torch.set_num_threads(n)
     return n
 

@@ -158,9 +158,13 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
 
 
 def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int):
-    if cfg.schedule == "onecycle":
+    # OneCycleLR divides by its warm-up length (pct_start * total_steps - 1 steps),
+    # so a run of a handful of steps needs a longer warm-up share, and a run of
+    # one or two steps cannot cycle at all. From 8 steps on this is pct_start=0.25.
+    if cfg.schedule == "onecycle" and total_steps >= 3:
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.25,
+            opt, max_lr=cfg.lr, total_steps=total_steps,
+            pct_start=min(0.5, max(0.25, 2 / total_steps)),
             div_factor=10.0, final_div_factor=100.0)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
@@ -429,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             bar.write(f"epoch {ev.epoch}/{ev.epochs}  train loss {ev.train_loss:.4f} acc "
                       f"{ev.train_accuracy:.2%}  val loss {ev.val_loss:.4f} acc "
-                      f"{ev.val_accuracy:.2%}  {ev.elapsed:.1f}s{'  *best' if ev.best else ''}")
+                      f"{ev.val_accuracy:.2%}  {ev.elapsed:.1f}s{'  *best' if ev.best else ''}",
+                      file=sys.stderr)
 
     result = train(cfg, data, on_event, lambda: stop["now"], out, last, args.resume)
     bar.close()

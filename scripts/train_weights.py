@@ -26,14 +26,14 @@ RECIPES: dict[str, str] = {
     "mnist-bn-cnn": "--epochs 15 --batch-size 128 --lr 3e-3 --augment",
     "mnist-ffnn-small": "--epochs 20 --batch-size 128 --lr 1e-3",
     "mnist-fastcnn": "--epochs 8 --batch-size 128 --lr 4e-3 --augment",
-    "mnist-resnet": "--epochs 12 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --label-smoothing 0.1",
+    "mnist-resnet": "--epochs 10 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --label-smoothing 0.1",
     "fashion-ffnn": "--epochs 40 --batch-size 128 --lr 1e-3",
     "fashion-cnn": "--epochs 30 --batch-size 128 --lr 2e-3 --augment",
     "fashion-ffnn-deep": "--epochs 40 --batch-size 128 --lr 1e-3",
     "fashion-bn-cnn": "--epochs 30 --batch-size 128 --lr 3e-3 --augment",
     "fashion-ffnn-small": "--epochs 40 --batch-size 128 --lr 1e-3",
     "fashion-fastcnn": "--epochs 15 --batch-size 128 --lr 4e-3 --augment",
-    "fashion-resnet": "--epochs 30 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
+    "fashion-resnet": "--epochs 24 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
 }
 
 
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if f"{name}.pt" in done and not args.force:
             continue
         entry = train_one(name, extra)
+        manifest = load_manifest()  # another process may have added entries meanwhile
         manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
         manifest["checkpoints"].append(entry)
         save_manifest(manifest)

@@ -82,6 +82,13 @@ def test_conv_models_train_with_augmentation(fake_data_root, model):
     assert r.steps == 7 and r.best_val_loss < float("inf")
 
 
+@pytest.mark.parametrize("batch_size", [400, 200, 100, 50])
+def test_onecycle_copes_with_runs_of_a_few_steps(bundle, batch_size):
+    # Regression: OneCycleLR raised ZeroDivisionError for runs of about 4 steps.
+    result = train(cfg(epochs=1, batch_size=batch_size), bundle)
+    assert result.steps == 400 // batch_size and result.best_val_loss < float("inf")
+
+
 def test_invalid_config_is_rejected():
     with pytest.raises(ValueError):
         TrainConfig(model="nope")

@@ -1,0 +1,68 @@
+"""Render weights/manifest.json as the README's results table, beside the reference results.
+
+    python -m scripts.results_table              # print the Markdown table
+    python -m scripts.results_table --readme     # rewrite it in README.md between the markers
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "weights" / "manifest.json"
+README = ROOT / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+# (dataset, architecture) -> (what the reference reported, our target), both in percent.
+REFERENCE: dict[tuple[str, str], tuple[str, float | None]] = {
+    ("mnist", "ffnn"): ("97.81%", 98.0),
+    ("mnist", "cnn"): ("99.11%", 99.2),
+    ("mnist", "resnet"): ("small CNNs: 99.6-99.7%", 99.6),
+    ("fashion", "ffnn"): ("89.56%", 89.6),
+    ("fashion", "cnn"): ("91.66%", 92.0),
+    ("fashion", "bn-cnn"): ("~90%", 90.5),
+    ("fashion", "ffnn-small"): ("87.42% (deeper: 88.65%)", 88.0),
+    ("fashion", "resnet"): ("ResNet18 94.9%", 94.5),
+}
+
+
+def target(dataset: str, architecture: str) -> float | None:
+    return REFERENCE.get((dataset, architecture), ("", None))[1]
+
+
+def render(manifest: dict) -> str:
+    rows = ["| dataset | model | reference | target | test accuracy | val accuracy | epochs "
+            "| train time | device |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    defaults = set(manifest.get("default", {}).values())
+    for c in manifest["checkpoints"]:
+        ref, goal = REFERENCE.get((c["dataset"], c["architecture"]), ("-", None))
+        met = "" if goal is None else (" ✅" if c["test_accuracy"] * 100 >= goal else " ❌")
+        name = f"**{c['architecture']}** (default)" if c["file"] in defaults else c["architecture"]
+        rows.append(
+            f"| {c['dataset']} | {name} | {ref} | {'-' if goal is None else f'>= {goal}%'} "
+            f"| {c['test_accuracy']:.2%}{met} | {c['val_accuracy']:.2%} | {c['epochs']} "
+            f"| {c['train_seconds']:.0f} s | {c['device']} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--readme", action="store_true", help=f"rewrite the table in README.md between {START} and {END}")
+    args = p.parse_args(argv)
+    table = render(json.loads(MANIFEST.read_text()))
+    if not args.readme:
+        print(table)
+        return 0
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {START} ... {END}")
+    README.write_text(re.sub(f"{re.escape(START)}.*?{re.escape(END)}",
+                             lambda _: f"{START}\n{table}\n{END}", text, flags=re.S))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
