@@ -19,8 +19,8 @@ from core.train import TrainConfig, train
 
 # Fixed before any test-set result was seen; tuned on validation accuracy only.
 RECIPES: dict[str, dict] = {
-    "mnist": dict(model="fastcnn", epochs=2, batch_size=128, lr=5e-3),
-    "fashion": dict(model="fastcnn", epochs=6, batch_size=128, lr=5e-3, augment=True),
+    "mnist": dict(model="fastcnn", epochs=2, batch_size=256, lr=1e-2),
+    "fashion": dict(model="fastcnn", epochs=8, batch_size=128, lr=5e-3, label_smoothing=0.1),
 }
 
 

@@ -2,6 +2,7 @@
 
     python -m scripts.train_weights                      # every recipe not yet in the manifest
     python -m scripts.train_weights mnist-cnn fashion-cnn --force
+    python -m scripts.train_weights --rebuild          # manifest from the checkpoints' metadata
 
 Each recipe is fixed here in advance; checkpoints are chosen on the
 validation split by core.train, and the test accuracy is only recorded.
@@ -32,7 +33,7 @@ RECIPES: dict[str, str] = {
     "fashion-ffnn-deep": "--epochs 40 --batch-size 128 --lr 1e-3",
     "fashion-bn-cnn": "--epochs 30 --batch-size 128 --lr 3e-3 --augment",
     "fashion-ffnn-small": "--epochs 40 --batch-size 128 --lr 1e-3",
-    "fashion-fastcnn": "--epochs 15 --batch-size 128 --lr 4e-3 --augment",
+    "fashion-fastcnn": "--epochs 15 --batch-size 128 --lr 5e-3 --label-smoothing 0.1",
     "fashion-resnet": "--epochs 24 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
 }
 
@@ -64,21 +65,45 @@ def save_manifest(manifest: dict) -> None:
     MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
-def train_one(name: str, extra: list[str]) -> dict:
+def entry_from_checkpoint(name: str) -> dict:
+    """A manifest entry, read back from the checkpoint's own metadata."""
+    from core.checkpoints import load_checkpoint
+    from core.models import count_parameters
+
+    ck = load_checkpoint(WEIGHTS / f"{name}.pt")
+    m, h = ck.meta.metrics, ck.meta.hyperparameters
+    return {"file": f"{name}.pt", "dataset": ck.meta.dataset, "architecture": ck.meta.architecture,
+            "test_accuracy": m["test_accuracy"], "val_accuracy": m["val_accuracy"],
+            "epochs": h["epochs"], "best_epoch": m["epoch"],
+            "train_seconds": round(m["train_seconds"], 1),
+            "samples_per_second": round(m["samples_per_second"], 1), "device": m["device"],
+            "seed": h["seed"], "parameters": count_parameters(ck.model), "command": command_for(name)}
+
+
+def is_complete(name: str) -> bool:
+    """A finished run's checkpoint carries its test accuracy; one still training does not."""
+    from core.checkpoints import read_payload
+    return "test_accuracy" in read_payload(WEIGHTS / f"{name}.pt")["meta"]["metrics"]
+
+
+def train_one(name: str, extra: list[str]) -> None:
     cmd = command_for(name)
     print(f"$ {cmd}", flush=True)
     proc = subprocess.run([sys.executable, *shlex.split(cmd)[1:], *extra],
-                          stdout=subprocess.PIPE, text=True, cwd=WEIGHTS.parent)
+                          stdout=subprocess.DEVNULL, cwd=WEIGHTS.parent)
     if proc.returncode != 0:
         raise SystemExit(f"{name}: training failed (exit {proc.returncode})")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    dataset, model = split_name(name)
-    return {"file": f"{name}.pt", "dataset": dataset, "architecture": model,
-            "test_accuracy": out["test_accuracy"], "val_accuracy": out["val_accuracy"],
-            "epochs": out["epochs"], "best_epoch": out["best_epoch"],
-            "train_seconds": out["train_seconds"],
-            "samples_per_second": out["samples_per_second"], "device": out["device"],
-            "seed": out["seed"], "parameters": out["parameters"], "command": cmd}
+
+
+def record(names: list[str]) -> None:
+    manifest = load_manifest()  # re-read: another process may have added entries meanwhile
+    for name in names:
+        entry = entry_from_checkpoint(name)
+        manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
+        manifest["checkpoints"].append(entry)
+        print(f"{name}: test {entry['test_accuracy']:.2%} (val {entry['val_accuracy']:.2%}) "
+              f"in {entry['train_seconds']:.0f}s", flush=True)
+    save_manifest(manifest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,22 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*", help=f"recipes to train (default: all missing): {', '.join(RECIPES)}")
     p.add_argument("--force", action="store_true", help="retrain even if already in the manifest")
     p.add_argument("--data-dir", default=None, help="passed to core.train")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rewrite the manifest from the metadata of the checkpoints in weights/")
     args = p.parse_args(argv)
-    manifest = load_manifest()
-    done = {c["file"] for c in manifest["checkpoints"]}
+    if args.rebuild:
+        record([n for n in RECIPES if (WEIGHTS / f"{n}.pt").exists() and is_complete(n)])
+        return 0
+    done = {c["file"] for c in load_manifest()["checkpoints"]}
     extra = ["--data-dir", args.data_dir] if args.data_dir else []
     for name in args.names or list(RECIPES):
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}")
         if f"{name}.pt" in done and not args.force:
             continue
-        entry = train_one(name, extra)
-        manifest = load_manifest()  # another process may have added entries meanwhile
-        manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
-        manifest["checkpoints"].append(entry)
-        save_manifest(manifest)
-        print(f"{name}: test {entry['test_accuracy']:.2%} (val {entry['val_accuracy']:.2%}) "
-              f"in {entry['train_seconds']:.0f}s", flush=True)
+        train_one(name, extra)
+        record([name])
     return 0
 
 
