@@ -28,13 +28,13 @@ RECIPES: dict[str, str] = {
     "mnist-ffnn-small": "--epochs 20 --batch-size 128 --lr 1e-3",
     "mnist-fastcnn": "--epochs 8 --batch-size 128 --lr 4e-3 --augment",
     "mnist-resnet": "--epochs 10 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --label-smoothing 0.1",
-    "fashion-ffnn": "--epochs 40 --batch-size 128 --lr 1e-3",
+    "fashion-ffnn": "--epochs 40 --batch-size 128 --lr 1e-3 --optimizer adamw --weight-decay 0.05 --label-smoothing 0.1",
     "fashion-cnn": "--epochs 30 --batch-size 128 --lr 2e-3 --augment",
-    "fashion-ffnn-deep": "--epochs 40 --batch-size 128 --lr 1e-3",
-    "fashion-bn-cnn": "--epochs 30 --batch-size 128 --lr 3e-3 --augment",
-    "fashion-ffnn-small": "--epochs 40 --batch-size 128 --lr 1e-3",
+    "fashion-ffnn-deep": "--epochs 40 --batch-size 128 --lr 1e-3 --optimizer adamw --weight-decay 0.05 --label-smoothing 0.1",
+    "fashion-bn-cnn": "--epochs 60 --batch-size 128 --lr 3e-3 --augment",
+    "fashion-ffnn-small": "--epochs 40 --batch-size 128 --lr 1e-3 --optimizer adamw --weight-decay 0.05 --label-smoothing 0.1",
     "fashion-fastcnn": "--epochs 15 --batch-size 128 --lr 5e-3 --label-smoothing 0.1",
-    "fashion-resnet": "--epochs 24 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
+    "fashion-resnet": "--epochs 96 --batch-size 128 --lr 4e-3 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1",
 }
 
 

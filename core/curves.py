@@ -1,0 +1,91 @@
+"""Training curves ready to draw: the per-step loss smoothed, thinned, plus per-epoch points.
+
+The live view redraws once a second while the trainer shares the CPU, so it
+sends a few hundred points, not every step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+MAX_POINTS = 400
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average, debiased (as TensorBoard draws it).
+
+    Debiasing divides by 1 - weight**t, so the first points are not dragged
+    toward zero by the average's zero start.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if not 0.0 <= weight < 1.0:
+        raise ValueError("weight must be in [0, 1)")
+    out = np.empty_like(x)
+    acc = 0.0
+    for i, v in enumerate(x):  # a few thousand points: a plain loop is fast enough
+        acc = weight * acc + (1.0 - weight) * v
+        out[i] = acc / (1.0 - weight ** (i + 1))
+    return out
+
+
+def thin(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most max_points evenly spaced items of n, always keeping the last."""
+    if n <= max_points:
+        return np.arange(n)
+    idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+    return idx
+
+
+@dataclass
+class TrainingCurves:
+    step: list[int] = field(default_factory=list)  # global step of each kept point
+    loss: list[float] = field(default_factory=list)  # raw per-step loss
+    loss_smooth: list[float] = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)  # per-epoch points
+    epoch_step: list[int] = field(default_factory=list)  # global step at each epoch's end
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+
+
+def auto_weight(n: int) -> float:
+    """A smoothing weight for n points: an average over roughly n/20 of them
+    (at most ~20 steps), so a 30-step run is not flattened into a lagging line."""
+    return min(0.95, max(0.0, 1.0 - 20.0 / max(n, 1)))
+
+
+def training_curves(steps: Sequence[dict], epochs: Sequence[dict], weight: float | None = None,
+                    max_points: int = MAX_POINTS) -> TrainingCurves:
+    """From JobSnapshot.steps / .epochs (StepEvent and EpochEvent dicts).
+
+    weight: the smoothing weight (default: auto_weight of the number of steps).
+    """
+    curves = TrainingCurves()
+    if steps:
+        losses = [s["loss"] for s in steps]
+        smoothed = smooth(losses, auto_weight(len(losses)) if weight is None else weight)
+        for i in thin(len(steps), max_points):
+            curves.step.append(int(steps[i]["step"]))
+            curves.loss.append(float(losses[i]))
+            curves.loss_smooth.append(float(smoothed[i]))
+    for e in epochs:
+        curves.epoch.append(int(e["epoch"]))
+        curves.epoch_step.append(int(e["step"]))
+        curves.train_loss.append(float(e["train_loss"]))
+        curves.val_loss.append(float(e["val_loss"]))
+        curves.train_accuracy.append(float(e["train_accuracy"]))
+        curves.val_accuracy.append(float(e["val_accuracy"]))
+    return curves
+
+
+def format_duration(seconds: float | None) -> str:
+    """'1:02:03', '4:05', '0:07'; an em dash when unknown."""
+    if seconds is None or not np.isfinite(seconds):
+        return "—"
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

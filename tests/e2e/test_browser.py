@@ -1,0 +1,362 @@
+"""End to end in a real browser: Playwright drives Debian's chromium against `streamlit run`.
+
+    .venv/bin/pytest tests/e2e -q -s
+
+Visits every page through the sidebar, draws a vertical stroke on the Classify
+canvas and waits for the prediction (timing it), starts a short training run,
+watches the live chart grow, presses Stop and sees the run stop. Screenshots go
+to test-output/screenshots/; with MNIST_STUDIO_UPDATE_SCREENSHOTS=1 the README's
+docs/screenshots/<page>.png are refreshed too. The tests share one browser tab
+and run in file order, but each one navigates to its own page first.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import DOCS_SCREENSHOTS, SCREENSHOTS, UPDATE_DOCS
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
+    PlaywrightTimeout = expect = None
+
+PAGES = ["Classify", "Train", "Evaluate", "Mistakes", "Dataset explorer"]
+DOCS_NAMES = {"Classify": "classify", "Train": "train", "Evaluate": "evaluate",
+              "Mistakes": "mistakes", "Dataset explorer": "explore"}
+EXPECT_MS = 30_000  # default wait of each expect(): reruns are slow on a busy 2-core machine
+FIRST_LOAD_MS = 180_000  # the first script run imports torch and loads data: slow on a busy CPU
+PAGE_MS = 120_000  # Evaluate/Mistakes evaluate the models once (then a disk cache)
+DOCS_MAX_HEIGHT = 1800  # README screenshots: the full page, cut at this height
+DOCS_TRAIN_POINTS = 60  # steps on the loss chart before the README's Train screenshot
+if expect is not None:
+    expect.set_options(timeout=EXPECT_MS)
+
+# Error boxes: an uncaught exception (Streamlit's), or the app's own friendly error.
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+QUIET_MS = 600
+# True once nothing shows a run in progress and the DOM has not changed for `quiet` ms.
+SETTLED = """quiet => {
+  const w = window;
+  if (!w.__e2eQuiet) {
+    w.__e2eQuiet = {last: performance.now()};
+    new MutationObserver(() => { w.__e2eQuiet.last = performance.now(); })
+      .observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  }
+  const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"], '
+      + '[data-testid="stSkeleton"], [data-stale="true"]');
+  return !busy && performance.now() - w.__e2eQuiet.last > quiet;
+}"""
+
+# Points in the biggest trace of the plotly charts on the page (the loss chart's steps).
+CHART_POINTS = """() => {
+  let best = 0;
+  for (const d of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    for (const t of (d.data || [])) best = Math.max(best, (t.x || []).length);
+  return best;
+}"""
+
+# In-page clock for stroke -> prediction: the pointer's release, then the first DOM
+# mutation after which a "Prediction" metric is in the page.
+STROKE_TIMER = """() => {
+  const t = window.__e2eStroke = {up: null, shown: null};
+  const released = () => { if (t.up === null) t.up = performance.now(); };
+  window.addEventListener('pointerup', released, {capture: true, once: true});
+  window.addEventListener('mouseup', released, {capture: true, once: true});
+  const hasPrediction = () => [...document.querySelectorAll('[data-testid="stMetric"]')]
+      .some(m => /^\\s*Prediction/.test(m.innerText));
+  const obs = new MutationObserver(() => {
+    if (t.up !== null && t.shown === null && hasPrediction()) { t.shown = performance.now(); obs.disconnect(); }
+  });
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+# -------------------------------------------------------------------- helpers
+
+def main(page):
+    return page.locator('[data-testid="stMain"]')
+
+
+def settle(page, timeout: float = PAGE_MS) -> None:
+    """Wait for the script run to end: no spinner, skeleton or stale element left, and
+    the page unchanged for QUIET_MS. (The config's toolbarMode "minimal" hides
+    Streamlit's own "Running..." status widget, so it cannot be waited on alone.)"""
+    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=timeout, polling=100)
+
+
+def assert_no_errors(page, where: str) -> None:
+    errors = page.locator(ERRORS)
+    if errors.count():
+        raise AssertionError(f"{where}: error box in the page: {errors.all_inner_texts()}")
+
+
+def content_height(page) -> int:
+    """The page's full height. Streamlit scrolls inside its main container, not the
+    document, so a plain full_page screenshot would stop at the viewport's bottom."""
+    return page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+            .map(e => e.scrollHeight))""")
+
+
+def _screenshot(page, path: Path, max_height: int | None = None) -> None:
+    """The whole page (up to max_height): the viewport grows to the content for the shot."""
+    page.mouse.move(2, 2)  # no hover effects (the canvas toolbar, tooltips) in the picture
+    viewport = dict(page.viewport_size)
+    height = max(viewport["height"], content_height(page))
+    if max_height:
+        height = min(height, max_height)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if height != viewport["height"]:
+            page.set_viewport_size({"width": viewport["width"], "height": height})
+            page.wait_for_timeout(400)  # charts re-layout to the new size
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def shot(page, name: str) -> None:
+    index = len(list(SCREENSHOTS.glob("[0-9]*.png"))) + 1
+    _screenshot(page, SCREENSHOTS / f"{index:02d}-{name}.png")
+
+
+def docs_shot(page, page_title: str) -> None:
+    """README screenshot of a page, with MNIST_STUDIO_UPDATE_SCREENSHOTS=1."""
+    if not UPDATE_DOCS:
+        return
+    path = DOCS_SCREENSHOTS / f"{DOCS_NAMES[page_title]}.png"
+    _screenshot(page, path, DOCS_MAX_HEIGHT)
+
+
+def open_app(page, url: str) -> None:
+    if not page.url.startswith(url):
+        page.goto(url + "/")
+        # Until the script's first run, the sidebar lists pages/ the old way (file names);
+        # the default page's heading means st.navigation has run.
+        expect(main(page).locator("h1").first).to_be_visible(timeout=FIRST_LOAD_MS)
+        settle(page, FIRST_LOAD_MS)
+
+
+def nav_titles(page) -> list[str]:
+    """The sidebar's page names (a link's text is its icon's name, then the title)."""
+    texts = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    return [t.strip().split("\n")[-1].strip() for t in texts]
+
+
+def nav_link(page, title: str):
+    return page.locator('[data-testid="stSidebarNav"] a').nth(nav_titles(page).index(title))
+
+
+def go_to(page, url: str, title: str, timeout: float = PAGE_MS) -> None:
+    """Click the page's sidebar link and wait for its heading and the end of the run."""
+    open_app(page, url)
+    nav_link(page, title).click()
+    heading = main(page).locator("h1").filter(has_text=re.compile(rf"{re.escape(title)}\s*$"))
+    expect(heading).to_be_visible(timeout=timeout)
+    settle(page, timeout)
+    assert_no_errors(page, title)
+
+
+def prediction_metric(page):
+    return main(page).locator('[data-testid="stMetric"]').filter(
+        has_text=re.compile(r"^\s*Prediction")).locator('[data-testid="stMetricValue"]')
+
+
+def draw_vertical_stroke(page) -> None:
+    """Press, drag down the middle of the drawing canvas (15% -> 85% of its height), release."""
+    canvas = main(page).locator("canvas.upper-canvas").first
+    expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 50 and box["height"] > 50, f"canvas box: {box}"
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 0.15 * box["height"])
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + 0.85 * box["height"], steps=25)
+    page.mouse.up()
+
+
+def timed_stroke(page) -> dict:
+    """Draw, wait for the prediction; the in-page time from release to prediction shown."""
+    page.evaluate(STROKE_TIMER)
+    start = time.perf_counter()
+    draw_vertical_stroke(page)
+    released = time.perf_counter()
+    expect(prediction_metric(page)).to_be_visible(timeout=20_000)
+    seen = time.perf_counter()
+    page.wait_for_function("() => window.__e2eStroke && window.__e2eStroke.shown !== null",
+                           timeout=5_000)
+    clock = page.evaluate("() => window.__e2eStroke")
+    return {"stroke_to_prediction_ms": round(clock["shown"] - clock["up"], 1),
+            "seen_by_test_after_release_ms": round((seen - released) * 1000, 1),
+            "stroke_drag_ms": round((released - start) * 1000, 1)}
+
+
+# ---------------------------------------------------------------------- tests
+
+def test_every_page_loads(page, app, timings):
+    """Every sidebar page opens with its heading and without an error box."""
+    open_app(page, app.url)
+    titles = nav_titles(page)
+    assert titles == PAGES, f"sidebar pages: {titles}"
+    loads = {}
+    for title in PAGES:
+        start = time.perf_counter()
+        go_to(page, app.url, title)
+        body = main(page)
+        if title == "Classify":
+            expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+        elif title == "Train":
+            expect(body.get_by_role("button", name="Start training")).to_be_visible()
+        elif title == "Evaluate":
+            expect(body.locator('[data-testid="stMetric"]').filter(
+                has_text="Test accuracy").first).to_be_visible()
+            expect(body.get_by_text("Compare two models")).to_be_visible()
+            expect(body.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+        elif title == "Mistakes":
+            expect(body.get_by_text(re.compile(r"[\d,]+ of [\d,]+ mistakes"))).to_be_visible()
+            expect(body.locator('[data-testid="stImage"]').first).to_be_visible()
+        elif title == "Dataset explorer":
+            expect(body.locator('[data-testid="stImage"]').first).to_be_visible()
+        settle(page)
+        assert_no_errors(page, title)
+        loads[title] = round(time.perf_counter() - start, 2)
+        shot(page, f"page-{DOCS_NAMES[title]}")
+        if title in ("Evaluate", "Mistakes", "Dataset explorer"):
+            docs_shot(page, title)
+    timings["page_load_seconds"] = loads
+    print(f"\npage loads (s): {loads}")
+
+
+def test_draw_stroke_shows_prediction(page, app, timings):
+    """A vertical stroke drawn with the mouse is classified; with the shipped model, as a 1."""
+    go_to(page, app.url, "Classify")
+    body = main(page)
+    draw_option = body.get_by_role("radio", name=re.compile(r"Draw$"))
+    if not draw_option.is_checked():  # the source: Draw / Upload / Test image
+        draw_option.check()
+        settle(page)
+    if prediction_metric(page).count():  # a drawing left from before: start clean
+        body.get_by_role("button", name="Clear").click()
+        expect(prediction_metric(page)).to_have_count(0)
+        settle(page)
+
+    first = timed_stroke(page)
+    settle(page)
+    assert_no_errors(page, "Classify after drawing")
+    predicted = prediction_metric(page).inner_text().strip()
+    confidence = body.locator('[data-testid="stMetric"]').filter(
+        has_text=re.compile(r"^\s*Confidence")).locator('[data-testid="stMetricValue"]')
+    expect(confidence).to_have_text(re.compile(r"\d+(\.\d+)?%"))
+    shot(page, "classify-first-stroke")
+
+    # Again on a fresh canvas: the first stroke also paid for warming caches.
+    body.get_by_role("button", name="Clear").click()
+    expect(prediction_metric(page)).to_have_count(0, timeout=20_000)
+    settle(page)
+    expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+    page.wait_for_timeout(500)  # let the new canvas finish mounting
+    second = timed_stroke(page)
+    settle(page)
+    assert_no_errors(page, "Classify after the second stroke")
+    predicted_again = prediction_metric(page).inner_text().strip()
+    shot(page, "classify-prediction")
+    docs_shot(page, "Classify")
+
+    timings["classify"] = {"first_stroke": first, "second_stroke": second,
+                           "predicted": [predicted, predicted_again],
+                           "confidence": confidence.inner_text().strip(),
+                           "shipped_weights": app.setup.shipped_weights,
+                           "real_data": app.setup.real_data, "target_ms": 300}
+    print(f"\nstroke -> prediction: first {first['stroke_to_prediction_ms']} ms, "
+          f"second {second['stroke_to_prediction_ms']} ms (predicted {predicted}, "
+          f"{predicted_again})")
+    if app.setup.shipped_weights:  # a model trained on real MNIST reads a vertical bar as 1
+        assert predicted == "1" and predicted_again == "1", (predicted, predicted_again)
+    else:
+        assert predicted and predicted_again
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose an option of a main-area select box by its label and the option's text start."""
+    box = main(page).get_by_role("combobox", name=label)
+    box.click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}( |$)")).first.click()
+    expect(box).to_have_value(re.compile(rf"^{re.escape(option)}( |$)"))
+    settle(page)
+
+
+def fill_number(page, label: str, value: int) -> None:
+    field = main(page).locator('[data-testid="stNumberInput"]').filter(
+        has_text=label).locator("input")
+    field.fill(str(value))
+    field.press("Enter")
+    expect(field).to_have_value(str(value))
+    settle(page)
+
+
+def test_training_live_chart_and_stop(page, app, timings):
+    """Start a short run, see the live chart and progress move, press Stop, see it stopped."""
+    go_to(page, app.url, "Train")
+    body = main(page)
+    # Small settings that still run long enough to watch and stop: real MNIST is
+    # 48,000 training images (seconds per epoch); the fake data only 400.
+    arch, epochs, batch = ("ffnn", 5, 128) if app.setup.real_data else ("cnn", 200, 32)
+    pick(page, "Architecture", arch)
+    fill_number(page, "Epochs", epochs)
+    pick(page, "Batch size", str(batch))
+
+    start = time.perf_counter()
+    body.get_by_role("button", name="Start training").click()
+    stop_button = body.get_by_role("button", name="Stop")
+    expect(stop_button).to_be_visible(timeout=30_000)
+    expect(body.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=60_000)
+    progress = body.locator('[data-testid="stProgress"]')
+
+    # The chart has points, then more points a moment later; the progress text moves on.
+    page.wait_for_function(f"() => ({CHART_POINTS})() > 0", timeout=PAGE_MS, polling=250)
+    first_points = page.evaluate(CHART_POINTS)
+    first_text = progress.inner_text()
+    first_at = time.perf_counter()
+    page.wait_for_function(f"n => ({CHART_POINTS})() > n", arg=first_points, timeout=60_000,
+                           polling=250)
+    expect(progress).not_to_have_text(first_text, timeout=30_000)
+    second_points = page.evaluate(CHART_POINTS)
+    second_text = progress.inner_text()
+    chart_update_s = time.perf_counter() - first_at
+    assert re.search(r"Epoch \d+/\d+ · step [\d,]+/[\d,]+", second_text), second_text
+    assert_no_errors(page, "Train while running")
+    shot(page, "train-running")
+    if UPDATE_DOCS:  # a README picture with a bit more curve in it (best effort)
+        try:
+            page.wait_for_function(f"() => ({CHART_POINTS})() >= {DOCS_TRAIN_POINTS}",
+                                   timeout=30_000, polling=500)
+        except PlaywrightTimeout:
+            pass
+        docs_shot(page, "Train")
+
+    stop_button.click()
+    pressed = time.perf_counter()
+    expect(body.get_by_text("Stopped", exact=True)).to_be_visible(timeout=60_000)
+    stop_s = time.perf_counter() - pressed
+    expect(stop_button).to_have_count(0)
+    expect(body.get_by_role("button", name="Start training")).to_be_visible()
+    settle(page)
+    assert_no_errors(page, "Train after Stop")
+    expect(body.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+    run_label = body.get_by_role("combobox", name="Run").input_value()
+    shot(page, "train-stopped")
+
+    timings["train"] = {"settings": {"model": arch, "epochs": epochs, "batch_size": batch},
+                        "start_to_first_points_s": round(first_at - start, 2),
+                        "chart_points": [first_points, second_points],
+                        "progress": [first_text, second_text],
+                        "chart_update_s": round(chart_update_s, 2),
+                        "stop_to_stopped_s": round(stop_s, 2),
+                        "run_select_after_stop": run_label}
+    print(f"\ntraining: chart {first_points} -> {second_points} points, "
+          f"'{first_text}' -> '{second_text}'; stopped {stop_s:.1f} s after Stop "
+          f"(run select: {run_label!r})")

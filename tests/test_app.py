@@ -1,0 +1,394 @@
+"""The Streamlit app, page by page, through streamlit.testing.v1.AppTest.
+
+Everything runs on the tiny fake datasets (tests/fakedata.py): a weights folder
+with two quickly trained checkpoints is made once per module, and each test
+points MNIST_STUDIO_DATA / _WEIGHTS / _RUNS / _CACHE at its own folders.
+The drawing canvas is a browser component; tests put an RGBA array in
+st.session_state["classify_canvas_rgba"] instead (see ui/canvas.py).
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.classify import classify
+from core.data import DATASETS, load_bundle, load_split
+from core.evaluate import evaluate
+from core.jobs import get_manager
+from core.preprocess import from_canvas, from_image
+from core.train import TrainConfig, train
+from ui.state import CANVAS_RGBA, MODEL
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+PAGES = {"classify": "pages/classify.py", "train": "pages/train.py",
+         "evaluate": "pages/evaluate.py", "mistakes": "pages/mistakes.py",
+         "explore": "pages/explore.py"}
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, fake_data_root) -> Path:
+    """Two mnist models and one fashion model, trained for one epoch on the fake data."""
+    folder = tmp_path_factory.mktemp("weights")
+    items = []
+    for dataset, arch in [("mnist", "ffnn-small"), ("mnist", "bn-cnn"), ("fashion", "ffnn-small")]:
+        cfg = TrainConfig(dataset=dataset, model=arch, epochs=1, batch_size=64, device="cpu",
+                          data_dir=str(fake_data_root))
+        result = train(cfg, load_bundle(dataset, fake_data_root))
+        name = f"{dataset}-{arch}.pt"
+        save_checkpoint(folder / name, result.model, CheckpointMeta.new(dataset, arch))
+        items.append({"file": name, "dataset": dataset, "architecture": arch,
+                      "test_accuracy": 0.5})
+    (folder / "manifest.json").write_text(json.dumps(
+        {"default": {"mnist": "mnist-ffnn-small.pt", "fashion": "fashion-ffnn-small.pt"},
+         "checkpoints": items}))
+    return folder
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, fake_data_root, weights):
+    paths = {"data": fake_data_root, "weights": weights, "runs": tmp_path / "runs",
+             "cache": tmp_path / "cache"}
+    for name, path in paths.items():
+        monkeypatch.setenv(f"MNIST_STUDIO_{name.upper()}", str(path))
+    # The app hides uncaught errors' details from people; a failing test should show them.
+    previous = st_config.get_option("client.showErrorDetails")
+    st_config.set_option("client.showErrorDetails", "full")
+    yield paths
+    st_config.set_option("client.showErrorDetails", previous)
+    # No training thread may outlive its test (or the interpreter, at exit).
+    mgr = get_manager(paths["runs"])
+    for run in mgr.list_runs():
+        if run.state in ("queued", "running", "stopping"):
+            mgr.stop(run.id)
+    for run in mgr.list_runs():
+        mgr.wait(run.id, timeout=60)
+
+
+def _app(page: str = "classify") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page != "classify":
+        at.switch_page(PAGES[page]).run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def _labels(at: AppTest, kind: str) -> set[str]:
+    return {w.label for w in getattr(at, kind)}
+
+
+def _digit_canvas() -> np.ndarray:
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[40:240, 125:150, :3] = 255  # a white vertical stroke on black: a "1"
+    return rgba
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ every page
+
+EXPECTED = {
+    "classify": {"radio": {"Input"}, "selectbox": {"Explain with"}, "button": {"Clear"}},
+    "train": {"selectbox": {"Dataset", "Architecture", "Batch size", "Optimizer", "Schedule",
+                            "Device"},
+              "number_input": {"Epochs", "Learning rate", "Seed", "Cutout (px)"},
+              "toggle": {"Augmentation"}, "button": {"Start training"}},
+    "evaluate": {"toggle": {"Row-normalised (share of each true class)"},
+                 "selectbox": {"True class", "Predicted as"},
+                 "button": {"Show these mistakes"}},
+    "mistakes": {"selectbox": {"True class", "Predicted as", "Order", "Per page"},
+                 "button": {"Inspect"}},
+    "explore": {"slider": {"Samples per class"}, "button": {"Shuffle"}},
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_with_its_widgets_and_the_shared_sidebar(env, page):
+    at = _app(page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value.endswith({"classify": "Classify", "train": "Train",
+                                       "evaluate": "Evaluate", "mistakes": "Mistakes",
+                                       "explore": "Dataset explorer"}[page])
+    for kind, labels in EXPECTED[page].items():
+        assert labels <= _labels(at, kind), (kind, _labels(at, kind))
+    assert [s.label for s in at.sidebar.selectbox] == ["Dataset", "Model"]
+    assert "CPU (" in at.sidebar.markdown[-1].value or "GPU" in at.sidebar.markdown[-1].value
+
+
+def test_sidebar_selection_is_remembered_across_pages(env):
+    at = _app()
+    at.sidebar.selectbox(key="dataset").set_value("fashion").run()
+    assert at.sidebar.selectbox(key=MODEL).value == "shipped:fashion-ffnn-small.pt"
+    at.sidebar.selectbox(key="dataset").set_value("mnist").run()
+    at.sidebar.selectbox(key=MODEL).set_value("shipped:mnist-bn-cnn.pt").run()
+    for page in ("evaluate", "mistakes", "train", "classify"):
+        at.switch_page(PAGES[page]).run()
+        _no_exception(at)
+        assert at.sidebar.selectbox(key="dataset").value == "mnist"
+        assert at.sidebar.selectbox(key=MODEL).value == "shipped:mnist-bn-cnn.pt"
+
+
+def test_no_model_available_says_how_to_get_one(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(tmp_path / "empty"))
+    for page in ("classify", "evaluate", "mistakes"):
+        at = _app(page)
+        assert any("python -m core.train" in i.value for i in at.info), page
+        assert any("Train" in w.value for w in at.sidebar.warning)
+
+
+def test_missing_data_is_a_message_not_a_traceback(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_STUDIO_DATA", str(tmp_path / "no-data"))
+    for page in ("evaluate", "mistakes", "explore"):
+        at = _app(page)  # asserts no exception
+        assert any("dataset is not available" in e.value for e in at.error), page
+
+
+def test_broken_checkpoint_is_a_message_not_a_traceback(env, monkeypatch, tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "mnist-cnn.pt").write_bytes(b"PK\x03\x04 truncated zip")
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
+    for page in ("classify", "evaluate"):
+        at = _app(page)
+        assert any("model file cannot be used" in e.value for e in at.error), page
+
+
+# ------------------------------------------------------------------ classify
+
+def test_drawing_gives_the_models_prediction(env):
+    at = _app()
+    assert any(el.type == "bidi_component" for el in at.main)  # the real canvas is there
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.run()
+    _no_exception(at)
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    expected = classify(ckpt.model, from_canvas(_digit_canvas(), "mnist"), ckpt.meta.class_names)
+    assert _metric(at, "Prediction") == expected.label
+    assert _metric(at, "Confidence") == f"{expected.confidence:.1%}"
+    assert len(at.get("plotly_chart")) >= 3  # top-k, the 28x28 input, the saliency map
+
+
+def test_blank_canvas_asks_for_a_drawing(env):
+    at = _app()
+    at.session_state[CANVAS_RGBA] = np.zeros((280, 280, 4), np.uint8)
+    at.run()
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_compare_all_models_on_the_same_input(env):
+    at = _app()
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.toggle(key="classify_compare").set_value(True).run()
+    _no_exception(at)
+    assert any(s.value == "Every model on this input" for s in at.subheader)
+    assert at.success or at.warning  # agree / disagree summary
+
+
+def test_uploaded_image_is_classified(env):
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    image = np.full((120, 90), 255, np.uint8)  # dark ink on white paper
+    image[20:100, 40:52] = 0
+    at.file_uploader(key="classify_upload_mnist").upload("one.png", _png(image), "image/png")
+    at.run()
+    _no_exception(at)
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    expected = classify(ckpt.model, from_image(_png(image), "mnist"), ckpt.meta.class_names)
+    assert _metric(at, "Prediction") == expected.label
+
+
+def test_fashion_upload_names_the_garment(env):
+    at = _app()
+    at.sidebar.selectbox(key="dataset").set_value("fashion").run()
+    options = at.radio(key="classify_source").options
+    assert len(options) == 2 and not any("Draw" in o for o in options)  # no canvas
+    image = np.zeros((64, 64), np.uint8)
+    image[10:54, 20:44] = 200
+    at.file_uploader(key="classify_upload_fashion").upload("shirt.png", _png(image), "image/png")
+    at.run()
+    _no_exception(at)
+    assert _metric(at, "Prediction") in DATASETS["fashion"].classes
+
+
+def test_non_image_upload_gives_an_error_message(env):
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload("notes.png", b"just some text",
+                                                         "image/png")
+    at.run()
+    _no_exception(at)
+    assert any("not an image" in e.value for e in at.error), [e.value for e in at.error]
+    assert not [m for m in at.metric if m.label == "Prediction"]
+
+
+# ------------------------------------------------------------------ train
+
+def _fill_train_form(at: AppTest, epochs: int) -> None:
+    at.selectbox(key="train_model").set_value("ffnn-small")
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.selectbox(key="train_batch").set_value(64)
+    at.selectbox(key="train_device").set_value("cpu")
+
+
+def test_training_runs_to_completion_and_its_metrics_appear(env):
+    at = _app("train")
+    _fill_train_form(at, epochs=1)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    assert any("Started run" in s.value for s in at.success)
+    mgr = get_manager()
+    (run,) = mgr.list_runs()
+    snap = mgr.wait(run.id, timeout=60)
+    assert snap.state == "finished", snap.error
+    at.run()
+    _no_exception(at)
+    assert _metric(at, "Test accuracy") == f"{snap.test['accuracy']:.2%}"
+    assert {"Use this model"} <= _labels(at, "button")
+    assert at.get("download_button")
+    assert len(at.get("plotly_chart")) >= 4  # loss, accuracy, per-class, confusion
+    runs_table = at.dataframe[-1].value
+    assert runs_table["Run"].tolist() == [run.id] and runs_table["State"].tolist() == ["finished"]
+    # The new run is a model everywhere; "Use this model" selects it.
+    key = f"run:{run.id}"
+    assert any(run.id[-4:] in label for label in at.sidebar.selectbox(key=MODEL).options)
+    at.button(key="train_use").click().run()
+    assert at.sidebar.selectbox(key=MODEL).value == key
+
+
+def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
+    at = _app("train")
+    _fill_train_form(at, epochs=200)  # long enough to still be training below
+    at.button(key="train_start").click().run()
+    at.button(key="train_start").click().run()  # a double click: not a second run
+    assert len(get_manager().list_runs()) == 1
+    at.number_input(key="train_seed").set_value(1)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    assert any(i.value.startswith("Queued") for i in at.info), [i.value for i in at.info]
+    mgr = get_manager()
+    (second,) = [r for r in mgr.list_runs() if r.state == "queued"]
+    (first,) = [r for r in mgr.list_runs() if r.id != second.id]
+    assert first.state == "running"
+    assert mgr.snapshot(second.id).queue_position == 1
+    # A second tab (a new session) picks the live run up by itself.
+    other_tab = _app("train")
+    assert other_tab.selectbox(key="train_show").value == first.id
+    assert "Stop" in _labels(other_tab, "button")
+    mgr.stop(second.id)  # cancel the queued one
+    at.selectbox(key="train_show").set_value(first.id).run()
+    deadline = time.time() + 30
+    while not mgr.snapshot(first.id).steps and time.time() < deadline:  # first step done
+        time.sleep(0.05)
+    at.run()
+    at.button(key="train_stop").click().run()
+    _no_exception(at)
+    snap = mgr.wait(first.id, timeout=60)
+    assert snap.state == "cancelled" and snap.best_checkpoint is not None
+    assert snap.resumable
+    at.run()
+    assert "Resume" in _labels(at, "button")
+    assert any(w.value.startswith("**Stopped**") for w in at.warning)
+
+
+# ------------------------------------------------------------------ evaluate
+
+def test_evaluation_numbers_equal_core_evaluate(env):
+    at = _app("evaluate")
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    res = evaluate(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
+    assert _metric(at, "Test accuracy") == f"{res.accuracy:.2%}"
+    assert _metric(at, "Test loss") == f"{res.loss:.4f}"
+    assert _metric(at, "Mistakes") == f"{len(res.mistake_indices):,}"
+    table = at.dataframe[0].value
+    assert table["accuracy"].tolist() == res.per_class_accuracy
+    assert table["correct"].tolist() == [res.confusion_matrix[c][c] for c in range(10)]
+    # Comparison with the other mnist model.
+    other = load_checkpoint(env["weights"] / "mnist-bn-cnn.pt")
+    res_b = evaluate(other.model, load_split("mnist", False), other.meta.mean, other.meta.std)
+    assert _metric(at, "B: test accuracy") == f"{res_b.accuracy:.2%}"
+
+
+def _worst_pair(env) -> tuple[int, int]:
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    res = evaluate(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
+    cm = np.array(res.confusion_matrix)
+    np.fill_diagonal(cm, -1)
+    true, pred = np.unravel_index(cm.argmax(), cm.shape)
+    return int(true), int(pred)
+
+
+TILE = re.compile(r"^(.+) → \*\*(.+)\*\* · ([\d.]+)%$")  # "true → **predicted** · 97.1%"
+
+
+def _tiles(at: AppTest) -> list[tuple[str, str]]:
+    return [m.group(1, 2) for cap in at.caption if (m := TILE.match(cap.value))]
+
+
+def test_choosing_a_pair_in_evaluate_opens_those_mistakes(env):
+    true, pred = _worst_pair(env)
+    at = _app("evaluate")
+    at.selectbox(key="eval_true").set_value(true)
+    at.selectbox(key="eval_pred").set_value(pred)
+    at.button(key="eval_go").click().run()
+    _no_exception(at)
+    assert at.title[0].value.endswith("Mistakes")
+    at.switch_page(PAGES["mistakes"])  # AppTest's own page pointer still says Evaluate
+    assert at.selectbox(key="mistakes_true").value == true
+    assert at.selectbox(key="mistakes_pred").value == pred
+    tiles = _tiles(at)
+    assert tiles and set(tiles) == {(str(true), str(pred))}
+
+
+# ------------------------------------------------------------------ mistakes
+
+def test_mistake_filters_return_only_matching_samples(env):
+    true, pred = _worst_pair(env)
+    at = _app("mistakes")
+    everything = _tiles(at)
+    assert everything and any(t != p for t, p in everything)
+    at.selectbox(key="mistakes_true").set_value(true).run()
+    tiles = _tiles(at)
+    assert tiles and all(t == str(true) for t, _ in tiles)
+    at.selectbox(key="mistakes_pred").set_value(pred).run()
+    tiles = _tiles(at)
+    assert tiles and all((t, p) == (str(true), str(pred)) for t, p in tiles)
+    at.selectbox(key="mistakes_true").set_value(None).run()
+    assert all(p == str(pred) for _, p in _tiles(at))
+    # Most confident first by default; inspecting a tile shows it large.
+    confidences = [float(m.group(3)) for c in at.caption if (m := TILE.match(c.value))]
+    assert confidences == sorted(confidences, reverse=True)
+    at.button(key=at.button[-1].key).click().run()
+    assert any(md.value.startswith("**Test image #") for md in at.markdown)
+
+
+# ------------------------------------------------------------------ explore
+
+def test_dataset_explorer_shows_every_class(env):
+    at = _app("explore")
+    assert len(at.image) == 10

@@ -1,0 +1,86 @@
+"""Failures become a clear message in the page, never a Python traceback.
+
+The traceback still goes to the server log, where a developer looks for it.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+import streamlit as st
+
+from core.checkpoints import CheckpointError
+from core.data import DataMissingError
+from core.preprocess import InputError
+
+log = logging.getLogger("mnist_studio")
+F = TypeVar("F", bound=Callable)
+
+
+def friendly_message(err: BaseException) -> str:
+    """One or two sentences a person can act on."""
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, DataMissingError):
+        return f"**The dataset is not available.** {text}"
+    if isinstance(err, CheckpointError):
+        return f"**This model file cannot be used.** {text[0].upper() + text[1:]}"
+    if isinstance(err, InputError):
+        return f"**This file cannot be classified.** {text[0].upper() + text[1:]}."
+    if isinstance(err, MemoryError):
+        return "**Out of memory.** Try a smaller batch size or a smaller model."
+    if isinstance(err, FileNotFoundError):
+        return f"**A file is missing.** {text}"
+    if isinstance(err, RuntimeError) and "CUDA" in text:
+        return f"**The GPU reported an error.** {text.splitlines()[0]}"
+    return (f"**Something went wrong** ({type(err).__name__}: {text.splitlines()[0][:300]}). "
+            "The details are in the server log.")
+
+
+def show_error(err: BaseException) -> None:
+    # Streamlit's own control flow (rerun, stop, switch_page) derives from
+    # BaseException, not Exception, so it never reaches here.
+    log.error("error shown in the page", exc_info=err)
+    st.error(friendly_message(err), icon=":material/error:")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """`with guard():` around a page body or a section of one."""
+    try:
+        yield
+    except Exception as err:
+        show_error(err)
+
+
+def guarded(func: F) -> F:
+    """The same as a decorator, for fragments (which rerun without the page around them)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with guard():
+            return func(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+CALLBACK_ERROR = "_callback_error"
+
+
+def safe_callback(func: F) -> F:
+    """For widget callbacks. They run before the page script, outside any guard, so
+    an exception there would reach Streamlit's own error display; instead it is
+    kept and shown as a message by show_callback_error() in the page."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as err:
+            log.error("error in a callback", exc_info=err)
+            st.session_state[CALLBACK_ERROR] = err
+    return wrapper  # type: ignore[return-value]
+
+
+def show_callback_error() -> None:
+    err = st.session_state.pop(CALLBACK_ERROR, None)
+    if err is not None:
+        st.error(friendly_message(err), icon=":material/error:")

@@ -1,0 +1,103 @@
+"""Everything slow, loaded once per process and shared by all sessions.
+
+Checkpoints are cached by (path, mtime, size), so a retrained file is picked up
+without restarting the app and an unchanged one is never read twice.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from core.catalog import ModelEntry, list_models
+from core.checkpoints import Checkpoint, load_checkpoint
+from core.classify import warm_up
+from core.data import Split, data_root, load_split
+from core.device import cpu_threads, describe_device, pick_device
+from core.evalcache import evaluate_cached
+from core.evaluate import EvalResult
+from core.jobs import JobManager, get_manager
+
+
+def use_one_thread() -> None:
+    """Run this script thread's torch work (one image at a time) on one CPU thread.
+
+    Measured on the 2-core machine while a trainer keeps both cores busy: a CNN
+    forward pass takes 0.4 ms on one thread and ~50 ms on two (the second
+    thread waits at every op's barrier for a core). torch's thread count is
+    per thread here (OpenMP, MKL's local setting), so the trainer keeps its own.
+    """
+    torch.set_num_threads(1)
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _checkpoint(path: str, mtime_ns: int, size: int) -> Checkpoint:
+    ckpt = load_checkpoint(path)
+    warm_up(ckpt.model)
+    return ckpt
+
+
+def load_model(entry: ModelEntry) -> Checkpoint:
+    """The model on the CPU in eval mode, shared (read-only) by every session."""
+    return _checkpoint(*_stamp(entry.path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _split(dataset: str, train: bool, root: str, download: bool) -> Split:
+    return load_split(dataset, train=train, root=root, download=download)
+
+
+def test_split(dataset: str, download: bool = False) -> Split:
+    """The 10,000 test images. No download attempt unless asked: offline, a failed
+    download on every rerun would make each rerun slow."""
+    return _split(dataset, False, str(data_root()), download)
+
+
+def train_split(dataset: str, download: bool = False) -> Split:
+    return _split(dataset, True, str(data_root()), download)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> EvalResult:
+    ckpt = _checkpoint(path, mtime_ns, size)
+    split = _split(dataset, False, root, False)
+    device = pick_device("auto")
+    # The cached model is shared by all sessions and stays on the CPU; a GPU
+    # evaluation works on a copy.
+    model = ckpt.model if device.type == "cpu" else copy.deepcopy(ckpt.model).to(device)
+    # 10,000 images: worth every core, unless a training run needs them.
+    torch.set_num_threads(1 if manager().active_run() else cpu_threads())
+    try:
+        return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
+    finally:
+        use_one_thread()
+
+
+def evaluation(entry: ModelEntry) -> EvalResult:
+    """The model's results on its dataset's test set (computed once, then cached on disk)."""
+    return _evaluation(*_stamp(entry.path), entry.dataset, str(data_root()))
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    device = pick_device("auto")
+    if device.type == "cpu":
+        return f"CPU ({cpu_threads()} threads)"
+    return describe_device(device)
+
+
+def manager() -> JobManager:
+    """The process's job manager ($MNIST_STUDIO_RUNS, else ./runs); core keeps one per folder."""
+    return get_manager()
+
+
+def available_models(dataset: str | None = None) -> list[ModelEntry]:
+    """Shipped checkpoints and usable runs. Not cached: a run that just finished shows up."""
+    return list_models(dataset, runs=manager().list_runs())

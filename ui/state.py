@@ -1,0 +1,42 @@
+"""Session-state keys shared by the pages, in one place so they cannot drift apart."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from core.catalog import ModelEntry
+
+DATASET = "dataset"  # sidebar: "mnist" or "fashion"
+MODEL = "model_key"  # sidebar: a ModelEntry.key
+SELECTION = "_selection"  # the Selection the sidebar computed in this run
+CANVAS_RGBA = "classify_canvas_rgba"  # tests put an (H, W, 4) array here instead of drawing
+CANVAS_ROUND = "classify_canvas_round"  # bumped by Clear: a new key gives an empty canvas
+MISTAKES_REQUEST = "mistakes_request"  # (true, predicted) sent from Evaluate to Mistakes
+TRAIN_FOCUS = "train_focus"  # the run the Train page shows
+TRAIN_NOTICE = "train_notice"  # a message to show once after Start / Resume
+
+
+@dataclass
+class Selection:
+    dataset: str
+    model: ModelEntry | None  # None when the dataset has no model yet
+    models: list[ModelEntry] = field(default_factory=list)  # all models of this dataset
+
+
+def selection() -> Selection:
+    """What the sidebar selected in this run (the entry script renders it before any page)."""
+    sel = st.session_state.get(SELECTION)
+    if sel is None:  # the sidebar failed and has shown why: nothing more to draw
+        st.stop()
+    return sel
+
+
+def use_model(dataset: str, key: str) -> None:
+    """Button callback: make a model the selected one on every page.
+
+    Runs before the next rerun's widgets exist, which is the only time
+    Streamlit lets code change a widget's value.
+    """
+    st.session_state[DATASET] = dataset
+    st.session_state[MODEL] = key
