@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision import datasets as tv_datasets
 
 ENV_DATA_ROOT = "MNIST_STUDIO_DATA"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent / "data"  # gitignored
@@ -29,12 +28,19 @@ class DatasetSpec:
     classes: tuple[str, ...]
     mean: float  # training-pixel mean of pixels/255
     std: float
-    torchvision_class: type
+    torchvision_name: str  # class in torchvision.datasets
     folder: str  # where torchvision keeps it under the data root
     hflip_ok: bool  # horizontal flips preserve the label (garments yes, digits no)
 
     def __post_init__(self) -> None:
         assert len(self.classes) == 10
+
+    @property
+    def torchvision_class(self) -> type:
+        # Imported on first use: torchvision pulls in torch._dynamo, about a second
+        # of the app's cold start, and the app's first page needs no dataset.
+        from torchvision import datasets
+        return getattr(datasets, self.torchvision_name)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -44,7 +50,7 @@ DATASETS: dict[str, DatasetSpec] = {
         classes=tuple(str(i) for i in range(10)),
         mean=0.1307,
         std=0.3081,
-        torchvision_class=tv_datasets.MNIST,
+        torchvision_name="MNIST",
         folder="MNIST",
         hflip_ok=False,
     ),
@@ -55,7 +61,7 @@ DATASETS: dict[str, DatasetSpec] = {
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         mean=0.2860,
         std=0.3530,
-        torchvision_class=tv_datasets.FashionMNIST,
+        torchvision_name="FashionMNIST",
         folder="FashionMNIST",
         hflip_ok=True,
     ),

@@ -8,7 +8,9 @@ Design notes:
   per-sample PIL + ToTensor pipeline costs more than the model itself).
 - Randomness is re-seeded from (seed, global step) before every step, so a run
   resumed from step k draws exactly the batches, dropout masks and
-  augmentations the uninterrupted run would have drawn.
+  augmentations the uninterrupted run would have drawn. Dropout draws from
+  torch's global generator, which threads share: a run is bit-reproducible
+  only while no other thread draws from it at the same time.
 - The best weights are chosen on the validation split (by loss); the test set
   is never looked at here.
 """

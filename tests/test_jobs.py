@@ -8,9 +8,20 @@ from core.jobs import CANCELLED, FINISHED, QUEUED, JobManager
 from core.train import TrainConfig
 
 
+def stop_all(manager: JobManager) -> None:
+    """No training thread may outlive its test, even a failed one: it would keep
+    drawing from the global random generator under the tests that follow."""
+    for run in manager.list_runs():
+        manager.stop(run.id)
+    for run in manager.list_runs():
+        manager.wait(run.id, 60)
+
+
 @pytest.fixture()
 def manager(tmp_path, fake_data_root):
-    return JobManager(tmp_path / "runs", load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+    m = JobManager(tmp_path / "runs", load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+    yield m
+    stop_all(m)
 
 
 def cfg(**kw):
@@ -36,18 +47,16 @@ def test_job_runs_to_completion_and_persists(manager, tmp_path, fake_data_root):
 
 def test_second_job_queues_and_stop_cancels(manager):
     a = manager.submit(cfg(epochs=200))
+    while manager.snapshot(a).step < 3:  # running, no longer in the queue
+        time.sleep(0.01)
     b = manager.submit(cfg())
     assert manager.snapshot(b).state == QUEUED and manager.snapshot(b).queue_position == 1
-    while manager.snapshot(a).step < 3:
-        time.sleep(0.01)
     t0 = time.time()
     manager.stop(a)
     snap = manager.wait(a, 30)
     assert time.time() - t0 < 1.0  # a stop ends training within a second
     assert snap.state == CANCELLED and snap.resumable and snap.best_checkpoint is not None
     assert snap.step < snap.total_steps
-    manager.stop(b) if manager.snapshot(b).state == QUEUED else None
-    manager.wait(b, 60)
 
 
 def test_resume_continues_a_stopped_run(manager):
@@ -69,17 +78,19 @@ def test_interrupted_runs_become_resumable(tmp_path, fake_data_root):
     runs = tmp_path / "runs"
     m = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
     job = m.submit(cfg(epochs=200))
-    while m.snapshot(job).epochs == []:
-        time.sleep(0.01)
-    status = json.loads((runs / job / "status.json").read_text())
-    assert status["state"] == "running"
-    # A second process (app restart) sees the run as interrupted, with its history.
-    other = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
-    snap = other.snapshot(job)
-    assert snap.state == CANCELLED and "interrupted" in snap.error and snap.resumable
-    assert len(snap.epochs) >= 1
-    m.stop(job)
-    m.wait(job)
+    try:
+        # The resumable state is written just after the first epoch's event.
+        while not (runs / job / "last.pt").exists():
+            time.sleep(0.01)
+        status = json.loads((runs / job / "status.json").read_text())
+        assert status["state"] == "running"
+        # A second process (app restart) sees the run as interrupted, with its history.
+        other = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
+        snap = other.snapshot(job)
+        assert snap.state == CANCELLED and "interrupted" in snap.error and snap.resumable
+        assert len(snap.epochs) >= 1
+    finally:
+        stop_all(m)
 
 
 def test_failure_is_reported_not_raised(tmp_path):
