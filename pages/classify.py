@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.catalog import no_model_help
 from core.classify import classify, from_dataset_image
 from core.data import DATASETS
 from core.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
@@ -30,9 +29,7 @@ sel = state.selection()
 spec_title = {"mnist": "digit", "fashion": "garment"}[sel.dataset]
 st.title(":material/draw: Classify")
 
-if sel.model is None:
-    st.info(no_model_help(sel.dataset), icon=":material/info:")
-    st.stop()
+state.require_model(sel)
 
 ckpt = load_model(sel.model)
 meta = ckpt.meta

@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from core.catalog import find_model, no_model_help
+from core.catalog import find_model
 from core.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
 from ui import charts, state
@@ -16,9 +16,7 @@ sel = state.selection()
 ss = st.session_state
 st.title(":material/analytics: Evaluate")
 
-if sel.model is None:
-    st.info(no_model_help(sel.dataset), icon=":material/info:")
-    st.stop()
+state.require_model(sel)
 
 names = list(DATASETS[sel.dataset].classes)
 

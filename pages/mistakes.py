@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.catalog import no_model_help
 from core.data import DATASETS
 from core.explore import enlarge
 from core.mistakes import SORTS, filter_mistakes, from_eval, paginate
@@ -18,9 +17,7 @@ sel = state.selection()
 ss = st.session_state
 st.title(":material/report: Mistakes")
 
-if sel.model is None:
-    st.info(no_model_help(sel.dataset), icon=":material/info:")
-    st.stop()
+state.require_model(sel)
 
 names = list(DATASETS[sel.dataset].classes)
 with st.spinner(f"Evaluating {sel.model.label} on the test set (once; the result is cached)…"):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from core.catalog import ModelEntry
+from core.catalog import ModelEntry, no_model_help
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
@@ -40,3 +40,11 @@ def use_model(dataset: str, key: str) -> None:
     """
     st.session_state[DATASET] = dataset
     st.session_state[MODEL] = key
+
+
+def require_model(sel: Selection) -> ModelEntry:
+    """The selected model; without one, say how to get one and end the page here."""
+    if sel.model is None:
+        st.info(no_model_help(sel.dataset), icon=":material/info:")
+        st.stop()
+    return sel.model
