@@ -26,11 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.checkpoints import CheckpointMeta, save_checkpoint
 from core.data import DataBundle, load_bundle
 from core.device import cpu_threads, describe_device, pick_device
-from core.evaluate import evaluate
-from core.train import EpochEvent, Event, StepEvent, TrainConfig, train
+from core.train import Event, StepEvent, TrainConfig, finish, train
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 FINISHED, CANCELLED, FAILED = "finished", "cancelled", "failed"
@@ -264,18 +262,12 @@ class JobManager:
             data = job.data or self._load_data(cfg)
             result = train(cfg, data, on_event, job.stop_flag.is_set,
                            run_dir / "best.pt", run_dir / "last.pt", job.resume_from)
-            test = evaluate(result.model, data.test, data.spec.mean, data.spec.std)
-            test_json = test.to_json()
+            test_json = finish(result, data, run_dir / "best.pt", {"run": snap.id}).to_json()
             summary = {"best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
                        "val_accuracy": result.best_val_accuracy,
                        "train_seconds": result.train_seconds,
                        "samples_per_second": result.samples_per_second,
                        "steps": result.steps, "stopped": result.stopped}
-            meta = CheckpointMeta.new(cfg.dataset, cfg.model, snap.config,
-                                      {**summary, "test_accuracy": test.accuracy,
-                                       "per_class_accuracy": test.per_class_accuracy,
-                                       "device": result.device, "run": snap.id})
-            save_checkpoint(run_dir / "best.pt", result.model, meta)
             if not result.stopped:
                 (run_dir / "last.pt").unlink(missing_ok=True)
             with self._lock:

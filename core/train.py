@@ -34,7 +34,7 @@ from core.augment import augment
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle
 from core.device import configure_threads, describe_device, pick_device, supports_bf16_autocast
-from core.evaluate import normalize
+from core.evaluate import EvalResult, evaluate, normalize
 from core.models import build_model, count_parameters, get_architecture
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -331,6 +331,24 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
         device=describe_device(device), threads=threads)
 
 
+def finish(result: TrainResult, data: DataBundle, path: str | Path,
+           extra: dict | None = None) -> EvalResult:
+    """Evaluate the best weights once on the test set and save them with every metric.
+
+    The test set is looked at here only, after training chose its weights.
+    """
+    cfg = result.config
+    test = evaluate(result.model, data.test, data.spec.mean, data.spec.std)
+    metrics = {"val_loss": result.best_val_loss, "val_accuracy": result.best_val_accuracy,
+               "test_loss": test.loss, "test_accuracy": test.accuracy,
+               "per_class_accuracy": test.per_class_accuracy, "epoch": result.best_epoch,
+               "steps": result.steps, "train_seconds": result.train_seconds,
+               "samples_per_second": result.samples_per_second, "device": result.device,
+               "stopped": result.stopped, **(extra or {})}
+    save_checkpoint(path, result.model, CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), metrics))
+    return test
+
+
 def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched
              ) -> tuple[_Progress, dict | None]:
     payload = read_payload(path)
@@ -394,7 +412,6 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from core.data import DataMissingError
-    from core.evaluate import evaluate
     from core.checkpoints import CheckpointError
 
     args = _parser().parse_args(argv)
@@ -440,14 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = train(cfg, data, on_event, lambda: stop["now"], out, last, args.resume)
     bar.close()
-    test = evaluate(result.model, data.test, data.spec.mean, data.spec.std)
-    metrics = {"val_loss": result.best_val_loss, "val_accuracy": result.best_val_accuracy,
-               "test_loss": test.loss, "test_accuracy": test.accuracy,
-               "per_class_accuracy": test.per_class_accuracy, "epoch": result.best_epoch,
-               "train_seconds": result.train_seconds,
-               "samples_per_second": result.samples_per_second, "device": result.device,
-               "stopped": result.stopped}
-    save_checkpoint(out, result.model, CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), metrics))
+    test = finish(result, data, out)
     if not result.stopped:
         last.unlink(missing_ok=True)
     summary = {"dataset": cfg.dataset, "model": cfg.model, "epochs": cfg.epochs,
