@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from core.data import DATASETS
 from core.models import ARCHITECTURES, build_model, count_parameters
+from core.paths import configured_dir
 
 ENV_WEIGHTS = "MNIST_STUDIO_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -71,10 +72,7 @@ class ArchitectureInfo:
 
 def weights_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The argument, else $MNIST_STUDIO_WEIGHTS, else ./weights."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get(ENV_WEIGHTS)
-    return Path(env).expanduser().resolve() if env else DEFAULT_WEIGHTS_DIR
+    return configured_dir(explicit, ENV_WEIGHTS, DEFAULT_WEIGHTS_DIR)
 
 
 def read_manifest(folder: str | os.PathLike | None = None) -> dict[str, Any]:

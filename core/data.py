@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from core.paths import configured_dir
+
 ENV_DATA_ROOT = "MNIST_STUDIO_DATA"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent / "data"  # gitignored
 
@@ -81,12 +83,7 @@ def get_spec(name: str) -> DatasetSpec:
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
     """Where the data lives: the argument, else $MNIST_STUDIO_DATA, else ./data."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get(ENV_DATA_ROOT)
-    if env:
-        return Path(env).expanduser().resolve()
-    return DEFAULT_DATA_ROOT
+    return configured_dir(explicit, ENV_DATA_ROOT, DEFAULT_DATA_ROOT)
 
 
 @dataclass(frozen=True)

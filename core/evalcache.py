@@ -19,6 +19,7 @@ from torch import nn
 
 from core.data import Split
 from core.evaluate import EvalResult, Prediction, predict_split, summarize
+from core.paths import configured_dir
 
 ENV_CACHE = "MNIST_STUDIO_CACHE"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
@@ -26,10 +27,7 @@ DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The argument, else $MNIST_STUDIO_CACHE, else ./.cache."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser().resolve() if env else DEFAULT_CACHE_DIR
+    return configured_dir(explicit, ENV_CACHE, DEFAULT_CACHE_DIR)
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -28,12 +28,14 @@ from typing import Callable
 
 from core.data import DataBundle, load_bundle
 from core.device import cpu_threads, describe_device, pick_device
+from core.paths import configured_dir
 from core.train import Event, StepEvent, TrainConfig, finish, train
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 FINISHED, CANCELLED, FAILED = "finished", "cancelled", "failed"
 ACTIVE_STATES = (QUEUED, RUNNING, STOPPING)
 
+ENV_RUNS = "MNIST_STUDIO_RUNS"
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"  # gitignored
 
 
@@ -302,7 +304,7 @@ _managers_lock = threading.Lock()
 
 def get_manager(runs_dir: str | Path | None = None) -> JobManager:
     """One manager (so one training thread) per runs folder per process."""
-    key = Path(runs_dir or os.environ.get("MNIST_STUDIO_RUNS") or DEFAULT_RUNS_DIR).resolve()
+    key = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
     with _managers_lock:
         if key not in _managers:
             _managers[key] = JobManager(key)
