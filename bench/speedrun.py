@@ -15,8 +15,9 @@ import statistics
 
 from core.data import load_bundle
 from core.device import pick_device
-from core.evaluate import evaluate
-from core.train import TrainConfig, train
+from core.evaluate.metrics import evaluate
+from core.train.config import TrainConfig
+from core.train.loop import train
 
 # Fixed before any test-set result was seen; chosen on validation accuracy only.
 # CPU recipes fit a 2-core machine; on a GPU the step, not the FLOPs, is the cost,

@@ -12,7 +12,8 @@ import torch
 from core.data import load_bundle
 from core.device import configure_threads, describe_device, pick_device
 from core.models import build_model
-from core.train import TrainConfig, train
+from core.train.config import TrainConfig
+from core.train.loop import train
 from bench.reference_loop import reference_samples_per_second
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.classify import classify, from_dataset_image
+from core.predict.classify import classify, from_dataset_image
 from core.data import DATASETS
-from core.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
-from core.saliency import METHODS, saliency
+from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
+from core.predict.saliency import METHODS, saliency
 from ui import charts, state
 from ui.canvas import clear, drawing
 from ui.errors import show_error

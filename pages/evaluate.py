@@ -6,7 +6,7 @@ import math
 import streamlit as st
 
 from core.catalog import find_model
-from core.compare import compare, per_class_table, row_normalize
+from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
 from ui import charts, state
 from ui.errors import safe_callback

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import DATASETS
-from core.explore import class_sample_images, montage
+from core.data.explore import class_sample_images, montage
 from ui import charts, state
 from ui.loaders import test_split, train_split
 

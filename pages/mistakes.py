@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import DATASETS
-from core.explore import enlarge
-from core.mistakes import SORTS, filter_mistakes, from_eval, paginate
+from core.data.explore import enlarge
+from core.evaluate.mistakes import SORTS, filter_mistakes, from_eval, paginate
 from ui import charts, state
 from ui.loaders import evaluation, test_split
 

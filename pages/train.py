@@ -8,12 +8,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.catalog import architecture_infos, run_stamp
-from core.curves import format_duration, training_curves
+from core.train.curves import format_duration, training_curves
 from core.data import DATASETS
 from core.device import available_devices
-from core.jobs import ACTIVE_STATES, JobSnapshot
-from core.runs import config_summary, run_progress, run_row
-from core.train import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.train.jobs import ACTIVE_STATES, JobSnapshot
+from core.train.runs import config_summary, run_progress, run_row
+from core.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from ui import charts, state
 from ui.errors import guard, guarded, safe_callback, show_error
 from ui.loaders import manager

@@ -21,12 +21,13 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
-from core.classify import classify
+from core.predict.classify import classify
 from core.data import DATASETS, load_bundle, load_split
-from core.evaluate import evaluate
-from core.jobs import get_manager
-from core.preprocess import from_canvas, from_image
-from core.train import TrainConfig, train
+from core.evaluate.metrics import evaluate
+from core.train.jobs import get_manager
+from core.predict.preprocess import from_canvas, from_image
+from core.train.config import TrainConfig
+from core.train.loop import train
 from ui.state import CANVAS_RGBA, MODEL
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

@@ -1,4 +1,4 @@
-"""core.classify: ranking, names and model time around core.preprocess.predict."""
+"""core.predict.classify: ranking, names and model time around core.preprocess.predict."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from core.classify import classify, from_dataset_image, rank, warm_up
+from core.predict.classify import classify, from_dataset_image, rank, warm_up
 from core.models import build_model
 from core.data import DATASETS
-from core.preprocess import from_canvas
+from core.predict.preprocess import from_canvas
 
 
 class Fixed(nn.Module):

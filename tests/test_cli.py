@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from core import evaluate as evaluate_cli
-from core import train as train_cli
+from core.evaluate import cli as evaluate_cli
+from core.train import cli as train_cli
 from tests.conftest import ROOT
 
 REQUIRED = {"dataset", "model", "epochs", "device", "test_accuracy", "val_accuracy",

@@ -1,11 +1,11 @@
-"""core.compare: per-class deltas and agreement between two models."""
+"""core.evaluate.compare: per-class deltas and agreement between two models."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.compare import compare, per_class_table, row_normalize
-from core.evaluate import EvalResult
+from core.evaluate.compare import compare, per_class_table, row_normalize
+from core.evaluate.metrics import EvalResult
 
 
 def _result(per_class, mistakes, n=20) -> EvalResult:

@@ -1,4 +1,4 @@
-"""core.evalcache: cached evaluations are the same numbers as core.evaluate's."""
+"""core.evaluate.cache: cached evaluations are the same numbers as core.evaluate's."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import torch
 
 from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.data import load_split
-from core.evalcache import ENV_CACHE, cache_dir, evaluate_cached
-from core.evaluate import evaluate
+from core.evaluate.cache import ENV_CACHE, cache_dir, evaluate_cached
+from core.evaluate.metrics import evaluate
 from core.models import build_model
 
 

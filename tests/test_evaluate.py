@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from core.data import Split
-from core.evaluate import evaluate
+from core.evaluate.metrics import evaluate
 
 
 class FixedLogits(nn.Module):

@@ -1,11 +1,11 @@
-"""core.explore: samples per class, montages, enlarging."""
+"""core.data.explore: samples per class, montages, enlarging."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from core.data import Split
-from core.explore import class_sample_images, enlarge, montage, samples_per_class
+from core.data.explore import class_sample_images, enlarge, montage, samples_per_class
 
 
 def test_samples_per_class_are_of_that_class_and_seeded():

@@ -4,8 +4,8 @@ import time
 import pytest
 
 from core.data import load_bundle
-from core.jobs import CANCELLED, FINISHED, QUEUED, JobManager
-from core.train import TrainConfig
+from core.train.jobs import CANCELLED, FINISHED, QUEUED, JobManager
+from core.train.config import TrainConfig
 
 
 def stop_all(manager: JobManager) -> None:

@@ -1,11 +1,11 @@
-"""core.mistakes: filtering, sorting and paging misclassified test images."""
+"""core.evaluate.mistakes: filtering, sorting and paging misclassified test images."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.evaluate import EvalResult
-from core.mistakes import filter_mistakes, from_eval, paginate, pair_counts
+from core.evaluate.metrics import EvalResult
+from core.evaluate.mistakes import filter_mistakes, from_eval, paginate, pair_counts
 
 
 def _result() -> EvalResult:

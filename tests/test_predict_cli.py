@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from core.checkpoints import CheckpointMeta, save_checkpoint
 from core.models import build_model
-from core.predict import main
+from core.predict.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"path", "blank", "predicted", "label", "probabilities"}

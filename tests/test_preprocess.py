@@ -1,4 +1,4 @@
-"""core.preprocess: real inputs become MNIST / Fashion-MNIST-like 28x28 images.
+"""core.predict.preprocess: real inputs become MNIST / Fashion-MNIST-like 28x28 images.
 
 Conventions used in these tests (the same as the module's): a pixel's
 coordinates are its (row, column) indices, the centre of mass is the
@@ -19,9 +19,10 @@ from PIL import Image, ImageDraw
 
 from core.data import get_spec
 from core.models import build_model
-from core.preprocess import (MAX_FILE_BYTES, InputError, Preprocessed, from_canvas,
-                             from_image, load_image, predict, preprocess_digit,
-                             preprocess_garment)
+from core.predict.classify import probabilities as predict
+from core.predict.preprocess import (MAX_FILE_BYTES, InputError, Preprocessed, from_canvas,
+                                     from_image, load_image, preprocess_digit,
+                                     preprocess_garment)
 
 CANVAS = 280
 

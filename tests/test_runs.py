@@ -1,8 +1,8 @@
-"""core.runs: run rows and progress lines from job snapshots."""
+"""core.train.runs: run rows and progress lines from job snapshots."""
 from __future__ import annotations
 
-from core.jobs import JobSnapshot
-from core.runs import config_summary, run_progress, run_row
+from core.train.jobs import JobSnapshot
+from core.train.runs import config_summary, run_progress, run_row
 
 CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 4, "batch_size": 128, "lr": 0.001,
           "optimizer": "adam", "schedule": "onecycle", "weight_decay": 0.0,

@@ -1,4 +1,4 @@
-"""core.saliency: maps in 0..1 that point at the pixels the model uses."""
+"""core.predict.saliency: maps in 0..1 that point at the pixels the model uses."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from core.models import build_model
-from core.saliency import METHODS, input_gradient, occlusion, saliency
+from core.predict.saliency import METHODS, input_gradient, occlusion, saliency
 
 
 class LooksAtTopLeft(nn.Module):

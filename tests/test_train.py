@@ -3,7 +3,8 @@ import torch
 
 from core.augment import random_erase, random_hflip, random_shift
 from core.data import load_bundle
-from core.train import StepEvent, TrainConfig, resume_config, train
+from core.train.config import TrainConfig
+from core.train.loop import StepEvent, resume_config, train
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from core.checkpoints import load_checkpoint
 from core.data import load_split
-from core.evaluate import evaluate
+from core.evaluate.metrics import evaluate
 from scripts.results_table import target
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"

@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 # (st.dataframe) imports pandas in another then sees a half-initialised module
 # ("partially initialized module 'pandas' has no attribute 'Series").
 
-from core.compare import Comparison
-from core.curves import TrainingCurves
+from core.evaluate.compare import Comparison
+from core.train.curves import TrainingCurves
 
 BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"

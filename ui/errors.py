@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.checkpoints import CheckpointError
 from core.data import DataMissingError
-from core.preprocess import InputError
+from core.predict.preprocess import InputError
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)

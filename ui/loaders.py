@@ -13,12 +13,12 @@ import torch
 
 from core.catalog import ModelEntry, list_models
 from core.checkpoints import Checkpoint, load_checkpoint
-from core.classify import warm_up
+from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.device import cpu_threads, describe_device, pick_device
-from core.evalcache import evaluate_cached
-from core.evaluate import EvalResult
-from core.jobs import JobManager, get_manager
+from core.evaluate.cache import evaluate_cached
+from core.evaluate.metrics import EvalResult
+from core.train.jobs import JobManager, get_manager
 
 
 def use_one_thread() -> None:

@@ -70,6 +70,11 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), the way every model was trained."""
+    return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
+
+
 class DataMissingError(RuntimeError):
     """The dataset files are not on disk and could not be downloaded."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.evaluate import EvalResult
+from core.evaluate.metrics import EvalResult
 
 
 @dataclass

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core.data import Split
-from core.evaluate import EvalResult, Prediction, predict_split, summarize
+from core.evaluate.metrics import EvalResult, Prediction, predict_split, summarize
 from core.paths import configured_dir
 
 ENV_CACHE = "MNIST_STUDIO_CACHE"

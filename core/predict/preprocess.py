@@ -29,10 +29,8 @@ from typing import BinaryIO, Callable, Union
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torch import nn
 
-from core.data import get_spec
-from core.evaluate import normalize
+from core.data import get_spec, normalize
 
 SIZE = 28
 DIGIT_BOX = 20  # MNIST: the longer side of the ink's bounding box
@@ -421,19 +419,3 @@ def from_image(image: Image.Image | ImageSource, dataset: str, *, mean: float | 
         image = load_image(image)
     pixels = np.asarray(_shrink(_standard_mode(image)))
     return _finish(_gray_from_array(pixels), dataset, mean, std)
-
-
-def predict(model: nn.Module, pre: Preprocessed) -> np.ndarray:
-    """The 10 class probabilities (float64, summing to 1) for one preprocessed input."""
-    if pre.blank:
-        raise ValueError("blank input (no ink found): nothing to classify")
-    was_training = model.training
-    model.eval()  # dropout off, BatchNorm running statistics
-    try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        with torch.inference_mode():
-            logits = model(pre.tensor.to(device))
-        return logits.double().softmax(-1).cpu().numpy().reshape(-1)
-    finally:
-        model.train(was_training)

@@ -29,7 +29,8 @@ from typing import Callable
 from core.data import DataBundle, load_bundle
 from core.device import cpu_threads, describe_device, pick_device
 from core.paths import configured_dir
-from core.train import Event, StepEvent, TrainConfig, finish, train
+from core.train.config import TrainConfig
+from core.train.loop import Event, StepEvent, finish, train
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 FINISHED, CANCELLED, FAILED = "finished", "cancelled", "failed"

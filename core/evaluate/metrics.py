@@ -1,12 +1,6 @@
-"""One batched pass over a split: accuracy, per-class accuracy, confusion matrix, mistakes.
-
-    python -m core.evaluate weights/mnist-cnn.pt --json
-"""
+"""One batched pass over a split: accuracy, per-class accuracy, confusion matrix, mistakes."""
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.data import DataMissingError, Split, load_split
+from core.data import Split, normalize
 
 
 @dataclass
@@ -45,11 +39,6 @@ class EvalResult:
                 "per_class_accuracy": self.per_class_accuracy,
                 "confusion_matrix": self.confusion_matrix,
                 "mistakes": len(self.mistake_indices)}
-
-
-def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), the way every model was trained."""
-    return ((images.float() / 255.0 - mean) / std).unsqueeze(1)
 
 
 @torch.inference_mode()
@@ -97,40 +86,3 @@ def summarize(pred: Prediction) -> EvalResult:
 def evaluate(model: nn.Module, split: Split, mean: float, std: float,
              device: torch.device | str = "cpu", batch_size: int = 2000) -> EvalResult:
     return summarize(predict_split(model, split, mean, std, device, batch_size))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.checkpoints import CheckpointError, load_checkpoint
-    from core.device import configure_threads, pick_device
-
-    p = argparse.ArgumentParser(prog="python -m core.evaluate",
-                                description="Evaluate a checkpoint on its dataset's 10,000 test images.")
-    p.add_argument("checkpoint", help="path to a .pt checkpoint written by core.train")
-    p.add_argument("--data-dir", default=None,
-                   help="data root holding MNIST/raw or FashionMNIST/raw (default: $MNIST_STUDIO_DATA, else ./data)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object: accuracy, per_class_accuracy, confusion_matrix")
-    args = p.parse_args(argv)
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-        device = pick_device(args.device)
-        configure_threads(device)
-        test = load_split(ckpt.meta.dataset, train=False, root=args.data_dir)
-        result = evaluate(ckpt.model.to(device), test, ckpt.meta.mean, ckpt.meta.std, device)
-    except (CheckpointError, DataMissingError, RuntimeError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        names = ckpt.meta.class_names
-        print(f"{ckpt.meta.dataset} / {ckpt.meta.architecture}: test accuracy "
-              f"{result.accuracy:.2%} ({len(result.mistake_indices)} mistakes of {len(test)})")
-        for name, acc in zip(names, result.per_class_accuracy):
-            print(f"  {name:>12}  {acc:.2%}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -40,16 +40,17 @@ def _top_k(text: str) -> int:
     return k
 
 
-def classify(ckpt: "Checkpoint", path: str) -> dict:
+def classify_file(ckpt: "Checkpoint", path: str) -> dict:
     """One image -> the JSON record; InputError propagates for unusable files."""
-    from core.preprocess import from_image, predict
+    from core.predict.classify import probabilities
+    from core.predict.preprocess import from_image
 
     meta = ckpt.meta
     pre = from_image(path, meta.dataset, mean=meta.mean, std=meta.std)
     if pre.blank:
         return {"path": path, "blank": True, "predicted": None, "label": None,
                 "probabilities": None}
-    probs = predict(ckpt.model, pre)
+    probs = probabilities(ckpt.model, pre)
     best = int(probs.argmax())
     return {"path": path, "blank": False, "predicted": best, "label": meta.class_names[best],
             "probabilities": [float(p) for p in probs]}
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Imported after parsing: torch takes seconds to import, --help should not.
     from core.checkpoints import CheckpointError, load_checkpoint
-    from core.preprocess import InputError
+    from core.predict.preprocess import InputError
 
     try:
         ckpt = load_checkpoint(args.checkpoint)
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for path in args.images:
         try:
-            record = classify(ckpt, path)
+            record = classify_file(ckpt, path)
         except InputError as err:
             failed += 1
             if args.json:
@@ -91,6 +92,3 @@ def main(argv: list[str] | None = None) -> int:
                                                           args.top_k), flush=True)
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

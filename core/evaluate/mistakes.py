@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluate import EvalResult
+from core.evaluate.metrics import EvalResult
 
 SORTS = {
     "confident": "Most confident mistakes first",

@@ -12,8 +12,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.evaluate import normalize
-from core.preprocess import Preprocessed, predict
+from core.data import normalize
+from core.predict.preprocess import Preprocessed
+
+
+def probabilities(model: nn.Module, pre: Preprocessed) -> np.ndarray:
+    """The 10 class probabilities (float64, summing to 1) for one preprocessed input."""
+    if pre.blank:
+        raise ValueError("blank input (no ink found): nothing to classify")
+    was_training = model.training
+    model.eval()  # dropout off, BatchNorm running statistics
+    try:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        with torch.inference_mode():
+            logits = model(pre.tensor.to(device))
+        return logits.double().softmax(-1).cpu().numpy().reshape(-1)
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -38,7 +54,7 @@ def classify(model: nn.Module, pre: Preprocessed, class_names: list[str] | tuple
              k: int = 5) -> Classification:
     """Raises ValueError for a blank input (check pre.blank first)."""
     start = time.perf_counter()
-    probs = predict(model, pre)
+    probs = probabilities(model, pre)
     model_ms = (time.perf_counter() - start) * 1000
     top = rank(probs, class_names, k)
     best = top[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.curves import format_duration
+from core.train.curves import format_duration
 
 STATE_LABELS = {"queued": "queued", "running": "training", "stopping": "stopping",
                 "finished": "finished", "cancelled": "stopped", "failed": "failed"}
