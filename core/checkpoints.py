@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from core.data import get_spec
+from core.files import atomic_write
 from core.models import build_model
 
 FORMAT = "mnist-studio/1"
@@ -66,22 +66,10 @@ def _cpu_state(state: dict) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta,
                     optimizer_state: dict | None = None, progress: dict | None = None) -> Path:
-    """Write atomically: a temporary file in the same folder, then rename over."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (core.files.atomic_write): a reader never sees half a checkpoint."""
     payload = {"format": FORMAT, "state_dict": _cpu_state(model.state_dict()),
                "meta": asdict(meta), "optimizer": optimizer_state, "progress": progress}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def read_payload(source: str | os.PathLike | Any) -> dict:

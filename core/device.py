@@ -6,30 +6,33 @@ import os
 import torch
 
 
+KNOWN_DEVICES = ("cpu", "cuda", "mps")
+
+
+def _accelerator() -> torch.device | None:
+    """The GPU-like device torch can use here (cuda, mps, ...), or None."""
+    found = torch.accelerator.current_accelerator(check_available=True)
+    return torch.device(found.type) if found is not None else None
+
+
 def pick_device(preference: str = "auto") -> torch.device:
-    """cuda > mps > cpu for 'auto'; a named device must be available."""
+    """The accelerator, if there is one, else the CPU, for 'auto'; a named device must
+    be available."""
     if preference == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was requested but no CUDA GPU is available")
-    if preference == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("MPS was requested but is not available")
-    if preference not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {preference!r}; use auto, cpu, cuda or mps")
+        return _accelerator() or torch.device("cpu")
+    if preference not in KNOWN_DEVICES:
+        raise ValueError(f"unknown device {preference!r}; use auto, {', '.join(KNOWN_DEVICES)}")
+    if preference != "cpu" and preference not in available_devices():
+        what = "a CUDA GPU" if preference == "cuda" else preference.upper()
+        raise RuntimeError(f"{preference.upper()} was requested but {what} is not available "
+                           f"here; use one of: {', '.join(available_devices())}")
     return torch.device(preference)
 
 
 def available_devices() -> list[str]:
-    out = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        out.append("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        out.append("mps")
-    return out
+    """What pick_device accepts on this machine: auto, cpu, and the accelerator if any."""
+    accelerator = _accelerator()
+    return ["auto", "cpu"] + ([accelerator.type] if accelerator is not None else [])
 
 
 def cpu_threads() -> int:

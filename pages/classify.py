@@ -19,21 +19,21 @@ SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
 METHOD_NAMES = {"gradient": "Input gradient (fast)", "smoothgrad": "SmoothGrad (less noisy)",
                 "occlusion": "Occlusion (hide patches)"}
 HINTS = {
-    "mnist": "Draw a digit from 0 to 9 in the black box: large and centred, like on paper. "
-             "The prediction appears after each stroke.",
-    "fashion": f"Upload a photo of a garment or shoe ({FORMATS_TEXT}). A light background "
-               "is inverted and the object cropped, scaled and centred automatically.",
+    "draw": "Draw a {noun} from {first} to {last} in the black box: large and centred, like on "
+            "paper. The prediction appears after each stroke.",
+    "upload": f"Upload a photo of a {{noun}} ({FORMATS_TEXT}). A light background is inverted "
+              "and the object cropped, scaled and centred automatically.",
 }
 
 sel = state.selection()
-spec_title = {"mnist": "digit", "fashion": "garment"}[sel.dataset]
+spec = DATASETS[sel.dataset]
 st.title(":material/draw: Classify")
 
 state.require_model(sel)
 
 ckpt = load_model(sel.model)
 meta = ckpt.meta
-sources = ["draw", "upload", "sample"] if sel.dataset == "mnist" else ["upload", "sample"]
+sources = (["draw"] if spec.drawable else []) + ["upload", "sample"]
 if st.session_state.get("classify_source") not in sources:
     st.session_state["classify_source"] = sources[0]
 
@@ -49,7 +49,7 @@ with left:
         if rgba is not None:
             pre = from_canvas(rgba, sel.dataset, mean=meta.mean, std=meta.std)
     elif source == "upload":
-        upload = st.file_uploader(f"Upload an image of a {spec_title}", type=UPLOAD_TYPES,
+        upload = st.file_uploader(f"Upload an image of a {spec.noun}", type=UPLOAD_TYPES,
                                   key=f"classify_upload_{sel.dataset}",
                                   help=f"{FORMATS_TEXT}, up to 20 MB")
         if upload is not None:
@@ -76,7 +76,7 @@ with left:
                           key="classify_method", persist_state="session",
                           help="How the map of what the model looks at is computed")
     k = o2.select_slider("Top k", [3, 5, 10], value=5, key="classify_k", persist_state="session")
-    compare_all = st.toggle(f"Compare every {DATASETS[sel.dataset].title} model on this input "
+    compare_all = st.toggle(f"Compare every {spec.title} model on this input "
                             f"({len(sel.models)})", key="classify_compare",
                             disabled=len(sel.models) < 2,
                             help="Each available model's answer to the same input, side by side")
@@ -86,7 +86,8 @@ with right:
         if source == "upload" and pre is not None:
             st.warning("No object found in this image: it looks blank.", icon=":material/image:")
         else:
-            st.info(HINTS["mnist" if source == "draw" else sel.dataset],
+            hint = HINTS["draw" if source == "draw" else "upload"]
+            st.info(hint.format(noun=spec.noun, first=spec.classes[0], last=spec.classes[-1]),
                     icon=":material/touch_app:")
         # The empty 28x28 frame keeps the layout from jumping at the first stroke, and
         # makes the browser load its chart library now rather than on that stroke.

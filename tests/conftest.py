@@ -9,14 +9,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.data import DATASETS  # noqa: E402
 from tests.fakedata import write_fake_dataset  # noqa: E402
 
 REAL_DATA = Path(os.environ.get("MNIST_STUDIO_REAL_DATA", ROOT.parent / "shared" / "data"))
 
 
 def real_data_present(name: str = "mnist") -> bool:
-    folder = {"mnist": "MNIST", "fashion": "FashionMNIST"}[name]
-    return (REAL_DATA / folder / "raw" / "t10k-labels-idx1-ubyte").exists()
+    return (REAL_DATA / DATASETS[name].folder / "raw" / "t10k-labels-idx1-ubyte").exists()
 
 
 needs_real_data = pytest.mark.skipif(not real_data_present() or not real_data_present("fashion"),

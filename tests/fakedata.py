@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-FOLDERS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+from core.data import DATASETS
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -36,7 +36,7 @@ def class_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def write_fake_dataset(root: Path, name: str, n_train: int = 500, n_test: int = 100,
                        seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
-    raw = Path(root) / FOLDERS[name] / "raw"
+    raw = Path(root) / DATASETS[name].folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         labels = np.arange(n) % 10

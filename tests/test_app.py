@@ -202,6 +202,15 @@ def test_blank_canvas_asks_for_a_drawing(env):
     assert any("Draw a digit" in i.value for i in at.info)
 
 
+def test_upload_tab_asks_for_an_upload_not_a_drawing(env):
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    _no_exception(at)
+    hints = [i.value for i in at.info]
+    assert any("Upload a photo of a digit" in h for h in hints)
+    assert not any("Draw a digit" in h for h in hints)  # there is no canvas on this tab
+
+
 def test_compare_all_models_on_the_same_input(env):
     at = _app()
     at.session_state[CANVAS_RGBA] = _digit_canvas()

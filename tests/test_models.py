@@ -1,7 +1,10 @@
 import pytest
 import torch
 
-from core.models import ARCHITECTURES, build_model, count_parameters, get_architecture
+from torch import nn
+
+from core.models import (ARCHITECTURES, build_model, count_parameters, device_of, evaluating,
+                         get_architecture)
 
 EXPECTED_PARAMETERS = {
     "ffnn": 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10,
@@ -34,3 +37,24 @@ def test_every_architecture_is_described():
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown architecture 'vit'"):
         get_architecture("vit")
+
+
+def test_evaluating_restores_the_callers_mode_even_after_an_error():
+    model = build_model("ffnn").train()
+    with evaluating(model):
+        assert not model.training and not any(m.training for m in model.modules())
+    assert model.training and all(m.training for m in model.modules())
+    with pytest.raises(RuntimeError):
+        with evaluating(model):
+            raise RuntimeError("boom")
+    assert model.training
+    model.eval()
+    with evaluating(model):
+        pass
+    assert not model.training
+
+
+def test_device_of_is_where_the_parameters_are():
+    assert device_of(build_model("ffnn")) == torch.device("cpu")
+    assert device_of(nn.Flatten()) == torch.device("cpu")  # no parameters at all
+    assert device_of(nn.Linear(2, 2).to("meta")) == torch.device("meta")

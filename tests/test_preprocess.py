@@ -21,8 +21,7 @@ from core.data import get_spec
 from core.models import build_model
 from core.predict.classify import probabilities as predict
 from core.predict.preprocess import (MAX_FILE_BYTES, InputError, Preprocessed, from_canvas,
-                                     from_image, load_image, preprocess_digit,
-                                     preprocess_garment)
+                                     from_image, load_image, preprocess_gray)
 
 CANVAS = 280
 
@@ -346,11 +345,11 @@ def test_preprocessors_take_float_or_uint8_bright_on_dark():
     ink = np.zeros((100, 100))
     ink[20:80, 45:55] = 1.0  # float 0..1
     for gray in (ink, (ink * 255).astype(np.uint8)):
-        digit = preprocess_digit(gray)
-        garment = preprocess_garment(gray)
+        digit = preprocess_gray(gray, "mnist")
+        garment = preprocess_gray(gray, "fashion")
         assert digit.dtype == garment.dtype == np.uint8
         assert max(bbox_size(digit)) == 20 and max(bbox_size(garment)) == 28
-    assert not preprocess_digit(np.zeros((50, 50))).any()
+    assert not preprocess_gray(np.zeros((50, 50)), "mnist").any()
 
 
 def test_unknown_dataset_is_a_value_error():
@@ -376,8 +375,7 @@ def test_predict_returns_probabilities_and_refuses_blank():
 # ----------------------------------------------- against the real datasets
 
 def _idx_images(root, name: str, count: int) -> np.ndarray:
-    folder = {"mnist": "MNIST", "fashion": "FashionMNIST"}[name]
-    raw = (root / folder / "raw" / "t10k-images-idx3-ubyte").read_bytes()
+    raw = (root / get_spec(name).folder / "raw" / "t10k-images-idx3-ubyte").read_bytes()
     return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[:count]
 
 

@@ -26,7 +26,7 @@ def render_sidebar() -> state.Selection:
     """Draw the sidebar and record the selection in session_state for the page."""
     ss = st.session_state
     if ss.get(state.DATASET) not in DATASETS:
-        ss[state.DATASET] = "mnist"
+        ss[state.DATASET] = next(iter(DATASETS))
     with st.sidebar:
         dataset = st.selectbox("Dataset", list(DATASETS), key=state.DATASET,
                                format_func=lambda name: DATASETS[name].title,

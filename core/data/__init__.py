@@ -10,6 +10,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -33,9 +34,19 @@ class DatasetSpec:
     torchvision_name: str  # class in torchvision.datasets
     folder: str  # where torchvision keeps it under the data root
     hflip_ok: bool  # horizontal flips preserve the label (garments yes, digits no)
+    noun: str  # what one image shows: "Upload an image of a {noun}"
+    drawable: bool  # people can draw one on the canvas (digits yes, garments no)
+    # How the dataset's makers placed an object in its 28x28 frame; real inputs
+    # (core.predict.preprocess) are made to look the same.
+    box: int  # the longer side of the object's bounding box, in pixels
+    centring: Literal["mass", "box"]  # centre of mass at (14, 14), or bounding box centred
+    # After stretching the ink to 0..1, values below this become background:
+    # paper texture, JPEG noise and shadows vanish, strokes stay.
+    noise_floor: float
 
     def __post_init__(self) -> None:
         assert len(self.classes) == 10
+        assert self.centring in ("mass", "box") and 0 < self.box <= 28
 
     @property
     def torchvision_class(self) -> type:
@@ -55,6 +66,11 @@ DATASETS: dict[str, DatasetSpec] = {
         torchvision_name="MNIST",
         folder="MNIST",
         hflip_ok=False,
+        noun="digit",
+        drawable=True,
+        box=20,
+        centring="mass",
+        noise_floor=0.2,
     ),
     "fashion": DatasetSpec(
         name="fashion",
@@ -66,6 +82,11 @@ DATASETS: dict[str, DatasetSpec] = {
         torchvision_name="FashionMNIST",
         folder="FashionMNIST",
         hflip_ok=True,
+        noun="garment",
+        drawable=False,
+        box=28,  # the longer side touches the frame
+        centring="box",
+        noise_floor=0.05,  # garments keep faint detail (Fashion-MNIST trimmed at 5%)
     ),
 }
 
@@ -176,12 +197,3 @@ def load_bundle(name: str, root: str | os.PathLike | None = None,
     test = load_split(name, train=False, root=root, download=download)
     return DataBundle(get_spec(name), full.subset(train_idx), full.subset(val_idx), test)
 
-
-def data_available(name: str, root: str | os.PathLike | None = None) -> bool:
-    """True when both splits load from disk without a download."""
-    try:
-        load_split(name, True, root, download=False)
-        load_split(name, False, root, download=False)
-        return True
-    except (DataMissingError, RuntimeError, ValueError):
-        return False

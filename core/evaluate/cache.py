@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from torch import nn
 
 from core.data import Split
 from core.evaluate.metrics import EvalResult, Prediction, predict_split, summarize
+from core.files import atomic_write
 from core.paths import configured_dir
 
 ENV_CACHE = "MNIST_STUDIO_CACHE"
@@ -73,15 +73,9 @@ def evaluate_cached(model: nn.Module, checkpoint: str | os.PathLike, split: Spli
 
 
 def _save(path: Path, pred: Prediction) -> None:
-    """Atomically (temporary file, then rename): a reader never sees half a file."""
+    """Atomically: a reader never sees half a file. A failure only costs the cache."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        atomic_write(path, lambda f: np.savez(f, probabilities=pred.probabilities.numpy(),
+                                              loss=np.float64(pred.loss)))
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, probabilities=pred.probabilities.numpy(), loss=np.float64(pred.loss))
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from core.data import normalize
+from core.models import device_of, evaluating
 from core.predict.preprocess import Preprocessed
 
 
@@ -20,16 +21,9 @@ def probabilities(model: nn.Module, pre: Preprocessed) -> np.ndarray:
     """The 10 class probabilities (float64, summing to 1) for one preprocessed input."""
     if pre.blank:
         raise ValueError("blank input (no ink found): nothing to classify")
-    was_training = model.training
-    model.eval()  # dropout off, BatchNorm running statistics
-    try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        with torch.inference_mode():
-            logits = model(pre.tensor.to(device))
-        return logits.double().softmax(-1).cpu().numpy().reshape(-1)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        logits = model(pre.tensor.to(device_of(model)))
+    return logits.double().softmax(-1).cpu().numpy().reshape(-1)
 
 
 @dataclass
@@ -73,10 +67,5 @@ def warm_up(model: nn.Module) -> None:
     """One throwaway forward pass: the first call into a fresh model pays for kernel
     selection and memory allocation (tens of ms), which belongs to loading, not to
     the first drawing's prediction."""
-    was_training = model.training
-    model.eval()
-    param = next(model.parameters(), None)
-    try:
-        model(torch.zeros(1, 1, 28, 28, device=param.device if param is not None else "cpu"))
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        model(torch.zeros(1, 1, 28, 28, device=device_of(model)))

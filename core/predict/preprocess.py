@@ -3,7 +3,8 @@
 MNIST digits are white ink on a black background, cropped to the ink, scaled
 so the longer side is 20 px and placed in a 28x28 frame with their centre of
 mass at pixel (14, 14). Fashion-MNIST garments are bright objects on black,
-scaled so the longer side is 28 px and centred by their bounding box. A model
+scaled so the longer side is 28 px and centred by their bounding box. (Those
+numbers live in each DatasetSpec: box, centring, noise_floor.) A model
 shown anything else (dark ink on white, a digit filling the frame, a stroke in
 a corner) is guessing, so every input goes through the same steps:
 
@@ -24,18 +25,17 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import BinaryIO, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from core.data import get_spec, normalize
+from core.data import DatasetSpec, get_spec, normalize
 
 SIZE = 28
-DIGIT_BOX = 20  # MNIST: the longer side of the ink's bounding box
-DIGIT_CENTRE = 14.0  # MNIST: where the ink's centre of mass sits (row, column)
-GARMENT_BOX = 28  # Fashion-MNIST: the longer side touches the frame
+# Centring by mass (MNIST's rule) puts the ink's centre of mass here (row, column).
+MASS_CENTRE = 14.0
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # bounds decoding memory (RGBA: 160 MB); checked on the header
@@ -49,11 +49,8 @@ WORK_MAX_SIDE = 1024  # larger inputs are area-reduced first: the output is 28 p
 BLANK_CONTRAST = 32.0
 MIN_INK_PIXELS = 5
 NOISE_SIGMAS = 5.0
-# After stretching the ink to 0..1, values below the floor (or below the
-# background noise, if higher) become 0 and the rest is rescaled: paper
-# texture, JPEG noise and shadows vanish, strokes stay.
-DIGIT_NOISE_FLOOR = 0.2
-GARMENT_NOISE_FLOOR = 0.05  # garments keep faint detail (Fashion-MNIST trimmed at 5%)
+# After stretching the ink to 0..1, values below the dataset's noise floor (or
+# below the background noise, if higher) become 0 and the rest is rescaled.
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # JPEG also opens camera MPO files
 FORMATS_TEXT = "PNG, JPEG, GIF, BMP or WebP"
@@ -242,16 +239,10 @@ def _border(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
 
 
-def ink_bright_on_dark(gray: np.ndarray) -> np.ndarray:
-    """Invert when the background (the median of the border pixels) is light.
-
-    Paper, whiteboards and product photos are light with dark ink; the
-    models were trained on the opposite.
-    """
-    return _invert_light_background(_as_0_255(gray))
-
-
 def _invert_light_background(gray: np.ndarray) -> np.ndarray:
+    """Ink bright on dark: invert when the background (the median of the border
+    pixels) is light. Paper, whiteboards and product photos are light with dark
+    ink; the models were trained on the opposite."""
     if np.median(_border(gray)) > 127.5:
         return 255.0 - gray
     return gray
@@ -338,51 +329,30 @@ def _paste(patch: np.ndarray, top: int, left: int) -> np.ndarray:
     return frame
 
 
-def preprocess_digit(gray: np.ndarray) -> np.ndarray:
+def preprocess_gray(gray: np.ndarray, dataset: str) -> np.ndarray:
     """Grayscale, ink bright on dark (any size; uint8, or float 0..255 or 0..1)
-    -> 28x28 uint8 the MNIST way.
+    -> 28x28 uint8 the way the dataset's images were made.
 
-    Crop to the ink, longer side to 20 px, centre of mass moved to (14, 14)
-    by a whole-pixel shift (clamped so the digit stays in the frame).
-    All zeros when there is no ink.
+    Crop to the ink, longer side to the spec's box (MNIST 20 px, Fashion 28 px),
+    then centre: by mass at (14, 14) with a whole-pixel shift (clamped so the
+    object stays in the frame), or by the bounding box. All zeros when there is
+    no ink.
     """
-    return _digit_28(_as_0_255(gray))
+    return _to_frame(_as_0_255(gray), get_spec(dataset))
 
 
-def _digit_28(gray: np.ndarray) -> np.ndarray:
-    ink = _clean_ink(gray, DIGIT_NOISE_FLOOR)
+def _to_frame(gray: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    """Float 0..255 in: the entry points have already scaled, so no 0..1 guessing here."""
+    ink = _clean_ink(gray, spec.noise_floor)
     if ink is None:
         return np.zeros((SIZE, SIZE), np.uint8)
-    patch = _to_uint8_full_range(_scale_longer_side(_crop_to_ink(ink), DIGIT_BOX))
-    row, col = centre_of_mass(patch)
-    return _paste(patch, int(np.floor(DIGIT_CENTRE - row + 0.5)),
-                  int(np.floor(DIGIT_CENTRE - col + 0.5)))
-
-
-def preprocess_garment(gray: np.ndarray) -> np.ndarray:
-    """Grayscale, object bright on dark (any size; uint8, or float 0..255 or 0..1)
-    -> 28x28 uint8 the Fashion-MNIST way.
-
-    Crop to the object, longer side to 28 px, centred by its bounding box.
-    All zeros when there is nothing there.
-    """
-    return _garment_28(_as_0_255(gray))
-
-
-def _garment_28(gray: np.ndarray) -> np.ndarray:
-    ink = _clean_ink(gray, GARMENT_NOISE_FLOOR)
-    if ink is None:
-        return np.zeros((SIZE, SIZE), np.uint8)
-    patch = _to_uint8_full_range(_scale_longer_side(_crop_to_ink(ink), GARMENT_BOX))
+    patch = _to_uint8_full_range(_scale_longer_side(_crop_to_ink(ink), spec.box))
+    if spec.centring == "mass":
+        row, col = centre_of_mass(patch)
+        return _paste(patch, int(np.floor(MASS_CENTRE - row + 0.5)),
+                      int(np.floor(MASS_CENTRE - col + 0.5)))
     height, width = patch.shape
     return _paste(patch, (SIZE - height) // 2, (SIZE - width) // 2)
-
-
-# Float 0..255 in: the entry points have already scaled, so no 0..1 guessing here.
-_PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "mnist": _digit_28,
-    "fashion": _garment_28,
-}
 
 
 # ------------------------------------------------------------ entry points
@@ -392,7 +362,7 @@ def _finish(gray: np.ndarray, dataset: str, mean: float | None,
     spec = get_spec(dataset)  # ValueError for an unknown dataset
     mean = spec.mean if mean is None else mean
     std = spec.std if std is None else std
-    image = _PREPROCESSORS[spec.name](_invert_light_background(gray))
+    image = _to_frame(_invert_light_background(gray), spec)
     if not image.any():  # the preprocessors keep any ink non-zero, so zeros means blank
         return Preprocessed(torch.zeros(1, 1, SIZE, SIZE), image, blank=True)
     return Preprocessed(normalize(torch.from_numpy(image)[None], mean, std), image, blank=False)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.models import device_of, evaluating
+
 METHODS = ("gradient", "smoothgrad", "occlusion")
 
 
@@ -49,17 +51,6 @@ def _blur(values: np.ndarray) -> np.ndarray:
     return sum(padded[r:r + height, c:c + width] for r in range(3) for c in range(3)) / 9.0
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def _eval_mode(model: nn.Module):
-    was_training = model.training
-    model.eval()  # dropout off, BatchNorm running statistics
-    return was_training
-
-
 def input_gradient(model: nn.Module, tensor: torch.Tensor, target: int, samples: int = 1,
                    noise: float = 0.15, seed: int = 0) -> SaliencyMap:
     """Absolute input gradient of the target logit; samples > 1 gives SmoothGrad.
@@ -67,9 +58,8 @@ def input_gradient(model: nn.Module, tensor: torch.Tensor, target: int, samples:
     tensor: (1, 1, 28, 28) normalised input. noise is the SmoothGrad standard
     deviation as a fraction of the input's value range.
     """
-    was_training = _eval_mode(model)
-    try:
-        x = tensor.detach().to(_device_of(model), torch.float32)
+    with evaluating(model):
+        x = tensor.detach().to(device_of(model), torch.float32)
         if samples > 1:
             gen = torch.Generator(device="cpu").manual_seed(seed)
             sigma = noise * float(x.max() - x.min() or 1.0)
@@ -82,8 +72,6 @@ def input_gradient(model: nn.Module, tensor: torch.Tensor, target: int, samples:
             # cached) model's parameters, so concurrent sessions cannot interfere.
             (grad,) = torch.autograd.grad(logits[:, target].sum(), x)
         values = grad.abs().mean(0)[0].detach().cpu().numpy()
-    finally:
-        model.train(was_training)
     if samples == 1:
         values = _blur(values)
     return SaliencyMap(_scale_unit(values), "smoothgrad" if samples > 1 else "gradient", target)
@@ -98,9 +86,8 @@ def occlusion(model: nn.Module, tensor: torch.Tensor, target: int, patch: int = 
     which is the background of every preprocessed image). Each pixel gets the
     mean drop over the patches that cover it.
     """
-    was_training = _eval_mode(model)
-    try:
-        x = tensor.detach().to(_device_of(model), torch.float32)
+    with evaluating(model):
+        x = tensor.detach().to(device_of(model), torch.float32)
         _, _, height, width = x.shape
         fill = float(x.min()) if fill is None else fill
         tops = list(range(0, height - patch + 1, stride))
@@ -115,8 +102,6 @@ def occlusion(model: nn.Module, tensor: torch.Tensor, target: int, patch: int = 
             batch[i, :, t:t + patch, l:l + patch] = fill
         base = model(x).float().softmax(1)[0, target].item()
         drops = (base - model(batch).float().softmax(1)[:, target]).cpu().numpy()
-    finally:
-        model.train(was_training)
     total = np.zeros((height, width))
     count = np.zeros((height, width))
     for (t, l), drop in zip(positions, drops):
