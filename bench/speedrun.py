@@ -13,7 +13,7 @@ import argparse
 import json
 import statistics
 
-from core.data import load_bundle
+from core.data import DATASETS, load_bundle
 from core.device import pick_device
 from core.evaluate.metrics import evaluate
 from core.train.config import TrainConfig
@@ -38,7 +38,7 @@ RECIPES: dict[str, dict[str, dict]] = {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.speedrun", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=["mnist", "fashion"], required=True, help="mnist or fashion")
+    p.add_argument("--dataset", choices=list(DATASETS), required=True, help=" or ".join(DATASETS))
     p.add_argument("--seeds", type=int, default=3, help="runs with seeds 0..N-1 (default 3)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--data-dir", default=None, help="data root (default $MNIST_STUDIO_DATA, else ./data)")

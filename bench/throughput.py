@@ -9,7 +9,7 @@ import json
 
 import torch
 
-from core.data import load_bundle
+from core.data import DATASETS, load_bundle
 from core.device import configure_threads, describe_device, pick_device
 from core.models import build_model
 from core.train.config import TrainConfig
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["cnn", "ffnn"], required=True, help="architecture to time")
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion"], help="default mnist")
+    p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default mnist")
     p.add_argument("--batch-size", type=int, default=128, help="our trainer's batch (default 128; the reference uses 20)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to time the reference loop (default 20)")
     p.add_argument("--device", default="auto", help="device for our trainer (the reference loop runs where the notebooks ran: CPU)")

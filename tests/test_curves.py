@@ -50,3 +50,23 @@ def test_auto_weight_smooths_long_runs_more():
     assert auto_weight(10) == 0.0
     assert 0.3 < auto_weight(32) < 0.5
     assert auto_weight(10_000) == 0.95
+
+
+def _smooth_loop(values, weight):
+    """The plain loop smooth() replaced: the definition it must keep matching."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc = weight * acc + (1.0 - weight) * v
+        out.append(acc / (1.0 - weight ** (i + 1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.9, 0.95, 0.99, 0.999])
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 1000, 300_000])
+def test_smooth_equals_the_loop(weight, n):
+    rng = np.random.default_rng(n)
+    losses = rng.lognormal(0.0, 1.0, n) * np.linspace(3.0, 0.1, n)  # positive, falling, noisy
+    assert np.allclose(smooth(losses, weight), _smooth_loop(losses, weight), rtol=1e-9, atol=0)
+    signed = rng.normal(0.0, 1.0, n)  # mixed signs: near-zero averages need an absolute bound
+    assert np.allclose(smooth(signed, weight), _smooth_loop(signed, weight), rtol=1e-9,
+                       atol=1e-12)

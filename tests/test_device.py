@@ -23,14 +23,14 @@ def test_auto_prefers_the_accelerator(monkeypatch, kind):
         assert device.pick_device(kind) == torch.device(kind)
 
 
-def test_a_named_device_that_is_missing_is_a_clear_error(monkeypatch):
-    _accelerator(monkeypatch, None)
-    with pytest.raises(RuntimeError, match="CUDA was requested"):
-        device.pick_device("cuda")
-    with pytest.raises(RuntimeError, match="MPS was requested"):
-        device.pick_device("mps")
-    _accelerator(monkeypatch, "cuda")
-    with pytest.raises(RuntimeError, match="MPS was requested"):
-        device.pick_device("mps")
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        device.pick_device("tpu")
+@pytest.mark.parametrize("accelerator,asked,error,message", [
+    (None, "cuda", RuntimeError, "CUDA was requested"),
+    (None, "mps", RuntimeError, "MPS was requested"),
+    ("cuda", "mps", RuntimeError, "MPS was requested"),
+    ("cuda", "tpu", ValueError, "unknown device 'tpu'"),
+])
+def test_a_named_device_that_is_missing_is_a_clear_error(monkeypatch, accelerator, asked, error,
+                                                        message):
+    _accelerator(monkeypatch, accelerator)
+    with pytest.raises(error, match=message):
+        device.pick_device(asked)

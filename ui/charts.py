@@ -56,6 +56,17 @@ def _static_layout(height: int, title: str | None, **kwargs) -> dict:
                 title=heading, **kwargs)
 
 
+def _zoomed_bottom(values: Sequence[float], margin: float = 0.6, pad: float = 0.01) -> float:
+    """Where a percent axis that ends at 100% should start, to zoom in on the data:
+    95%..100% tells more than 0..100%. Below the lowest (finite) value by `margin`
+    times its distance to 100%, plus `pad`; never below 0."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    if not finite:
+        return 0.0
+    low = min(finite)
+    return max(0.0, low - (1.0 - low) * margin - pad)
+
+
 def _percent_ticks(bottom: float) -> str:
     """One decimal when the axis spans a few percent, else none (no '99%, 99%' ticks)."""
     return ".1%" if bottom > 0.9 else ".0%"
@@ -130,10 +141,7 @@ def per_class_bars(class_names: Sequence[str], accuracy: Sequence[float], height
                            text=[f"{a:.1%}" for a in acc], textposition="outside",
                            cliponaxis=False,  # labels of 100% bars sit above the axis
                            hovertemplate="%{x}: %{y:.2%}<extra></extra>"))
-    finite = [a for a in acc if np.isfinite(a)]
-    low = min(finite) if finite else 0.0
-    # Zoom in on the interesting range: 95%..100% tells more than 0..100%.
-    bottom = max(0.0, low - (1 - low) * 0.6 - 0.01)
+    bottom = _zoomed_bottom(acc)
     fig.update_yaxes(range=[bottom, 1.0], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
     return _layout(fig, height, title, margin=dict(l=10, r=10, t=60 if title else 30, b=10))
@@ -184,9 +192,7 @@ def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 
         go.Bar(name=f"B: {label_b}", x=comp.class_names, y=comp.per_class_b, marker_color=BLUE,
                hovertemplate="%{x}: %{y:.2%}<extra>B</extra>"),
     ])
-    finite = [a for a in comp.per_class_a + comp.per_class_b if np.isfinite(a)]
-    low = min(finite) if finite else 0.0
-    bottom = max(0.0, low - (1 - low) * 0.6 - 0.01)
+    bottom = _zoomed_bottom(comp.per_class_a + comp.per_class_b)
     fig.update_yaxes(range=[bottom, 1.005], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
     return _layout(fig, height, "Per-class accuracy", barmode="group",
@@ -261,16 +267,14 @@ def accuracy_chart(curves: TrainingCurves, epochs: int, height: int = 320) -> go
              name="validation", line=dict(color=GREEN),
              hovertemplate="epoch %{x}: %{y:.2%}<extra>validation</extra>"),
     ]
-    values = curves.train_accuracy + curves.val_accuracy
-    low = min(values) if values else 0.0
     # Zoomed on the data (accuracy climbs into the high 90s), never above 100%.
-    y_range = [max(0.0, low - (1.0 - low) * 0.3 - 0.005), 1.0] if values else [0.0, 1.0]
+    bottom = _zoomed_bottom(curves.train_accuracy + curves.val_accuracy, margin=0.3, pad=0.005)
     return _fast_figure(traces, _live_layout(
         "Accuracy per epoch", height, uirevision="accuracy",
         # One tick per epoch for short runs; Plotly's own spacing for long ones.
         xaxis=dict(title=dict(text="epoch"), range=[0.5, max(epochs, 1) + 0.5],
                    dtick=1 if epochs <= 20 else None),
-        yaxis=dict(title=dict(text="accuracy"), tickformat=".1%", range=y_range)))
+        yaxis=dict(title=dict(text="accuracy"), tickformat=".1%", range=[bottom, 1.0])))
 
 
 def votes_bars(labels: Sequence[str], predictions: Sequence[str], confidences: Sequence[float],

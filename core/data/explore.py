@@ -40,18 +40,19 @@ def montage(images: np.ndarray | torch.Tensor, columns: int, gap: int = 2,
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3:
         raise ValueError(f"expected (N, H, W) images, got shape {images.shape}")
-    if scale > 1:
-        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    images = enlarge(images, scale)
     n, height, width = images.shape
     columns = max(1, columns)
-    rows = max(1, -(-n // columns))
-    out = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap),
-                  background, dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, columns)
-        top, left = r * (height + gap), c * (width + gap)
-        out[top:top + height, left:left + width] = images[i]
-    return out
+    cells = max(1, -(-n // columns)) * columns  # every row full: empty cells are background
+    tiles = torch.full((cells, 1, height, width), background, dtype=torch.uint8)
+    tiles[:n, 0] = torch.from_numpy(images)
+    if cells == 1:  # make_grid returns a single image as it is, without the border cropped below
+        return tiles[0, 0].numpy()
+    # Imported here: torchvision costs about a second of the app's cold start.
+    from torchvision.utils import make_grid
+    grid = make_grid(tiles, nrow=columns, padding=gap, pad_value=background)[0]
+    # make_grid also frames the whole grid with `gap`; the montage has gaps only between.
+    return grid[gap:grid.shape[0] - gap, gap:grid.shape[1] - gap].numpy()
 
 
 def class_sample_images(split: Split, per_class: int,
@@ -62,7 +63,7 @@ def class_sample_images(split: Split, per_class: int,
 
 
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
-    """Repeat each pixel scale x scale times: a crisp large view of a 28x28 image
-    (a browser scaling it up would blur it)."""
+    """Repeat each pixel scale x scale times: a crisp large view of a 28x28 image, or
+    of each image in an (N, H, W) stack (a browser scaling it up would blur it)."""
     image = np.asarray(image, dtype=np.uint8)
-    return image.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else image
+    return image.repeat(scale, axis=-2).repeat(scale, axis=-1) if scale > 1 else image

@@ -11,15 +11,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from core.checkpoints import CheckpointError, load_checkpoint
-    from core.data import DataMissingError, load_split
+    from core.data import DATASETS, DataMissingError, load_split
     from core.device import configure_threads, pick_device
     from core.evaluate.metrics import evaluate
 
     p = argparse.ArgumentParser(prog="python -m core.evaluate",
                                 description="Evaluate a checkpoint on its dataset's 10,000 test images.")
     p.add_argument("checkpoint", help="path to a .pt checkpoint written by core.train")
+    folders = " or ".join(f"{spec.folder}/raw" for spec in DATASETS.values())
     p.add_argument("--data-dir", default=None,
-                   help="data root holding MNIST/raw or FashionMNIST/raw (default: $MNIST_STUDIO_DATA, else ./data)")
+                   help=f"data root holding {folders} (default: $MNIST_STUDIO_DATA, else ./data)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: accuracy, per_class_accuracy, confusion_matrix")
