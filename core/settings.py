@@ -1,0 +1,116 @@
+"""Deployment settings for a shared server: one documented place.
+
+Each setting has a default that suits a 2-core server shared by a class, and
+can be changed in a TOML file (`MNIST_STUDIO_CONFIG`, default ./studio.toml)
+or by an environment variable, which wins:
+
+    # studio.toml
+    [runs]
+    executor = "local"          # or "ray"
+    workers = 1                 # local training processes at once
+    max_active_per_visitor = 2  # one training, one waiting
+    max_queue = 8               # queued runs on the whole server
+    max_run_minutes = 10.0      # estimated minutes one run may cost
+    show_others = true          # others' runs visible read-only (a leaderboard)
+    ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
+
+The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
+or MNIST_STUDIO_ADMIN_TOKEN, never in studio.toml. No Streamlit here: the web
+layer passes secrets.toml's value in (ui/identity.py).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_CONFIG = "MNIST_STUDIO_CONFIG"
+EXECUTORS = ("local", "ray")
+
+
+def _gpu_count() -> int:
+    # Imported here: settings are read by the web process before torch is needed.
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    executor: str = field(default="local", metadata={
+        "env": "MNIST_STUDIO_EXECUTOR", "help": "where runs train: local worker processes, or a Ray cluster"})
+    workers: int = field(default=0, metadata={
+        "env": "MNIST_STUDIO_WORKERS", "help": "local training processes at once (0: one per GPU, else one)"})
+    max_active_per_visitor: int = field(default=2, metadata={
+        "env": "MNIST_STUDIO_MAX_ACTIVE", "help": "queued or training runs one visitor may have"})
+    max_queue: int = field(default=8, metadata={
+        "env": "MNIST_STUDIO_MAX_QUEUE", "help": "queued runs on the whole server"})
+    max_run_minutes: float = field(default=10.0, metadata={
+        "env": "MNIST_STUDIO_MAX_RUN_MINUTES", "help": "the estimated minutes one run may cost"})
+    show_others: bool = field(default=True, metadata={
+        "env": "MNIST_STUDIO_SHOW_OTHERS", "help": "other visitors' runs visible read-only"})
+    ray_address: str = field(default="", metadata={
+        "env": "RAY_ADDRESS", "help": "a Ray cluster to train on (implies executor ray)"})
+    cpu_gflops: float = field(default=40.0, metadata={
+        "env": "MNIST_STUDIO_CPU_GFLOPS", "help": "training GFLOP/s a CPU worker sustains (cost estimates)"})
+    gpu_gflops: float = field(default=5000.0, metadata={
+        "env": "MNIST_STUDIO_GPU_GFLOPS", "help": "training GFLOP/s a GPU worker sustains (cost estimates)"})
+    admin_token: str = field(default="", repr=False, metadata={
+        "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        for name in ("workers", "max_active_per_visitor", "max_queue"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:
+            raise ValueError("max_run_minutes, cpu_gflops and gpu_gflops must be > 0")
+
+    @property
+    def uses_ray(self) -> bool:
+        return self.executor == "ray" or bool(self.ray_address)
+
+    def worker_count(self) -> int:
+        return self.workers or max(1, _gpu_count())
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    if kind in (bool, "bool") and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(value)
+    if kind in (float, "float"):
+        return float(value)
+    return value if kind not in (str, "str") else str(value)
+
+
+def config_file() -> Path:
+    return Path(os.environ.get(ENV_CONFIG) or ROOT / "studio.toml")
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> RunSettings:
+    """Defaults, then the TOML file's [runs] table, then environment variables, then overrides."""
+    path = Path(path) if path else config_file()
+    values: dict[str, Any] = {}
+    if path.is_file():
+        with open(path, "rb") as f:
+            values.update(tomllib.load(f).get("runs", {}))
+        unknown = set(values) - {f.name for f in fields(RunSettings)}
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) in [runs]: {sorted(unknown)}")
+    for f in fields(RunSettings):
+        env = os.environ.get(f.metadata["env"])
+        if env not in (None, ""):
+            values[f.name] = env
+    values.update(overrides)
+    typed = {f.name: _coerce(f.type, values[f.name]) for f in fields(RunSettings) if f.name in values}
+    return RunSettings(**typed)
+
+
+def settings_table() -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, default, meaning) rows, for the README and --help."""
+    return [(f.name, f.metadata["env"], repr(f.default), f.metadata["help"])
+            for f in fields(RunSettings)]

@@ -1,0 +1,208 @@
+"""The run system as the web app sees it: submit, stop, resume, delete, list, watch.
+
+Every call says who asks (a Viewer), and every answer respects ownership:
+a visitor controls only their own runs, sees others' read-only (or not at
+all, by setting), and gets "not found" for what they may not see. Limits are
+checked in the same transaction that queues a run, so concurrent clicks
+cannot slip past them.
+
+Nothing trains here: runs are rows in the store, and the runner process
+(started on first use in the embedded mode) trains them elsewhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from core.paths import configured_dir
+from core.settings import RunSettings, load_settings
+from core.train.config import TrainConfig
+from core.train.cost import estimate_minutes
+from core.train.state import RunState
+from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
+from core.visitors import Viewer, can_control, can_see
+
+ENV_RUNS = "MNIST_STUDIO_RUNS"
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # gitignored
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LimitReached(RuntimeError):
+    """A submit refused by a fair-use limit; the message says which and why."""
+
+
+class NotAllowed(PermissionError):
+    """The viewer may look at this run but not control it."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run as one viewer sees it."""
+    record: RunRecord
+    mine: bool  # the viewer may control it (owner or admin)
+    queue_position: int | None  # 1 = next to start
+
+    def __getattr__(self, name: str):  # the record's fields, read-only
+        return getattr(self.record, name)
+
+
+def new_run_id(cfg: TrainConfig) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{cfg.dataset}-{cfg.model}-{os.urandom(2).hex()}"
+
+
+class RunService:
+    def __init__(self, runs_dir: str | Path | None = None, settings: RunSettings | None = None,
+                 start_runner: bool = True) -> None:
+        self.runs_dir = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
+        self.settings = settings or load_settings()
+        self.store = RunStore(self.runs_dir)
+        self._start_runner = start_runner
+        self._runner: subprocess.Popen | None = None
+        self._runner_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- runner
+
+    def ensure_runner(self) -> None:
+        """Start the runner process if this app has none alive (embedded mode)."""
+        if not self._start_runner:
+            return
+        with self._runner_lock:
+            if self._runner is not None and self._runner.poll() is None:
+                return
+            log = open(self.runs_dir / "runner.log", "ab")
+            self._runner = subprocess.Popen(
+                [sys.executable, "-m", "core.train.runner", "--runs", str(self.runs_dir),
+                 "--parent", str(os.getpid())],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+    def shutdown(self) -> None:
+        """Stop the runner this service started (tests; the app's runner ends with the app)."""
+        with self._runner_lock:
+            if self._runner is not None and self._runner.poll() is None:
+                self._runner.terminate()
+                try:
+                    self._runner.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self._runner.kill()
+            self._runner = None
+
+    # --------------------------------------------------------------- limits
+
+    def estimate(self, cfg: TrainConfig) -> float:
+        """Estimated minutes of training on the executing device."""
+        return estimate_minutes(cfg, self.settings)
+
+    def _check_limits(self, store: RunStore, record: RunRecord) -> None:
+        s = self.settings
+        if record.estimate_minutes is not None and record.estimate_minutes > s.max_run_minutes:
+            raise LimitReached(
+                f"This run is estimated at {record.estimate_minutes:.1f} minutes of training; "
+                f"the limit on this server is {s.max_run_minutes:g} minutes per run. "
+                "Use fewer epochs or a smaller model.")
+        mine = store.active_count(record.owner)
+        if mine >= s.max_active_per_visitor:
+            raise LimitReached(
+                f"You already have {mine} runs queued or training; the limit is "
+                f"{s.max_active_per_visitor} per visitor. Wait for one to finish, or stop one.")
+        queued = len(store.queue())
+        if queued >= s.max_queue:
+            raise LimitReached(f"The server's queue is full ({queued} runs waiting, the limit is "
+                               f"{s.max_queue}). Please try again in a few minutes.")
+
+    # --------------------------------------------------------------- writes
+
+    def submit(self, cfg: TrainConfig, viewer: Viewer, request_id: str | None = None) -> RunView:
+        """Queue a run for the viewer. A repeated request_id returns the run it made.
+
+        Raises LimitReached (nothing queued) when a limit says no."""
+        run_id = new_run_id(cfg)
+        record = RunRecord(id=run_id, owner=viewer.id, created=time.time(), config=asdict(cfg),
+                           state=RunState.QUEUED, run_dir=str(self.runs_dir / run_id),
+                           request_id=request_id, estimate_minutes=self.estimate(cfg))
+        checks = None if viewer.admin else self._check_limits
+        stored = self.store.insert(record, check=checks)
+        self.ensure_runner()
+        return self._view(stored, viewer)
+
+    def _controlled(self, run_id: str, viewer: Viewer) -> RunRecord:
+        record = self.get(run_id, viewer).record
+        if not can_control(viewer, record.owner):
+            raise NotAllowed("This run belongs to another visitor: you can look, not change it.")
+        return record
+
+    def stop(self, run_id: str, viewer: Viewer) -> RunView:
+        """Cancel a queued run, or ask a training one to stop after its current step."""
+        self._controlled(run_id, viewer)
+        return self._view(self.store.request_stop(run_id), viewer)
+
+    def resume(self, run_id: str, viewer: Viewer) -> RunView:
+        """Queue a stopped or interrupted run again, to continue from its saved step."""
+        from core.checkpoints import read_payload
+        record = self._controlled(run_id, viewer)
+        if not record.resumable:
+            raise TransitionRefused(f"run {run_id} cannot be resumed (it is {record.state.value})")
+        progress = read_payload(record.last_checkpoint).get("progress") or {}
+        requeued = self.store.requeue(run_id, str(record.last_checkpoint),
+                                      step=int(progress.get("global_step", 0)),
+                                      epochs_done=int(progress.get("epoch", 0)))
+        self.ensure_runner()
+        return self._view(requeued, viewer)
+
+    def delete(self, run_id: str, viewer: Viewer) -> None:
+        import shutil
+        record = self._controlled(run_id, viewer)
+        self.store.delete(run_id)
+        shutil.rmtree(record.run_dir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- reads
+
+    def _view(self, record: RunRecord, viewer: Viewer) -> RunView:
+        position = None
+        if record.state == RunState.QUEUED:
+            ids = [r.id for r in self.store.queue()]
+            position = ids.index(record.id) + 1 if record.id in ids else None
+        return RunView(record, can_control(viewer, record.owner), position)
+
+    def get(self, run_id: str, viewer: Viewer) -> RunView:
+        """The run, if the viewer may see it; else RunNotFound, as for a run that never was."""
+        record = self.store.get(run_id)
+        if not can_see(viewer, record.owner, self.settings.show_others):
+            raise RunNotFound(run_id)
+        return self._view(record, viewer)
+
+    def list_runs(self, viewer: Viewer, limit: int = 1000) -> list[RunView]:
+        """Runs the viewer may see, newest first."""
+        owner = None if self.settings.show_others or viewer.admin else viewer.id
+        queue = {r.id: i + 1 for i, r in enumerate(self.store.queue())}
+        return [RunView(r, can_control(viewer, r.owner), queue.get(r.id))
+                for r in self.store.list(owner=owner, limit=limit)]
+
+    def steps(self, run_id: str, viewer: Viewer, max_points: int = 400) -> StepSeries:
+        self.get(run_id, viewer)
+        return self.store.steps(run_id, max_points)
+
+    def epochs(self, run_id: str, viewer: Viewer) -> list[dict]:
+        self.get(run_id, viewer)
+        return self.store.epochs(run_id)
+
+    def wait(self, run_id: str, viewer: Viewer,
+             until: Callable[[RunView], bool] | None = None, timeout: float = 60.0,
+             poll: float = 0.05) -> RunView:
+        """Block until `until(run)` holds (default: the run is over and scored)."""
+        until = until or (lambda r: not r.state.active and r.phase is None)
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.get(run_id, viewer)
+            if until(view):
+                return view
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {view.state.value} after {timeout}s")
+            time.sleep(poll)

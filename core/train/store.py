@@ -1,0 +1,417 @@
+"""The run database: runs, owners, configs, states, epoch and step metrics, in SQLite (WAL).
+
+It is the only channel between the web process and training. Pages insert
+runs and read them; the runner process claims queued runs and the training
+processes append metrics and change states. Every state change is one
+transaction with a guard on the state it leaves (compare-and-set), so a
+kill at any moment leaves each run in a state it really had.
+
+Steps are all kept, each with a level: the number of trailing zero bits of
+its step number. Reading a run thinned to K points asks for the levels at
+and above log2(steps / K), through an index: about K rows whether the run
+has 300 steps or 300,000.
+
+The files of a run stay in its folder (runs/<id>/): best.pt, last.pt and
+TensorBoard event files.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from core.train.state import RunState
+
+DB_NAME = "runs.sqlite"
+MAX_LEVEL = 30
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created REAL NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    phase TEXT,                      -- while active: loading, training, scoring
+    error TEXT,
+    request_id TEXT,                 -- the submit that made it: a replayed click finds it
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    total_steps INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    executor TEXT,
+    node TEXT,
+    device TEXT,
+    runner TEXT,                     -- the runner process that claimed it
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    resume_from TEXT,
+    estimate_minutes REAL,
+    test TEXT,
+    result TEXT,
+    run_dir TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_request ON runs(owner, request_id)
+    WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_state ON runs(state, queued_at);
+CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, state);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL NOT NULL,
+    lr REAL NOT NULL,
+    samples_per_second REAL NOT NULL,
+    elapsed REAL NOT NULL,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS steps_level ON steps(run_id, level, step);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+"""
+
+STEP_FIELDS = ("step", "epoch", "loss", "lr", "samples_per_second", "elapsed")
+
+
+class RunNotFound(KeyError):
+    """No such run (or not one this viewer may see)."""
+
+    def __str__(self) -> str:
+        return f"run {self.args[0]!r} not found"
+
+
+class TransitionRefused(RuntimeError):
+    """The run was no longer in the state the change expected."""
+
+
+@dataclass
+class RunRecord:
+    """One row of `runs`, decoded."""
+    id: str
+    owner: str
+    created: float
+    config: dict
+    state: RunState
+    run_dir: str
+    phase: str | None = None
+    error: str | None = None
+    request_id: str | None = None
+    queued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    total_steps: int = 0
+    step: int = 0
+    executor: str | None = None
+    node: str | None = None
+    device: str | None = None
+    runner: str | None = None
+    stop_requested: bool = False
+    resume_from: str | None = None
+    estimate_minutes: float | None = None
+    test: dict | None = None
+    result: dict | None = None
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return Path(self.run_dir) / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path | None:
+        p = Path(self.run_dir) / "best.pt"
+        return p if p.exists() else None
+
+    @property
+    def resumable(self) -> bool:
+        return (self.state in (RunState.CANCELLED, RunState.FAILED) and self.phase is None
+                and self.last_checkpoint.exists())
+
+
+@dataclass
+class StepSeries:
+    """A run's per-step metrics, thinned: parallel lists, in step order."""
+    step: list[int] = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    samples_per_second: list[float] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)
+    stride: int = 1  # every stride-th step is here (plus the last)
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+
+def step_level(step: int) -> int:
+    """Trailing zero bits of a (1-based) step number: step 8 has level 3."""
+    return min(MAX_LEVEL, (step & -step).bit_length() - 1) if step > 0 else 0
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    d = dict(row)
+    d["config"] = json.loads(d["config"])
+    d["state"] = RunState(d["state"])
+    d["stop_requested"] = bool(d["stop_requested"])
+    d["test"], d["result"] = _loads(d["test"]), _loads(d["result"])
+    return RunRecord(**d)
+
+
+class RunStore:
+    """One SQLite file per runs folder; safe to use from many threads and processes."""
+
+    def __init__(self, runs_dir: str | os.PathLike) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.runs_dir / DB_NAME
+        self._local = threading.local()
+        self._db().executescript(SCHEMA)  # idempotent; executescript commits by itself
+
+    # ---------------------------------------------------------- connections
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            # One connection per thread and process: sqlite3 objects must not cross either.
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                 check_same_thread=True)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once (IMMEDIATE) so checks and writes see one state."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, run_id: str) -> RunRecord:
+        row = self._db().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return _record(row)
+
+    def list(self, owner: str | None = None, states: Sequence[RunState] | None = None,
+             limit: int = 1000) -> list[RunRecord]:
+        """Newest first."""
+        where, args = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args += [str(s.value) for s in states]
+        sql = ("SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY created DESC, id DESC LIMIT ?")
+        return [_record(r) for r in self._db().execute(sql, (*args, limit))]
+
+    def queue(self) -> list[RunRecord]:
+        """Queued runs, first come first."""
+        rows = self._db().execute(
+            "SELECT * FROM runs WHERE state = ? ORDER BY queued_at, id", (RunState.QUEUED.value,))
+        return [_record(r) for r in rows]
+
+    def active_count(self, owner: str | None = None) -> int:
+        active = [s.value for s in RunState if s.active]
+        sql = f"SELECT COUNT(*) FROM runs WHERE state IN ({','.join('?' * len(active))})"
+        args: list[Any] = list(active)
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        return self._db().execute(sql, args).fetchone()[0]
+
+    def stop_requested(self, run_id: str) -> bool:
+        row = self._db().execute("SELECT stop_requested FROM runs WHERE id = ?",
+                                 (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def steps(self, run_id: str, max_points: int = 400) -> StepSeries:
+        """The run's steps thinned to at most about max_points, always with the first and last."""
+        last = self._db().execute("SELECT MAX(step) FROM steps WHERE run_id = ?",
+                                  (run_id,)).fetchone()[0]
+        if not last:
+            return StepSeries()
+        level = max(0, math.ceil(math.log2(last / max(1, max_points)))) if last > max_points else 0
+        # An indexed range of levels, then the last step if it was not in it. (One query
+        # with OR, or a UNION, makes SQLite walk the whole run: 50x slower at 300k steps.)
+        cols = ", ".join(STEP_FIELDS)
+        rows = self._db().execute(f"SELECT {cols} FROM steps WHERE run_id = ? AND level >= ?",
+                                  (run_id, level)).fetchall()
+        ends = self._db().execute(f"SELECT {cols} FROM steps WHERE run_id = ? AND step IN (?, ?)",
+                                  (run_id, 1, last)).fetchall()  # the chart's first and last point
+        rows = sorted({r["step"]: r for r in [*rows, *ends]}.values(), key=lambda r: r["step"])
+        series = StepSeries(stride=2 ** level)
+        for row in rows:
+            for name in STEP_FIELDS:
+                getattr(series, name).append(row[name])
+        return series
+
+    def step_count(self, run_id: str) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM steps WHERE run_id = ?",
+                                  (run_id,)).fetchone()[0]
+
+    def epochs(self, run_id: str) -> list[dict]:
+        rows = self._db().execute("SELECT data FROM epochs WHERE run_id = ? ORDER BY epoch",
+                                  (run_id,))
+        return [json.loads(r[0]) for r in rows]
+
+    # --------------------------------------------------------------- writes
+
+    def insert(self, record: RunRecord, check: Any = None) -> RunRecord:
+        """Add a queued run. `check(db)` runs inside the same transaction first (quotas),
+        so two visitors submitting at once cannot both slip under a limit. A repeated
+        (owner, request_id) returns the run that request made instead."""
+        with self._write() as db:
+            if record.request_id:
+                row = db.execute("SELECT * FROM runs WHERE owner = ? AND request_id = ?",
+                                 (record.owner, record.request_id)).fetchone()
+                if row is not None:
+                    return _record(row)
+            if check is not None:
+                check(self, record)
+            db.execute(
+                "INSERT INTO runs (id, owner, created, config, state, request_id, queued_at, "
+                "run_dir, estimate_minutes, total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.owner, record.created, json.dumps(record.config),
+                 record.state.value, record.request_id, record.queued_at or time.time(),
+                 record.run_dir, record.estimate_minutes, record.total_steps))
+        return self.get(record.id)
+
+    def _transition(self, db: sqlite3.Connection, run_id: str, to: RunState,
+                    expect: Sequence[RunState], **columns: Any) -> None:
+        sets = ", ".join(["state = ?"] + [f"{k} = ?" for k in columns])
+        values = [to.value] + [json.dumps(v) if k in ("test", "result") and v is not None else v
+                               for k, v in columns.items()]
+        cur = db.execute(
+            f"UPDATE runs SET {sets} WHERE id = ? AND state IN ({','.join('?' * len(expect))})",
+            (*values, run_id, *[s.value for s in expect]))
+        if cur.rowcount != 1:
+            row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            raise TransitionRefused(f"run {run_id} is {row[0]}, not "
+                                    f"{' or '.join(s.value for s in expect)}")
+
+    def transition(self, run_id: str, to: RunState, expect: Sequence[RunState],
+                   **columns: Any) -> RunRecord:
+        with self._write() as db:
+            self._transition(db, run_id, to, expect, **columns)
+        return self.get(run_id)
+
+    def update(self, run_id: str, **columns: Any) -> None:
+        """Columns that are not the state (phase, placement, progress, results)."""
+        sets = ", ".join(f"{k} = ?" for k in columns)
+        values = [json.dumps(v) if k in ("test", "result", "config") and v is not None else v
+                  for k, v in columns.items()]
+        with self._write() as db:
+            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+
+    def request_stop(self, run_id: str) -> RunRecord:
+        """A queued run is cancelled at once; a training one is asked to stop."""
+        with self._write() as db:
+            row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            state = RunState(row[0])
+            if state == RunState.QUEUED:
+                self._transition(db, run_id, RunState.CANCELLED, [RunState.QUEUED],
+                                 finished_at=time.time(), stop_requested=1)
+            elif state == RunState.RUNNING:
+                self._transition(db, run_id, RunState.STOPPING, [RunState.RUNNING],
+                                 stop_requested=1)
+        return self.get(run_id)
+
+    def claim_next(self, runner: str, executor: str) -> RunRecord | None:
+        """The oldest queued run, now RUNNING and owned by this runner; None if none is queued."""
+        with self._write() as db:
+            row = db.execute("SELECT id FROM runs WHERE state = ? ORDER BY queued_at, id LIMIT 1",
+                             (RunState.QUEUED.value,)).fetchone()
+            if row is None:
+                return None
+            self._transition(db, row[0], RunState.RUNNING, [RunState.QUEUED], runner=runner,
+                             executor=executor, phase="loading", started_at=time.time(),
+                             finished_at=None, error=None, stop_requested=0)
+        return self.get(row[0])
+
+    def requeue(self, run_id: str, resume_from: str, step: int, epochs_done: int) -> RunRecord:
+        """Queue a stopped run again. Metrics past its saved step are discarded in the same
+        transaction, so the resumed run never repeats (or drops) a step."""
+        with self._write() as db:
+            self._transition(db, run_id, RunState.QUEUED, [RunState.CANCELLED, RunState.FAILED],
+                             queued_at=time.time(), finished_at=None, error=None,
+                             stop_requested=0, resume_from=resume_from, step=step, phase=None,
+                             test=None, result=None)
+            db.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", (run_id, step))
+            db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, epochs_done))
+        return self.get(run_id)
+
+    def add_metrics(self, run_id: str, steps: Sequence[dict], epochs: Sequence[dict],
+                    total_steps: int | None = None) -> None:
+        """Append step and epoch events (dicts as core.train.loop's events) in one transaction."""
+        if not steps and not epochs:
+            return
+        with self._write() as db:
+            if steps:
+                db.executemany(
+                    "INSERT OR REPLACE INTO steps (run_id, step, level, epoch, loss, lr, "
+                    "samples_per_second, elapsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, s["step"], step_level(s["step"]), s["epoch"], s["loss"], s["lr"],
+                      s["samples_per_second"], s["elapsed"]) for s in steps])
+            if epochs:
+                db.executemany("INSERT OR REPLACE INTO epochs (run_id, epoch, data) VALUES (?, ?, ?)",
+                               [(run_id, e["epoch"], json.dumps(e)) for e in epochs])
+            last = steps[-1]["step"] if steps else max(e["step"] for e in epochs)
+            db.execute("UPDATE runs SET step = MAX(step, ?), total_steps = COALESCE(?, total_steps), "
+                       "phase = 'training' WHERE id = ? AND phase IS NOT 'scoring'",
+                       (last, total_steps, run_id))
+
+    def interrupt_orphans(self, runner: str) -> list[str]:
+        """Runs left RUNNING or STOPPING by a runner other than this one (a killed server)
+        become CANCELLED with a note; their last.pt makes them resumable."""
+        active = [RunState.RUNNING, RunState.STOPPING]
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT id FROM runs WHERE state IN (?, ?) AND COALESCE(runner, '') != ?",
+                (*[s.value for s in active], runner)).fetchall()
+            for (run_id,) in rows:
+                self._transition(db, run_id, RunState.CANCELLED, active, phase=None,
+                                 finished_at=time.time(),
+                                 error="interrupted: the server stopped while this run trained")
+        return [r[0] for r in rows]
+
+    def delete(self, run_id: str) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if RunState(row[0]).active:
+                raise TransitionRefused(f"run {run_id} is {row[0]}: stop it before deleting it")
+            db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))

@@ -1,0 +1,201 @@
+"""Running one stored run, wherever it runs: a local worker process or a Ray task.
+
+`execute` trains and scores a run and tells a recorder what happens. The
+recorder is where the two executors differ:
+- `RunRecorder` writes straight into the run store and the run's folder
+  (a local worker process, and the runner process for Ray runs);
+- a Ray task gets a recorder that turns each call into a message, streamed
+  back to the runner, which replays it on a RunRecorder (core/train/ray_executor.py).
+So both executors record the same things in the same way.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Protocol
+
+from core.train.state import RunState
+from core.train.store import RunStore
+
+FLUSH_SECONDS = 0.25  # progress reaches the store (and the live view) 4x a second
+STOP_POLL_SECONDS = 0.2  # a Stop is seen within this, then the step in flight ends
+
+
+class Recorder(Protocol):
+    def placed(self, node: str, device: str) -> None: ...
+    def events(self, steps: list[dict], epochs: list[dict], total_steps: int | None) -> None: ...
+    def stopped(self) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def file(self, name: str, data: bytes) -> None: ...
+    def done(self, summary: dict, test: dict, stopped: bool) -> None: ...
+    def failed(self, message: str) -> None: ...
+
+
+class RunRecorder:
+    """Records a run's progress in the store, and its curves as TensorBoard scalars."""
+
+    def __init__(self, store: RunStore, run_id: str, run_dir: str | Path) -> None:
+        self.store, self.run_id, self.run_dir = store, run_id, Path(run_dir)
+        self._tb = None
+
+    def _board(self):
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+            self._tb = SummaryWriter(str(self.run_dir), flush_secs=5)
+        return self._tb
+
+    def placed(self, node: str, device: str) -> None:
+        self.store.update(self.run_id, node=node, device=device)
+
+    def events(self, steps: list[dict], epochs: list[dict], total_steps: int | None) -> None:
+        self.store.add_metrics(self.run_id, steps, epochs, total_steps)
+        tb = self._board()
+        for s in steps:
+            tb.add_scalar("train/loss", s["loss"], s["step"])
+            tb.add_scalar("train/lr", s["lr"], s["step"])
+        for e in epochs:
+            for name in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+                split, metric = name.split("_")
+                tb.add_scalar(f"{split}/{metric}_epoch" if split == "train" else f"{split}/{metric}",
+                              e[name], e["step"])
+
+    def stopped(self) -> None:
+        # Seen as Stopped at once; the test-set scoring that follows has its own phase.
+        self.store.transition(self.run_id, RunState.CANCELLED,
+                              [RunState.RUNNING, RunState.STOPPING], phase="scoring",
+                              finished_at=time.time())
+
+    def phase(self, name: str) -> None:
+        self.store.update(self.run_id, phase=name)
+
+    def file(self, name: str, data: bytes) -> None:
+        from core.files import atomic_write
+        atomic_write(self.run_dir / name, data)
+
+    def done(self, summary: dict, test: dict, stopped: bool) -> None:
+        if stopped:
+            self.store.update(self.run_id, phase=None, test=test, result=summary)
+        else:
+            self.store.transition(self.run_id, RunState.FINISHED,
+                                  [RunState.RUNNING, RunState.STOPPING], phase=None, test=test,
+                                  result=summary, finished_at=time.time())
+        self.close()
+
+    def failed(self, message: str) -> None:
+        record = self.store.get(self.run_id)
+        if record.state.active:
+            self.store.transition(self.run_id, RunState.FAILED, [record.state], phase=None,
+                                  error=message, finished_at=time.time())
+        else:  # stopped, then scoring failed: keep Stopped, say why
+            self.store.update(self.run_id, phase=None, error=message)
+        self.close()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+class _Batcher:
+    """Collects the trainer's events and hands them on at most every FLUSH_SECONDS."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder, self.steps, self.epochs = recorder, [], []
+        self.total: int | None = None
+        self.last_flush = time.monotonic()
+
+    def __call__(self, event) -> None:
+        row = asdict(event)
+        if row.pop("kind") == "step":
+            self.steps.append(row)
+            self.total = row.pop("total_steps")
+        else:
+            self.epochs.append(row)
+        if self.epochs or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.steps or self.epochs:
+            self.recorder.events(self.steps, self.epochs, self.total)
+            self.steps, self.epochs = [], []
+        self.last_flush = time.monotonic()
+
+
+def polled(check: Callable[[], bool], every: float = STOP_POLL_SECONDS) -> Callable[[], bool]:
+    """`check`, asked at most every `every` seconds (the trainer asks before each step)."""
+    state = {"next": 0.0, "answer": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not state["answer"] and now >= state["next"]:
+            state["answer"], state["next"] = bool(check()), now + every
+        return state["answer"]
+    return should_stop
+
+
+def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
+            should_stop: Callable[[], bool], resume_from: str | None = None) -> None:
+    """Train a run, then score its best weights on the test set; report all of it."""
+    batcher = _Batcher(recorder)
+    try:
+        from core.data import load_bundle
+        from core.device import describe_device, pick_device
+        from core.train.config import TrainConfig
+        from core.train.loop import finish, train
+
+        cfg = TrainConfig.from_dict(config)
+        device = pick_device(cfg.device)
+        recorder.placed(socket.gethostname(), describe_device(device))
+        data = load_bundle(cfg.dataset, cfg.data_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result = train(cfg, data, batcher, should_stop, run_dir / "best.pt", run_dir / "last.pt",
+                       resume_from)
+        batcher.flush()
+        if result.stopped:
+            recorder.stopped()
+        else:
+            recorder.phase("scoring")
+        test = finish(result, data, run_dir / "best.pt", {"run": run_id}).to_json()
+        if not result.stopped:
+            (run_dir / "last.pt").unlink(missing_ok=True)
+        summary = {"best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
+                   "val_accuracy": result.best_val_accuracy,
+                   "train_seconds": result.train_seconds,
+                   "samples_per_second": result.samples_per_second,
+                   "steps": result.steps, "stopped": result.stopped}
+        recorder.done(summary, test, result.stopped)
+    except Exception as err:  # the page shows the message; the log keeps the trace
+        traceback.print_exc()
+        batcher.flush()
+        recorder.failed(f"{type(err).__name__}: {err}")
+
+
+def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
+    """A local worker process's entry point: one run, then exit.
+
+    A run in its own process cannot take the web app down (an out-of-memory
+    kill ends this process only), and shares no GIL with it. If the runner
+    dies (the app was shut down), the run stops as if Stop were pressed, so it can be resumed.
+    """
+    store = RunStore(runs_dir)
+    record = store.get(run_id)
+    recorder = RunRecorder(store, run_id, record.run_dir)
+
+    def runner_gone() -> bool:  # the forkserver, not the runner, is this process's parent
+        try:
+            os.kill(runner_pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+
+    def stop_wanted() -> bool:
+        return store.stop_requested(run_id) or runner_gone()
+
+    execute(run_id, record.config, Path(record.run_dir), recorder, polled(stop_wanted),
+            record.resume_from)
+    if runner_gone():
+        store.update(run_id, error="interrupted: the server stopped while this run trained")

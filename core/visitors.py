@@ -1,0 +1,77 @@
+"""Who is asking: a visitor's identity, signed so that it cannot be forged, and what they may do.
+
+A visitor without a login gets a random id, kept by their browser in a
+cookie as `<id>.<signature>`. The signature is an HMAC with a server secret,
+so an edited cookie fails verification and its holder becomes a new visitor:
+never someone else. With Streamlit's login on, the logged-in user is the
+identity instead. No Streamlit here (ui/identity.py reads cookies and users).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_NAME = ".visitor-secret"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: str  # "v:<random>" for a visitor, "u:<email or subject>" for a logged-in user
+    admin: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.id.split(":", 1)[-1][:8]
+
+
+def server_secret(folder: str | os.PathLike) -> bytes:
+    """The signing key: kept beside the runs, so identities survive a server restart."""
+    path = Path(folder) / SECRET_NAME
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+    except FileExistsError:  # another process wrote it first
+        return path.read_bytes()
+
+
+def _sign(secret: bytes, visitor_id: str) -> str:
+    return hmac.new(secret, visitor_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def new_token(secret: bytes) -> tuple[str, str]:
+    """(visitor id, cookie value) for a new visitor."""
+    visitor_id = "v:" + secrets.token_hex(12)
+    return visitor_id, f"{visitor_id}.{_sign(secret, visitor_id)}"
+
+
+def verify_token(secret: bytes, token: str | None) -> str | None:
+    """The visitor id a cookie value proves, or None (missing, malformed or forged)."""
+    if not token or "." not in token:
+        return None
+    visitor_id, _, signature = token.rpartition(".")
+    if not visitor_id.startswith("v:"):
+        return None
+    return visitor_id if hmac.compare_digest(signature, _sign(secret, visitor_id)) else None
+
+
+def is_admin_token(given: str | None, configured: str) -> bool:
+    return bool(configured) and bool(given) and hmac.compare_digest(given, configured)
+
+
+def can_control(viewer: Viewer, owner: str) -> bool:
+    """Stop, resume, delete, download, use: the owner's and the admin's."""
+    return viewer.admin or viewer.id == owner
+
+
+def can_see(viewer: Viewer, owner: str, show_others: bool) -> bool:
+    return show_others or can_control(viewer, owner)
