@@ -5,6 +5,8 @@ import os
 
 import torch
 
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # what a person may ask for; availability varies
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """cuda > mps > cpu for 'auto'; a named device must be available."""
@@ -18,7 +20,7 @@ def pick_device(preference: str = "auto") -> torch.device:
         raise RuntimeError("CUDA was requested but no CUDA GPU is available")
     if preference == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("MPS was requested but is not available")
-    if preference not in ("cpu", "cuda", "mps"):
+    if preference not in DEVICE_NAMES:
         raise ValueError(f"unknown device {preference!r}; use auto, cpu, cuda or mps")
     return torch.device(preference)
 

@@ -269,7 +269,7 @@ def test_training_runs_to_completion_and_its_metrics_appear(env):
     assert snap.state == "finished", snap.error
     at.run()
     _no_exception(at)
-    assert _metric(at, "Test accuracy") == f"{snap.test['accuracy']:.2%}"
+    assert _metric(at, "Test accuracy") == f"{snap.test.accuracy:.2%}"
     assert {"Use this model"} <= _labels(at, "button")
     assert at.get("download_button")
     assert len(at.get("plotly_chart")) >= 4  # loss, accuracy, per-class, confusion

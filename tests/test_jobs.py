@@ -4,7 +4,8 @@ import time
 import pytest
 
 from core.data import load_bundle
-from core.train.jobs import CANCELLED, FINISHED, QUEUED, JobManager
+from core.train.jobs import JobManager
+from core.train.state import RunState
 from core.train.config import TrainConfig
 
 
@@ -32,17 +33,17 @@ def cfg(**kw):
 def test_job_runs_to_completion_and_persists(manager, tmp_path, fake_data_root):
     job = manager.submit(cfg())
     snap = manager.wait(job, 60)
-    assert snap.state == FINISHED and snap.error is None
+    assert snap.state == RunState.FINISHED and snap.error is None
     assert len(snap.epochs) == 2 and snap.step == snap.total_steps == 26
-    assert 0.0 <= snap.test["accuracy"] <= 1.0 and len(snap.test["confusion_matrix"]) == 10
+    assert 0.0 <= snap.test.accuracy <= 1.0 and len(snap.test.confusion_matrix) == 10
     assert snap.best_checkpoint is not None and not snap.resumable
     run = tmp_path / "runs" / job
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 26 + 2
-    assert json.loads((run / "status.json").read_text())["state"] == FINISHED
+    assert json.loads((run / "status.json").read_text())["state"] == RunState.FINISHED
     again = JobManager(tmp_path / "runs", load_data=lambda c: load_bundle(c.dataset, fake_data_root))
     old = again.snapshot(job)
-    assert old.state == FINISHED and len(old.steps) == 26 and old.test == snap.test
+    assert old.state == RunState.FINISHED and len(old.steps) == 26 and old.test == snap.test
 
 
 def test_second_job_queues_and_stop_cancels(manager):
@@ -50,12 +51,12 @@ def test_second_job_queues_and_stop_cancels(manager):
     while manager.snapshot(a).step < 3:  # running, no longer in the queue
         time.sleep(0.01)
     b = manager.submit(cfg())
-    assert manager.snapshot(b).state == QUEUED and manager.snapshot(b).queue_position == 1
+    assert manager.snapshot(b).state == RunState.QUEUED and manager.snapshot(b).queue_position == 1
     t0 = time.time()
     manager.stop(a)
     snap = manager.wait(a, 30)
     assert time.time() - t0 < 1.0  # a stop ends training within a second
-    assert snap.state == CANCELLED and snap.resumable and snap.best_checkpoint is not None
+    assert snap.state == RunState.CANCELLED and snap.resumable and snap.best_checkpoint is not None
     assert snap.step < snap.total_steps
 
 
@@ -67,7 +68,7 @@ def test_resume_continues_a_stopped_run(manager):
     stopped = manager.wait(a)
     manager.resume(a)
     done = manager.wait(a, 60)
-    assert done.state == FINISHED and done.step == done.total_steps == 39
+    assert done.state == RunState.FINISHED and done.step == done.total_steps == 39
     steps = [s["step"] for s in done.steps]
     assert steps == list(range(1, 40))  # no step lost or repeated
     with pytest.raises(ValueError):
@@ -87,7 +88,7 @@ def test_interrupted_runs_become_resumable(tmp_path, fake_data_root):
         # A second process (app restart) sees the run as interrupted, with its history.
         other = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
         snap = other.snapshot(job)
-        assert snap.state == CANCELLED and "interrupted" in snap.error and snap.resumable
+        assert snap.state == RunState.CANCELLED and "interrupted" in snap.error and snap.resumable
         assert len(snap.epochs) >= 1
     finally:
         stop_all(m)

@@ -72,7 +72,7 @@ def test_best_checkpoint_is_chosen_on_validation(bundle, tmp_path):
     best = min(result.history, key=lambda h: h.val_loss)
     ck = load_checkpoint(tmp_path / "best.pt")
     assert ck.meta.metrics["val_loss"] == pytest.approx(best.val_loss)
-    assert ck.meta.metrics["epoch"] == best.epoch
+    assert ck.meta.metrics["best_epoch"] == best.epoch
 
 
 @pytest.mark.parametrize("model", ["cnn", "bn-cnn", "fastcnn", "resnet"])
