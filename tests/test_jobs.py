@@ -100,3 +100,44 @@ def test_failure_is_reported_not_raised(tmp_path):
     m = JobManager(tmp_path / "runs", load_data=broken)
     snap = m.wait(m.submit(cfg()))
     assert snap.state == "failed" and "disk on fire" in snap.error
+
+
+def test_a_replayed_submit_returns_the_same_run(manager):
+    first = manager.submit(cfg(epochs=200), request_id="click-1")
+    assert manager.submit(cfg(epochs=200), request_id="click-1") == first
+    second = manager.submit(cfg(epochs=200), request_id="click-2")
+    assert second != first and len(manager.list_runs()) == 2
+
+
+def test_wait_returns_when_the_condition_holds(manager):
+    job = manager.submit(cfg(epochs=200))
+    snap = manager.wait(job, timeout=30, until=lambda s: s.step >= 3)
+    assert snap.step >= 3 and snap.state == RunState.RUNNING
+    with pytest.raises(TimeoutError):
+        manager.wait(job, timeout=0.05)  # default: until the run is over
+    manager.stop(job)
+    assert manager.wait(job, timeout=30).state == RunState.CANCELLED
+
+
+def test_runs_stored_as_plain_json_load_as_typed_snapshots(tmp_path):
+    """status.json files written before snapshots were typed (and the interim names)."""
+    run = tmp_path / "runs" / "20260101-000000-mnist-cnn-abcd"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(
+        {"dataset": "mnist", "model": "cnn", "epochs": 2, "batch_size": 128, "lr": 0.001,
+         "optimizer": "adam", "schedule": "onecycle", "weight_decay": 0.0,
+         "label_smoothing": 0.0, "augment": False, "erase": 0, "seed": 0, "device": "auto",
+         "data_dir": None}))
+    (run / "status.json").write_text(json.dumps(
+        {"state": "finished", "created": "2026-01-01T00:00:00", "total_steps": 26,
+         "error": None, "started_at": 1.0, "finished_at": 2.0, "device": "CPU (2 threads)",
+         "test": {"accuracy": 0.9, "loss": 0.3, "per_class_accuracy": [0.9] * 10,
+                  "confusion_matrix": [[1] * 10] * 10, "mistakes": 10},
+         "result": {"best_epoch": 2, "val_loss": 0.2, "val_accuracy": 0.95,
+                    "train_seconds": 3.0, "samples_per_second": 100.0, "steps": 26,
+                    "stopped": False}}))
+    snap = JobManager(tmp_path / "runs").snapshot(run.name)
+    assert snap.state is RunState.FINISHED and snap.state == "finished"
+    assert snap.config == TrainConfig(epochs=2)
+    assert snap.test.accuracy == 0.9 and snap.test.confusion_matrix[0][0] == 1
+    assert snap.result.best_epoch == 2 and snap.result.val_accuracy == 0.95

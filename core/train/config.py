@@ -138,8 +138,10 @@ class TrainConfig:
                 kind = {int: "a whole number", float: "a number"}.get(types[name], "text")
                 extra = f" {settings[name].range_text}" if settings[name].range_text else ""
                 problems[name] = f"{name} must be {kind}{extra}, got {value!r}"
+        problems |= {name: text for name, value in converted.items()
+                     if (text := settings[name].problem(name, value)) is not None}
         if problems:
-            raise ConfigError(problems)
+            raise ConfigError({name: problems[name] for name in settings if name in problems})
         return cls(**converted)
 
 
