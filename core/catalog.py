@@ -17,16 +17,13 @@ from typing import Any, Iterable
 from core.data import DATASETS
 from core.models import ARCHITECTURES, build_model, count_parameters
 from core.paths import configured_dir
+from core.train.state import RunState
 
 ENV_WEIGHTS = "MNIST_STUDIO_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
 
 SHIPPED, RUN = "shipped", "run"
-# A run's best.pt is usable once the run is over: finished, or stopped (cancelled)
-# or failed after it had written a best checkpoint. A live run's best.pt is
-# rewritten while it trains, so it is not offered until the run ends.
-USABLE_RUN_STATES = ("finished", "cancelled", "failed")
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ class ModelEntry:
         if self.source == SHIPPED:
             return f"{self.architecture} (shipped){acc}"
         return f"{self.architecture} (run {run_stamp(self.key.split(':', 1)[1])}){acc}" + (
-            "" if self.details.get("state") == "finished" else " · stopped")
+            "" if self.details.get("state") == RunState.FINISHED else " · stopped")
 
 
 def run_stamp(run_id: str) -> str:
@@ -139,24 +136,25 @@ def shipped_models(folder: str | os.PathLike | None = None) -> list[ModelEntry]:
 def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
     """Usable models from JobManager snapshots (finished runs and stopped ones with a best.pt).
 
-    Takes anything shaped like core.jobs.JobSnapshot, in the order given (newest first).
+    A run's best.pt is usable once the run is over (RunState.usable): a live run's
+    is rewritten while it trains. Takes core.train.jobs.JobSnapshot, in the order
+    given (newest first).
     """
     out = []
     for run in runs:
         best = run.best_checkpoint
-        if run.state not in USABLE_RUN_STATES or best is None:
+        if not RunState(run.state).usable or best is None:
             continue
-        config = run.config or {}
-        dataset, architecture = config.get("dataset"), config.get("model")
-        if dataset not in DATASETS or architecture not in ARCHITECTURES:
-            continue
-        test, result = run.test or {}, run.result or {}
+        config, test, result = run.config, run.test, run.result
         out.append(ModelEntry(
-            key=f"{RUN}:{run.id}", source=RUN, dataset=dataset, architecture=architecture,
-            path=Path(best), test_accuracy=_float_or_none(test.get("accuracy")),
-            val_accuracy=_float_or_none(result.get("val_accuracy")), created=run.created,
-            details={"state": run.state, "epochs": config.get("epochs"),
-                     "train_seconds": result.get("train_seconds"), "device": run.device}))
+            key=f"{RUN}:{run.id}", source=RUN, dataset=config.dataset,
+            architecture=config.model, path=Path(best),
+            test_accuracy=_float_or_none(test.accuracy if test else None),
+            val_accuracy=_float_or_none(result.val_accuracy if result else None),
+            created=run.created,
+            details={"state": run.state, "epochs": config.epochs,
+                     "train_seconds": result.train_seconds if result else None,
+                     "device": run.device}))
     return out
 
 

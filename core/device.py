@@ -5,8 +5,10 @@ import os
 
 import torch
 
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # what a person may ask for; availability varies
 
-KNOWN_DEVICES = ("cpu", "cuda", "mps")
+
+KNOWN_DEVICES = DEVICE_NAMES[1:]  # the concrete ones
 
 
 def _accelerator() -> torch.device | None:

@@ -69,14 +69,15 @@ def entry_from_checkpoint(name: str) -> dict:
     """A manifest entry, read back from the checkpoint's own metadata."""
     from core.checkpoints import load_checkpoint
     from core.models import count_parameters
+    from core.train.summary import RunSummary
 
     ck = load_checkpoint(WEIGHTS / f"{name}.pt")
-    m, h = ck.meta.metrics, ck.meta.hyperparameters
+    m, h = RunSummary.from_json(ck.meta.metrics), ck.meta.hyperparameters  # old names too
     return {"file": f"{name}.pt", "dataset": ck.meta.dataset, "architecture": ck.meta.architecture,
-            "test_accuracy": m["test_accuracy"], "val_accuracy": m["val_accuracy"],
-            "epochs": h["epochs"], "best_epoch": m["epoch"],
-            "train_seconds": round(m["train_seconds"], 1),
-            "samples_per_second": round(m["samples_per_second"], 1), "device": m["device"],
+            "test_accuracy": m.test_accuracy, "val_accuracy": m.val_accuracy,
+            "epochs": h["epochs"], "best_epoch": m.best_epoch,
+            "train_seconds": round(m.train_seconds, 1),
+            "samples_per_second": round(m.samples_per_second, 1), "device": m.device,
             "seed": h["seed"], "parameters": count_parameters(ck.model), "command": command_for(name)}
 
 

@@ -262,7 +262,7 @@ def test_non_image_upload_gives_an_error_message(env):
 def _fill_train_form(at: AppTest, epochs: int) -> None:
     at.selectbox(key="train_model").set_value("ffnn-small")
     at.number_input(key="train_epochs").set_value(epochs)
-    at.selectbox(key="train_batch").set_value(64)
+    at.selectbox(key="train_batch_size").set_value(64)
     at.selectbox(key="train_device").set_value("cpu")
 
 
@@ -278,7 +278,7 @@ def test_training_runs_to_completion_and_its_metrics_appear(env):
     assert snap.state == "finished", snap.error
     at.run()
     _no_exception(at)
-    assert _metric(at, "Test accuracy") == f"{snap.test['accuracy']:.2%}"
+    assert _metric(at, "Test accuracy") == f"{snap.test.accuracy:.2%}"
     assert {"Use this model"} <= _labels(at, "button")
     assert at.get("download_button")
     assert len(at.get("plotly_chart")) >= 4  # loss, accuracy, per-class, confusion
@@ -324,6 +324,31 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     at.run()
     assert "Resume" in _labels(at, "button")
     assert any(w.value.startswith("**Stopped**") for w in at.warning)
+
+
+def test_out_of_range_setting_is_refused_not_replaced(env):
+    """Streamlit resets an out-of-range number input to its default without a word; the
+    form must keep what was typed, say what is wrong, and start nothing."""
+    at = _app("train")
+    _fill_train_form(at, epochs=500)
+    at.run()
+    assert at.number_input(key="train_epochs").value == 500  # kept as typed
+    assert any("epochs must be between 1 and 200, got 500" in w.value for w in at.warning)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    errors = [e.value for e in at.error]
+    assert any("epochs must be between 1 and 200, got 500" in e for e in errors), errors
+    assert get_manager().list_runs() == []  # nothing queued
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_lr").set_value(5.0)
+    at.button(key="train_start").click().run()
+    assert any("lr must be between 1e-05 and 2, got 5" in e.value for e in at.error)
+    assert get_manager().list_runs() == []
+    at.number_input(key="train_lr").set_value(0.003)
+    at.button(key="train_start").click().run()
+    assert any("Started run" in s.value for s in at.success)
+    (run,) = get_manager().list_runs()
+    assert (run.config.epochs, run.config.lr) == (1, 0.003)
 
 
 # ------------------------------------------------------------------ evaluate

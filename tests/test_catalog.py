@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from core.catalog import (ENV_WEIGHTS, RUN, SHIPPED, architecture_infos, default
                           find_model, list_models, read_manifest, run_models, run_stamp,
                           shipped_models, weights_dir)
 from core.models import ARCHITECTURES
+from core.train.jobs import JobSnapshot
 
 
 def _touch(folder: Path, name: str) -> Path:
@@ -19,22 +19,10 @@ def _touch(folder: Path, name: str) -> Path:
     return path
 
 
-@dataclass
-class FakeRun:
-    id: str
-    state: str
-    config: dict
-    run_dir: str
-    created: str = "2026-01-01T00:00:00"
-    test: dict | None = None
-    result: dict | None = None
-    device: str | None = "CPU (2 threads)"
-    steps: list = field(default_factory=list)
-
-    @property
-    def best_checkpoint(self):
-        p = Path(self.run_dir) / "best.pt"
-        return p if p.exists() else None
+def FakeRun(id: str, state: str, config: dict, run_dir: str, **kw) -> JobSnapshot:
+    """A run as the JobManager describes it (dict values are read as status.json would be)."""
+    return JobSnapshot(id=id, state=state, config=config, created="2026-01-01T00:00:00",
+                       run_dir=run_dir, device="CPU (2 threads)", **kw)
 
 
 def test_missing_or_empty_weights_folder_gives_no_models(tmp_path):

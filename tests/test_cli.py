@@ -61,3 +61,21 @@ def test_help_explains_every_flag(module, flags):
                          text=True, cwd=ROOT, check=True).stdout
     for flag in flags:
         assert flag in out
+
+
+def test_flags_are_made_from_train_config():
+    from core.train.config import TrainConfig
+    args = train_cli._parser().parse_args(
+        ["--dataset", "fashion", "--model", "resnet", "--batch-size", "64",
+         "--weight-decay", "5e-4", "--label-smoothing", "0.1", "--augment", "--erase", "8"])
+    assert train_cli._config(args) == TrainConfig(
+        dataset="fashion", model="resnet", batch_size=64, weight_decay=5e-4,
+        label_smoothing=0.1, augment=True, erase=8)
+    flags = {a.dest for a in train_cli._parser()._actions}
+    assert set(TrainConfig.settings()) | {"out", "resume", "json", "help"} == flags
+
+
+def test_out_of_range_flag_names_the_field(fake_data_root, capsys):
+    assert train_cli.main(["--dataset", "mnist", "--model", "cnn", "--epochs", "500",
+                           "--data-dir", str(fake_data_root)]) == 2
+    assert "epochs must be between 1 and 200, got 500" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """core.train.runs: run rows and progress lines from job snapshots."""
 from __future__ import annotations
 
+from core.train.config import TrainConfig
 from core.train.jobs import JobSnapshot
 from core.train.runs import config_summary, run_progress, run_row
 
@@ -40,6 +41,6 @@ def test_finished_row_has_final_metrics():
 
 
 def test_config_summary_names_the_settings():
-    text = config_summary(CONFIG)
+    text = config_summary(TrainConfig.from_dict(CONFIG))
     assert text.startswith("mnist · cnn · 4 epochs · batch 128 · adam lr 0.001 onecycle")
     assert "augment + erase 6px" in text and "seed 3" in text

@@ -3,7 +3,7 @@ import torch
 
 from core.augment import random_erase, random_hflip, random_shift
 from core.data import load_bundle
-from core.train.config import TrainConfig
+from core.train.config import ConfigError, TrainConfig
 from core.train.loop import StepEvent, resume_config, train
 
 
@@ -72,7 +72,7 @@ def test_best_checkpoint_is_chosen_on_validation(bundle, tmp_path):
     best = min(result.history, key=lambda h: h.val_loss)
     ck = load_checkpoint(tmp_path / "best.pt")
     assert ck.meta.metrics["val_loss"] == pytest.approx(best.val_loss)
-    assert ck.meta.metrics["epoch"] == best.epoch
+    assert ck.meta.metrics["best_epoch"] == best.epoch
 
 
 @pytest.mark.parametrize("model", ["cnn", "bn-cnn", "fastcnn", "resnet"])
@@ -97,6 +97,26 @@ def test_invalid_config_is_rejected():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError):
         TrainConfig(epochs=0)
+
+
+def test_invalid_setting_message_names_the_field_and_its_range():
+    with pytest.raises(ConfigError, match=r"^epochs must be between 1 and 200, got 500$"):
+        TrainConfig(epochs=500)
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.from_values({"lr": 5, "optimizer": "lbfgs", "seed": "abc"})
+    assert err.value.problems == {
+        "lr": "lr must be between 1e-05 and 2, got 5",
+        "optimizer": "unknown optimizer 'lbfgs': optimizer must be one of adam, adamw, sgd",
+        "seed": "seed must be a whole number between 0 and 2147483647, got 'abc'",
+    }
+    with pytest.raises(ConfigError, match="unknown optimizer 'lbfgs': optimizer must be one "
+                                          "of adam, adamw, sgd"):
+        TrainConfig.from_values({"optimizer": "lbfgs"})
+    # Values a person entered are converted to each field's type, not rounded.
+    assert TrainConfig.from_values({"epochs": 3.0, "lr": 1, "augment": 1}) == \
+        TrainConfig(epochs=3, lr=1.0, augment=True)
+    with pytest.raises(ConfigError, match="epochs must be a whole number"):
+        TrainConfig.from_values({"epochs": 2.5})
 
 
 def test_shift_moves_content_without_changing_it():

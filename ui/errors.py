@@ -14,6 +14,7 @@ import streamlit as st
 from core.checkpoints import CheckpointError
 from core.data import DataMissingError
 from core.predict.preprocess import InputError
+from core.train.config import ConfigError
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)
@@ -22,6 +23,8 @@ F = TypeVar("F", bound=Callable)
 def friendly_message(err: BaseException) -> str:
     """One or two sentences a person can act on."""
     text = str(err).strip() or type(err).__name__
+    if isinstance(err, ConfigError):
+        return f"**These settings cannot be used; nothing was started:** {text}."
     if isinstance(err, DataMissingError):
         return f"**The dataset is not available.** {text}"
     if isinstance(err, CheckpointError):

@@ -13,8 +13,10 @@ SELECTION = "_selection"  # the Selection the sidebar computed in this run
 CANVAS_RGBA = "classify_canvas_rgba"  # tests put an (H, W, 4) array here instead of drawing
 CANVAS_ROUND = "classify_canvas_round"  # bumped by Clear: a new key gives an empty canvas
 MISTAKES_REQUEST = "mistakes_request"  # (true, predicted) sent from Evaluate to Mistakes
-TRAIN_FOCUS = "train_focus"  # the run the Train page shows
+TRAIN_FOCUS = "train_show"  # the run the Train page shows (its Run select box)
+TRAIN_SEEN = "train_seen_active"  # live runs the Train page has already put on show
 TRAIN_NOTICE = "train_notice"  # a message to show once after Start / Resume
+TRAIN_REQUEST = "train_request"  # the last Start: settings, request token, run id
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """One batched pass over a split: accuracy, per-class accuracy, confusion matrix, mistakes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,24 @@ class Prediction:
 
 
 @dataclass
+class EvalSummary:
+    """An EvalResult without its per-sample arrays: what is stored and shown after a run."""
+    accuracy: float
+    loss: float | None = None
+    per_class_accuracy: list[float] = field(default_factory=list)
+    confusion_matrix: list[list[int]] = field(default_factory=list)  # rows = true class
+    mistakes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "EvalSummary":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
 class EvalResult:
     accuracy: float  # fraction 0..1
     loss: float
@@ -34,11 +53,12 @@ class EvalResult:
     mistake_predicted: list[int]
     mistake_probabilities: np.ndarray  # (M, 10) float32
 
+    def summary(self) -> EvalSummary:
+        return EvalSummary(self.accuracy, self.loss, self.per_class_accuracy,
+                           self.confusion_matrix, len(self.mistake_indices))
+
     def to_json(self) -> dict:
-        return {"accuracy": self.accuracy, "loss": self.loss,
-                "per_class_accuracy": self.per_class_accuracy,
-                "confusion_matrix": self.confusion_matrix,
-                "mistakes": len(self.mistake_indices)}
+        return self.summary().to_json()
 
 
 @torch.inference_mode()

@@ -10,7 +10,8 @@ a process; others wait in its queue. Each run lives in its own folder:
     runs/<id>/last.pt         resumable state (while a run can be resumed)
 
 The UI never talks to the training thread: it reads `snapshot()`, a copy
-taken under a lock. No Streamlit here.
+taken under a lock, or blocks in `wait()` on a condition the worker notifies
+at every event and change of state. No Streamlit here.
 """
 from __future__ import annotations
 
@@ -29,12 +30,11 @@ from typing import Callable
 from core.data import DataBundle, load_bundle
 from core.device import cpu_threads, describe_device, pick_device
 from core.paths import configured_dir
+from core.evaluate.metrics import EvalSummary
 from core.train.config import TrainConfig
 from core.train.loop import Event, StepEvent, finish, train
-
-QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
-FINISHED, CANCELLED, FAILED = "finished", "cancelled", "failed"
-ACTIVE_STATES = (QUEUED, RUNNING, STOPPING)
+from core.train.state import RunState
+from core.train.summary import RunSummary
 
 ENV_RUNS = "MNIST_STUDIO_RUNS"
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"  # gitignored
@@ -44,8 +44,8 @@ DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"  # gitignored
 class JobSnapshot:
     """A consistent copy of a job's state, safe to read from any thread."""
     id: str
-    state: str
-    config: dict
+    state: RunState
+    config: TrainConfig
     created: str
     total_steps: int = 0
     steps: list[dict] = field(default_factory=list)  # StepEvent dicts
@@ -55,9 +55,19 @@ class JobSnapshot:
     started_at: float | None = None  # time.time()
     finished_at: float | None = None
     device: str | None = None
-    test: dict | None = None  # accuracy, per_class_accuracy, confusion_matrix
-    result: dict | None = None  # best_epoch, val_accuracy, train_seconds, samples_per_second...
+    test: EvalSummary | None = None  # accuracy, per_class_accuracy, confusion_matrix
+    result: RunSummary | None = None  # best_epoch, val_accuracy, train_seconds...
     run_dir: str = ""
+
+    def __post_init__(self) -> None:
+        # Runs read back from disk (status.json, config.json) arrive as plain JSON values.
+        self.state = RunState(self.state)
+        if isinstance(self.config, dict):
+            self.config = TrainConfig.from_dict(self.config)
+        if isinstance(self.test, dict):
+            self.test = EvalSummary.from_json(self.test)
+        if isinstance(self.result, dict):
+            self.result = RunSummary.from_json(self.result)
 
     @property
     def best_checkpoint(self) -> Path | None:
@@ -66,7 +76,7 @@ class JobSnapshot:
 
     @property
     def resumable(self) -> bool:
-        return self.state in (CANCELLED, FAILED) and (Path(self.run_dir) / "last.pt").exists()
+        return self.state.ended_early and (Path(self.run_dir) / "last.pt").exists()
 
     @property
     def step(self) -> int:
@@ -83,7 +93,7 @@ class JobSnapshot:
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.steps or self.state not in (RUNNING, STOPPING):
+        if not self.steps or self.state not in (RunState.RUNNING, RunState.STOPPING):
             return None
         last = self.steps[-1]
         rate = last["step"] / max(last["elapsed"], 1e-9)  # steps/s, validation included
@@ -118,27 +128,39 @@ class JobManager:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._load_data = load_data or (lambda cfg: load_bundle(cfg.dataset, cfg.data_dir))
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified by _save and on every event
         self._jobs: dict[str, _Job] = {}
         self._queue: queue.Queue[str] = queue.Queue()
         self._pending: list[str] = []  # queued ids in order, for queue_position
-        self._load_existing()
+        self._requests: dict[str, str] = {}  # submit's request_id -> the run it queued
+        with self._lock:
+            self._load_existing()
         self._worker = threading.Thread(target=self._work, name="mnist-studio-trainer", daemon=True)
         self._worker.start()
 
     # ---- public API
 
-    def submit(self, cfg: TrainConfig, data: DataBundle | None = None) -> str:
-        """Queue a run; it starts as soon as no other run is training."""
-        job_id = _new_id(cfg)
-        run_dir = self.runs_dir / job_id
-        run_dir.mkdir(parents=True)
-        snap = JobSnapshot(id=job_id, state=QUEUED, config=asdict(cfg),
-                           created=dt.datetime.now().isoformat(timespec="seconds"),
-                           run_dir=str(run_dir))
-        _write_json(run_dir / "config.json", snap.config)
+    def submit(self, cfg: TrainConfig, data: DataBundle | None = None,
+               request_id: str | None = None) -> str:
+        """Queue a run; it starts as soon as no other run is training.
+
+        A submit repeated with the same request_id (a double click, or a click
+        Streamlit replays) returns the run the first one queued.
+        """
         with self._lock:
+            if request_id is not None and request_id in self._requests:
+                return self._requests[request_id]
+            job_id = _new_id(cfg)
+            run_dir = self.runs_dir / job_id
+            run_dir.mkdir(parents=True)
+            snap = JobSnapshot(id=job_id, state=RunState.QUEUED, config=cfg,
+                               created=dt.datetime.now().isoformat(timespec="seconds"),
+                               run_dir=str(run_dir))
+            _write_json(run_dir / "config.json", asdict(cfg))
             self._jobs[job_id] = _Job(snap, data)
-            self._persist(snap)
+            if request_id is not None:
+                self._requests[request_id] = job_id
+            self._save(snap)
             self._enqueue(job_id)
         return job_id
 
@@ -146,15 +168,15 @@ class JobManager:
         """Cancel a queued run, or ask a running one to stop after its current step."""
         with self._lock:
             job = self._jobs[job_id]
-            if job.snap.state == QUEUED:
-                job.snap.state = CANCELLED
+            if job.snap.state == RunState.QUEUED:
+                job.snap.state = RunState.CANCELLED
                 job.snap.finished_at = time.time()
                 self._pending.remove(job_id)
-                self._persist(job.snap)
-            elif job.snap.state == RUNNING:
-                job.snap.state = STOPPING
+                self._save(job.snap)
+            elif job.snap.state == RunState.RUNNING:
+                job.snap.state = RunState.STOPPING
                 job.stop_flag.set()
-                self._persist(job.snap)
+                self._save(job.snap)
 
     def resume(self, job_id: str) -> None:
         """Queue a stopped (or interrupted) run again; it continues from its last step."""
@@ -164,51 +186,58 @@ class JobManager:
                 raise ValueError(f"run {job_id} cannot be resumed (state {job.snap.state})")
             job.resume_from = Path(job.snap.run_dir) / "last.pt"
             job.stop_flag.clear()
-            job.snap.state, job.snap.error, job.snap.finished_at = QUEUED, None, None
-            self._persist(job.snap)
+            job.snap.state, job.snap.error, job.snap.finished_at = RunState.QUEUED, None, None
+            self._save(job.snap)
             self._enqueue(job_id)
 
     def snapshot(self, job_id: str) -> JobSnapshot:
         with self._lock:
-            snap = copy.copy(self._jobs[job_id].snap)
-            snap.steps, snap.epochs = list(snap.steps), list(snap.epochs)
-            snap.queue_position = (self._pending.index(job_id) + 1
-                                   if job_id in self._pending else None)
-            return snap
+            return self._copy(job_id)
 
     def list_runs(self) -> list[JobSnapshot]:
         """Every run, newest first."""
         with self._lock:
             ids = sorted(self._jobs, key=lambda i: self._jobs[i].snap.created, reverse=True)
-        return [self.snapshot(i) for i in ids]
+            return [self._copy(i) for i in ids]
 
     def active_run(self) -> JobSnapshot | None:
         """The run training now, else the next queued one."""
-        runs = [r for r in self.list_runs() if r.state in ACTIVE_STATES]
-        running = [r for r in runs if r.state != QUEUED]
+        runs = [r for r in self.list_runs() if r.state.active]
+        running = [r for r in runs if r.state != RunState.QUEUED]
         return (running or sorted(runs, key=lambda r: r.queue_position or 0) or [None])[0]
 
-    def wait(self, job_id: str, timeout: float = 60.0) -> JobSnapshot:
-        """Block until the run is no longer active (for scripts and tests)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            snap = self.snapshot(job_id)
-            if snap.state not in ACTIVE_STATES:
-                return snap
-            time.sleep(0.02)
-        raise TimeoutError(f"run {job_id} still {self.snapshot(job_id).state} after {timeout}s")
+    def wait(self, job_id: str, timeout: float = 60.0, *,
+             until: Callable[[JobSnapshot], bool] | None = None) -> JobSnapshot:
+        """Block until until(snapshot) holds (default: the run is over); TimeoutError after
+        `timeout` seconds. Wakes at every event and change of state, without polling."""
+        until = until or (lambda snap: not snap.state.active)
+        with self._changed:
+            if not self._changed.wait_for(lambda: until(self._copy(job_id)), timeout):
+                raise TimeoutError(f"run {job_id} still {self._jobs[job_id].snap.state} "
+                                   f"after {timeout}s")
+            return self._copy(job_id)
 
-    # ---- internals
+    # ---- internals (the caller holds self._lock)
+
+    def _copy(self, job_id: str) -> JobSnapshot:
+        snap = copy.copy(self._jobs[job_id].snap)
+        snap.steps, snap.epochs = list(snap.steps), list(snap.epochs)
+        snap.queue_position = (self._pending.index(job_id) + 1
+                               if job_id in self._pending else None)
+        return snap
 
     def _enqueue(self, job_id: str) -> None:
         self._pending.append(job_id)
         self._queue.put(job_id)
 
-    def _persist(self, snap: JobSnapshot) -> None:
+    def _save(self, snap: JobSnapshot) -> None:
+        """Write the run's status.json and wake every wait()."""
         status = {k: getattr(snap, k) for k in ("state", "created", "total_steps", "error",
-                                                 "started_at", "finished_at", "device",
-                                                 "test", "result")}
+                                                 "started_at", "finished_at", "device")}
+        status["test"] = snap.test.to_json() if snap.test else None
+        status["result"] = snap.result.to_json() if snap.result else None
         _write_json(Path(snap.run_dir) / "status.json", status)
+        self._changed.notify_all()
 
     def _load_existing(self) -> None:
         """Pick up runs from earlier processes; ones that were live then were interrupted."""
@@ -216,19 +245,20 @@ class JobManager:
             try:
                 config = json.loads((run_dir / "config.json").read_text())
                 status = json.loads((run_dir / "status.json").read_text())
-            except (OSError, ValueError):
+                snap = JobSnapshot(
+                    id=run_dir.name, state=status.get("state", RunState.FAILED), config=config,
+                    created=status.get("created", ""), run_dir=str(run_dir),
+                    total_steps=status.get("total_steps") or 0,
+                    **{k: status.get(k) for k in ("error", "started_at", "finished_at",
+                                                  "device", "test", "result")})
+            except (OSError, ValueError, TypeError):  # unreadable, or not a run of ours
                 continue
-            snap = JobSnapshot(id=run_dir.name, state=status.get("state", FAILED), config=config,
-                               created=status.get("created", ""), run_dir=str(run_dir))
-            for k in ("total_steps", "error", "started_at", "finished_at", "device", "test", "result"):
-                setattr(snap, k, status.get(k))
-            snap.total_steps = snap.total_steps or 0
             for event in _read_events(run_dir / "metrics.jsonl"):
                 (snap.steps if event.get("kind") == "step" else snap.epochs).append(event)
-            if snap.state in ACTIVE_STATES:
-                snap.state = CANCELLED
+            if snap.state.active:
+                snap.state = RunState.CANCELLED
                 snap.error = "interrupted: the app stopped while this run was queued or training"
-                self._persist(snap)
+                self._save(snap)
             self._jobs[snap.id] = _Job(snap, None)
 
     def _work(self) -> None:
@@ -238,15 +268,15 @@ class JobManager:
                 job = self._jobs[job_id]
                 if job_id in self._pending:
                     self._pending.remove(job_id)
-                if job.snap.state != QUEUED:  # cancelled while waiting
+                if job.snap.state != RunState.QUEUED:  # cancelled while waiting
                     continue
-                job.snap.state, job.snap.started_at = RUNNING, time.time()
-                self._persist(job.snap)
+                job.snap.state, job.snap.started_at = RunState.RUNNING, time.time()
+                self._save(job.snap)
             self._run(job)
 
     def _run(self, job: _Job) -> None:
         snap, run_dir = job.snap, Path(job.snap.run_dir)
-        cfg = TrainConfig.from_dict(snap.config)
+        cfg = snap.config
         events = open(run_dir / "metrics.jsonl", "a", buffering=1)
 
         def on_event(ev: Event) -> None:
@@ -256,6 +286,7 @@ class JobManager:
                 (snap.steps if isinstance(ev, StepEvent) else snap.epochs).append(row)
                 if isinstance(ev, StepEvent):
                     snap.total_steps = ev.total_steps
+                self._changed.notify_all()
 
         try:
             device = pick_device(cfg.device)
@@ -265,26 +296,21 @@ class JobManager:
             data = job.data or self._load_data(cfg)
             result = train(cfg, data, on_event, job.stop_flag.is_set,
                            run_dir / "best.pt", run_dir / "last.pt", job.resume_from)
-            test_json = finish(result, data, run_dir / "best.pt", {"run": snap.id}).to_json()
-            summary = {"best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
-                       "val_accuracy": result.best_val_accuracy,
-                       "train_seconds": result.train_seconds,
-                       "samples_per_second": result.samples_per_second,
-                       "steps": result.steps, "stopped": result.stopped}
+            test, summary = finish(result, data, run_dir / "best.pt", snap.id)
             if not result.stopped:
                 (run_dir / "last.pt").unlink(missing_ok=True)
             with self._lock:
-                snap.device, snap.test, snap.result = result.device, test_json, summary
-                snap.state = CANCELLED if result.stopped else FINISHED
+                snap.device, snap.test, snap.result = result.device, test.summary(), summary
+                snap.state = RunState.CANCELLED if result.stopped else RunState.FINISHED
         except Exception as err:  # the UI shows the message; the log keeps the trace
             traceback.print_exc()
             with self._lock:
-                snap.state, snap.error = FAILED, f"{type(err).__name__}: {err}"
+                snap.state, snap.error = RunState.FAILED, f"{type(err).__name__}: {err}"
         finally:
             events.close()
             with self._lock:
                 snap.finished_at = time.time()
-                self._persist(snap)
+                self._save(snap)
 
 
 def _read_events(path: Path) -> list[dict]:

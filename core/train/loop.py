@@ -33,6 +33,7 @@ from core.device import configure_threads, describe_device, pick_device, support
 from core.evaluate.metrics import EvalResult, evaluate
 from core.models import build_model
 from core.train.config import TrainConfig
+from core.train.summary import RunSummary
 
 @dataclass
 class StepEvent:
@@ -213,8 +214,8 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
         best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         prog.best_val_loss, prog.best_val_accuracy, prog.best_epoch = val_loss, val_acc, epochs_done
         if best_path is not None:
-            metrics = {"val_loss": val_loss, "val_accuracy": val_acc, "epoch": epochs_done,
-                       "steps": prog.global_step}
+            metrics = {"val_loss": val_loss, "val_accuracy": val_acc, "best_epoch": epochs_done,
+                       "steps": prog.global_step}  # RunSummary's names, so far
             save_checkpoint(best_path, model, CheckpointMeta.new(cfg.dataset, cfg.model, hyper, metrics))
 
     stopped = False
@@ -293,21 +294,17 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
 
 
 def finish(result: TrainResult, data: DataBundle, path: str | Path,
-           extra: dict | None = None) -> EvalResult:
-    """Evaluate the best weights once on the test set and save them with every metric.
+           run: str | None = None) -> tuple[EvalResult, RunSummary]:
+    """Evaluate the best weights once on the test set and save them with the run's summary.
 
     The test set is looked at here only, after training chose its weights.
     """
     cfg = result.config
     test = evaluate(result.model, data.test, data.spec.mean, data.spec.std)
-    metrics = {"val_loss": result.best_val_loss, "val_accuracy": result.best_val_accuracy,
-               "test_loss": test.loss, "test_accuracy": test.accuracy,
-               "per_class_accuracy": test.per_class_accuracy, "epoch": result.best_epoch,
-               "steps": result.steps, "train_seconds": result.train_seconds,
-               "samples_per_second": result.samples_per_second, "device": result.device,
-               "stopped": result.stopped, **(extra or {})}
-    save_checkpoint(path, result.model, CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), metrics))
-    return test
+    summary = RunSummary.of(result, test, path, run)
+    save_checkpoint(path, result.model,
+                    CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), summary.to_json()))
+    return test, summary
 
 
 def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched

@@ -1,17 +1,47 @@
-"""The states of a training run (placeholder; replaced by the richer enum at merge)."""
+"""RunState: the states of a training run, with what a person reads for each.
+
+A str enum: its values are the strings stored in runs/*/status.json, and a
+member equals its string ("finished" == RunState.FINISHED).
+"""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
+from typing import NamedTuple
 
 
-class RunState(str, Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
+class Badge(NamedTuple):
+    text: str
+    icon: str  # a Streamlit material icon name
+    colour: str
+
+
+class RunState(StrEnum):
+    #          stored value  label        badge
+    QUEUED = ("queued", "queued", Badge("Queued", ":material/schedule:", "gray"))
+    RUNNING = ("running", "training", Badge("Training", ":material/autorenew:", "blue"))
+    STOPPING = ("stopping", "stopping", Badge("Stopping", ":material/pause_circle:", "orange"))
+    FINISHED = ("finished", "finished", Badge("Finished", ":material/task_alt:", "green"))
+    CANCELLED = ("cancelled", "stopped", Badge("Stopped", ":material/stop_circle:", "orange"))
+    FAILED = ("failed", "failed", Badge("Failed", ":material/error:", "red"))
+
+    def __new__(cls, value: str, label: str, badge: Badge) -> "RunState":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label  # what a person reads: "training", "stopped"...
+        member.badge = badge
+        return member
 
     @property
     def active(self) -> bool:
+        """Queued or training: its files still change."""
         return self in (RunState.QUEUED, RunState.RUNNING, RunState.STOPPING)
+
+    @property
+    def usable(self) -> bool:
+        """Over (finished, stopped or failed): a best.pt it wrote no longer changes."""
+        return not self.active
+
+    @property
+    def ended_early(self) -> bool:
+        """Ended before its last epoch (stopped, interrupted or failed)."""
+        return self in (RunState.CANCELLED, RunState.FAILED)

@@ -1,0 +1,66 @@
+"""RunSummary: what one training run achieved, under one set of names.
+
+The CLI's --json line, a background run's status.json and the metrics in a
+finished checkpoint's metadata are all `RunSummary.to_json()`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.models import count_parameters
+
+if TYPE_CHECKING:
+    from core.evaluate.metrics import EvalResult
+    from core.train.loop import TrainResult
+
+# Older files spelled some names differently: shipped checkpoints say "epoch".
+LEGACY_NAMES = {"epoch": "best_epoch"}
+
+
+@dataclass
+class RunSummary:
+    dataset: str | None = None
+    model: str | None = None
+    epochs: int | None = None  # planned
+    seed: int | None = None
+    device: str | None = None
+    best_epoch: float | None = None  # epochs completed when the best weights were taken
+    val_loss: float | None = None
+    val_accuracy: float | None = None  # of the best epoch (by validation loss)
+    steps: int | None = None
+    train_seconds: float | None = None  # wall time of the training loop, validation included
+    samples_per_second: float | None = None
+    stopped: bool = False
+    parameters: int | None = None
+    test_loss: float | None = None  # None until the test set was evaluated
+    test_accuracy: float | None = None
+    per_class_accuracy: list[float] | None = None
+    checkpoint: str | None = None
+    run: str | None = None  # the background run's id
+
+    @classmethod
+    def of(cls, result: TrainResult, test: EvalResult | None = None,
+           checkpoint: str | Path | None = None, run: str | None = None) -> "RunSummary":
+        cfg = result.config
+        return cls(
+            dataset=cfg.dataset, model=cfg.model, epochs=cfg.epochs, seed=cfg.seed,
+            device=result.device, best_epoch=result.best_epoch, val_loss=result.best_val_loss,
+            val_accuracy=result.best_val_accuracy, steps=result.steps,
+            train_seconds=round(result.train_seconds, 3),
+            samples_per_second=round(result.samples_per_second, 1), stopped=result.stopped,
+            parameters=count_parameters(result.model),
+            test_loss=test.loss if test else None, test_accuracy=test.accuracy if test else None,
+            per_class_accuracy=test.per_class_accuracy if test else None,
+            checkpoint=None if checkpoint is None else str(checkpoint), run=run)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "RunSummary":
+        """From any stored summary, old names included; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        d = {LEGACY_NAMES.get(k, k): v for k, v in d.items()}
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,38 @@
+"""One run summary and one run state, read back from what older code stored."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.train.state import RunState
+from core.train.summary import RunSummary
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def test_legacy_epoch_is_read_as_best_epoch():
+    s = RunSummary.from_json({"epoch": 7.0, "val_accuracy": 0.9, "test_accuracy": 0.91,
+                              "something_new": 1})
+    assert (s.best_epoch, s.val_accuracy, s.test_accuracy) == (7.0, 0.9, 0.91)
+    assert RunSummary.from_json(s.to_json()) == s
+
+
+@pytest.mark.skipif(not (WEIGHTS / "manifest.json").exists(), reason="no shipped weights")
+def test_rebuild_reads_the_shipped_checkpoints():
+    from scripts.train_weights import entry_from_checkpoint
+    manifest = {c["file"]: c for c in json.loads((WEIGHTS / "manifest.json").read_text())
+                ["checkpoints"]}
+    entry = entry_from_checkpoint("mnist-cnn")
+    assert entry == manifest["mnist-cnn.pt"]
+
+
+def test_run_states_are_the_stored_strings():
+    assert [s.value for s in RunState] == ["queued", "running", "stopping", "finished",
+                                           "cancelled", "failed"]
+    assert RunState("cancelled").label == "stopped" and RunState.RUNNING.label == "training"
+    assert RunState.CANCELLED.badge.text == "Stopped" and f"{RunState.RUNNING}" == "running"
+    assert [s for s in RunState if s.active] == [RunState.QUEUED, RunState.RUNNING,
+                                                 RunState.STOPPING]
+    assert all(s.usable != s.active for s in RunState)

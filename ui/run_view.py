@@ -1,0 +1,194 @@
+"""The Train page's runs: which one is on show, its live view or results, its actions,
+and the table of all runs. Reads the job manager through its public methods only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.catalog import run_stamp
+from core.data import DATASETS
+from core.train.curves import format_duration, training_curves
+from core.train.jobs import JobSnapshot
+from core.train.runs import config_summary, run_progress, run_row
+from core.train.state import RunState
+from ui import charts, state
+from ui.errors import guarded, safe_callback
+from ui.loaders import manager
+from ui.train_form import settle
+
+POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
+
+
+# Button callbacks may run twice for one click when the click lands while the live
+# view's fragment reruns (Streamlit replays the trigger): each must be idempotent.
+
+@safe_callback
+def _stop(run_id: str) -> None:
+    manager().stop(run_id)
+    # Training ends within a step; the best checkpoint is then saved and scored on the
+    # test set. Wait a little for that, so the page can say "Stopped" right away.
+    settle(run_id, lambda s: not s.state.active, 1.5)
+
+
+@safe_callback
+def _resume(run_id: str) -> None:
+    if manager().snapshot(run_id).resumable:  # not again if the first call queued it
+        manager().resume(run_id)
+
+
+def choose_run(runs: list[JobSnapshot]) -> JobSnapshot:
+    """The Run select box; a run started elsewhere (another tab, before a refresh) is
+    put on show once, after that the person's choice stands."""
+    ss, ids = st.session_state, [r.id for r in runs]
+    active = manager().active_run()
+    seen = ss.setdefault(state.TRAIN_SEEN, set())
+    if active is not None and active.id not in seen:
+        seen.add(active.id)
+        ss[state.TRAIN_FOCUS] = active.id
+    if ss.get(state.TRAIN_FOCUS) not in ids:
+        ss[state.TRAIN_FOCUS] = active.id if active else ids[0]
+
+    def label(run_id: str) -> str:
+        # No state or metrics in the label: the select box is outside the live
+        # fragment, so they would go stale; the fragment shows them instead.
+        run = next(r for r in runs if r.id == run_id)
+        return f"{run_stamp(run_id)} · {run.config.dataset} · {run.config.model} · " \
+               f"{run.config.epochs} epochs"
+
+    st.selectbox("Run", ids, key=state.TRAIN_FOCUS, format_func=label)
+    return next(r for r in runs if r.id == ss[state.TRAIN_FOCUS])
+
+
+def _charts(snap: JobSnapshot, live: bool = False) -> None:
+    # Live: few points, redrawn every second. Finished: drawn once, more detail.
+    curves = training_curves(snap.steps, snap.epochs, max_points=200 if live else 800)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.loss_chart(curves, snap.total_steps, raw=not live),
+                    config=charts.STATIC, key="train_loss_chart")
+    c2.plotly_chart(charts.accuracy_chart(curves, snap.config.epochs),
+                    config=charts.STATIC, key="train_acc_chart")
+
+
+def _results(snap: JobSnapshot) -> None:
+    test, result = snap.test, snap.result
+    names = list(DATASETS[snap.config.dataset].classes)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Test accuracy", f"{test.accuracy:.2%}")
+    m2.metric("Best validation accuracy", f"{result.val_accuracy or 0:.2%}",
+              help=f"Best epoch {result.best_epoch} (by validation loss)")
+    m3.metric("Training time", format_duration(result.train_seconds))
+    m4.metric("Samples/s", f"{result.samples_per_second or 0:,.0f}", help=snap.device)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.per_class_bars(names, test.per_class_accuracy,
+                                          title="Test accuracy per class"),
+                    config=charts.STATIC, key="train_per_class")
+    c2.plotly_chart(charts.confusion_heatmap(test.confusion_matrix, names, normalized=False,
+                                             height=420, title="Confusion matrix (test)"),
+                    config=charts.STATIC, key="train_confusion")
+
+
+def _actions(snap: JobSnapshot, in_use: str | None) -> None:
+    best = snap.best_checkpoint
+    with st.container(horizontal=True):
+        if best is not None and snap.state.usable:
+            chosen = in_use == f"run:{snap.id}"
+            st.button("In use on every page" if chosen else "Use this model",
+                      icon=":material/check_circle:", disabled=chosen, type="primary",
+                      on_click=state.use_model, args=(snap.config.dataset, f"run:{snap.id}"),
+                      key="train_use")
+            st.download_button("Download checkpoint", data=Path(best).read_bytes(),
+                               file_name=f"{snap.id}.pt", mime="application/octet-stream",
+                               icon=":material/download:", key="train_download",
+                               on_click="ignore")
+        if snap.resumable:
+            st.button("Resume", icon=":material/play_arrow:", on_click=_resume,
+                      args=(snap.id,), key="train_resume")
+
+
+def _live_view(run_id: str, shown_state: RunState) -> None:
+    """Reruns alone once a second while the run is queued or training: progress and
+    charts only, so the browser redraws little. Any change of state reruns the page."""
+    snap = manager().snapshot(run_id)
+    if snap.state != shown_state:
+        st.rerun(scope="app")  # started, stopped or finished: badge, buttons, results, models
+    if snap.state == RunState.QUEUED:
+        ahead = manager().active_run()
+        name = f"run `{ahead.id}`" if ahead and ahead.id != snap.id else "the current run"
+        st.info(f"Queued (position {snap.queue_position or 1}): starts when {name} ends.",
+                icon=":material/schedule:")
+        return
+    prog = run_progress(snap)
+    if snap.state == RunState.STOPPING:
+        label = ("Stopping: training ends after the current step, then the best checkpoint "
+                 "is saved and scored on the test set…")
+    elif not snap.steps:
+        label = f"Loading data and building the model on {snap.device or '…'}"
+    else:
+        label = prog.text
+    st.progress(prog.fraction, text=label)
+    if snap.steps:
+        _charts(snap, live=True)
+
+
+def _live(snap: JobSnapshot, side) -> None:
+    if snap.state == RunState.QUEUED:
+        side.button("Cancel", icon=":material/close:", on_click=_stop, args=(snap.id,),
+                    key="train_cancel")
+    else:
+        side.button("Stop", icon=":material/stop:", on_click=_stop, args=(snap.id,),
+                    key="train_stop", disabled=snap.state == RunState.STOPPING,
+                    help="Ends training within a second and keeps the best checkpoint so far")
+    # The training thread never calls Streamlit: this fragment reads the job's
+    # snapshot once a second, rerunning alone (not the page).
+    st.fragment(guarded(_live_view), run_every=POLL_SECONDS)(snap.id, snap.state)
+
+
+def _outcome(snap: JobSnapshot) -> None:
+    if snap.state == RunState.FAILED:
+        st.error(f"**Training failed.** {snap.error}", icon=":material/error:")
+    elif snap.state == RunState.CANCELLED:
+        why = f" ({snap.error})" if snap.error else ""
+        st.warning(f"**Stopped** after {len(snap.epochs)} of {snap.config.epochs} epochs{why}. "
+                   + ("**Resume** continues from the last step; the best checkpoint so far "
+                      "is usable now." if snap.resumable else ""),
+                   icon=":material/pause_circle:")
+    else:
+        seconds = snap.result.train_seconds if snap.result else None
+        st.success(f"**Finished** in {format_duration(seconds)} on {snap.device}.",
+                   icon=":material/task_alt:")
+
+
+def show_run(snap: JobSnapshot, in_use: str | None) -> None:
+    """One run: its state and settings, then live progress, or its outcome and results.
+    `in_use` is the selected model's key, to mark this run's model as the one in use."""
+    head, side = st.columns([6, 1], vertical_alignment="center")
+    with head.container(horizontal=True, vertical_alignment="center"):
+        badge = snap.state.badge
+        st.badge(badge.text, icon=badge.icon, color=badge.colour)
+        st.caption(config_summary(snap.config))
+    if snap.state.active:
+        _live(snap, side)
+        return
+    _outcome(snap)
+    if snap.steps or snap.epochs:
+        _charts(snap)
+    if snap.test and snap.result:
+        _results(snap)
+    _actions(snap, in_use)
+
+
+def runs_table(runs: list[JobSnapshot]) -> None:
+    rows = [run_row(r) for r in runs]
+    st.dataframe(
+        [{"Run": r.id, "State": r.state, "Dataset": r.dataset, "Model": r.model,
+          "Epochs": r.epochs, "Test accuracy": r.test_accuracy,
+          "Best val accuracy": r.val_accuracy, "Train time (s)": r.train_seconds,
+          "Samples/s": r.samples_per_second, "Device": r.device} for r in rows],
+        hide_index=True, key="train_runs_table",
+        column_config={
+            "Test accuracy": st.column_config.NumberColumn(format="percent"),
+            "Best val accuracy": st.column_config.NumberColumn(format="percent"),
+            "Train time (s)": st.column_config.NumberColumn(format="%.1f"),
+            "Samples/s": st.column_config.NumberColumn(format="%.0f"),
+        })

@@ -1,0 +1,184 @@
+"""The Train page's settings form: one widget per TrainConfig field, keyed `train_<field>`.
+
+The widgets' help shows each field's range from TrainConfig's metadata. The
+number inputs have no bounds of their own on purpose: Streamlit resets an
+out-of-range number to the widget's default without a word, so the value
+typed stays as typed, the form says what is wrong, and Start refuses it.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import streamlit as st
+
+from core.catalog import architecture_infos
+from core.data import DATASETS
+from core.device import available_devices
+from core.train.config import ConfigError, TrainConfig
+from core.train.state import RunState
+from ui import state
+from ui.errors import safe_callback, show_error
+from ui.loaders import manager
+
+PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
+SESSION = "session"  # widget values survive page switches
+BATCH_SIZES = [32, 64, 128, 256, 512, 1024]
+DEVICE_LABELS = {"auto": "auto (GPU when available)", "cpu": "CPU", "cuda": "CUDA GPU",
+                 "mps": "Apple GPU (MPS)"}
+COLUMNS = [1, 1.2, 0.8, 0.8]
+
+
+def key(name: str) -> str:
+    return PREFIX + name
+
+
+def form_values() -> dict[str, Any]:
+    """The form's values by field name. A disabled widget (cutout without augmentation)
+    does not count."""
+    ss = st.session_state
+    values = {name: ss[key(name)] for name in TrainConfig.settings() if key(name) in ss}
+    if not values.get("augment"):
+        values["erase"] = 0
+    return values
+
+
+def form_config() -> TrainConfig:
+    """The settings as a TrainConfig; ConfigError names every invalid field and its range."""
+    return TrainConfig.from_values(form_values())
+
+
+def _help(name: str, text: str | None = None) -> str:
+    s = TrainConfig.settings()[name]
+    return f"{text or s.help[0].upper() + s.help[1:]} ({s.range_text})"
+
+
+def _number(container, label: str, name: str, **kw: Any) -> None:
+    default = TrainConfig.defaults()[name]
+    container.number_input(label, value=default, key=key(name), persist_state=SESSION,
+                           help=_help(name, kw.pop("help", None)), **kw)
+
+
+def render_form(dataset: str) -> None:
+    """The settings, a Start button, and what is wrong with the settings, if anything."""
+    ss = st.session_state
+    ss.setdefault(key("dataset"), dataset)
+    infos = {a.name: a for a in architecture_infos()}
+    c1, c2, c3, c4 = st.columns(COLUMNS)
+    c1.selectbox("Dataset", list(DATASETS), key=key("dataset"), persist_state=SESSION,
+                 format_func=lambda n: DATASETS[n].title)
+    arch = c2.selectbox("Architecture", list(infos), index=list(infos).index("cnn"),
+                        key=key("model"), persist_state=SESSION,
+                        format_func=lambda n: f"{n} ({infos[n].parameters:,} parameters)")
+    _number(c3, "Epochs", "epochs", step=1)
+    c4.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(128), key=key("batch_size"),
+                 persist_state=SESSION)
+    info = infos[arch]
+    st.caption(f"**{info.name}**: {info.description} · {info.parameters:,} parameters"
+               + ("" if info.reference else " · MNIST Studio design"))
+    settings = TrainConfig.settings()
+    c1, c2, c3, c4 = st.columns(COLUMNS)
+    _number(c1, "Learning rate", "lr", step=1e-4, format="%.5f", help="The peak rate under onecycle")
+    c2.selectbox("Optimizer", settings["optimizer"].choices, key=key("optimizer"),
+                 persist_state=SESSION)
+    c3.selectbox("Schedule", settings["schedule"].choices,
+                 index=settings["schedule"].choices.index("onecycle"), key=key("schedule"),
+                 persist_state=SESSION, help=_help("schedule"))
+    _number(c4, "Seed", "seed", step=1)
+    c1, c2, c3, c4 = st.columns(COLUMNS, vertical_alignment="bottom")
+    c1.selectbox("Device", available_devices(), key=key("device"), persist_state=SESSION,
+                 format_func=lambda d: DEVICE_LABELS.get(d, d))
+    augment = c2.toggle("Augmentation", key=key("augment"), persist_state=SESSION,
+                        help="Random shifts of up to 2 px (plus mirroring for garments)")
+    _number(c3, "Cutout (px)", "erase", step=1, disabled=not augment,
+            help="With augmentation: erase a random square")
+    with c4.popover("More", icon=":material/tune:"):
+        _number(st, "Weight decay", "weight_decay", step=1e-4, format="%.4f")
+        _number(st, "Label smoothing", "label_smoothing", step=0.05)
+    _start_row()
+
+
+def _start_row() -> None:
+    try:
+        form_config()
+        problem = None
+    except ConfigError as err:
+        problem = err
+    busy = manager().active_run()
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Start training", type="primary", icon=":material/play_arrow:",
+                  on_click=_start, key="train_start",
+                  help="One run trains at a time; a Start while one trains waits in a queue")
+        if busy:
+            st.caption(f"A run is {busy.state.label}: a new one waits in the queue and "
+                       "starts by itself after it.")
+    if problem is not None:
+        st.warning(f"**Start is refused until this is fixed:** {problem}.",
+                   icon=":material/warning:")
+
+
+def _request_id(cfg: TrainConfig) -> tuple[str, bool]:
+    """A token for this press of Start, and whether it repeats the last one.
+
+    Start pressed again with the same settings while the run it started is
+    still live (a double click, or a click Streamlit replays when it lands
+    during the live view's rerun) repeats the token, so the manager hands
+    back that run instead of queuing a copy.
+    """
+    settings = json.dumps(asdict(cfg), sort_keys=True)
+    last = st.session_state.get(state.TRAIN_REQUEST)
+    if last and last["settings"] == settings and manager().snapshot(last["run"]).state.active:
+        return last["token"], True
+    return uuid.uuid4().hex, False
+
+
+@safe_callback
+def _start() -> None:
+    """Start button callback: queue the run; it starts at once unless one is training."""
+    ss, mgr = st.session_state, manager()
+    try:
+        cfg = form_config()
+    except ConfigError as err:  # said in the page; nothing queued, nothing replaced
+        ss[state.TRAIN_NOTICE] = ("error", err)
+        return
+    token, repeat = _request_id(cfg)
+    ahead = mgr.active_run()
+    job_id = mgr.submit(cfg, request_id=token)
+    ss[state.TRAIN_FOCUS] = job_id
+    if repeat:
+        return
+    ss[state.TRAIN_REQUEST] = {"settings": json.dumps(asdict(cfg), sort_keys=True),
+                               "token": token, "run": job_id}
+    if ahead is None:  # show it training at once
+        settle(job_id, lambda s: s.state != RunState.QUEUED, 1.0)
+        ss[state.TRAIN_NOTICE] = ("started", f"Started run `{job_id}`.")
+        return
+    pos = mgr.snapshot(job_id).queue_position or 1
+    ss[state.TRAIN_NOTICE] = ("queued", f"Queued: run `{ahead.id}` is {ahead.state.label}, "
+                              f"so this one waits (position {pos} in the queue) and starts "
+                              "by itself when the runs before it end.")
+
+
+def settle(run_id: str, until, timeout: float) -> None:
+    """Wait briefly inside a callback, so the rerun that follows shows the new state
+    instead of waiting for the live view's next tick."""
+    try:
+        manager().wait(run_id, timeout=timeout, until=until)
+    except TimeoutError:
+        pass  # the live view shows it when it happens
+
+
+def show_notice() -> None:
+    """The message Start left for this rerun, once."""
+    notice = st.session_state.pop(state.TRAIN_NOTICE, None)
+    if not notice:
+        return
+    kind, body = notice
+    if kind == "error":
+        show_error(body)
+    elif kind == "queued":
+        st.info(body, icon=":material/schedule:")
+    else:
+        st.success(body, icon=":material/rocket_launch:")
