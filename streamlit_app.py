@@ -11,9 +11,11 @@ st.set_page_config(page_title="MNIST Studio", page_icon=":material/draw:", layou
                    initial_sidebar_state="expanded")
 
 from ui.errors import guard, show_callback_error  # noqa: E402  (set_page_config first)
-from ui.loaders import use_one_thread  # noqa: E402
+from ui.identity import current_viewer  # noqa: E402
+from ui.loaders import runs, use_one_thread  # noqa: E402
 from ui.sidebar import render_sidebar  # noqa: E402
-from ui.state import SELECTION  # noqa: E402
+from ui.state import SELECTION, VIEWER  # noqa: E402
+from core.visitors import server_secret  # noqa: E402
 
 # url_paths differ from the file names on purpose: with a pages/ folder beside
 # this script, Streamlit 1.67 runs its first script run after a server start (and
@@ -37,6 +39,9 @@ PAGES = [
 page = st.navigation({"MNIST Studio": PAGES})
 use_one_thread()  # every rerun runs in a fresh thread
 st.session_state.pop(SELECTION, None)  # recomputed below, every run
+with guard():
+    service = runs()
+    st.session_state[VIEWER] = current_viewer(server_secret(service.runs_dir), service.settings)
 with guard():
     render_sidebar()
 show_callback_error()

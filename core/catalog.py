@@ -2,7 +2,7 @@
 
 The app lists models on every rerun, so listing never opens a checkpoint:
 shipped models are described by weights/manifest.json (or, without one, by
-their file names `{dataset}-{architecture}.pt`), and runs by the JobManager's
+their file names `{dataset}-{architecture}.pt`), and runs by the run service's
 snapshots. Loading happens later, once, in the app's cache.
 """
 from __future__ import annotations
@@ -134,10 +134,10 @@ def shipped_models(folder: str | os.PathLike | None = None) -> list[ModelEntry]:
 
 
 def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
-    """Usable models from JobManager snapshots (finished runs and stopped ones with a best.pt).
+    """Usable models from run snapshots (finished runs and stopped ones with a best.pt).
 
     A run's best.pt is usable once the run is over (RunState.usable): a live run's
-    is rewritten while it trains. Takes core.train.jobs.JobSnapshot, in the order
+    is rewritten while it trains. Takes core.train.snapshot.RunSnapshot, in the order
     given (newest first).
     """
     out = []

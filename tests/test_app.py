@@ -24,11 +24,13 @@ from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.predict.classify import classify
 from core.data import DATASETS, load_bundle, load_split
 from core.evaluate.metrics import evaluate
-from core.train.jobs import get_manager
+from core.train.service import get_service, shutdown_services
+from core.visitors import Viewer
 from core.predict.preprocess import from_canvas, from_image
 from core.train.config import TrainConfig
 from core.train.loop import train
-from ui.state import CANVAS_RGBA, MODEL
+from ui.state import CANVAS_RGBA, MODEL, VIEWER
+from ui.identity import VISITOR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = {"classify": "pages/classify.py", "train": "pages/train.py",
@@ -67,17 +69,26 @@ def env(monkeypatch, tmp_path, fake_data_root, weights):
     st_config.set_option("client.showErrorDetails", "full")
     yield paths
     st_config.set_option("client.showErrorDetails", previous)
-    # No training thread may outlive its test (or the interpreter, at exit).
-    mgr = get_manager(paths["runs"])
-    for run in mgr.list_runs():
-        if run.state in ("queued", "running", "stopping"):
-            mgr.stop(run.id)
-    for run in mgr.list_runs():
-        mgr.wait(run.id, timeout=60)
+    # No training process may outlive its test: stop every run, then the runner.
+    svc = get_service(paths["runs"])
+    for run in svc.list_runs(ADMIN):
+        if run.state.active:
+            svc.stop(run.id, ADMIN)
+    for run in svc.list_runs(ADMIN):
+        svc.wait(run.id, ADMIN, timeout=60)
+    shutdown_services()
 
 
-def _app(page: str = "classify") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+ADMIN = Viewer("v:test-admin", admin=True)  # the tests' own look at every run
+
+
+def _app(page: str = "classify", visitor: str | None = None) -> AppTest:
+    """A new browser session; `visitor` makes it the same visitor as another session
+    (as the visitor cookie does for a second tab of the same browser)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if visitor is not None:
+        at.session_state[VISITOR] = visitor
+    at.run()
     if page != "classify":
         at.switch_page(PAGES[page]).run()
     _no_exception(at)
@@ -272,9 +283,9 @@ def test_training_runs_to_completion_and_its_metrics_appear(env):
     at.button(key="train_start").click().run()
     _no_exception(at)
     assert any("Started run" in s.value for s in at.success)
-    mgr = get_manager()
-    (run,) = mgr.list_runs()
-    snap = mgr.wait(run.id, timeout=60)
+    svc = get_service()
+    (run,) = svc.list_runs(ADMIN)
+    snap = svc.wait(run.id, ADMIN, timeout=120)
     assert snap.state == "finished", snap.error
     at.run()
     _no_exception(at)
@@ -296,29 +307,39 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     _fill_train_form(at, epochs=200)  # long enough to still be training below
     at.button(key="train_start").click().run()
     at.button(key="train_start").click().run()  # a double click: not a second run
-    assert len(get_manager().list_runs()) == 1
+    assert len(get_service().list_runs(ADMIN)) == 1
     at.number_input(key="train_seed").set_value(1)
     at.button(key="train_start").click().run()
     _no_exception(at)
     assert any(i.value.startswith("Queued") for i in at.info), [i.value for i in at.info]
-    mgr = get_manager()
-    (second,) = [r for r in mgr.list_runs() if r.state == "queued"]
-    (first,) = [r for r in mgr.list_runs() if r.id != second.id]
+    svc = get_service()
+    (second,) = [r for r in svc.list_runs(ADMIN) if r.state == "queued"]
+    (first,) = [r for r in svc.list_runs(ADMIN) if r.id != second.id]
     assert first.state == "running"
-    assert mgr.snapshot(second.id).queue_position == 1
-    # A second tab (a new session) picks the live run up by itself.
-    other_tab = _app("train")
+    assert svc.get(second.id, ADMIN).queue_position == 1
+    # A second tab (a new session of the same visitor) picks the live run up by itself.
+    me = at.session_state[VISITOR]
+    other_tab = _app("train", visitor=me)
     assert other_tab.selectbox(key="train_show").value == first.id
     assert "Stop" in _labels(other_tab, "button")
-    mgr.stop(second.id)  # cancel the queued one
+    # Another visitor sees the run read-only: no Stop, and a word on whose it is.
+    stranger = _app("train")
+    assert stranger.session_state[VISITOR] != me
+    stranger.selectbox(key="train_show").set_value(first.id).run()
+    assert "Stop" not in _labels(stranger, "button")
+    assert any("another visitor's run" in c.value for c in stranger.caption)
+    # A third Start of the same visitor is refused: one training and one waiting is the limit.
+    at.number_input(key="train_seed").set_value(2)
+    at.button(key="train_start").click().run()
+    assert any("the limit is 2 per visitor" in e.value for e in at.error), [e.value for e in at.error]
+    assert len(svc.list_runs(ADMIN)) == 2  # nothing queued
+    svc.stop(second.id, ADMIN)  # cancel the queued one
     at.selectbox(key="train_show").set_value(first.id).run()
-    deadline = time.time() + 30
-    while not mgr.snapshot(first.id).steps and time.time() < deadline:  # first step done
-        time.sleep(0.05)
+    svc.wait(first.id, ADMIN, until=lambda s: s.step > 0, timeout=60)  # first step done
     at.run()
     at.button(key="train_stop").click().run()
     _no_exception(at)
-    snap = mgr.wait(first.id, timeout=60)
+    snap = svc.wait(first.id, ADMIN, timeout=60)
     assert snap.state == "cancelled" and snap.best_checkpoint is not None
     assert snap.resumable
     at.run()
@@ -338,16 +359,16 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     _no_exception(at)
     errors = [e.value for e in at.error]
     assert any("epochs must be between 1 and 200, got 500" in e for e in errors), errors
-    assert get_manager().list_runs() == []  # nothing queued
+    assert get_service().list_runs(ADMIN) == []  # nothing queued
     at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_lr").set_value(5.0)
     at.button(key="train_start").click().run()
     assert any("lr must be between 1e-05 and 2, got 5" in e.value for e in at.error)
-    assert get_manager().list_runs() == []
+    assert get_service().list_runs(ADMIN) == []
     at.number_input(key="train_lr").set_value(0.003)
     at.button(key="train_start").click().run()
     assert any("Started run" in s.value for s in at.success)
-    (run,) = get_manager().list_runs()
+    (run,) = get_service().list_runs(ADMIN)
     assert (run.config.epochs, run.config.lr) == (1, 0.003)
 
 

@@ -10,7 +10,7 @@ from core.catalog import (ENV_WEIGHTS, RUN, SHIPPED, architecture_infos, default
                           find_model, list_models, read_manifest, run_models, run_stamp,
                           shipped_models, weights_dir)
 from core.models import ARCHITECTURES
-from core.train.jobs import JobSnapshot
+from core.train.snapshot import RunSnapshot
 
 
 def _touch(folder: Path, name: str) -> Path:
@@ -19,9 +19,9 @@ def _touch(folder: Path, name: str) -> Path:
     return path
 
 
-def FakeRun(id: str, state: str, config: dict, run_dir: str, **kw) -> JobSnapshot:
-    """A run as the JobManager describes it (dict values are read as status.json would be)."""
-    return JobSnapshot(id=id, state=state, config=config, created="2026-01-01T00:00:00",
+def FakeRun(id: str, state: str, config: dict, run_dir: str, **kw) -> RunSnapshot:
+    """A run as the run service describes it (dict values are read as status.json would be)."""
+    return RunSnapshot(id=id, state=state, config=config, created="2026-01-01T00:00:00",
                        run_dir=run_dir, device="CPU (2 threads)", **kw)
 
 

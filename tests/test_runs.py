@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core.train.config import TrainConfig
-from core.train.jobs import JobSnapshot
+from core.train.snapshot import RunSnapshot
 from core.train.runs import config_summary, run_progress, run_row
 
 CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 4, "batch_size": 128, "lr": 0.001,
@@ -10,8 +10,8 @@ CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 4, "batch_size": 128, "l
           "label_smoothing": 0.0, "augment": True, "erase": 6, "seed": 3, "device": "auto"}
 
 
-def _snap(state: str, **kw) -> JobSnapshot:
-    return JobSnapshot(id="20260101-000000-mnist-cnn-abcd", state=state, config=CONFIG,
+def _snap(state: str, **kw) -> RunSnapshot:
+    return RunSnapshot(id="20260101-000000-mnist-cnn-abcd", state=state, config=CONFIG,
                        created="2026-01-01T00:00:00", run_dir="/nonexistent", **kw)
 
 

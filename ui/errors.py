@@ -14,6 +14,8 @@ import streamlit as st
 from core.checkpoints import CheckpointError
 from core.data import DataMissingError
 from core.predict.preprocess import InputError
+from core.train.service import LimitReached, NotAllowed
+from core.train.store import RunNotFound, TransitionRefused
 from core.train.config import ConfigError
 
 log = logging.getLogger("mnist_studio")
@@ -31,6 +33,14 @@ def friendly_message(err: BaseException) -> str:
         return f"**This model file cannot be used.** {text[0].upper() + text[1:]}"
     if isinstance(err, InputError):
         return f"**This file cannot be classified.** {text[0].upper() + text[1:]}."
+    if isinstance(err, LimitReached):
+        return f"**Not started.** {text}"
+    if isinstance(err, NotAllowed):
+        return f"**Not yours.** {text}"
+    if isinstance(err, RunNotFound):
+        return f"**Not found.** {err}."
+    if isinstance(err, TransitionRefused):
+        return f"**Nothing changed.** {text[0].upper() + text[1:]}."
     if isinstance(err, MemoryError):
         return "**Out of memory.** Try a smaller batch size or a smaller model."
     if isinstance(err, FileNotFoundError):

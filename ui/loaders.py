@@ -18,7 +18,8 @@ from core.data import Split, data_root, load_split
 from core.device import cpu_threads, describe_device, pick_device
 from core.evaluate.cache import evaluate_cached
 from core.evaluate.metrics import EvalResult
-from core.train.jobs import JobManager, get_manager
+from core.train.service import RunService, get_service
+from core.visitors import Viewer
 
 
 def use_one_thread() -> None:
@@ -73,7 +74,7 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
     # evaluation works on a copy.
     model = ckpt.model if device.type == "cpu" else copy.deepcopy(ckpt.model).to(device)
     # 10,000 images: worth every core, unless a training run needs them.
-    torch.set_num_threads(1 if manager().active_run() else cpu_threads())
+    torch.set_num_threads(1 if sum(runs().busy()) else cpu_threads())
     try:
         return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
     finally:
@@ -93,11 +94,19 @@ def device_label() -> str:
     return describe_device(device)
 
 
-def manager() -> JobManager:
-    """The process's job manager ($MNIST_STUDIO_RUNS, else ./runs); core keeps one per folder."""
-    return get_manager()
+def runs() -> RunService:
+    """The run system of this app's runs folder ($MNIST_STUDIO_RUNS, else ./runs)."""
+    return get_service()
+
+
+def viewer() -> Viewer:
+    """Who is asking in this session (set by streamlit_app.py before any page runs)."""
+    from ui.state import VIEWER
+    return st.session_state[VIEWER]
 
 
 def available_models(dataset: str | None = None) -> list[ModelEntry]:
-    """Shipped checkpoints and usable runs. Not cached: a run that just finished shows up."""
-    return list_models(dataset, runs=manager().list_runs())
+    """Shipped checkpoints and this visitor's usable runs. Not cached: a run that just
+    finished shows up. Others' runs are theirs to use, not ours."""
+    mine = [r for r in runs().list_runs(viewer()) if r.mine]
+    return list_models(dataset, runs=mine)

@@ -1,5 +1,5 @@
 """The Train page's runs: which one is on show, its live view or results, its actions,
-and the table of all runs. Reads the job manager through its public methods only."""
+and the table of all runs. Reads the run system (core.train.service) as this visitor."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,12 +9,12 @@ import streamlit as st
 from core.catalog import run_stamp
 from core.data import DATASETS
 from core.train.curves import format_duration, training_curves
-from core.train.jobs import JobSnapshot
+from core.train.snapshot import RunSnapshot
 from core.train.runs import config_summary, run_progress, run_row
 from core.train.state import RunState
 from ui import charts, state
 from ui.errors import guarded, safe_callback
-from ui.loaders import manager
+from ui.loaders import runs, viewer
 from ui.train_form import settle
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
@@ -25,23 +25,37 @@ POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once
 
 @safe_callback
 def _stop(run_id: str) -> None:
-    manager().stop(run_id)
-    # Training ends within a step; the best checkpoint is then saved and scored on the
-    # test set. Wait a little for that, so the page can say "Stopped" right away.
+    runs().stop(run_id, viewer())
+    # Training ends within a step and the run says Stopped; the test-set scoring of its
+    # best checkpoint follows with its own line. Wait that long, not for the scoring.
     settle(run_id, lambda s: not s.state.active, 1.5)
 
 
 @safe_callback
 def _resume(run_id: str) -> None:
-    if manager().snapshot(run_id).resumable:  # not again if the first call queued it
-        manager().resume(run_id)
+    if runs().get(run_id, viewer(), metrics=False).resumable:  # not twice for one click
+        runs().resume(run_id, viewer())
 
 
-def choose_run(runs: list[JobSnapshot]) -> JobSnapshot:
-    """The Run select box; a run started elsewhere (another tab, before a refresh) is
-    put on show once, after that the person's choice stands."""
-    ss, ids = st.session_state, [r.id for r in runs]
-    active = manager().active_run()
+@safe_callback
+def _delete(run_id: str) -> None:
+    runs().delete(run_id, viewer())
+    st.session_state.pop(state.TRAIN_FOCUS, None)
+
+
+def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
+    """The Run select box. A run named in the URL (?run=<id>) is put on show if this
+    visitor may see it; the visitor's own run that started elsewhere (another tab,
+    before a refresh) is put on show once; after that the person's choice stands."""
+    ss, ids = st.session_state, [r.id for r in all_runs]
+    linked = st.query_params.get("run")
+    if linked and ss.get("_train_linked") != linked:
+        ss["_train_linked"] = linked
+        if linked in ids:
+            ss[state.TRAIN_FOCUS] = linked
+        else:
+            st.warning(f"Run `{linked}` was not found.", icon=":material/search_off:")
+    active = runs().active_run(viewer())
     seen = ss.setdefault(state.TRAIN_SEEN, set())
     if active is not None and active.id not in seen:
         seen.add(active.id)
@@ -52,15 +66,22 @@ def choose_run(runs: list[JobSnapshot]) -> JobSnapshot:
     def label(run_id: str) -> str:
         # No state or metrics in the label: the select box is outside the live
         # fragment, so they would go stale; the fragment shows them instead.
-        run = next(r for r in runs if r.id == run_id)
+        run = next(r for r in all_runs if r.id == run_id)
+        whose = "" if run.mine else f" · {owner_label(run)}"
         return f"{run_stamp(run_id)} · {run.config.dataset} · {run.config.model} · " \
-               f"{run.config.epochs} epochs"
+               f"{run.config.epochs} epochs{whose}"
 
     st.selectbox("Run", ids, key=state.TRAIN_FOCUS, format_func=label)
-    return next(r for r in runs if r.id == ss[state.TRAIN_FOCUS])
+    return next(r for r in all_runs if r.id == ss[state.TRAIN_FOCUS])
 
 
-def _charts(snap: JobSnapshot, live: bool = False) -> None:
+def owner_label(run: RunSnapshot) -> str:
+    if run.owner == viewer().id:
+        return "you"
+    return "an earlier version" if run.owner == "legacy" else f"visitor {run.owner.split(':')[-1][:6]}"
+
+
+def _charts(snap: RunSnapshot, live: bool = False) -> None:
     # Live: few points, redrawn every second. Finished: drawn once, more detail.
     curves = training_curves(snap.steps, snap.epochs, max_points=200 if live else 800)
     c1, c2 = st.columns(2)
@@ -70,7 +91,7 @@ def _charts(snap: JobSnapshot, live: bool = False) -> None:
                     config=charts.STATIC, key="train_acc_chart")
 
 
-def _results(snap: JobSnapshot) -> None:
+def _results(snap: RunSnapshot) -> None:
     test, result = snap.test, snap.result
     names = list(DATASETS[snap.config.dataset].classes)
     m1, m2, m3, m4 = st.columns(4)
@@ -88,8 +109,12 @@ def _results(snap: JobSnapshot) -> None:
                     config=charts.STATIC, key="train_confusion")
 
 
-def _actions(snap: JobSnapshot, in_use: str | None) -> None:
+def _actions(snap: RunSnapshot, in_use: str | None) -> None:
     best = snap.best_checkpoint
+    if not snap.mine:
+        st.caption(f":material/visibility: This run belongs to {owner_label(snap)}: you can "
+                   "watch it, not change, download or use it.")
+        return
     with st.container(horizontal=True):
         if best is not None and snap.state.usable:
             chosen = in_use == f"run:{snap.id}"
@@ -104,18 +129,20 @@ def _actions(snap: JobSnapshot, in_use: str | None) -> None:
         if snap.resumable:
             st.button("Resume", icon=":material/play_arrow:", on_click=_resume,
                       args=(snap.id,), key="train_resume")
+        if snap.phase is None:
+            st.button("Delete", icon=":material/delete:", on_click=_delete, args=(snap.id,),
+                      key="train_delete", type="tertiary",
+                      help="Removes the run, its checkpoints and its curves")
 
 
 def _live_view(run_id: str, shown_state: RunState) -> None:
     """Reruns alone once a second while the run is queued or training: progress and
     charts only, so the browser redraws little. Any change of state reruns the page."""
-    snap = manager().snapshot(run_id)
+    snap = runs().get(run_id, viewer(), max_points=200)
     if snap.state != shown_state:
         st.rerun(scope="app")  # started, stopped or finished: badge, buttons, results, models
     if snap.state == RunState.QUEUED:
-        ahead = manager().active_run()
-        name = f"run `{ahead.id}`" if ahead and ahead.id != snap.id else "the current run"
-        st.info(f"Queued (position {snap.queue_position or 1}): starts when {name} ends.",
+        st.info(f"Queued (position {snap.queue_position or 1}): starts when a worker is free.",
                 icon=":material/schedule:")
         return
     prog = run_progress(snap)
@@ -131,8 +158,18 @@ def _live_view(run_id: str, shown_state: RunState) -> None:
         _charts(snap, live=True)
 
 
-def _live(snap: JobSnapshot, side) -> None:
-    if snap.state == RunState.QUEUED:
+def _scoring_view(run_id: str) -> None:
+    """After a Stop: the best checkpoint is being scored on the test set."""
+    snap = runs().get(run_id, viewer(), metrics=False)
+    if snap.phase != "scoring":
+        st.rerun(scope="app")
+    st.progress(1.0, text="Scoring the best checkpoint on the test set…")
+
+
+def _live(snap: RunSnapshot, side) -> None:
+    if not snap.mine:
+        side.caption("another visitor's run")
+    elif snap.state == RunState.QUEUED:
         side.button("Cancel", icon=":material/close:", on_click=_stop, args=(snap.id,),
                     key="train_cancel")
     else:
@@ -144,12 +181,12 @@ def _live(snap: JobSnapshot, side) -> None:
     st.fragment(guarded(_live_view), run_every=POLL_SECONDS)(snap.id, snap.state)
 
 
-def _outcome(snap: JobSnapshot) -> None:
+def _outcome(snap: RunSnapshot) -> None:
     if snap.state == RunState.FAILED:
         st.error(f"**Training failed.** {snap.error}", icon=":material/error:")
     elif snap.state == RunState.CANCELLED:
         why = f" ({snap.error})" if snap.error else ""
-        st.warning(f"**Stopped** after {len(snap.epochs)} of {snap.config.epochs} epochs{why}. "
+        st.warning(f"**Stopped** after {snap.epochs_done} of {snap.config.epochs} epochs{why}. "
                    + ("**Resume** continues from the last step; the best checkpoint so far "
                       "is usable now." if snap.resumable else ""),
                    icon=":material/pause_circle:")
@@ -159,7 +196,7 @@ def _outcome(snap: JobSnapshot) -> None:
                    icon=":material/task_alt:")
 
 
-def show_run(snap: JobSnapshot, in_use: str | None) -> None:
+def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     """One run: its state and settings, then live progress, or its outcome and results.
     `in_use` is the selected model's key, to mark this run's model as the one in use."""
     head, side = st.columns([6, 1], vertical_alignment="center")
@@ -167,10 +204,15 @@ def show_run(snap: JobSnapshot, in_use: str | None) -> None:
         badge = snap.state.badge
         st.badge(badge.text, icon=badge.icon, color=badge.colour)
         st.caption(config_summary(snap.config))
+    if snap.executor:
+        st.caption(f":material/dns: Trains on **{snap.executor}** · node {snap.node or '…'} · "
+                   f"{snap.device or '…'} · owner: {owner_label(snap)}")
     if snap.state.active:
         _live(snap, side)
         return
     _outcome(snap)
+    if snap.phase == "scoring":
+        st.fragment(guarded(_scoring_view), run_every=POLL_SECONDS)(snap.id)
     if snap.steps or snap.epochs:
         _charts(snap)
     if snap.test and snap.result:
@@ -178,13 +220,13 @@ def show_run(snap: JobSnapshot, in_use: str | None) -> None:
     _actions(snap, in_use)
 
 
-def runs_table(runs: list[JobSnapshot]) -> None:
-    rows = [run_row(r) for r in runs]
+def runs_table(all_runs: list[RunSnapshot]) -> None:
+    rows = [(run_row(r), r) for r in all_runs]
     st.dataframe(
-        [{"Run": r.id, "State": r.state, "Dataset": r.dataset, "Model": r.model,
+        [{"Run": r.id, "Owner": owner_label(run), "State": r.state, "Dataset": r.dataset, "Model": r.model,
           "Epochs": r.epochs, "Test accuracy": r.test_accuracy,
           "Best val accuracy": r.val_accuracy, "Train time (s)": r.train_seconds,
-          "Samples/s": r.samples_per_second, "Device": r.device} for r in rows],
+          "Samples/s": r.samples_per_second, "Device": r.device} for r, run in rows],
         hide_index=True, key="train_runs_table",
         column_config={
             "Test accuracy": st.column_config.NumberColumn(format="percent"),

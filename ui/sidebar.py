@@ -6,7 +6,8 @@ import streamlit as st
 from core.catalog import ModelEntry, default_model, find_model, no_model_help
 from core.data import DATASETS
 from ui import state
-from ui.loaders import available_models, device_label
+from ui.identity import admin_box
+from ui.loaders import available_models, device_label, runs, viewer
 
 
 def _model_caption(entry: ModelEntry) -> str:
@@ -52,6 +53,11 @@ def render_sidebar() -> state.Selection:
             st.warning(no_model_help(dataset), icon=":material/info:")
         st.badge(device_label(), icon=":material/memory:", color="gray",
                  help="Where inference and training run")
+        me = viewer()
+        st.caption(f":material/person: {'admin · ' if me.admin else ''}"
+                   f"{'you are ' + me.id[2:] if me.id.startswith('u:') else 'visitor ' + me.short}"
+                   " · your runs are yours; others' are read-only")
+        admin_box(runs().settings)
     selection = state.Selection(dataset, chosen, models)
     ss[state.SELECTION] = selection
     return selection

@@ -9,6 +9,7 @@ from core.catalog import ModelEntry, no_model_help
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
+VIEWER = "_viewer"  # the Viewer (identity, admin) of this session
 SELECTION = "_selection"  # the Selection the sidebar computed in this run
 CANVAS_RGBA = "classify_canvas_rgba"  # tests put an (H, W, 4) array here instead of drawing
 CANVAS_ROUND = "classify_canvas_round"  # bumped by Clear: a new key gives an empty canvas

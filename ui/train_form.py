@@ -21,7 +21,8 @@ from core.train.config import ConfigError, TrainConfig
 from core.train.state import RunState
 from ui import state
 from ui.errors import safe_callback, show_error
-from ui.loaders import manager
+from core.train.service import LimitReached
+from ui.loaders import runs, viewer
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -102,21 +103,31 @@ def render_form(dataset: str) -> None:
 
 def _start_row() -> None:
     try:
-        form_config()
+        cfg = form_config()
         problem = None
     except ConfigError as err:
-        problem = err
-    busy = manager().active_run()
+        cfg, problem = None, err
+    service = runs()
+    training, queued = service.busy()
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Start training", type="primary", icon=":material/play_arrow:",
                   on_click=_start, key="train_start",
-                  help="One run trains at a time; a Start while one trains waits in a queue")
-        if busy:
-            st.caption(f"A run is {busy.state.label}: a new one waits in the queue and "
-                       "starts by itself after it.")
+                  help="Runs train in worker processes; a Start while they are busy waits "
+                       "in a queue")
+        if cfg is not None:
+            minutes, cap = service.estimate(cfg), service.settings.max_run_minutes
+            st.caption(f"Estimated training time: **{_minutes(minutes)}** "
+                       f"(limit {cap:g} min per run)" + (" · :red[over the limit]" if minutes > cap
+                                                           else ""))
+        if training or queued:
+            st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is not None:
         st.warning(f"**Start is refused until this is fixed:** {problem}.",
                    icon=":material/warning:")
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.1f} min"
 
 
 def _request_id(cfg: TrainConfig) -> tuple[str, bool]:
@@ -124,40 +135,51 @@ def _request_id(cfg: TrainConfig) -> tuple[str, bool]:
 
     Start pressed again with the same settings while the run it started is
     still live (a double click, or a click Streamlit replays when it lands
-    during the live view's rerun) repeats the token, so the manager hands
+    during the live view's rerun) repeats the token, so the run service hands
     back that run instead of queuing a copy.
     """
     settings = json.dumps(asdict(cfg), sort_keys=True)
     last = st.session_state.get(state.TRAIN_REQUEST)
-    if last and last["settings"] == settings and manager().snapshot(last["run"]).state.active:
+    if last and last["settings"] == settings and _still_active(last["run"]):
         return last["token"], True
     return uuid.uuid4().hex, False
+
+
+def _still_active(run_id: str) -> bool:
+    try:
+        return runs().get(run_id, viewer(), metrics=False).state.active
+    except KeyError:  # deleted since
+        return False
 
 
 @safe_callback
 def _start() -> None:
     """Start button callback: queue the run; it starts at once unless one is training."""
-    ss, mgr = st.session_state, manager()
+    ss, service, me = st.session_state, runs(), viewer()
     try:
         cfg = form_config()
     except ConfigError as err:  # said in the page; nothing queued, nothing replaced
         ss[state.TRAIN_NOTICE] = ("error", err)
         return
     token, repeat = _request_id(cfg)
-    ahead = mgr.active_run()
-    job_id = mgr.submit(cfg, request_id=token)
-    ss[state.TRAIN_FOCUS] = job_id
+    free = service.busy()[0] < service.settings.worker_count() and not service.busy()[1]
+    try:
+        run = service.submit(cfg, me, request_id=token)
+    except LimitReached as err:  # said in the page; nothing queued
+        ss[state.TRAIN_NOTICE] = ("refused", str(err))
+        return
+    ss[state.TRAIN_FOCUS] = run.id
     if repeat:
         return
     ss[state.TRAIN_REQUEST] = {"settings": json.dumps(asdict(cfg), sort_keys=True),
-                               "token": token, "run": job_id}
-    if ahead is None:  # show it training at once
-        settle(job_id, lambda s: s.state != RunState.QUEUED, 1.0)
-        ss[state.TRAIN_NOTICE] = ("started", f"Started run `{job_id}`.")
+                               "token": token, "run": run.id}
+    if free:  # a worker takes it at once: show it training, not queued
+        settle(run.id, lambda s: s.state != RunState.QUEUED, 1.0)
+        ss[state.TRAIN_NOTICE] = ("started", f"Started run `{run.id}`.")
         return
-    pos = mgr.snapshot(job_id).queue_position or 1
-    ss[state.TRAIN_NOTICE] = ("queued", f"Queued: run `{ahead.id}` is {ahead.state.label}, "
-                              f"so this one waits (position {pos} in the queue) and starts "
+    run = service.get(run.id, me, metrics=False)
+    ss[state.TRAIN_NOTICE] = ("queued", f"Queued: every worker is busy, so this run waits "
+                              f"(position {run.queue_position or 1} in the queue) and starts "
                               "by itself when the runs before it end.")
 
 
@@ -165,7 +187,7 @@ def settle(run_id: str, until, timeout: float) -> None:
     """Wait briefly inside a callback, so the rerun that follows shows the new state
     instead of waiting for the live view's next tick."""
     try:
-        manager().wait(run_id, timeout=timeout, until=until)
+        runs().wait(run_id, viewer(), until=until, timeout=timeout)
     except TimeoutError:
         pass  # the live view shows it when it happens
 
@@ -178,6 +200,8 @@ def show_notice() -> None:
     kind, body = notice
     if kind == "error":
         show_error(body)
+    elif kind == "refused":
+        st.error(f"**Not started.** {body}", icon=":material/block:")
     elif kind == "queued":
         st.info(body, icon=":material/schedule:")
     else:

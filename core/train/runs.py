@@ -8,7 +8,7 @@ from core.train.config import TrainConfig
 from core.train.curves import format_duration
 
 if TYPE_CHECKING:
-    from core.train.jobs import JobSnapshot
+    from core.train.snapshot import RunSnapshot
 
 
 @dataclass
@@ -43,14 +43,14 @@ class RunProgress:
                 f"ETA {self.eta} · {self.samples_per_second:,.0f} samples/s · {self.device}")
 
 
-def run_row(snap: JobSnapshot) -> RunRow:
+def run_row(snap: RunSnapshot) -> RunRow:
     config, test, result = snap.config, snap.test, snap.result
     best_val = result.val_accuracy if result else None
     if best_val is None and snap.epochs:
         best_val = max(e["val_accuracy"] for e in snap.epochs)
     return RunRow(
         id=snap.id, state=snap.state.label, dataset=config.dataset, model=config.model,
-        epochs=f"{len(snap.epochs)}/{config.epochs}",
+        epochs=f"{max(snap.epochs_done, len(snap.epochs))}/{config.epochs}",
         test_accuracy=test.accuracy if test else None, val_accuracy=best_val,
         train_seconds=result.train_seconds if result else None,
         samples_per_second=(result.samples_per_second if result else None)
@@ -58,7 +58,7 @@ def run_row(snap: JobSnapshot) -> RunRow:
         device=snap.device or "", created=snap.created)
 
 
-def run_progress(snap: JobSnapshot) -> RunProgress:
+def run_progress(snap: RunSnapshot) -> RunProgress:
     last = snap.steps[-1] if snap.steps else None
     return RunProgress(
         fraction=min(1.0, max(0.0, snap.fraction_done)),

@@ -26,7 +26,8 @@ from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
 from core.train.state import RunState
-from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
+from core.train.snapshot import RunSnapshot
+from core.train.store import RunNotFound, RunRecord, RunStore, TransitionRefused
 from core.visitors import Viewer, can_control, can_see
 
 ENV_RUNS = "MNIST_STUDIO_RUNS"
@@ -40,17 +41,6 @@ class LimitReached(RuntimeError):
 
 class NotAllowed(PermissionError):
     """The viewer may look at this run but not control it."""
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A run as one viewer sees it."""
-    record: RunRecord
-    mine: bool  # the viewer may control it (owner or admin)
-    queue_position: int | None  # 1 = next to start
-
-    def __getattr__(self, name: str):  # the record's fields, read-only
-        return getattr(self.record, name)
 
 
 def new_run_id(cfg: TrainConfig) -> str:
@@ -67,6 +57,9 @@ class RunService:
         self._start_runner = start_runner
         self._runner: subprocess.Popen | None = None
         self._runner_lock = threading.Lock()
+        # At once, not at the first Start: runs queued before a restart start again, and
+        # runs a killed server left "training" are marked interrupted (resumable).
+        self.ensure_runner()
 
     # ---------------------------------------------------------------- runner
 
@@ -119,7 +112,7 @@ class RunService:
 
     # --------------------------------------------------------------- writes
 
-    def submit(self, cfg: TrainConfig, viewer: Viewer, request_id: str | None = None) -> RunView:
+    def submit(self, cfg: TrainConfig, viewer: Viewer, request_id: str | None = None) -> RunSnapshot:
         """Queue a run for the viewer. A repeated request_id returns the run it made.
 
         Raises LimitReached (nothing queued) when a limit says no."""
@@ -133,17 +126,17 @@ class RunService:
         return self._view(stored, viewer)
 
     def _controlled(self, run_id: str, viewer: Viewer) -> RunRecord:
-        record = self.get(run_id, viewer).record
+        record = self._record(run_id, viewer)
         if not can_control(viewer, record.owner):
             raise NotAllowed("This run belongs to another visitor: you can look, not change it.")
         return record
 
-    def stop(self, run_id: str, viewer: Viewer) -> RunView:
+    def stop(self, run_id: str, viewer: Viewer) -> RunSnapshot:
         """Cancel a queued run, or ask a training one to stop after its current step."""
         self._controlled(run_id, viewer)
         return self._view(self.store.request_stop(run_id), viewer)
 
-    def resume(self, run_id: str, viewer: Viewer) -> RunView:
+    def resume(self, run_id: str, viewer: Viewer) -> RunSnapshot:
         """Queue a stopped or interrupted run again, to continue from its saved step."""
         from core.checkpoints import read_payload
         record = self._controlled(run_id, viewer)
@@ -164,45 +157,91 @@ class RunService:
 
     # ---------------------------------------------------------------- reads
 
-    def _view(self, record: RunRecord, viewer: Viewer) -> RunView:
-        position = None
-        if record.state == RunState.QUEUED:
-            ids = [r.id for r in self.store.queue()]
-            position = ids.index(record.id) + 1 if record.id in ids else None
-        return RunView(record, can_control(viewer, record.owner), position)
+    def _view(self, record: RunRecord, viewer: Viewer, metrics: bool = False,
+              max_points: int = 400, queue: dict[str, int] | None = None) -> RunSnapshot:
+        if queue is None:
+            queue = self._queue_positions() if record.state == RunState.QUEUED else {}
+        steps, epochs = [], []
+        if metrics:
+            steps = self.store.steps(record.id, max_points).rows()
+            epochs = self.store.epochs(record.id)
+        created = dt.datetime.fromtimestamp(record.created).isoformat(timespec="seconds")
+        return RunSnapshot(
+            id=record.id, state=record.state, config=record.config, created=created,
+            total_steps=record.total_steps, steps=steps, epochs=epochs, error=record.error,
+            queue_position=queue.get(record.id), started_at=record.started_at,
+            finished_at=record.finished_at, device=record.device, test=record.test,
+            result=record.result, run_dir=record.run_dir, owner=record.owner,
+            mine=can_control(viewer, record.owner), phase=record.phase,
+            executor=record.executor, node=record.node,
+            estimate_minutes=record.estimate_minutes, last_step=record.step,
+            epochs_done=len(epochs) if metrics else record.epochs_done)
 
-    def get(self, run_id: str, viewer: Viewer) -> RunView:
-        """The run, if the viewer may see it; else RunNotFound, as for a run that never was."""
+    def _queue_positions(self) -> dict[str, int]:
+        return {r.id: i + 1 for i, r in enumerate(self.store.queue())}
+
+    def _record(self, run_id: str, viewer: Viewer) -> RunRecord:
         record = self.store.get(run_id)
         if not can_see(viewer, record.owner, self.settings.show_others):
             raise RunNotFound(run_id)
-        return self._view(record, viewer)
+        return record
 
-    def list_runs(self, viewer: Viewer, limit: int = 1000) -> list[RunView]:
-        """Runs the viewer may see, newest first."""
+    def get(self, run_id: str, viewer: Viewer, metrics: bool = True,
+            max_points: int = 400) -> RunSnapshot:
+        """The run with its metrics (steps thinned to max_points), if the viewer may see
+        it; else RunNotFound, exactly as for a run that never existed."""
+        return self._view(self._record(run_id, viewer), viewer, metrics, max_points)
+
+    def list_runs(self, viewer: Viewer, limit: int = 1000) -> list[RunSnapshot]:
+        """Runs the viewer may see, newest first, without their metrics."""
         owner = None if self.settings.show_others or viewer.admin else viewer.id
-        queue = {r.id: i + 1 for i, r in enumerate(self.store.queue())}
-        return [RunView(r, can_control(viewer, r.owner), queue.get(r.id))
-                for r in self.store.list(owner=owner, limit=limit)]
+        queue = self._queue_positions()
+        return [self._view(r, viewer, queue=queue) for r in self.store.list(owner=owner, limit=limit)]
 
-    def steps(self, run_id: str, viewer: Viewer, max_points: int = 400) -> StepSeries:
-        self.get(run_id, viewer)
-        return self.store.steps(run_id, max_points)
+    def active_run(self, viewer: Viewer) -> RunSnapshot | None:
+        """The viewer's own run training now, else their next queued one."""
+        mine = [r for r in self.store.list(owner=viewer.id, states=[s for s in RunState if s.active])]
+        if not mine:
+            return None
+        mine.sort(key=lambda r: (r.state == RunState.QUEUED, r.queued_at or 0))
+        return self._view(mine[0], viewer)
 
-    def epochs(self, run_id: str, viewer: Viewer) -> list[dict]:
-        self.get(run_id, viewer)
-        return self.store.epochs(run_id)
+    def busy(self) -> tuple[int, int]:
+        """(runs training, runs queued) on the whole server."""
+        queued = len(self.store.queue())
+        return self.store.active_count() - queued, queued
 
     def wait(self, run_id: str, viewer: Viewer,
-             until: Callable[[RunView], bool] | None = None, timeout: float = 60.0,
-             poll: float = 0.05) -> RunView:
+             until: Callable[[RunSnapshot], bool] | None = None, timeout: float = 60.0,
+             poll: float = 0.05) -> RunSnapshot:
         """Block until `until(run)` holds (default: the run is over and scored)."""
         until = until or (lambda r: not r.state.active and r.phase is None)
         deadline = time.monotonic() + timeout
         while True:
-            view = self.get(run_id, viewer)
+            view = self.get(run_id, viewer, metrics=False)
             if until(view):
                 return view
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} still {view.state.value} after {timeout}s")
             time.sleep(poll)
+
+
+_services: dict[Path, RunService] = {}
+_services_lock = threading.Lock()
+
+
+def get_service(runs_dir: str | Path | None = None) -> RunService:
+    """One service (so one runner) per runs folder per process."""
+    key = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
+    with _services_lock:
+        if key not in _services:
+            _services[key] = RunService(key)
+        return _services[key]
+
+
+def shutdown_services() -> None:
+    """Stop every runner this process started (tests, and a clean exit)."""
+    with _services_lock:
+        for service in _services.values():
+            service.shutdown()
+        _services.clear()

@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "samples_per_second", "elapsed")
+SELECT_RUNS = ("SELECT runs.*, (SELECT COUNT(*) FROM epochs WHERE epochs.run_id = runs.id) "
+               "AS epochs_done FROM runs")
 
 
 class RunNotFound(KeyError):
@@ -123,6 +125,7 @@ class RunRecord:
     estimate_minutes: float | None = None
     test: dict | None = None
     result: dict | None = None
+    epochs_done: int = 0
 
     @property
     def last_checkpoint(self) -> Path:
@@ -152,6 +155,11 @@ class StepSeries:
 
     def __len__(self) -> int:
         return len(self.step)
+
+    def rows(self) -> list[dict]:
+        """One dict per kept step, as the trainer's StepEvents."""
+        return [dict(zip(STEP_FIELDS, values)) for values in
+                zip(self.step, self.epoch, self.loss, self.lr, self.samples_per_second, self.elapsed)]
 
 
 def step_level(step: int) -> int:
@@ -212,7 +220,7 @@ class RunStore:
     # ---------------------------------------------------------------- reads
 
     def get(self, run_id: str) -> RunRecord:
-        row = self._db().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._db().execute(f"{SELECT_RUNS} WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(run_id)
         return _record(row)
@@ -227,14 +235,14 @@ class RunStore:
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             args += [str(s.value) for s in states]
-        sql = ("SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = (SELECT_RUNS + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY created DESC, id DESC LIMIT ?")
         return [_record(r) for r in self._db().execute(sql, (*args, limit))]
 
     def queue(self) -> list[RunRecord]:
         """Queued runs, first come first."""
-        rows = self._db().execute(
-            "SELECT * FROM runs WHERE state = ? ORDER BY queued_at, id", (RunState.QUEUED.value,))
+        rows = self._db().execute(f"{SELECT_RUNS} WHERE state = ? ORDER BY queued_at, id",
+                                  (RunState.QUEUED.value,))
         return [_record(r) for r in rows]
 
     def active_count(self, owner: str | None = None) -> int:
@@ -289,7 +297,7 @@ class RunStore:
         (owner, request_id) returns the run that request made instead."""
         with self._write() as db:
             if record.request_id:
-                row = db.execute("SELECT * FROM runs WHERE owner = ? AND request_id = ?",
+                row = db.execute(f"{SELECT_RUNS} WHERE owner = ? AND request_id = ?",
                                  (record.owner, record.request_id)).fetchone()
                 if row is not None:
                     return _record(row)

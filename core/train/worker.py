@@ -159,15 +159,10 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
             recorder.stopped()
         else:
             recorder.phase("scoring")
-        test = finish(result, data, run_dir / "best.pt", {"run": run_id}).to_json()
+        test, summary = finish(result, data, run_dir / "best.pt", run=run_id)
         if not result.stopped:
             (run_dir / "last.pt").unlink(missing_ok=True)
-        summary = {"best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
-                   "val_accuracy": result.best_val_accuracy,
-                   "train_seconds": result.train_seconds,
-                   "samples_per_second": result.samples_per_second,
-                   "steps": result.steps, "stopped": result.stopped}
-        recorder.done(summary, test, result.stopped)
+        recorder.done(summary.to_json(), test.summary().to_json(), result.stopped)
     except Exception as err:  # the page shows the message; the log keeps the trace
         traceback.print_exc()
         batcher.flush()
