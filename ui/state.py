@@ -27,11 +27,12 @@ class Selection:
 
 def selection() -> Selection:
     """What the sidebar selected in this run (the entry script renders it before any page)."""
+    # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
+    # the last run's): go through the entry script instead.
+    leave_legacy_pages_pass()
     sel = st.session_state.get(SELECTION)
-    if sel is None:
-        # A page file run alone by Streamlit's legacy pages/ pass: go through the entry script.
-        leave_legacy_pages_pass()
-        st.stop()  # the sidebar failed and has shown why: nothing more to draw
+    if sel is None:  # the sidebar failed and has shown why: nothing more to draw
+        st.stop()
     return sel
 
 
