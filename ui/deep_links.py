@@ -12,13 +12,17 @@ browser's "Page not found" dialog) before the entry script resolves the page.
 
 Hence the app's url_paths are the page files' names: the legacy pass then finds the
 file and runs it alone, without the entry script. Its first call, state.selection(),
-comes here: we clear the flag, as st.navigation would have, and rerun, and the rerun
-goes through the entry script to the same page (its hash is the same url_path's).
+comes here: we clear the flag, as st.navigation would have, and run the entry script
+in its place, in this same run (a rerun would lose a button's click), which
+navigates to the same page (its hash is the same url_path's); then this pass stops.
 """
 from __future__ import annotations
 
+import types
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 
 def in_legacy_pages_pass() -> bool:
@@ -26,7 +30,13 @@ def in_legacy_pages_pass() -> bool:
 
 
 def leave_legacy_pages_pass() -> None:
-    """Rerun through the entry script when a page file runs alone in the legacy pass."""
-    if in_legacy_pages_pass():
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    """In the legacy pass, run the entry script instead of the page file, then stop."""
+    ctx = get_script_run_ctx()
+    if not in_legacy_pages_pass() or ctx is None:
+        return
+    PagesManager.uses_pages_directory = False
+    path = ctx.pages_manager.main_script_path
+    module = types.ModuleType("__main__")  # as Streamlit's script runner runs it
+    module.__dict__["__file__"] = path
+    exec(ctx.pages_manager.get_page_script_byte_code(path), module.__dict__)  # noqa: S102
+    st.stop()  # the page file that called us has been run by the entry script

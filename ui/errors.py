@@ -14,6 +14,7 @@ import streamlit as st
 from core.checkpoints import CheckpointError
 from core.data import DataMissingError
 from core.predict.preprocess import InputError
+from ui.data_download import offer_download
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)
@@ -43,6 +44,8 @@ def show_error(err: BaseException) -> None:
     # BaseException, not Exception, so it never reaches here.
     log.error("error shown in the page", exc_info=err)
     st.error(friendly_message(err), icon=":material/error:")
+    if isinstance(err, DataMissingError):  # every page that needs data offers the download
+        offer_download(err)
 
 
 @contextmanager
