@@ -91,3 +91,20 @@ def test_a_run_keeps_its_predictions_in_its_folder(tmp_path, fake_data_root):
     again = evaluate_cached(Exploding(), best, split, ckpt.meta.mean, ckpt.meta.std,
                             folder=tmp_path / "cache2")
     assert again.accuracy == first.accuracy and again.mistake_indices == first.mistake_indices
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_evaluate_never_runs_a_shipped_default_model(dataset, real_data_root, tmp_path):
+    """The first visit to Evaluate for the default (ResNet) model reads its shipped
+    predictions: with an empty cache the model is not run at all."""
+    from core.catalog import default_model, list_models
+    from tests.conftest import ROOT
+
+    shipped = ROOT / "weights"
+    entry = default_model(list_models(dataset, folder=shipped), dataset, folder=shipped)
+    assert entry.architecture == "resnet"
+    split = load_split(dataset, False, real_data_root)
+    meta = load_checkpoint(entry.path).meta
+    res = evaluate_cached(Exploding(), entry.path, split, meta.mean, meta.std,
+                          folder=tmp_path / "empty-cache")
+    assert res.accuracy == pytest.approx(entry.test_accuracy, abs=5e-5)
