@@ -17,23 +17,17 @@ from ui.sidebar import render_sidebar  # noqa: E402
 from ui.state import SELECTION, VIEWER  # noqa: E402
 from core.visitors import server_secret  # noqa: E402
 
-# url_paths differ from the file names on purpose: with a pages/ folder beside
-# this script, Streamlit 1.67 runs its first script run after a server start (and
-# AppTest every run) as a legacy multipage app, which would run a deep-linked
-# page file (/train -> pages/train.py) alone, without this script's config and
-# sidebar. With paths that match no file name, that legacy pass falls back to
-# this script, whose st.navigation then resolves the path.
+# Each url_path is its page file's name (the default page's URL is "/"): Streamlit
+# 1.67 runs the first script run after a server start (and AppTest every run) as a
+# legacy pages/ app, which reports any URL that names no pages/ file as "Page not
+# found"; with these names it finds the file, and ui.deep_links sends the run back
+# through this script (see there).
 PAGES = [
-    st.Page("pages/classify.py", title="Classify", icon=":material/draw:", default=True,
-            url_path="home"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:",
-            url_path="training"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:",
-            url_path="evaluation"),
-    st.Page("pages/mistakes.py", title="Mistakes", icon=":material/report:",
-            url_path="misclassified"),
-    st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:",
-            url_path="dataset"),
+    st.Page("pages/classify.py", title="Classify", icon=":material/draw:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+    st.Page("pages/mistakes.py", title="Mistakes", icon=":material/report:"),
+    st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:"),
 ]
 
 page = st.navigation({"MNIST Studio": PAGES})

@@ -12,7 +12,9 @@ sys.path.insert(0, str(ROOT))
 from core.data import DATASETS  # noqa: E402
 from tests.fakedata import write_fake_dataset  # noqa: E402
 
-REAL_DATA = Path(os.environ.get("MNIST_STUDIO_REAL_DATA", ROOT.parent / "shared" / "data"))
+# The real MNIST / Fashion-MNIST: the documented $MNIST_STUDIO_DATA, else ../shared/data.
+# Read once, here, at import: many tests point MNIST_STUDIO_DATA elsewhere for themselves.
+REAL_DATA = Path(os.environ.get("MNIST_STUDIO_DATA") or ROOT.parent / "shared" / "data")
 
 
 def real_data_present(name: str = "mnist") -> bool:

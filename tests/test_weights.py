@@ -1,12 +1,16 @@
-"""Every shipped checkpoint reproduces its manifest's accuracy on the real test set."""
+"""Every shipped checkpoint reproduces its manifest's accuracy on the real test set,
+and its shipped predictions (weights/predictions/) are that evaluation's."""
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
+import torch
 
 from core.checkpoints import load_checkpoint
 from core.data import load_split
-from core.evaluate.metrics import evaluate
+from core.evaluate.metrics import Prediction, predict_split, summarize
+from core.evaluate.predictions import load_predictions, predictions_path
 from scripts.results_table import target
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -27,13 +31,47 @@ def test_manifest_is_complete_and_small():
     assert sum(p.stat().st_size for p in WEIGHTS.glob("*.pt")) < 60 * 2**20
 
 
+@lru_cache(maxsize=None)
+def fresh_prediction(file: str, root: Path) -> Prediction:
+    """One evaluation per checkpoint, shared by the tests below (the ResNets take long)."""
+    ck = load_checkpoint(WEIGHTS / file)
+    test = load_split(ck.meta.dataset, train=False, root=root)
+    return predict_split(ck.model, test, ck.meta.mean, ck.meta.std)
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=[c["file"] for c in ENTRIES])
 def test_checkpoint_reproduces_manifest(entry, real_data_root):
     ck = load_checkpoint(WEIGHTS / entry["file"])
     assert (ck.meta.dataset, ck.meta.architecture) == (entry["dataset"], entry["architecture"])
-    test = load_split(entry["dataset"], train=False, root=real_data_root)
-    acc = evaluate(ck.model, test, ck.meta.mean, ck.meta.std).accuracy
+    acc = summarize(fresh_prediction(entry["file"], real_data_root)).accuracy
     assert acc == pytest.approx(entry["test_accuracy"], abs=0.0005)
     goal = target(entry["dataset"], entry["architecture"])
     if goal is not None:
         assert acc * 100 >= goal, f"{entry['file']}: {acc:.2%} is under the {goal}% target"
+
+
+def test_shipped_predictions_are_small():
+    files = list((WEIGHTS / "predictions").glob("*.npz"))
+    assert {p.stem for p in files} == {Path(c["file"]).stem for c in ENTRIES}
+    assert sum(p.stat().st_size for p in files) < 3 * 2**20
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[c["file"] for c in ENTRIES])
+def test_shipped_predictions_match_a_fresh_evaluation(entry, real_data_root):
+    """Same classes everywhere, probabilities within float16 rounding, and the same
+    summaries (accuracy, confusion matrix, mistakes) exactly; keyed to this checkpoint."""
+    path = WEIGHTS / entry["file"]
+    ck = load_checkpoint(path)
+    test = load_split(entry["dataset"], train=False, root=real_data_root)
+    shipped = load_predictions(predictions_path(path), path, test, ck.meta.mean, ck.meta.std)
+    assert shipped is not None, (f"{predictions_path(path)} is missing or stale: "
+                                 "run python -m scripts.ship_predictions")
+    fresh = fresh_prediction(entry["file"], real_data_root)
+    assert torch.equal(shipped.predicted, fresh.predicted)
+    assert torch.allclose(shipped.probabilities, fresh.probabilities, rtol=0, atol=1e-3)
+    assert shipped.loss == pytest.approx(fresh.loss, rel=1e-4)
+    a, b = summarize(shipped), summarize(fresh)
+    assert a.accuracy == b.accuracy == pytest.approx(entry["test_accuracy"], abs=5e-5)
+    assert a.confusion_matrix == b.confusion_matrix
+    assert (a.mistake_indices, a.mistake_true, a.mistake_predicted) == \
+        (b.mistake_indices, b.mistake_true, b.mistake_predicted)

@@ -17,6 +17,7 @@ from core.predict.preprocess import InputError
 from core.train.service import LimitReached, NotAllowed
 from core.train.store import RunNotFound, TransitionRefused
 from core.train.config import ConfigError
+from ui.data_download import offer_download
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)
@@ -56,6 +57,8 @@ def show_error(err: BaseException) -> None:
     # BaseException, not Exception, so it never reaches here.
     log.error("error shown in the page", exc_info=err)
     st.error(friendly_message(err), icon=":material/error:")
+    if isinstance(err, DataMissingError):  # every page that needs data offers the download
+        offer_download(err)
 
 
 @contextmanager

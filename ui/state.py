@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from core.catalog import ModelEntry, no_model_help
+from ui.deep_links import leave_legacy_pages_pass
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
@@ -29,6 +30,9 @@ class Selection:
 
 def selection() -> Selection:
     """What the sidebar selected in this run (the entry script renders it before any page)."""
+    # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
+    # the last run's): go through the entry script instead.
+    leave_legacy_pages_pass()
     sel = st.session_state.get(SELECTION)
     if sel is None:  # the sidebar failed and has shown why: nothing more to draw
         st.stop()

@@ -99,6 +99,10 @@ def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 class DataMissingError(RuntimeError):
     """The dataset files are not on disk and could not be downloaded."""
 
+    def __init__(self, message: str, dataset: str | None = None) -> None:
+        super().__init__(message)
+        self.dataset = dataset  # which one: the app offers to download it
+
 
 def get_spec(name: str) -> DatasetSpec:
     try:
@@ -152,12 +156,13 @@ def load_split(name: str, train: bool, root: str | os.PathLike | None = None,
             split = _load_torchvision(spec, train, root_path, download=False)
         except RuntimeError:
             if not download:
-                raise DataMissingError(_missing_message(spec, root_path)) from None
+                raise DataMissingError(_missing_message(spec, root_path), spec.name) from None
             try:
                 split = _load_torchvision(spec, train, root_path, download=True)
             except Exception as err:  # URLError, socket errors, checksum errors...
                 raise DataMissingError(
-                    _missing_message(spec, root_path) + f" Download failed: {err}") from None
+                    _missing_message(spec, root_path) + f" Download failed: {err}",
+                    spec.name) from None
         _cache[key] = split
         return split
 

@@ -19,6 +19,7 @@ from torch import nn
 from core.data import Split
 from core.evaluate.metrics import EvalResult, Prediction, predict_split, summarize
 from core.files import atomic_write
+from core.evaluate.predictions import load_predictions, predictions_path, save_predictions
 from core.paths import configured_dir
 
 ENV_CACHE = "MNIST_STUDIO_CACHE"
@@ -54,22 +55,41 @@ def evaluation_key(checkpoint: str | os.PathLike, split: Split, mean: float, std
 
 def evaluate_cached(model: nn.Module, checkpoint: str | os.PathLike, split: Split, mean: float,
                     std: float, device: torch.device | str = "cpu",
-                    folder: str | os.PathLike | None = None) -> EvalResult:
+                    folder: str | os.PathLike | None = None,
+                    keep_beside_checkpoint: bool = False) -> EvalResult:
     """core.evaluate.evaluate, with the predictions kept on disk between runs.
 
-    An unwritable cache folder only costs the speed-up, never the result.
+    Looks first beside the checkpoint (predictions/<stem>.npz: shipped models, finished
+    runs), then in the cache folder, and only then runs the model. With
+    keep_beside_checkpoint, predictions it computes are also saved beside the
+    checkpoint (a run's folder). An unwritable folder only costs the speed-up.
     """
+    beside = predictions_path(checkpoint)
+    pred = load_predictions(beside, checkpoint, split, mean, std)
+    if pred is not None:
+        return summarize(pred)
     path = cache_dir(folder) / "evaluations" / f"{evaluation_key(checkpoint, split, mean, std)}.npz"
+    pred = _load(path, split)
+    if pred is None:
+        pred = predict_split(model, split, mean, std, device)
+        _save(path, pred)
+    if keep_beside_checkpoint:
+        try:
+            save_predictions(beside, pred, checkpoint, split, mean, std)
+        except OSError:
+            pass
+    return summarize(pred)
+
+
+def _load(path: Path, split: Split) -> Prediction | None:
     try:
         with np.load(path) as saved:
             probabilities, loss = saved["probabilities"], float(saved["loss"])
-        if probabilities.shape == (len(split), 10):
-            return summarize(Prediction(torch.from_numpy(probabilities), split.labels.cpu(), loss))
     except (OSError, ValueError, KeyError):
-        pass  # missing or damaged: evaluate again
-    pred = predict_split(model, split, mean, std, device)
-    _save(path, pred)
-    return summarize(pred)
+        return None  # missing or damaged: evaluate again
+    if probabilities.shape != (len(split), 10):
+        return None
+    return Prediction(torch.from_numpy(probabilities), split.labels.cpu(), loss)
 
 
 def _save(path: Path, pred: Prediction) -> None:

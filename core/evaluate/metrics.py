@@ -18,10 +18,13 @@ class Prediction:
     probabilities: torch.Tensor  # (N, 10) float32, on the CPU
     labels: torch.Tensor  # (N,) int64, true classes
     loss: float  # mean cross-entropy
+    # The classes as computed from the full-precision outputs, kept when the
+    # probabilities were stored rounded (float16), where a near tie could flip argmax.
+    classes: torch.Tensor | None = None
 
     @property
     def predicted(self) -> torch.Tensor:
-        return self.probabilities.argmax(1)
+        return self.classes if self.classes is not None else self.probabilities.argmax(1)
 
 
 @dataclass

@@ -5,6 +5,7 @@ the server's stdout/stderr, the browser console, and the measured timings.
 Training runs go to a temporary folder, never to the repo's runs/.
 
 Environment:
+    MNIST_STUDIO_DATA                  the real datasets (default ../shared/data); else fake ones
     MNIST_STUDIO_REQUIRE_BROWSER=1     fail (instead of skip) when playwright or chromium is missing
     MNIST_STUDIO_UPDATE_SCREENSHOTS=1  also write docs/screenshots/<page>.png for the README
     MNIST_STUDIO_E2E_FAKE_DATA=1       use the tiny fake datasets even when the real data is present
@@ -104,6 +105,8 @@ def _snapshot_shipped_weights(dest: Path) -> None:
     for path in SHIPPED_WEIGHTS.glob("*.pt"):
         if not path.name.endswith(".last.pt"):  # resumable state of a run in progress
             shutil.copy2(path, dest / path.name)
+    if (SHIPPED_WEIGHTS / "predictions").is_dir():  # their test-set results (Evaluate, Mistakes)
+        shutil.copytree(SHIPPED_WEIGHTS / "predictions", dest / "predictions")
 
 
 def _train_stand_in_weights(dest: Path, data_root: Path) -> None:

@@ -1,0 +1,45 @@
+"""How long the first visit to Evaluate takes for a shipped model, with an empty .cache.
+
+    MNIST_STUDIO_DATA=/path/to/data .venv/bin/python -m bench.evaluate_first_visit [mnist|fashion]
+
+For each dataset's default shipped model (the resnets): a fresh AppTest session
+opens the app (Classify: imports, data, models warmed), then the time of the run
+that switches to Evaluate is measured, with the evaluation cache in a new empty
+folder. That run computes (or reads) model A's test results and model B's, for
+the "Compare two models" section. Also the loader call alone (ui.loaders.evaluation).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(datasets: list[str]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from core.catalog import default_model, list_models
+    from ui.state import DATASET
+
+    for dataset in datasets:
+        os.environ["MNIST_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="eval-cache-")
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
+        at.session_state[DATASET] = dataset
+        at.run()
+        start = time.perf_counter()
+        at.switch_page("pages/evaluate.py").run()
+        page_s = time.perf_counter() - start
+        assert not at.exception, [e.value for e in at.exception]
+        accuracy = [m.value for m in at.metric if m.label == "Test accuracy"]
+        model = default_model(list_models(dataset), dataset)
+        print(f"{dataset}: first visit to Evaluate ({model.path.name} and model B) "
+              f"{page_s:.2f} s, accuracy shown {accuracy}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["mnist", "fashion"])  # one per process: nothing warm from the other

@@ -1,0 +1,5 @@
+import sys
+
+from core.data.cli import main
+
+sys.exit(main())

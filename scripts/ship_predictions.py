@@ -1,0 +1,60 @@
+"""Write each shipped model's test-set predictions to weights/predictions/<stem>.npz.
+
+    MNIST_STUDIO_DATA=/path/to/data python -m scripts.ship_predictions          # missing or stale ones
+    python -m scripts.ship_predictions mnist-resnet.pt --force                   # recompute these
+
+The app's Evaluate and Mistakes pages then read a shipped model's results instead of
+running it over 10,000 images (tens of seconds for the ResNet on a 2-core CPU). Each
+file is keyed by its checkpoint's SHA-1 and the test split's digest: retrain a
+checkpoint (scripts/train_weights.py) and run this again.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.catalog import shipped_models, weights_dir  # noqa: E402
+from core.checkpoints import load_checkpoint  # noqa: E402
+from core.data import load_split  # noqa: E402
+from core.device import cpu_threads, pick_device  # noqa: E402
+from core.evaluate.metrics import predict_split, summarize  # noqa: E402
+from core.evaluate.predictions import load_predictions, predictions_path, save_predictions  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("files", nargs="*", help="checkpoint file names (default: all shipped)")
+    parser.add_argument("--force", action="store_true", help="recompute even when up to date")
+    parser.add_argument("--weights-dir", default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(cpu_threads())
+    device = pick_device(args.device)
+    for entry in shipped_models(args.weights_dir):
+        if args.files and entry.path.name not in args.files:
+            continue
+        ckpt = load_checkpoint(entry.path)
+        split = load_split(entry.dataset, train=False, root=args.data_dir, download=False)
+        out = predictions_path(entry.path)
+        mean, std = ckpt.meta.mean, ckpt.meta.std
+        if not args.force and load_predictions(out, entry.path, split, mean, std) is not None:
+            print(f"{entry.path.name}: up to date")
+            continue
+        start = time.perf_counter()
+        pred = predict_split(ckpt.model.to(device), split, mean, std, device)
+        save_predictions(out, pred, entry.path, split, mean, std)
+        acc = summarize(pred).accuracy
+        print(f"{entry.path.name}: test accuracy {acc:.4f} (manifest {entry.test_accuracy}), "
+              f"{out.relative_to(weights_dir(args.weights_dir))} {out.stat().st_size / 1024:.0f} KB, "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""A page URL opened directly on a fresh server: leave Streamlit's legacy pages/ pass.
+
+What Streamlit 1.67 does (runtime/pages_manager.py, runtime/scriptrunner/script_runner.py,
+commands/navigation.py): the first PagesManager of the process sets the class flag
+`PagesManager.uses_pages_directory` when a pages/ folder sits beside the entry script.
+While it is set, a script run does not execute the entry script but `_mpa_v1`, which
+builds pages from the pages/*.py file names and resolves the URL against them;
+`st.navigation` clears the flag, but only once the entry script runs. There is no
+config option for this. So the server's first run (AppTest: every run) is that
+legacy pass, and a URL that names no pages/ file sends "page_not_found" (the
+browser's "Page not found" dialog) before the entry script resolves the page.
+
+Hence the app's url_paths are the page files' names: the legacy pass then finds the
+file and runs it alone, without the entry script. Its first call, state.selection(),
+comes here: we clear the flag, as st.navigation would have, and run the entry script
+in its place, in this same run (a rerun would lose a button's click), which
+navigates to the same page (its hash is the same url_path's); then this pass stops.
+"""
+from __future__ import annotations
+
+import types
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+
+def in_legacy_pages_pass() -> bool:
+    return bool(PagesManager.uses_pages_directory)
+
+
+def leave_legacy_pages_pass() -> None:
+    """In the legacy pass, run the entry script instead of the page file, then stop."""
+    ctx = get_script_run_ctx()
+    if not in_legacy_pages_pass() or ctx is None:
+        return
+    PagesManager.uses_pages_directory = False
+    path = ctx.pages_manager.main_script_path
+    module = types.ModuleType("__main__")  # as Streamlit's script runner runs it
+    module.__dict__["__file__"] = path
+    exec(ctx.pages_manager.get_page_script_byte_code(path), module.__dict__)  # noqa: S102
+    st.stop()  # the page file that called us has been run by the entry script
