@@ -307,7 +307,9 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     _fill_train_form(at, epochs=200)  # long enough to still be training below
     at.button(key="train_start").click().run()
     at.button(key="train_start").click().run()  # a double click: not a second run
-    assert len(get_service().list_runs(ADMIN)) == 1
+    (started,) = get_service().list_runs(ADMIN)
+    # A worker process has taken it (the runner may still be starting on a busy machine).
+    get_service().wait(started.id, ADMIN, until=lambda s: s.state == "running", timeout=60)
     at.number_input(key="train_seed").set_value(1)
     at.button(key="train_start").click().run()
     _no_exception(at)
@@ -325,7 +327,8 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     # Another visitor sees the run read-only: no Stop, and a word on whose it is.
     stranger = _app("train")
     assert stranger.session_state[VISITOR] != me
-    stranger.selectbox(key="train_show").set_value(first.id).run()
+    listed = [r.id for r in svc.list_runs(ADMIN)]  # the select box's order, newest first
+    stranger.selectbox(key="train_show").select_index(listed.index(first.id)).run()
     assert "Stop" not in _labels(stranger, "button")
     assert any("another visitor's run" in c.value for c in stranger.caption)
     # A third Start of the same visitor is refused: one training and one waiting is the limit.
