@@ -79,3 +79,22 @@ def test_out_of_range_flag_names_the_field(fake_data_root, capsys):
     assert train_cli.main(["--dataset", "mnist", "--model", "cnn", "--epochs", "500",
                            "--data-dir", str(fake_data_root)]) == 2
     assert "epochs must be between 1 and 200, got 500" in capsys.readouterr().err
+
+
+def test_a_trained_model_keeps_its_test_predictions_beside_it(fake_data_root, tmp_path):
+    """Evaluate and Mistakes open a new model without running it: finish() saved them."""
+    from core.checkpoints import load_checkpoint
+    from core.data import load_split
+    from core.evaluate.metrics import predict_split
+    from core.evaluate.predictions import load_predictions, predictions_path
+
+    out = tmp_path / "m.pt"
+    assert train_cli.main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "1",
+                           "--device", "cpu", "--data-dir", str(fake_data_root),
+                           "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out)
+    test = load_split("mnist", False, fake_data_root)
+    saved = load_predictions(predictions_path(out), out, test, ckpt.meta.mean, ckpt.meta.std)
+    assert saved is not None
+    fresh = predict_split(ckpt.model, test, ckpt.meta.mean, ckpt.meta.std)
+    assert saved.predicted.tolist() == fresh.predicted.tolist()

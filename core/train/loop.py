@@ -30,7 +30,8 @@ from core.augment import augment
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
 from core.device import configure_threads, describe_device, pick_device, supports_bf16_autocast
-from core.evaluate.metrics import EvalResult, evaluate
+from core.evaluate.metrics import EvalResult, predict_split, summarize
+from core.evaluate.predictions import predictions_path, save_predictions
 from core.models import build_model
 from core.train.config import TrainConfig
 from core.train.summary import RunSummary
@@ -300,10 +301,13 @@ def finish(result: TrainResult, data: DataBundle, path: str | Path,
     The test set is looked at here only, after training chose its weights.
     """
     cfg = result.config
-    test = evaluate(result.model, data.test, data.spec.mean, data.spec.std)
+    pred = predict_split(result.model, data.test, data.spec.mean, data.spec.std)
+    test = summarize(pred)
     summary = RunSummary.of(result, test, path, run)
     save_checkpoint(path, result.model,
                     CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), summary.to_json()))
+    # Kept beside the checkpoint, so Evaluate and Mistakes open it without a model pass.
+    save_predictions(predictions_path(path), pred, path, data.test, data.spec.mean, data.spec.std)
     return test, summary
 
 
