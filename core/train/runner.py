@@ -30,7 +30,7 @@ from typing import Protocol
 
 from core.settings import RunSettings, load_settings
 from core.train.state import RunState
-from core.train.store import RunRecord, RunStore
+from core.train.store import INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused
 
 POLL_SECONDS = 0.1
 LOCK_NAME = "runner.lock"
@@ -84,10 +84,23 @@ class LocalExecutor:
                     self.store.update(run_id, phase=None, error=message)
 
     def shutdown(self) -> None:
-        # Workers see the runner gone (their parent changes) and stop resumably by themselves;
-        # a terminate here would lose their last step.
+        # Training runs stop as if Stop were pressed: resumable, their last step kept (a
+        # terminate would lose it). Waiting for the workers to see the runner gone would
+        # not do: the runner is alive while it waits, so they would train on to the end.
+        interrupted = []
+        for run_id in self.procs:
+            try:
+                if self.store.get(run_id).state == RunState.RUNNING:
+                    self.store.request_stop(run_id)
+                    interrupted.append(run_id)
+            except (RunNotFound, TransitionRefused):  # deleted, or it ended just now
+                pass
         for proc in self.procs.values():
             proc.join(timeout=30)
+        for run_id in interrupted:
+            record = self.store.get(run_id)
+            if record.state == RunState.CANCELLED and record.error is None:
+                self.store.update(run_id, error=INTERRUPTED)
 
 
 def make_executor(store: RunStore, settings: RunSettings) -> Executor:
