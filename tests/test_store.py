@@ -191,3 +191,31 @@ def test_the_database_is_in_wal_mode(store):
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def test_a_dead_process_fails_only_its_own_claim(store):
+    run = store.insert(record(store))
+    first = store.claim_next("r", "local")
+    store.request_stop(run.id)
+    store.transition(run.id, RunState.CANCELLED, [RunState.STOPPING])
+    store.requeue(run.id, "last.pt", 0, 0)  # resumed while its old process was exiting
+    assert not store.fail_unfinished(run.id, first.started_at, "the training process exited")
+    assert store.get(run.id).state == RunState.QUEUED
+    time.sleep(0.01)
+    second = store.claim_next("r", "local")
+    assert second.started_at != first.started_at
+    assert not store.fail_unfinished(run.id, first.started_at, "the training process exited")
+    assert store.get(run.id).state == RunState.RUNNING and store.get(run.id).error is None
+    assert store.fail_unfinished(run.id, second.started_at, "killed")
+    failed = store.get(run.id)
+    assert (failed.state, failed.error, failed.phase) == (RunState.FAILED, "killed", None)
+
+
+def test_a_dead_process_while_scoring_a_stopped_run_keeps_it_stopped(store):
+    run = store.insert(record(store))
+    claim = store.claim_next("r", "local")
+    store.transition(run.id, RunState.CANCELLED, [RunState.RUNNING], phase="scoring")
+    assert store.fail_unfinished(run.id, claim.started_at, "killed")
+    after = store.get(run.id)
+    assert (after.state, after.error, after.phase) == (RunState.CANCELLED, "killed", None)
+    assert not store.fail_unfinished(run.id, claim.started_at, "again")  # it has ended

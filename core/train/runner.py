@@ -54,6 +54,7 @@ class LocalExecutor:
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(["core.train.worker", "core.train.loop"])
         self.procs: dict[str, mp.process.BaseProcess] = {}
+        self.claims: dict[str, float | None] = {}  # run id -> started_at of the claim it runs
 
     def free_slots(self) -> int:
         return self.workers - len(self.procs)
@@ -63,7 +64,7 @@ class LocalExecutor:
         proc = self.ctx.Process(target=run_local, name=f"train-{record.id}",
                                 args=(str(self.store.runs_dir), record.id, os.getpid()))
         proc.start()
-        self.procs[record.id] = proc
+        self.procs[record.id], self.claims[record.id] = proc, record.started_at
 
     def poll(self) -> None:
         for run_id, proc in list(self.procs.items()):
@@ -71,17 +72,12 @@ class LocalExecutor:
                 continue
             proc.join()
             del self.procs[run_id]
-            record = self.store.get(run_id)
-            if record.state.active or record.phase is not None:
-                # The process ended without recording an end: killed (out of memory?) or crashed.
-                code = proc.exitcode
-                why = "was killed (out of memory?)" if code and code < 0 else f"exited with code {code}"
-                message = f"the training process {why}"
-                if record.state.active:
-                    self.store.transition(run_id, RunState.FAILED, [record.state], phase=None,
-                                          error=message, finished_at=time.time())
-                else:
-                    self.store.update(run_id, phase=None, error=message)
+            started_at = self.claims.pop(run_id)
+            # If the process ended without recording an end (killed, out of memory?, or
+            # crashed), say so; unless the run was resumed meanwhile (a new claim).
+            code = proc.exitcode
+            why = "was killed (out of memory?)" if code and code < 0 else f"exited with code {code}"
+            self.store.fail_unfinished(run_id, started_at, f"the training process {why}")
 
     def shutdown(self) -> None:
         # Training runs stop as if Stop were pressed: resumable, their last step kept (a

@@ -415,6 +415,27 @@ class RunStore:
             db.executemany("INSERT OR REPLACE INTO epochs (run_id, epoch, data) VALUES (?, ?, ?)",
                            [(run_id, e["epoch"], json.dumps(e)) for e in epochs])
 
+    def fail_unfinished(self, run_id: str, started_at: float | None, message: str) -> bool:
+        """The process that ran the claim started at `started_at` ended without recording
+        its end: a run still active from that claim becomes FAILED, a stopped one still
+        scoring keeps its state and gets the message. A run queued (or claimed) again
+        since is another claim's and is left alone. True if the run was changed."""
+        with self._write() as db:
+            row = db.execute("SELECT state, phase, started_at FROM runs WHERE id = ?",
+                             (run_id,)).fetchone()
+            if row is None or row["started_at"] != started_at:
+                return False
+            state = RunState(row["state"])
+            if state in (RunState.RUNNING, RunState.STOPPING):
+                self._transition(db, run_id, RunState.FAILED, [state], phase=None,
+                                 error=message, finished_at=time.time())
+            elif not state.active and row["phase"] is not None:
+                db.execute("UPDATE runs SET phase = NULL, error = ? WHERE id = ?",
+                           (message, run_id))
+            else:
+                return False
+        return True
+
     def interrupt_orphans(self, runner: str) -> list[str]:
         """Runs left RUNNING or STOPPING by a runner other than this one (a killed server)
         become CANCELLED with a note; their last.pt makes them resumable."""
