@@ -54,7 +54,7 @@ def lines(path):
     return out
 
 
-def test_legacy_runs_are_imported_once_with_their_history(legacy_runs, tmp_path):
+def test_legacy_runs_are_imported_once_with_their_history(legacy_runs):
     runs, finished, killed = legacy_runs
     store = RunStore(runs)
     assert sorted(import_legacy(store)) == sorted([finished, killed])

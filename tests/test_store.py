@@ -3,6 +3,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from core.train.state import RunState
 from core.train.store import (INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused,
                               step_level)
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def record(store: RunStore, owner: str = "v:a", request_id: str | None = None,
