@@ -166,12 +166,13 @@ class RayExecutor:
             for ref in stream:
                 for method, args in self.ray.get(ref):
                     getattr(recorder, method)(*args)
+            message = "the Ray task ended without reporting a result (see the Ray worker logs)"
         except Exception as err:  # the task or its node died
-            recorder.failed(f"the Ray task failed: {type(err).__name__}: {err}")
-            return
-        final = self.store.get(record.id)
-        if final.state.active or final.phase is not None:
-            recorder.failed("the Ray task ended without reporting a result (see the Ray worker logs)")
+            message = f"the Ray task failed: {type(err).__name__}: {err}"
+        finally:
+            recorder.close()
+        # Unless the run recorded its end (and was perhaps resumed since: a new claim).
+        self.store.fail_unfinished(record.id, record.started_at, message)
 
     def poll(self) -> None:
         for run_id, thread in list(self.threads.items()):

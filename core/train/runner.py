@@ -30,7 +30,7 @@ from typing import Protocol
 
 from core.settings import RunSettings, load_settings
 from core.train.state import RunState
-from core.train.store import RunRecord, RunStore
+from core.train.store import INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused
 
 POLL_SECONDS = 0.1
 LOCK_NAME = "runner.lock"
@@ -54,6 +54,7 @@ class LocalExecutor:
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(["core.train.worker", "core.train.loop"])
         self.procs: dict[str, mp.process.BaseProcess] = {}
+        self.claims: dict[str, float | None] = {}  # run id -> started_at of the claim it runs
 
     def free_slots(self) -> int:
         return self.workers - len(self.procs)
@@ -63,7 +64,7 @@ class LocalExecutor:
         proc = self.ctx.Process(target=run_local, name=f"train-{record.id}",
                                 args=(str(self.store.runs_dir), record.id, os.getpid()))
         proc.start()
-        self.procs[record.id] = proc
+        self.procs[record.id], self.claims[record.id] = proc, record.started_at
 
     def poll(self) -> None:
         for run_id, proc in list(self.procs.items()):
@@ -71,23 +72,31 @@ class LocalExecutor:
                 continue
             proc.join()
             del self.procs[run_id]
-            record = self.store.get(run_id)
-            if record.state.active or record.phase is not None:
-                # The process ended without recording an end: killed (out of memory?) or crashed.
-                code = proc.exitcode
-                why = "was killed (out of memory?)" if code and code < 0 else f"exited with code {code}"
-                message = f"the training process {why}"
-                if record.state.active:
-                    self.store.transition(run_id, RunState.FAILED, [record.state], phase=None,
-                                          error=message, finished_at=time.time())
-                else:
-                    self.store.update(run_id, phase=None, error=message)
+            started_at = self.claims.pop(run_id)
+            # If the process ended without recording an end (killed, out of memory?, or
+            # crashed), say so; unless the run was resumed meanwhile (a new claim).
+            code = proc.exitcode
+            why = "was killed (out of memory?)" if code and code < 0 else f"exited with code {code}"
+            self.store.fail_unfinished(run_id, started_at, f"the training process {why}")
 
     def shutdown(self) -> None:
-        # Workers see the runner gone (their parent changes) and stop resumably by themselves;
-        # a terminate here would lose their last step.
+        # Training runs stop as if Stop were pressed: resumable, their last step kept (a
+        # terminate would lose it). Waiting for the workers to see the runner gone would
+        # not do: the runner is alive while it waits, so they would train on to the end.
+        interrupted = []
+        for run_id in self.procs:
+            try:
+                if self.store.get(run_id).state == RunState.RUNNING:
+                    self.store.request_stop(run_id)
+                    interrupted.append(run_id)
+            except (RunNotFound, TransitionRefused):  # deleted, or it ended just now
+                pass
         for proc in self.procs.values():
             proc.join(timeout=30)
+        for run_id in interrupted:
+            record = self.store.get(run_id)
+            if record.state == RunState.CANCELLED and record.error is None:
+                self.store.update(run_id, error=INTERRUPTED)
 
 
 def make_executor(store: RunStore, settings: RunSettings) -> Executor:

@@ -25,6 +25,7 @@ from core.paths import configured_dir
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
+from core.train.legacy import import_legacy
 from core.train.state import RunState
 from core.train.snapshot import RunSnapshot
 from core.train.store import RunNotFound, RunRecord, RunStore, TransitionRefused
@@ -54,6 +55,7 @@ class RunService:
         self.runs_dir = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
         self.settings = settings or load_settings()
         self.store = RunStore(self.runs_dir)
+        import_legacy(self.store)  # runs folders of the JobManager days, once
         self._start_runner = start_runner
         self._runner: subprocess.Popen | None = None
         self._runner_lock = threading.Lock()

@@ -31,6 +31,7 @@ from core.train.state import RunState
 
 DB_NAME = "runs.sqlite"
 MAX_LEVEL = 30
+INTERRUPTED = "interrupted: the server stopped while this run trained"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -311,6 +312,24 @@ class RunStore:
                  record.run_dir, record.estimate_minutes, record.total_steps))
         return self.get(record.id)
 
+    def insert_imported(self, record: RunRecord, steps: Sequence[dict],
+                        epochs: Sequence[dict]) -> bool:
+        """Add a run made elsewhere (core/train/legacy.py), every column and metric in one
+        transaction. False when its id is already known (another process imported it first)."""
+        columns = dict(vars(record))
+        columns["config"] = json.dumps(record.config)
+        columns["state"] = record.state.value
+        columns["stop_requested"] = int(record.stop_requested)
+        columns["test"] = None if record.test is None else json.dumps(record.test)
+        columns["result"] = None if record.result is None else json.dumps(record.result)
+        with self._write() as db:
+            cur = db.execute(f"INSERT OR IGNORE INTO runs ({', '.join(columns)}) "
+                             f"VALUES ({', '.join('?' * len(columns))})", list(columns.values()))
+            if cur.rowcount != 1:
+                return False
+            self._add_metrics(db, record.id, steps, epochs)
+        return True
+
     def _transition(self, db: sqlite3.Connection, run_id: str, to: RunState,
                     expect: Sequence[RunState], **columns: Any) -> None:
         sets = ", ".join(["state = ?"] + [f"{k} = ?" for k in columns])
@@ -385,19 +404,45 @@ class RunStore:
         if not steps and not epochs:
             return
         with self._write() as db:
-            if steps:
-                db.executemany(
-                    "INSERT OR REPLACE INTO steps (run_id, step, level, epoch, loss, lr, "
-                    "samples_per_second, elapsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, s["step"], step_level(s["step"]), s["epoch"], s["loss"], s["lr"],
-                      s["samples_per_second"], s["elapsed"]) for s in steps])
-            if epochs:
-                db.executemany("INSERT OR REPLACE INTO epochs (run_id, epoch, data) VALUES (?, ?, ?)",
-                               [(run_id, e["epoch"], json.dumps(e)) for e in epochs])
+            self._add_metrics(db, run_id, steps, epochs)
             last = steps[-1]["step"] if steps else max(e["step"] for e in epochs)
             db.execute("UPDATE runs SET step = MAX(step, ?), total_steps = COALESCE(?, total_steps), "
                        "phase = 'training' WHERE id = ? AND phase IS NOT 'scoring'",
                        (last, total_steps, run_id))
+
+    @staticmethod
+    def _add_metrics(db: sqlite3.Connection, run_id: str, steps: Sequence[dict],
+                     epochs: Sequence[dict]) -> None:
+        if steps:
+            db.executemany(
+                "INSERT OR REPLACE INTO steps (run_id, step, level, epoch, loss, lr, "
+                "samples_per_second, elapsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, s["step"], step_level(s["step"]), s["epoch"], s["loss"], s["lr"],
+                  s["samples_per_second"], s["elapsed"]) for s in steps])
+        if epochs:
+            db.executemany("INSERT OR REPLACE INTO epochs (run_id, epoch, data) VALUES (?, ?, ?)",
+                           [(run_id, e["epoch"], json.dumps(e)) for e in epochs])
+
+    def fail_unfinished(self, run_id: str, started_at: float | None, message: str) -> bool:
+        """The process that ran the claim started at `started_at` ended without recording
+        its end: a run still active from that claim becomes FAILED, a stopped one still
+        scoring keeps its state and gets the message. A run queued (or claimed) again
+        since is another claim's and is left alone. True if the run was changed."""
+        with self._write() as db:
+            row = db.execute("SELECT state, phase, started_at FROM runs WHERE id = ?",
+                             (run_id,)).fetchone()
+            if row is None or row["started_at"] != started_at:
+                return False
+            state = RunState(row["state"])
+            if state in (RunState.RUNNING, RunState.STOPPING):
+                self._transition(db, run_id, RunState.FAILED, [state], phase=None,
+                                 error=message, finished_at=time.time())
+            elif not state.active and row["phase"] is not None:
+                db.execute("UPDATE runs SET phase = NULL, error = ? WHERE id = ?",
+                           (message, run_id))
+            else:
+                return False
+        return True
 
     def interrupt_orphans(self, runner: str) -> list[str]:
         """Runs left RUNNING or STOPPING by a runner other than this one (a killed server)
@@ -410,8 +455,11 @@ class RunStore:
             for (run_id,) in rows:
                 self._transition(db, run_id, RunState.CANCELLED, active, phase=None,
                                  finished_at=time.time(),
-                                 error="interrupted: the server stopped while this run trained")
+                                 error=INTERRUPTED)
         return [r[0] for r in rows]
+
+    def known_ids(self) -> set[str]:
+        return {r[0] for r in self._db().execute("SELECT id FROM runs")}
 
     def delete(self, run_id: str) -> None:
         with self._write() as db:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from core.train.state import RunState
-from core.train.store import RunStore
+from core.train.store import INTERRUPTED, RunStore
 
 FLUSH_SECONDS = 0.25  # progress reaches the store (and the live view) 4x a second
 STOP_POLL_SECONDS = 0.2  # a Stop is seen within this, then the step in flight ends
@@ -193,4 +193,4 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
     execute(run_id, record.config, Path(record.run_dir), recorder, polled(stop_wanted),
             record.resume_from)
     if runner_gone():
-        store.update(run_id, error="interrupted: the server stopped while this run trained")
+        store.update(run_id, error=INTERRUPTED)
