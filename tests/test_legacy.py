@@ -1,7 +1,9 @@
 """Runs folders written by the old JobManager are imported into the run database once."""
 import datetime as dt
+import math
 import json
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -9,7 +11,7 @@ from core.data import load_bundle
 from core.settings import load_settings
 from core.train import legacy
 from core.train.config import TrainConfig
-from core.train.jobs import JobManager
+from core.train.loop import finish, train
 from core.train.legacy import LEGACY_OWNER, import_legacy
 from core.train.service import RunService
 from core.train.state import RunState
@@ -22,19 +24,45 @@ def cfg(**kw):
                                  lr=3e-3, device="cpu"), **kw})
 
 
+def write_legacy_run(runs, run_id, config, data, stop_after=None):
+    """A run folder exactly as the old in-process JobManager left it: config.json,
+    status.json, metrics.jsonl (one event per line), best.pt and, if stopped, last.pt,
+    trained by the real trainer."""
+    folder = runs / run_id
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(asdict(config), indent=1))
+    started = time.time()
+    with open(folder / "metrics.jsonl", "w") as events:
+        def on_event(ev):
+            events.write(json.dumps(asdict(ev)) + "\n")
+        steps = {"n": 0}
+
+        def should_stop():
+            steps["n"] += 1
+            return stop_after is not None and steps["n"] > stop_after
+        result = train(config, data, on_event, should_stop, folder / "best.pt", folder / "last.pt")
+    test, summary = finish(result, data, folder / "best.pt", run=run_id)
+    if not result.stopped:
+        (folder / "last.pt").unlink()
+    status = {"state": "cancelled" if result.stopped else "finished",
+              "created": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+              "total_steps": math.ceil(len(data.train) / config.batch_size) * config.epochs,
+              "error": None,
+              "started_at": started, "finished_at": time.time(), "device": result.device,
+              "test": test.summary().to_json(), "result": summary.to_json()}
+    (folder / "status.json").write_text(json.dumps(status, indent=1))
+    return run_id
+
+
 @pytest.fixture(scope="module")
 def legacy_runs(tmp_path_factory, fake_data_root):
     """A finished run, and a run that was killed while training (status "running", its
-    metrics.jsonl's last line cut short), both made by the old JobManager."""
+    metrics.jsonl's last line cut short), both in the old JobManager's layout."""
     runs = tmp_path_factory.mktemp("legacy") / "runs"
-    manager = JobManager(runs, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
-    finished = manager.submit(cfg())
-    manager.wait(finished, 60)
-    killed = manager.submit(cfg(epochs=50))
-    while manager.snapshot(killed).step < 20:
-        time.sleep(0.005)
-    manager.stop(killed)
-    manager.wait(killed, 60)
+    data = load_bundle("mnist", fake_data_root)
+    finished = write_legacy_run(runs, "20260101-000000-mnist-ffnn-small-aaaa", cfg(), data)
+    killed = write_legacy_run(runs, "20260101-000001-mnist-ffnn-small-bbbb", cfg(epochs=50), data,
+                              stop_after=20)
     status_path = runs / killed / "status.json"
     status = json.loads(status_path.read_text())
     status_path.write_text(json.dumps({**status, "state": "running", "finished_at": None}))

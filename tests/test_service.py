@@ -50,9 +50,9 @@ def test_a_run_trains_to_the_end_with_its_record_and_files(make_service):
     assert run.state == RunState.QUEUED and run.mine and run.owner == A.id
     done = service.wait(run.id, A, timeout=90)
     assert done.state == RunState.FINISHED and done.error is None and done.phase is None
-    assert 0.0 <= done.test["accuracy"] <= 1.0 and len(done.test["confusion_matrix"]) == 10
+    assert 0.0 <= done.test.accuracy <= 1.0 and len(done.test.confusion_matrix) == 10
     assert done.executor == "local" and done.node and done.device
-    assert done.step == done.total_steps == 26 and done.result["steps"] == 26
+    assert done.step == done.total_steps == 26 and done.result.steps == 26
     assert service.steps(run.id, A, 1000).step == list(range(1, 27))
     assert [e["epoch"] for e in service.epochs(run.id, A)] == [1, 2]
     assert done.best_checkpoint is not None and not done.last_checkpoint.exists()
@@ -130,7 +130,7 @@ def test_stop_takes_effect_within_a_second_and_resume_continues(make_service):
     assert elapsed < 1.0
     stopped = service.wait(run.id, A, timeout=30)  # test-set scoring done
     assert stopped.resumable and stopped.best_checkpoint is not None
-    assert stopped.test is not None and stopped.result["stopped"]
+    assert stopped.test is not None and stopped.result.stopped
     saved = stopped.step
     assert 20 <= saved < stopped.total_steps == 390
 
@@ -184,18 +184,10 @@ def test_shutting_down_stops_training_runs_resumably(make_service):
 
 def test_an_admin_resumes_an_imported_legacy_run(make_service, fake_data_root):
     from core.data import load_bundle
-    from core.train.jobs import JobManager
-    from tests.test_jobs import stop_all
+    from tests.test_legacy import write_legacy_run
     probe = make_service(start_runner=False)
-    manager = JobManager(probe.runs_dir, load_data=lambda c: load_bundle(c.dataset, fake_data_root))
-    try:
-        old = manager.submit(cfg(epochs=3))
-        while manager.snapshot(old).step < 5:
-            time.sleep(0.005)
-        manager.stop(old)
-        manager.wait(old)
-    finally:
-        stop_all(manager)
+    old = write_legacy_run(probe.runs_dir, "20260101-000000-mnist-ffnn-small-cccc", cfg(epochs=3),
+                           load_bundle("mnist", fake_data_root), stop_after=5)
     service = make_service()  # imports the run on open
     with pytest.raises(NotAllowed):
         service.resume(old, A)

@@ -28,7 +28,7 @@ from core.train.cost import estimate_minutes
 from core.train.legacy import import_legacy
 from core.train.state import RunState
 from core.train.snapshot import RunSnapshot
-from core.train.store import RunNotFound, RunRecord, RunStore, TransitionRefused
+from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
 from core.visitors import Viewer, can_control, can_see
 
 ENV_RUNS = "MNIST_STUDIO_RUNS"
@@ -193,6 +193,15 @@ class RunService:
         """The run with its metrics (steps thinned to max_points), if the viewer may see
         it; else RunNotFound, exactly as for a run that never existed."""
         return self._view(self._record(run_id, viewer), viewer, metrics, max_points)
+
+    def steps(self, run_id: str, viewer: Viewer, max_points: int = 400) -> StepSeries:
+        """The run's per-step metrics, thinned, if the viewer may see the run."""
+        self._record(run_id, viewer)
+        return self.store.steps(run_id, max_points)
+
+    def epochs(self, run_id: str, viewer: Viewer) -> list[dict]:
+        self._record(run_id, viewer)
+        return self.store.epochs(run_id)
 
     def list_runs(self, viewer: Viewer, limit: int = 1000) -> list[RunSnapshot]:
         """Runs the viewer may see, newest first, without their metrics."""

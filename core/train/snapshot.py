@@ -48,14 +48,18 @@ class RunSnapshot:
             self.result = RunSummary.from_json(self.result)
 
     @property
+    def last_checkpoint(self) -> Path:
+        """The resumable state (model, optimizer, progress) while the run can be resumed."""
+        return Path(self.run_dir) / "last.pt"
+
+    @property
     def best_checkpoint(self) -> Path | None:
         p = Path(self.run_dir) / "best.pt"
         return p if p.exists() else None
 
     @property
     def resumable(self) -> bool:
-        return (self.state.ended_early and self.phase is None
-                and (Path(self.run_dir) / "last.pt").exists())
+        return self.state.ended_early and self.phase is None and self.last_checkpoint.exists()
 
     @property
     def step(self) -> int:

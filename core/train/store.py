@@ -317,6 +317,7 @@ class RunStore:
         """Add a run made elsewhere (core/train/legacy.py), every column and metric in one
         transaction. False when its id is already known (another process imported it first)."""
         columns = dict(vars(record))
+        columns.pop("epochs_done")  # counted from the epochs table, not stored
         columns["config"] = json.dumps(record.config)
         columns["state"] = record.state.value
         columns["stop_requested"] = int(record.stop_requested)
