@@ -17,7 +17,6 @@ from typing import Any, Iterable
 from core.data import DATASETS
 from core.models import ARCHITECTURES, build_model, count_parameters
 from core.paths import configured_dir
-from core.train.state import RunState
 
 ENV_WEIGHTS = "MNIST_STUDIO_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -46,7 +45,7 @@ class ModelEntry:
         if self.source == SHIPPED:
             return f"{self.architecture} (shipped){acc}"
         return f"{self.architecture} (run {run_stamp(self.key.split(':', 1)[1])}){acc}" + (
-            "" if self.details.get("state") == RunState.FINISHED else " · stopped")
+            "" if self.details.get("state") == "finished" else " · stopped")
 
 
 def run_stamp(run_id: str) -> str:
@@ -143,7 +142,7 @@ def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
     out = []
     for run in runs:
         best = run.best_checkpoint
-        if not RunState(run.state).usable or best is None:
+        if not run.state.usable or best is None:  # a core.train.state.RunState
             continue
         config, test, result = run.config, run.test, run.result
         out.append(ModelEntry(

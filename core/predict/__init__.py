@@ -1,0 +1,7 @@
+"""Prediction on real inputs: `python -m core.predict`.
+
+    preprocess.py  a canvas drawing or an uploaded photo -> the 28x28 image a dataset would have
+    classify.py    the model's probabilities, the ranked classes
+    saliency.py    where the model looks (input gradient, SmoothGrad, occlusion)
+    cli.py         the command line
+"""
