@@ -40,12 +40,16 @@ class ModelEntry:
 
     @property
     def label(self) -> str:
-        """What a person reads in a select box."""
+        """What a person reads in a select box: a run that did not finish, diverged or
+        barely learned says so."""
         acc = f" · {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""
         if self.source == SHIPPED:
             return f"{self.architecture} (shipped){acc}"
-        return f"{self.architecture} (run {run_stamp(self.key.split(':', 1)[1])}){acc}" + (
-            "" if self.details.get("state") == "finished" else " · stopped")
+        state = self.details.get("state")
+        flags = "" if state == "finished" else (
+            " · diverged" if state == "diverged" else " · stopped")
+        flags += " · near chance" if self.details.get("near_chance") else ""
+        return f"{self.architecture} (run {run_stamp(self.key.split(':', 1)[1])}){acc}{flags}"
 
 
 def run_stamp(run_id: str) -> str:
@@ -151,7 +155,8 @@ def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
             test_accuracy=_float_or_none(test.accuracy if test else None),
             val_accuracy=_float_or_none(result.val_accuracy if result else None),
             created=run.created,
-            details={"state": run.state, "epochs": config.epochs,
+            details={"state": run.state, "near_chance": bool(result and result.near_chance),
+                     "epochs": config.epochs,
                      "train_seconds": result.train_seconds if result else None,
                      "device": run.device}))
     return out

@@ -12,6 +12,7 @@ or by an environment variable, which wins:
     max_queue = 8               # queued runs on the whole server
     max_run_minutes = 10.0      # estimated minutes one run may cost
     show_others = true          # others' runs visible read-only (a leaderboard)
+    save_seconds = 30.0         # mid-epoch resumable saves at most this often
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
@@ -57,6 +58,8 @@ class RunSettings:
         "env": "MNIST_STUDIO_CPU_GFLOPS", "help": "training GFLOP/s a CPU worker sustains (cost estimates)"})
     gpu_gflops: float = field(default=5000.0, metadata={
         "env": "MNIST_STUDIO_GPU_GFLOPS", "help": "training GFLOP/s a GPU worker sustains (cost estimates)"})
+    save_seconds: float = field(default=30.0, metadata={
+        "env": "MNIST_STUDIO_SAVE_SECONDS", "help": "a training run saves resumable state at most this often mid-epoch"})
     admin_token: str = field(default="", repr=False, metadata={
         "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
 
@@ -68,6 +71,8 @@ class RunSettings:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:
             raise ValueError("max_run_minutes, cpu_gflops and gpu_gflops must be > 0")
+        if not self.save_seconds >= 0:
+            raise ValueError(f"save_seconds must be >= 0, got {self.save_seconds}")
 
     @property
     def uses_ray(self) -> bool:

@@ -451,3 +451,26 @@ def test_mistake_filters_return_only_matching_samples(env):
 def test_dataset_explorer_shows_every_class(env):
     at = _app("explore")
     assert len(at.image) == 10
+
+
+def test_a_diverged_run_is_flagged_and_not_offered_plainly(env):
+    """lr 2.0 ended at 11% test accuracy under a green "Finished" and "Use this model"."""
+    at = _app("train")
+    _fill_train_form(at, epochs=2)
+    at.number_input(key="train_lr").set_value(2.0)
+    at.button(key="train_start").click().run()
+    (run,) = get_service().list_runs(ADMIN)
+    snap = get_service().wait(run.id, ADMIN, timeout=120)
+    assert snap.state == "diverged" and snap.result.diverged
+    at.run()
+    _no_exception(at)
+    assert any("Diverged" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    (message,) = [e.value for e in at.error]
+    assert message.startswith("**Diverged:** the loss rose to ")
+    assert "learning rate 2 is too high for adam; try <= 0.01" in message
+    assert not any(s.value.startswith("**Finished**") for s in at.success)
+    buttons = _labels(at, "button")
+    assert "Use this model" not in buttons and "Use anyway" in buttons
+    assert "Resume" not in buttons  # it would diverge again
+    assert any(run.id[-4:] in label and label.endswith(" · diverged · near chance")
+               for label in at.sidebar.selectbox(key=MODEL).options)

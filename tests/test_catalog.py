@@ -95,6 +95,21 @@ def test_finished_and_stopped_runs_are_models_live_ones_are_not(tmp_path):
     assert default_model(mnist, "mnist", tmp_path / "no-weights").key == models[0].key
 
 
+def test_diverged_and_near_chance_runs_say_so_in_their_label(tmp_path):
+    runs = []
+    for i, (state, val) in enumerate([("finished", 0.12), ("diverged", 0.34), ("finished", 0.8)]):
+        run_dir = tmp_path / f"run{i}"
+        run_dir.mkdir()
+        _touch(run_dir, "best.pt")
+        runs.append(FakeRun(f"20260101-00000{i}-mnist-cnn-ab{i}", state,
+                            {"dataset": "mnist", "model": "cnn", "epochs": 3}, str(run_dir),
+                            test={"accuracy": 0.1}, result={"val_accuracy": val}))
+    near, diverged, fine = run_models(runs)
+    assert near.label.endswith(" · 10.00% · near chance")
+    assert diverged.label.endswith(" · diverged") and "stopped" not in diverged.label
+    assert not fine.label.endswith(("chance", "diverged", "stopped"))
+
+
 def test_run_stamp_is_short_and_unique():
     assert run_stamp("20261122-081155-mnist-cnn-c571") == "11-22 08:11:55 c571"
     assert run_stamp("odd-name") == "odd-name"

@@ -98,3 +98,62 @@ def test_a_trained_model_keeps_its_test_predictions_beside_it(fake_data_root, tm
     assert saved is not None
     fresh = predict_split(ckpt.model, test, ckpt.meta.mean, ckpt.meta.std)
     assert saved.predicted.tolist() == fresh.predicted.tolist()
+
+
+def test_a_diverging_run_says_so_in_its_json(fake_data_root, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    code = train_cli.main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "2",
+                           "--lr", "2.0", "--device", "cpu", "--data-dir", str(fake_data_root),
+                           "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 1  # a script that checks the status does not ship a diverged model
+    summary = last_json(captured.out)
+    assert summary["diverged"] is True and summary["steps"] < 7
+    assert "learning rate 2 is too high for adam" in summary["divergence"]
+    assert f"diverged: {summary['divergence']}" in captured.err
+    assert out.exists() and not out.with_suffix(".last.pt").exists()  # nothing to resume
+
+
+def test_the_printed_resume_command_finishes_the_run_into_its_own_out(
+        fake_data_root, tmp_path, capsys, monkeypatch):
+    """It failed for want of --dataset and --model; given those, it wrote runs/cli/ instead."""
+    import os
+    import shlex
+    from core.checkpoints import load_checkpoint
+
+    polls = {"n": 0}
+
+    def stop_after_20_steps():  # Ctrl-C after 20 steps (polled before each step)
+        polls["n"] += 1
+        return polls["n"] > 20
+    monkeypatch.setattr(train_cli, "_stop_on_sigint", lambda: stop_after_20_steps)
+    out = tmp_path / "kept" / "m.pt"
+    assert train_cli.main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "2",
+                           "--batch-size", "32", "--device", "cpu", "--seed", "3",
+                           "--data-dir", str(fake_data_root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    command = printed.split("resume with: ", 1)[1].splitlines()[0]
+    last = out.with_suffix(".last.pt")
+    assert shlex.split(command) == ["python", "-m", "core.train", "--resume", str(last)]
+    assert last.exists() and load_checkpoint(out).meta.metrics["steps"] == 20
+
+    # Refused: a flag that would change the run. Allowed: this machine's device.
+    assert train_cli.main(["--resume", str(last), "--lr", "0.1", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.1 would change the run" in err and "--epochs" not in err  # 2 is its own
+    point, kept, said = train_cli._resumed(*train_cli._parse(["--resume", str(last),
+                                                              "--device", "auto"]))
+    assert kept == out and point.config.device == "auto" and point.config.seed == 3
+    assert said == f"resuming {out} from step 20; --device overridden to auto"
+
+    elsewhere = tmp_path / "elsewhere"  # a different working directory
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=elsewhere,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming {out} from step 20" in done.stderr
+    assert f"checkpoint: {out}" in done.stdout
+    assert not last.exists() and not (elsewhere / "runs").exists()
+    metrics = load_checkpoint(out).meta.metrics
+    assert metrics["steps"] == 26 and metrics["stopped"] is False  # 2 epochs of 13 steps

@@ -30,9 +30,21 @@ def test_rebuild_reads_the_shipped_checkpoints():
 
 def test_run_states_are_the_stored_strings():
     assert [s.value for s in RunState] == ["queued", "running", "stopping", "finished",
-                                           "cancelled", "failed"]
+                                           "cancelled", "failed", "diverged"]
     assert RunState("cancelled").label == "stopped" and RunState.RUNNING.label == "training"
     assert RunState.CANCELLED.badge.text == "Stopped" and f"{RunState.RUNNING}" == "running"
     assert [s for s in RunState if s.active] == [RunState.QUEUED, RunState.RUNNING,
                                                  RunState.STOPPING]
     assert all(s.usable != s.active for s in RunState)
+    # Diverged is over and its best.pt usable, but not resumable: it would diverge again.
+    assert RunState.DIVERGED.usable and not RunState.DIVERGED.ended_early
+    assert RunState.DIVERGED.badge == ("Diverged", ":material/warning:", "red")
+
+
+def test_a_summary_flags_near_chance_and_divergence():
+    assert RunSummary(dataset="mnist", val_accuracy=0.19).near_chance  # under 2x chance
+    assert not RunSummary(dataset="mnist", val_accuracy=0.2).near_chance
+    assert not RunSummary(dataset="mnist").near_chance  # not measured: not flagged
+    s = RunSummary(diverged=True, divergence="the loss became nan at step 3: ...")
+    assert RunSummary.from_json(s.to_json()) == s
+    assert RunSummary.from_json({}).diverged is False  # older summaries

@@ -140,3 +140,75 @@ def test_flip_and_erase():
     e = random_erase(x + 1, 6, fill=0.0, p=1.0)
     erased = (e == 0).sum((1, 2, 3))
     assert (erased > 0).all() and (erased <= 49).all()
+
+
+def test_a_diverging_run_ends_early_and_names_the_learning_rate(bundle):
+    """lr 2.0 sent the loss to 8,926 while the page said Finished: it must end as diverged."""
+    from core.train.summary import RunSummary
+    steps = []
+    result = train(cfg(lr=2.0), bundle, lambda e: steps.append(e) if e.kind == "step" else None)
+    assert result.diverged and not result.stopped
+    assert result.steps < 13 and len(steps) == result.steps  # ended early, in the first epoch
+    assert result.divergence.startswith(f"the loss rose to ")
+    assert f"at step {result.steps}" in result.divergence
+    assert "learning rate 2 is too high for adam; try <= 0.01" in result.divergence
+    summary = RunSummary.of(result)
+    assert summary.diverged and summary.divergence == result.divergence
+    healthy = train(cfg(epochs=1), bundle)
+    assert not healthy.diverged and healthy.divergence is None and healthy.steps == 13
+
+
+def test_a_nan_loss_is_a_divergence():
+    from core.train.health import DivergenceWatch
+    watch = DivergenceWatch(cfg(lr=0.5, optimizer="sgd", weight_decay=0.5), start_loss=2.3)
+    assert watch.check(36, 2.5) is None and watch.check(37, 3.0) is None  # noise is not
+    assert watch.check(38, float("nan")) == (
+        "the loss became nan at step 38: learning rate 0.5 is too high for sgd; try <= 0.1; "
+        "weight decay 0.5 is large; try <= 0.01")
+
+
+def test_huge_weight_decay_is_flagged_near_chance(bundle):
+    """Weight decay 1.0 does not blow the loss up, it pins it at chance: the summary says so."""
+    from core.train.health import likely_cause
+    from core.train.summary import RunSummary
+    result = train(cfg(weight_decay=1.0, lr=1e-2), bundle)
+    summary = RunSummary.of(result)
+    assert not result.diverged and summary.near_chance  # best val accuracy under 20%
+    assert likely_cause(result.config) == "weight decay 1 is large; try <= 0.01"
+    assert not RunSummary.of(train(cfg(epochs=1), bundle)).near_chance
+
+
+def test_a_crash_mid_epoch_resumes_from_the_last_timed_save(bundle, tmp_path):
+    """last.pt was written only at epoch ends, so a kill repeated the steps since."""
+    from core.checkpoints import read_payload
+
+    class Killed(Exception):
+        pass
+
+    def crash_at(step: int):
+        def should_stop():  # a kill: no stop, no save of its own
+            if len(steps) >= step:
+                raise Killed
+            return False
+        return should_stop
+
+    last, steps = tmp_path / "last.pt", []
+    on_step = lambda e: steps.append(e) if e.kind == "step" else None
+    with pytest.raises(Killed):
+        train(cfg(augment=True), bundle, on_step, crash_at(20), last_path=last)
+    assert read_payload(last)["progress"]["global_step"] == 13  # default: epoch ends only
+    steps.clear()
+    with pytest.raises(Killed):
+        train(cfg(augment=True), bundle, on_step, crash_at(20), last_path=last,
+              save_every_seconds=0.0)
+    progress = read_payload(last)["progress"]
+    assert (progress["global_step"], progress["step_in_epoch"]) == (20, 7)  # mid-epoch 2
+    resumed_steps = []
+    resumed = train(cfg(augment=True), bundle, resumed_steps.append, resume_from=last)
+    assert [e.step for e in resumed_steps if e.kind == "step"] == list(range(21, 40))
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    whole = train(cfg(augment=True), bundle)
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert [h.train_loss for h in whole.history] == pytest.approx(
+        [h.train_loss for h in resumed.history], rel=1e-5)

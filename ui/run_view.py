@@ -9,6 +9,7 @@ import streamlit as st
 from core.catalog import run_stamp
 from core.data import DATASETS
 from core.train.curves import format_duration, training_curves
+from core.train.health import likely_cause
 from core.train.snapshot import RunSnapshot
 from core.train.runs import config_summary, run_progress, run_row
 from core.train.state import RunState
@@ -109,19 +110,36 @@ def _results(snap: RunSnapshot) -> None:
                     config=charts.STATIC, key="train_confusion")
 
 
+def _near_chance(snap: RunSnapshot) -> str | None:
+    """A warning for a run whose best model barely learned, else None."""
+    result = snap.result
+    if result is None or not result.near_chance:
+        return None
+    cause = likely_cause(snap.config)
+    return (f"Its best validation accuracy, {result.val_accuracy:.2%}, is near chance "
+            f"({1 / len(DATASETS[snap.config.dataset].classes):.0%}): the model barely learned"
+            + (f" ({cause})." if cause else "."))
+
+
 def _actions(snap: RunSnapshot, in_use: str | None) -> None:
     best = snap.best_checkpoint
     if not snap.mine:
         st.caption(f":material/visibility: This run belongs to {owner_label(snap)}: you can "
                    "watch it, not change, download or use it.")
         return
+    # A diverged or near-chance model is offered only behind the warning shown above.
+    doubtful = snap.state == RunState.DIVERGED or _near_chance(snap) is not None
     with st.container(horizontal=True):
         if best is not None and snap.state.usable:
             chosen = in_use == f"run:{snap.id}"
-            st.button("In use on every page" if chosen else "Use this model",
-                      icon=":material/check_circle:", disabled=chosen, type="primary",
+            st.button("In use on every page" if chosen else
+                      "Use anyway" if doubtful else "Use this model",
+                      icon=":material/check_circle:", disabled=chosen,
+                      type="secondary" if doubtful else "primary",
                       on_click=state.use_model, args=(snap.config.dataset, f"run:{snap.id}"),
-                      key="train_use")
+                      key="train_use",
+                      help="Makes this model the one every page uses, despite the warning "
+                           "above" if doubtful else None)
             st.download_button("Download checkpoint", data=Path(best).read_bytes(),
                                file_name=f"{snap.id}.pt", mime="application/octet-stream",
                                icon=":material/download:", key="train_download",
@@ -182,8 +200,15 @@ def _live(snap: RunSnapshot, side) -> None:
 
 
 def _outcome(snap: RunSnapshot) -> None:
+    doubt = _near_chance(snap)
     if snap.state == RunState.FAILED:
         st.error(f"**Training failed.** {snap.error}", icon=":material/error:")
+    elif snap.state == RunState.DIVERGED:
+        st.error(f"**Diverged:** {snap.error}. Training ended early; the best checkpoint, "
+                 "chosen on validation loss, may be from before the loss blew up. "
+                 + (doubt or "Check its accuracy below before you use it."),
+                 icon=":material/warning:")
+        return
     elif snap.state == RunState.CANCELLED:
         why = f" ({snap.error})" if snap.error else ""
         st.warning(f"**Stopped** after {snap.epochs_done} of {snap.config.epochs} epochs{why}. "
@@ -192,8 +217,14 @@ def _outcome(snap: RunSnapshot) -> None:
                    icon=":material/pause_circle:")
     else:
         seconds = snap.result.train_seconds if snap.result else None
-        st.success(f"**Finished** in {format_duration(seconds)} on {snap.device}.",
-                   icon=":material/task_alt:")
+        finished = f"**Finished** in {format_duration(seconds)} on {snap.device}."
+        if doubt is None:  # green only for a model that learned
+            st.success(finished, icon=":material/task_alt:")
+        else:
+            st.warning(f"{finished} {doubt}", icon=":material/warning:")
+        return
+    if doubt is not None:
+        st.warning(doubt, icon=":material/warning:")
 
 
 def show_run(snap: RunSnapshot, in_use: str | None) -> None:

@@ -5,6 +5,12 @@
 The settings' flags are made from TrainConfig's fields (name, type, default,
 help, range); TrainConfig checks the values, so a bad one gets the same
 message here as in the app.
+
+    python -m core.train --resume runs/cli/fashion-cnn-s0.last.pt
+
+continues an interrupted run with its own settings, into its own --out; only
+--device and --data-dir may differ (this machine's), and a flag that would
+change the run is refused. A run whose loss diverged exits with status 1.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -19,7 +26,9 @@ from typing import Callable
 
 from core.data import load_bundle
 from core.train.config import TrainConfig
-from core.train.loop import Event, StepEvent, finish, resume_config, train
+from core.train.loop import Event, ResumePoint, StepEvent, finish, resume_point, train
+
+RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
 
 
 def _add_setting_flags(p: argparse.ArgumentParser) -> None:
@@ -30,9 +39,10 @@ def _add_setting_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, action="store_true", help=s.help)
             continue
         # No argparse `choices`: TrainConfig refuses an unknown value, with its own message.
+        # No argparse `required` either: --resume needs none of them (see _parse).
         shown = [s.range_text] if s.range_text and not s.choices else []
         shown += [] if s.cli_required or default is None else [f"default {default}"]
-        p.add_argument(flag, type=kind, default=default, required=s.cli_required,
+        p.add_argument(flag, type=kind, default=None if s.cli_required else default,
                        metavar="{" + ",".join(s.choices) + "}" if s.choices else None,
                        help=s.help + (f" ({'; '.join(shown)})" if shown else ""))
 
@@ -48,17 +58,51 @@ def _parser() -> argparse.ArgumentParser:
                    help="where to write the best checkpoint (default runs/cli/DATASET-MODEL-sSEED.pt); "
                         "the resumable state goes beside it as *.last.pt until the run completes")
     p.add_argument("--resume", default=None, metavar="CKPT",
-                   help="continue an interrupted run from its *.last.pt (its saved settings are used)")
+                   help="continue an interrupted run from its *.last.pt, with its own settings "
+                        "and --out (only --device and --data-dir may differ)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
     return p
 
 
+def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+    """The arguments, and the names of those given on the command line (not defaulted)."""
+    p = _parser()
+    args = p.parse_args(argv)
+    for action in p._actions:  # parsed again with no defaults: what is left was typed
+        action.default = argparse.SUPPRESS
+    given = set(vars(p.parse_args(argv)))
+    missing = [f"--{n.replace('_', '-')}" for n, s in TrainConfig.settings().items()
+               if s.cli_required and n not in given]
+    if missing and not args.resume:
+        p.error(f"the following arguments are required: {', '.join(missing)}")
+    return args, given
+
+
 def _config(args: argparse.Namespace) -> TrainConfig:
-    if args.resume:  # the run's own settings, on this machine's device and data
-        cfg = resume_config(args.resume)
-        return dataclasses.replace(cfg, device=args.device, data_dir=args.data_dir or cfg.data_dir)
     return TrainConfig.from_values(vars(args))
+
+
+def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
+    """The run a --resume continues (on this machine's device and data), its --out, and
+    a line saying so. Raises ValueError for a flag that would change the run."""
+    point = resume_point(args.resume)
+    cfg = point.config
+    out = point.best_path or Path(args.resume.removesuffix(".last.pt") + ".pt")
+    changed = [f"--{n.replace('_', '-')} {getattr(args, n)}" for n in sorted(given)
+               if n in TrainConfig.settings() and n not in RESUME_OVERRIDES
+               and getattr(args, n) != getattr(cfg, n)]
+    if "out" in given and Path(args.out).resolve() != out.resolve():
+        changed.append(f"--out {args.out}")
+    if changed:
+        raise ValueError(f"{', '.join(changed)} would change the run that {args.resume} "
+                         f"continues (only --device and --data-dir may differ); start a new "
+                         f"run for other settings")
+    overrides = {n: getattr(args, n) for n in RESUME_OVERRIDES if n in given}
+    point.config = dataclasses.replace(cfg, **overrides)
+    said = [f"--{n.replace('_', '-')} overridden to {v}" for n, v in overrides.items()
+            if v != getattr(cfg, n)]
+    return point, out, "; ".join([f"resuming {out} from step {point.step}"] + said)
 
 
 def _progress_printer(cfg: TrainConfig, train_size: int):
@@ -96,29 +140,44 @@ def main(argv: list[str] | None = None) -> int:
     from core.checkpoints import CheckpointError
     from core.data import DataMissingError
 
-    args = _parser().parse_args(argv)
+    from core.device import pick_device
+
+    args, given = _parse(argv)
     try:
-        cfg = _config(args)
-        out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
-        last = out.with_suffix(".last.pt")
+        if args.resume:
+            point, out, said = _resumed(args, given)
+            cfg, last = point.config, Path(args.resume)  # saves go on into the same file
+        else:
+            cfg = _config(args)
+            out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
+            last = out.with_suffix(".last.pt")
+        pick_device(cfg.device)  # a device this machine lacks: said now, not as a traceback
         data = load_bundle(cfg.dataset, cfg.data_dir)
     except (ValueError, DataMissingError, CheckpointError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.resume:
+        print(said, file=sys.stderr)
 
     should_stop = _stop_on_sigint()
     bar, on_event = _progress_printer(cfg, len(data.train))
     result = train(cfg, data, on_event, should_stop, out, last, args.resume)
     bar.close()
     _, summary = finish(result, data, out)
-    if not result.stopped:
+    if not result.stopped:  # finished, or diverged (resuming would diverge again)
         last.unlink(missing_ok=True)
     human = sys.stderr if args.json else sys.stdout
+    resume = f"python -m core.train --resume {shlex.quote(str(last))}"
     print(f"test accuracy {summary.test_accuracy:.2%} (best epoch {summary.best_epoch} by "
           f"validation loss, val acc {summary.val_accuracy:.2%}), {result.train_seconds:.1f}s "
           f"of training at {result.samples_per_second:,.0f} samples/s on {result.device}"
-          + (f"; stopped: resume with --resume {last}" if result.stopped else ""), file=human)
+          + (f"; stopped: resume with: {resume}" if result.stopped else ""), file=human)
+    if result.diverged:
+        print(f"diverged: {result.divergence}", file=sys.stderr)
+    elif summary.near_chance:
+        print(f"warning: validation accuracy {summary.val_accuracy:.2%} is near chance: the "
+              f"model barely learned", file=sys.stderr)
     print(f"checkpoint: {out}", file=human)
     if args.json:
         print(json.dumps(summary.to_json()))
-    return 0
+    return 1 if result.diverged else 0

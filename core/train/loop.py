@@ -13,6 +13,9 @@ Design notes:
   only while no other thread draws from it at the same time.
 - The best weights are chosen on the validation split (by loss); the test set
   is never looked at here.
+- A run whose loss diverges ends early (core/train/health.py says when and why).
+- Resumable state is saved at every epoch end, on stop, and mid-epoch at most
+  every `save_every_seconds`, so a killed run loses at most that much.
 """
 from __future__ import annotations
 
@@ -34,7 +37,11 @@ from core.evaluate.metrics import EvalResult, predict_split, summarize
 from core.evaluate.predictions import predictions_path, save_predictions
 from core.models import build_model
 from core.train.config import TrainConfig
+from core.train.health import DivergenceWatch
 from core.train.summary import RunSummary
+
+SAVE_EVERY_SECONDS = 30.0  # mid-epoch resumable saves: a kill loses at most this much
+
 
 @dataclass
 class StepEvent:
@@ -80,6 +87,8 @@ class TrainResult:
     stopped: bool
     device: str
     threads: int
+    diverged: bool = False  # the loss blew up: the run ended early, not resumable
+    divergence: str | None = None  # what happened, and the likely cause
 
 
 @dataclass
@@ -97,6 +106,7 @@ class _Progress:
     best_val_loss: float = math.inf
     best_val_accuracy: float = 0.0
     best_epoch: float = 0.0
+    start_loss: float | None = None  # the first step's loss: divergence is measured from it
     history: list[dict] = field(default_factory=list)
 
 
@@ -162,15 +172,20 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
           on_event: Callable[[Event], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
           best_path: str | Path | None = None, last_path: str | Path | None = None,
-          resume_from: str | Path | None = None) -> TrainResult:
+          resume_from: str | Path | None = None,
+          save_every_seconds: float = SAVE_EVERY_SECONDS,
+          before_save: Callable[[], None] | None = None) -> TrainResult:
     """Train, validating every epoch; keep the weights with the lowest validation loss.
 
     on_event gets a StepEvent per logged step and an EpochEvent per epoch.
     should_stop is polled before every step: when it turns true the run ends
     after at most the step in flight, keeping the best weights so far.
     best_path receives the best checkpoint whenever it improves; last_path the
-    resumable state (model, optimizer, schedule, progress) at every epoch end
-    and on stop. resume_from is such a last-state file.
+    resumable state (model, optimizer, schedule, progress, best_path) at every
+    epoch end, on stop, and mid-epoch at most every save_every_seconds;
+    before_save is called just before, so a caller can first record the events
+    it holds (then what it recorded covers the saved step). resume_from is such
+    a last-state file. A diverged loss ends the run: see TrainResult.divergence.
     """
     device = pick_device(cfg.device)
     threads = configure_threads(device)
@@ -197,18 +212,23 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
     log_every = 1 if device.type == "cpu" else 20  # .item() syncs a GPU: not every step
     history = [EpochEvent(**h) for h in prog.history]
     hyper = asdict(cfg)
+    best_file = None if best_path is None else str(Path(best_path).resolve())  # for a resume
 
     def emit(event: Event) -> None:
         if on_event is not None:
             on_event(event)
 
     def save_last() -> None:
+        nonlocal last_saved
         if last_path is not None:
+            if before_save is not None:
+                before_save()
             prog.history = [asdict(h) for h in history]
             meta = CheckpointMeta.new(cfg.dataset, cfg.model, hyper)
             save_checkpoint(last_path, model, meta, opt.state_dict(),
                             {**asdict(prog), "scheduler": sched.state_dict(),
-                             "best_state_dict": best_state})
+                             "best_state_dict": best_state, "best_path": best_file})
+        last_saved = time.monotonic()
 
     def take_best(val_loss: float, val_acc: float, epochs_done: float) -> None:
         nonlocal best_state
@@ -219,9 +239,11 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
                        "steps": prog.global_step}  # RunSummary's names, so far
             save_checkpoint(best_path, model, CheckpointMeta.new(cfg.dataset, cfg.model, hyper, metrics))
 
-    stopped = False
+    stopped, divergence = False, None
+    watch = DivergenceWatch(cfg, prog.start_loss)
+    last_saved = time.monotonic()
     loop_start = time.perf_counter() - prog.loop_seconds
-    while prog.epoch < cfg.epochs and not stopped:
+    while prog.epoch < cfg.epochs and not stopped and divergence is None:
         order = _epoch_order(len(data.train), cfg.seed, prog.epoch).to(device)
         model.train()
         loss_acc = torch.zeros((), device=device)
@@ -250,6 +272,8 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
             prog.samples += len(y)
             prog.step_in_epoch, prog.global_step = i + 1, prog.global_step + 1
             window_samples += len(y)
+            if watch.start is None:  # one sync, on the run's first step only
+                watch.start = prog.start_loss = loss.item()
             if prog.global_step % log_every == 0 or i + 1 == steps_per_epoch:
                 step_loss = loss.item()  # syncs the device, so the timing below is honest
                 now = time.perf_counter()
@@ -257,12 +281,25 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
                                sched.get_last_lr()[0],
                                window_samples / max(now - window_start, 1e-9), now - loop_start))
                 window_start, window_samples = now, 0
+                divergence = watch.check(prog.global_step, step_loss)
             prog.step_seconds += time.perf_counter() - t0
+            if divergence is not None:
+                break
+            if (last_path is not None and i + 1 < steps_per_epoch
+                    and time.monotonic() - last_saved >= save_every_seconds):
+                # Mid-epoch: fold the epoch's running sums in, so the saved state has them.
+                prog.loss_sum += loss_acc.item()
+                prog.correct += int(correct_acc.item())
+                loss_acc.zero_()
+                correct_acc.zero_()
+                prog.loop_seconds = time.perf_counter() - loop_start
+                save_last()
         prog.loss_sum += loss_acc.item()
         prog.correct += int(correct_acc.item())
 
         epoch_done = prog.step_in_epoch == steps_per_epoch
-        if epoch_done or (stopped and best_state is None and prog.global_step > 0):
+        ended_early = stopped or divergence is not None
+        if epoch_done or (ended_early and best_state is None and prog.global_step > 0):
             # A stop before the first epoch ends still leaves a usable, validated model.
             val_loss, val_acc = _validate(model, val_x, val_y, autocast)
             is_best = val_loss < prog.best_val_loss
@@ -291,7 +328,8 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
         best_val_loss=prog.best_val_loss, best_val_accuracy=prog.best_val_accuracy,
         history=history, steps=prog.global_step, train_seconds=prog.loop_seconds,
         samples_per_second=prog.samples / max(prog.step_seconds, 1e-9), stopped=stopped,
-        device=describe_device(device), threads=threads)
+        device=describe_device(device), threads=threads, diverged=divergence is not None,
+        divergence=divergence)
 
 
 def finish(result: TrainResult, data: DataBundle, path: str | Path,
@@ -311,13 +349,18 @@ def finish(result: TrainResult, data: DataBundle, path: str | Path,
     return test, summary
 
 
-def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched
-             ) -> tuple[_Progress, dict | None]:
+def _resumable(path: str | Path) -> dict:
     payload = read_payload(path)
-    progress = payload.get("progress")
-    if not progress or payload.get("optimizer") is None:
+    if not payload.get("progress") or payload.get("optimizer") is None:
         raise ValueError(f"{path} holds no training state to resume (it is a best-weights "
                          "checkpoint; resume from the run's last.pt)")
+    return payload
+
+
+def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched
+             ) -> tuple[_Progress, dict | None]:
+    payload = _resumable(path)
+    progress = payload["progress"]
     model.load_state_dict(payload["state_dict"])
     opt.load_state_dict(payload["optimizer"])
     sched.load_state_dict(progress.pop("scheduler"))
@@ -329,3 +372,20 @@ def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sch
 def resume_config(path: str | Path) -> TrainConfig:
     """The configuration a resumable checkpoint was trained with."""
     return TrainConfig.from_dict(read_payload(path)["meta"]["hyperparameters"])
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumable checkpoint left its run: its settings, step and best-weights file."""
+    config: TrainConfig
+    step: int
+    best_path: Path | None  # None in files written before it was recorded
+
+
+def resume_point(path: str | Path) -> ResumePoint:
+    """Raises ValueError for a checkpoint that holds no training state."""
+    payload = _resumable(path)
+    progress = payload["progress"]
+    best = progress.get("best_path")
+    return ResumePoint(TrainConfig.from_dict(payload["meta"]["hyperparameters"]),
+                       int(progress.get("global_step", 0)), Path(best) if best else None)

@@ -23,6 +23,9 @@ class RunState(StrEnum):
     FINISHED = ("finished", "finished", Badge("Finished", ":material/task_alt:", "green"))
     CANCELLED = ("cancelled", "stopped", Badge("Stopped", ":material/stop_circle:", "orange"))
     FAILED = ("failed", "failed", Badge("Failed", ":material/error:", "red"))
+    # The loss blew up and training ended early. Over, but not resumable: resuming
+    # would diverge again; the run's error says why and what to change.
+    DIVERGED = ("diverged", "diverged", Badge("Diverged", ":material/warning:", "red"))
 
     def __new__(cls, value: str, label: str, badge: Badge) -> "RunState":
         member = str.__new__(cls, value)
@@ -38,10 +41,11 @@ class RunState(StrEnum):
 
     @property
     def usable(self) -> bool:
-        """Over (finished, stopped or failed): a best.pt it wrote no longer changes."""
+        """Over (finished, stopped, failed or diverged): a best.pt it wrote no longer changes."""
         return not self.active
 
     @property
     def ended_early(self) -> bool:
-        """Ended before its last epoch (stopped, interrupted or failed)."""
+        """Ended before its last epoch (stopped, interrupted or failed), so it can be resumed.
+        A diverged run also ended early, but is not one of these: it would diverge again."""
         return self in (RunState.CANCELLED, RunState.FAILED)

@@ -5,11 +5,14 @@ finished checkpoint's metadata are all `RunSummary.to_json()`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data import DATASETS
 from core.models import count_parameters
+from core.train.health import near_chance
 
 if TYPE_CHECKING:
     from core.evaluate.metrics import EvalResult
@@ -33,6 +36,8 @@ class RunSummary:
     train_seconds: float | None = None  # wall time of the training loop, validation included
     samples_per_second: float | None = None
     stopped: bool = False
+    diverged: bool = False  # the loss blew up and training ended early
+    divergence: str | None = None  # what happened, and the likely cause
     parameters: int | None = None
     test_loss: float | None = None  # None until the test set was evaluated
     test_accuracy: float | None = None
@@ -46,14 +51,23 @@ class RunSummary:
         cfg = result.config
         return cls(
             dataset=cfg.dataset, model=cfg.model, epochs=cfg.epochs, seed=cfg.seed,
-            device=result.device, best_epoch=result.best_epoch, val_loss=result.best_val_loss,
+            device=result.device, best_epoch=result.best_epoch,
+            # No finite loss (a run that diverged before its first validation): none, not NaN.
+            val_loss=result.best_val_loss if math.isfinite(result.best_val_loss) else None,
             val_accuracy=result.best_val_accuracy, steps=result.steps,
             train_seconds=round(result.train_seconds, 3),
             samples_per_second=round(result.samples_per_second, 1), stopped=result.stopped,
+            diverged=result.diverged, divergence=result.divergence,
             parameters=count_parameters(result.model),
             test_loss=test.loss if test else None, test_accuracy=test.accuracy if test else None,
             per_class_accuracy=test.per_class_accuracy if test else None,
             checkpoint=None if checkpoint is None else str(checkpoint), run=run)
+
+    @property
+    def near_chance(self) -> bool:
+        """Its best validation accuracy is under twice chance: the model barely learned."""
+        classes = len(DATASETS[self.dataset].classes) if self.dataset in DATASETS else 10
+        return near_chance(self.val_accuracy, classes)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -79,6 +79,11 @@ class RunRecorder:
     def done(self, summary: dict, test: dict, stopped: bool) -> None:
         if stopped:
             self.store.update(self.run_id, phase=None, test=test, result=summary)
+        elif summary.get("diverged"):
+            self.store.transition(self.run_id, RunState.DIVERGED,
+                                  [RunState.RUNNING, RunState.STOPPING], phase=None, test=test,
+                                  result=summary, error=summary.get("divergence"),
+                                  finished_at=time.time())
         else:
             self.store.transition(self.run_id, RunState.FINISHED,
                                   [RunState.RUNNING, RunState.STOPPING], phase=None, test=test,
@@ -144,6 +149,7 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
     try:
         from core.data import load_bundle
         from core.device import describe_device, pick_device
+        from core.settings import load_settings
         from core.train.config import TrainConfig
         from core.train.loop import finish, train
 
@@ -152,15 +158,16 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         recorder.placed(socket.gethostname(), describe_device(device))
         data = load_bundle(cfg.dataset, cfg.data_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        # Events are recorded before each resumable save: a kill after it repeats no step.
         result = train(cfg, data, batcher, should_stop, run_dir / "best.pt", run_dir / "last.pt",
-                       resume_from)
+                       resume_from, load_settings().save_seconds, batcher.flush)
         batcher.flush()
         if result.stopped:
             recorder.stopped()
         else:
             recorder.phase("scoring")
         test, summary = finish(result, data, run_dir / "best.pt", run=run_id)
-        if not result.stopped:
+        if not result.stopped:  # finished, or diverged (resuming would diverge again)
             (run_dir / "last.pt").unlink(missing_ok=True)
         recorder.done(summary.to_json(), test.summary().to_json(), result.stopped)
     except Exception as err:  # the page shows the message; the log keeps the trace
