@@ -71,7 +71,7 @@ class ArchitectureInfo:
 
 
 def weights_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The argument, else $MNIST_STUDIO_WEIGHTS, else ./weights."""
+    """The argument, else $MNIST_STUDIO_WEIGHTS, else <repo>/weights."""
     return configured_dir(explicit, ENV_WEIGHTS, DEFAULT_WEIGHTS_DIR)
 
 

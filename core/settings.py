@@ -1,7 +1,7 @@
 """Deployment settings for a shared server: one documented place.
 
 Each setting has a default that suits a 2-core server shared by a class, and
-can be changed in a TOML file (`MNIST_STUDIO_CONFIG`, default ./studio.toml)
+can be changed in a TOML file (`MNIST_STUDIO_CONFIG`, default <repo>/studio.toml)
 or by an environment variable, which wins:
 
     # studio.toml

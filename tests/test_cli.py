@@ -53,7 +53,7 @@ def test_bad_inputs_exit_cleanly(tmp_path, capsys, fake_data_root):
 @pytest.mark.parametrize("module,flags", [
     ("core.train", ["--dataset", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
                     "--schedule", "--augment", "--seed", "--device", "--data-dir", "--out",
-                    "--resume", "--json"]),
+                    "--resume", "--json", "--register", "--runs"]),
     ("core.evaluate", ["--data-dir", "--json"]),
 ])
 def test_help_explains_every_flag(module, flags):
@@ -72,7 +72,7 @@ def test_flags_are_made_from_train_config():
         dataset="fashion", model="resnet", batch_size=64, weight_decay=5e-4,
         label_smoothing=0.1, augment=True, erase=8)
     flags = {a.dest for a in train_cli._parser()._actions}
-    assert set(TrainConfig.settings()) | {"out", "resume", "json", "help"} == flags
+    assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help"} == flags
 
 
 def test_out_of_range_flag_names_the_field(fake_data_root, capsys):

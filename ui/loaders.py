@@ -95,7 +95,7 @@ def device_label() -> str:
 
 
 def runs() -> RunService:
-    """The run system of this app's runs folder ($MNIST_STUDIO_RUNS, else ./runs)."""
+    """The run system of this app's runs folder ($MNIST_STUDIO_RUNS, else <repo>/runs)."""
     return get_service()
 
 

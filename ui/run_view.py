@@ -79,7 +79,8 @@ def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
 def owner_label(run: RunSnapshot) -> str:
     if run.owner == viewer().id:
         return "you"
-    return "an earlier version" if run.owner == "legacy" else f"visitor {run.owner.split(':')[-1][:6]}"
+    special = {"legacy": "an earlier version", "cli": "the command line"}  # LEGACY_OWNER, CLI_OWNER
+    return special.get(run.owner) or f"visitor {run.owner.split(':')[-1][:6]}"
 
 
 def _charts(snap: RunSnapshot, live: bool = False) -> None:

@@ -112,7 +112,7 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
-    """Where the data lives: the argument, else $MNIST_STUDIO_DATA, else ./data."""
+    """Where the data lives: the argument, else $MNIST_STUDIO_DATA, else <repo>/data."""
     return configured_dir(explicit, ENV_DATA_ROOT, DEFAULT_DATA_ROOT)
 
 

@@ -27,7 +27,7 @@ DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The argument, else $MNIST_STUDIO_CACHE, else ./.cache."""
+    """The argument, else $MNIST_STUDIO_CACHE, else <repo>/.cache."""
     return configured_dir(explicit, ENV_CACHE, DEFAULT_CACHE_DIR)
 
 

@@ -22,11 +22,15 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from core.data import load_bundle
 from core.train.config import TrainConfig
-from core.train.loop import Event, ResumePoint, StepEvent, finish, resume_point, train
+from core.evaluate.metrics import EvalResult
+from core.train.loop import (Event, ResumePoint, StepEvent, TrainResult, finish, resume_point,
+                             train)
+from core.train.register import EventLog, register_run
+from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
 
@@ -62,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
                         "and --out (only --device and --data-dir may differ)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
+    p.add_argument("--register", action="store_true",
+                   help="also record the finished (or stopped) run in the app's runs folder, "
+                        "owned by 'cli': the Train page lists it and an admin can use, resume "
+                        "or delete it")
+    p.add_argument("--runs", default=None, metavar="DIR",
+                   help="the app's runs folder for --register (default $MNIST_STUDIO_RUNS, "
+                        "else runs/ in the project folder)")
     return p
 
 
@@ -136,6 +147,21 @@ def _stop_on_sigint() -> Callable[[], bool]:
     return lambda: stop["now"]
 
 
+def _register(result: TrainResult, test: EvalResult, summary: RunSummary, out: Path,
+              last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
+    """--register: record the run in the app's run store; False (said why) if it failed.
+    The checkpoint stays where it was written either way."""
+    import sqlite3
+    try:
+        run_id = register_run(result, test, summary, out, last, log, runs)
+    except (OSError, RuntimeError, sqlite3.Error) as err:
+        print(f"error: could not register the run in the app's runs folder "
+              f"({type(err).__name__}: {err}); the checkpoint is kept at {out}", file=sys.stderr)
+        return False
+    print(f"registered in the app as run {run_id} (owner 'cli')", file=human)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.checkpoints import CheckpointError
     from core.data import DataMissingError
@@ -161,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
 
     should_stop = _stop_on_sigint()
     bar, on_event = _progress_printer(cfg, len(data.train))
-    result = train(cfg, data, on_event, should_stop, out, last, args.resume)
+    log = EventLog(on_event) if args.register else None  # the metrics it records
+    result = train(cfg, data, log or on_event, should_stop, out, last, args.resume)
     bar.close()
-    _, summary = finish(result, data, out)
+    test, summary = finish(result, data, out)
     if not result.stopped:  # finished, or diverged (resuming would diverge again)
         last.unlink(missing_ok=True)
     human = sys.stderr if args.json else sys.stdout
@@ -178,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: validation accuracy {summary.val_accuracy:.2%} is near chance: the "
               f"model barely learned", file=sys.stderr)
     print(f"checkpoint: {out}", file=human)
+    if args.register and not _register(result, test, summary, out, last, log, args.runs, human):
+        return 1
     if args.json:
         print(json.dumps(summary.to_json()))
     return 1 if result.diverged else 0

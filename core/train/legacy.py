@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Iterable
 
 from core.train.state import RunState
 from core.train.store import STEP_FIELDS, RunRecord, RunStore
@@ -31,16 +32,24 @@ def _read_json(path: Path) -> dict | None:
 
 def read_events(path: Path) -> tuple[list[dict], list[dict]]:
     """(steps, epochs) of a metrics.jsonl; lines cut short by a crash are skipped."""
-    steps, epochs = [], []
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        return steps, epochs
+        return [], []
+    events = []
     for line in lines:
         try:
-            event = json.loads(line)
+            events.append(json.loads(line))
         except ValueError:
             continue
+    return split_events(events)
+
+
+def split_events(events: Iterable[object]) -> tuple[list[dict], list[dict]]:
+    """(steps, epochs) of the trainer's events as dicts (`asdict(event)`, a metrics.jsonl
+    line), in the shapes the run store keeps; anything else is skipped."""
+    steps, epochs = [], []
+    for event in events:
         if not isinstance(event, dict):
             continue
         if event.get("kind") == "step" and all(k in event for k in STEP_FIELDS):
@@ -62,6 +71,17 @@ def legacy_record(folder: Path) -> tuple[RunRecord, list[dict], list[dict]] | No
     config, status = _read_json(folder / "config.json"), _read_json(folder / "status.json")
     if config is None or status is None:
         return None
+    steps, epochs = read_events(folder / "metrics.jsonl")
+    record = run_record(folder, LEGACY_OWNER, _created(status, folder), config, status,
+                        steps, epochs)
+    return record, steps, epochs
+
+
+def run_record(folder: Path, owner: str, created: float, config: dict, status: dict,
+               steps: list[dict], epochs: list[dict], executor: str = "local") -> RunRecord:
+    """A run that trained outside the run system, as a record of the store: `status` is
+    JobManager's status.json (state, error, started_at, finished_at, total_steps, device,
+    test, result). A run it left queued or training comes back stopped (interrupted)."""
     try:
         state = RunState(status.get("state"))
         error = status.get("error")
@@ -69,15 +89,13 @@ def legacy_record(folder: Path) -> tuple[RunRecord, list[dict], list[dict]] | No
         state, error = RunState.FAILED, f"unknown state {status.get('state')!r} in status.json"
     if state.active:
         state, error = RunState.CANCELLED, INTERRUPTED
-    steps, epochs = read_events(folder / "metrics.jsonl")
     last_step = max([s["step"] for s in steps] + [e["step"] for e in epochs] + [0])
-    record = RunRecord(
-        id=folder.name, owner=LEGACY_OWNER, created=_created(status, folder), config=config,
+    return RunRecord(
+        id=folder.name, owner=owner, created=created, config=config,
         state=state, run_dir=str(folder), error=error, started_at=status.get("started_at"),
         finished_at=status.get("finished_at"), total_steps=int(status.get("total_steps") or 0),
-        step=last_step, executor="local", device=status.get("device"),
+        step=last_step, executor=executor, device=status.get("device"),
         test=status.get("test"), result=status.get("result"))
-    return record, steps, epochs
 
 
 def import_legacy(store: RunStore) -> list[str]:
