@@ -152,6 +152,28 @@ def test_page_renders_with_its_widgets_and_the_shared_sidebar(env, page):
     assert "CPU (" in at.sidebar.markdown[-1].value or "GPU" in at.sidebar.markdown[-1].value
 
 
+def test_page_drawn_when_another_session_left_the_legacy_pass_first(env, monkeypatch):
+    """Tabs reconnecting to a restarted server start their first runs together: each
+    run is Streamlit's legacy pages/ pass, and the first to reach ui.deep_links clears
+    the process-wide flag before the others get there. Those must still leave the
+    legacy pass for the entry script, not stop with an empty page."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import script_runner
+
+    legacy_pass = script_runner._mpa_v1
+
+    def other_session_cleared_the_flag(main_script_path: str) -> None:
+        PagesManager.uses_pages_directory = False  # as another session's first run does
+        legacy_pass(main_script_path)
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", other_session_cleared_the_flag)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page(PAGES["train"]).run()  # a new session's first run, on /train
+    _no_exception(at)
+    assert at.title and at.title[0].value.endswith("Train"), [t.value for t in at.title]
+    assert "Start training" in _labels(at, "button")
+
+
 def test_sidebar_selection_is_remembered_across_pages(env):
     at = _app()
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()

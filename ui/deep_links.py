@@ -18,15 +18,36 @@ navigates to the same page (its hash is the same url_path's); then this pass sto
 """
 from __future__ import annotations
 
+import sys
 import types
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+_LEGACY_PASS = script_runner._mpa_v1.__code__  # the function Streamlit runs in place of ours
 
 
 def in_legacy_pages_pass() -> bool:
-    return bool(PagesManager.uses_pages_directory)
+    """Whether this page file runs in the legacy pass, without the entry script: Streamlit's
+    `_mpa_v1` is on this thread's stack, and the entry script is not between it and here.
+
+    Not the class flag: when several sessions start their first runs together (tabs
+    reconnecting to a restarted server), the first to get here clears the flag while
+    the others are already in their legacy pass."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return False
+    entry = ctx.pages_manager.get_page_script_byte_code(ctx.pages_manager.main_script_path)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is entry:  # the entry script runs this page (st.navigation)
+            return False
+        if frame.f_code is _LEGACY_PASS:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def leave_legacy_pages_pass() -> None:

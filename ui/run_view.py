@@ -154,12 +154,20 @@ def _actions(snap: RunSnapshot, in_use: str | None) -> None:
                       help="Removes the run, its checkpoints and its curves")
 
 
+def _placement(snap: RunSnapshot) -> None:
+    if snap.executor:
+        st.caption(f":material/dns: Trains on **{snap.executor}** · node {snap.node or '…'} · "
+                   f"{snap.device or '…'} · owner: {owner_label(snap)}")
+
+
 def _live_view(run_id: str, shown_state: RunState) -> None:
     """Reruns alone once a second while the run is queued or training: progress and
     charts only, so the browser redraws little. Any change of state reruns the page."""
     snap = runs().get(run_id, viewer(), max_points=200)
     if snap.state != shown_state:
         st.rerun(scope="app")  # started, stopped or finished: badge, buttons, results, models
+    # Here, not above the fragment: the worker names its node and device after it starts.
+    _placement(snap)
     if snap.state == RunState.QUEUED:
         st.info(f"Queued (position {snap.queue_position or 1}): starts when a worker is free.",
                 icon=":material/schedule:")
@@ -236,12 +244,10 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
         badge = snap.state.badge
         st.badge(badge.text, icon=badge.icon, color=badge.colour)
         st.caption(config_summary(snap.config))
-    if snap.executor:
-        st.caption(f":material/dns: Trains on **{snap.executor}** · node {snap.node or '…'} · "
-                   f"{snap.device or '…'} · owner: {owner_label(snap)}")
     if snap.state.active:
         _live(snap, side)
         return
+    _placement(snap)
     _outcome(snap)
     if snap.phase == "scoring":
         st.fragment(guarded(_scoring_view), run_every=POLL_SECONDS)(snap.id)

@@ -11,6 +11,7 @@ So both executors record the same things in the same way.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import traceback
@@ -181,7 +182,8 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
 
     A run in its own process cannot take the web app down (an out-of-memory
     kill ends this process only), and shares no GIL with it. If the runner
-    dies (the app was shut down), the run stops as if Stop were pressed, so it can be resumed.
+    dies (the app was shut down), or this process is sent SIGTERM or SIGINT, the run stops
+    as if Stop were pressed, so it can be resumed.
     """
     store = RunStore(runs_dir)
     record = store.get(run_id)
@@ -194,10 +196,17 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
         except ProcessLookupError:
             return True
 
+    # The server's process group gets its SIGTERM (systemd, docker) or SIGINT (Ctrl+C),
+    # this process included: stop after the step in flight, as a Stop does, instead of
+    # dying mid-step without its last step saved. (The runner waits for us.)
+    signalled = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _frame: signalled.append(number))
+
     def stop_wanted() -> bool:
-        return store.stop_requested(run_id) or runner_gone()
+        return bool(signalled) or store.stop_requested(run_id) or runner_gone()
 
     execute(run_id, record.config, Path(record.run_dir), recorder, polled(stop_wanted),
             record.resume_from)
-    if runner_gone():
+    if signalled or runner_gone():
         store.update(run_id, error=INTERRUPTED)
