@@ -58,6 +58,10 @@ class RunSettings:
         "env": "MNIST_STUDIO_CPU_GFLOPS", "help": "training GFLOP/s a CPU worker sustains (cost estimates)"})
     gpu_gflops: float = field(default=5000.0, metadata={
         "env": "MNIST_STUDIO_GPU_GFLOPS", "help": "training GFLOP/s a GPU worker sustains (cost estimates)"})
+    cpu_step_ms: float = field(default=1.0, metadata={
+        "env": "MNIST_STUDIO_CPU_STEP_MS", "help": "fixed cost of one training step on a CPU worker, ms (cost estimates)"})
+    gpu_step_ms: float = field(default=0.3, metadata={
+        "env": "MNIST_STUDIO_GPU_STEP_MS", "help": "fixed cost of one training step on a GPU worker, ms (cost estimates)"})
     save_seconds: float = field(default=30.0, metadata={
         "env": "MNIST_STUDIO_SAVE_SECONDS", "help": "a training run saves resumable state at most this often mid-epoch"})
     admin_token: str = field(default="", repr=False, metadata={

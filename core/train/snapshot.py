@@ -6,12 +6,12 @@ from pathlib import Path
 
 from core.evaluate.metrics import EvalSummary
 from core.train.config import TrainConfig
-from core.train.state import RunState
+from core.train.state import RunFolder, RunState
 from core.train.summary import RunSummary
 
 
 @dataclass
-class RunSnapshot:
+class RunSnapshot(RunFolder):
     """A run as one viewer sees it at one moment: typed, and safe to keep."""
     id: str
     state: RunState
@@ -46,20 +46,6 @@ class RunSnapshot:
             self.test = EvalSummary.from_json(self.test)
         if isinstance(self.result, dict):
             self.result = RunSummary.from_json(self.result)
-
-    @property
-    def last_checkpoint(self) -> Path:
-        """The resumable state (model, optimizer, progress) while the run can be resumed."""
-        return Path(self.run_dir) / "last.pt"
-
-    @property
-    def best_checkpoint(self) -> Path | None:
-        p = Path(self.run_dir) / "best.pt"
-        return p if p.exists() else None
-
-    @property
-    def resumable(self) -> bool:
-        return self.state.ended_early and self.phase is None and self.last_checkpoint.exists()
 
     @property
     def step(self) -> int:

@@ -6,6 +6,7 @@ member equals its string ("finished" == RunState.FINISHED).
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -49,3 +50,26 @@ class RunState(StrEnum):
         """Ended before its last epoch (stopped, interrupted or failed), so it can be resumed.
         A diverged run also ended early, but is not one of these: it would diverge again."""
         return self in (RunState.CANCELLED, RunState.FAILED)
+
+
+class RunFolder:
+    """What a run's folder holds, for any run record with run_dir, state and phase
+    (the store's RunRecord and the pages' RunSnapshot): one rule for both."""
+    run_dir: str
+    state: RunState
+    phase: str | None
+
+    @property
+    def last_checkpoint(self) -> Path:
+        """The resumable state (model, optimizer, progress) while the run can be resumed."""
+        return Path(self.run_dir) / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path | None:
+        p = Path(self.run_dir) / "best.pt"
+        return p if p.exists() else None
+
+    @property
+    def resumable(self) -> bool:
+        """Ended early (stopped, interrupted, failed), done scoring, and its state saved."""
+        return self.state.ended_early and self.phase is None and self.last_checkpoint.exists()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from core.train.state import RunState
+from core.train.state import RunFolder, RunState
 
 DB_NAME = "runs.sqlite"
 MAX_LEVEL = 30
@@ -101,7 +101,7 @@ class TransitionRefused(RuntimeError):
 
 
 @dataclass
-class RunRecord:
+class RunRecord(RunFolder):
     """One row of `runs`, decoded."""
     id: str
     owner: str
@@ -127,20 +127,6 @@ class RunRecord:
     test: dict | None = None
     result: dict | None = None
     epochs_done: int = 0
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return Path(self.run_dir) / "last.pt"
-
-    @property
-    def best_checkpoint(self) -> Path | None:
-        p = Path(self.run_dir) / "best.pt"
-        return p if p.exists() else None
-
-    @property
-    def resumable(self) -> bool:
-        return (self.state in (RunState.CANCELLED, RunState.FAILED) and self.phase is None
-                and self.last_checkpoint.exists())
 
 
 @dataclass
