@@ -84,8 +84,11 @@ class LocalExecutor:
                     self.store.update(run_id, phase=None, error=message)
 
     def shutdown(self) -> None:
-        # Workers see the runner gone (their parent changes) and stop resumably by themselves;
-        # a terminate here would lose their last step.
+        # A worker takes SIGTERM as "the runner is gone": it stops after its current step,
+        # resumably, and records that. Waiting without telling them would wait for runs
+        # to end by themselves, while they wait for the runner to be gone.
+        for proc in self.procs.values():
+            proc.terminate()
         for proc in self.procs.values():
             proc.join(timeout=30)
 

@@ -11,7 +11,9 @@ So both executors record the same things in the same way.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from dataclasses import asdict
@@ -179,8 +181,14 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
     store = RunStore(runs_dir)
     record = store.get(run_id)
     recorder = RunRecorder(store, run_id, record.run_dir)
+    # The runner sends SIGTERM when it shuts down: stop as if it were gone. (It waits for
+    # this process, so it is not gone yet, and waiting for that would wait for each other.)
+    shutting_down = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: shutting_down.set())
 
     def runner_gone() -> bool:  # the forkserver, not the runner, is this process's parent
+        if shutting_down.is_set():
+            return True
         try:
             os.kill(runner_pid, 0)
             return False
