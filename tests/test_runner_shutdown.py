@@ -1,6 +1,7 @@
 """Shutting the runner down while a run trains (tests, Ctrl-C, a redeploy)."""
 from __future__ import annotations
 
+import os
 import time
 
 from core.train.config import TrainConfig
@@ -28,3 +29,20 @@ def test_shutdown_stops_a_training_run_at_once_and_resumably(tmp_path, monkeypat
     assert snap.state == "cancelled" and snap.epochs_done < 200, (snap.state, snap.epochs_done)
     assert "interrupted" in (snap.error or "") and snap.resumable
     assert snap.phase is None and took < 20
+
+
+def test_workers_leave_a_core_to_the_web_app(tmp_path, monkeypatch):
+    """Training processes got a torch thread per core while the web app rendered pages on
+    the same cores: bench/loadtest.py measured their runs 20x slower than alone."""
+    from core.train.runner import LocalExecutor, worker_threads
+    from core.train.store import RunStore
+
+    assert [worker_threads(w, cores=2) for w in (1, 2)] == [1, 1]
+    assert [worker_threads(w, cores=16) for w in (1, 2, 4)] == [15, 7, 3]
+    monkeypatch.setenv("MNIST_STUDIO_THREADS", "")  # unset, and restored after the test
+    monkeypatch.setattr("core.device.cpu_threads", lambda: 8)
+    LocalExecutor(RunStore(tmp_path), workers=2)
+    assert os.environ["MNIST_STUDIO_THREADS"] == "3"  # what its worker processes inherit
+    monkeypatch.setenv("MNIST_STUDIO_THREADS", "2")  # a deployment's own choice stands
+    LocalExecutor(RunStore(tmp_path), workers=2)
+    assert os.environ["MNIST_STUDIO_THREADS"] == "2"

@@ -34,6 +34,7 @@ from core.train.store import RunRecord, RunStore
 
 POLL_SECONDS = 0.1
 LOCK_NAME = "runner.lock"
+THREADS_ENV = "MNIST_STUDIO_THREADS"
 
 
 class Executor(Protocol):
@@ -51,6 +52,8 @@ class LocalExecutor:
 
     def __init__(self, store: RunStore, workers: int) -> None:
         self.store, self.workers = store, max(1, workers)
+        if not os.environ.get(THREADS_ENV):  # the workers inherit it (core.device.configure_threads)
+            os.environ[THREADS_ENV] = str(worker_threads(self.workers))
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(["core.train.worker", "core.train.loop"])
         self.procs: dict[str, mp.process.BaseProcess] = {}
@@ -91,6 +94,17 @@ class LocalExecutor:
             proc.terminate()
         for proc in self.procs.values():
             proc.join(timeout=30)
+
+
+def worker_threads(workers: int, cores: int | None = None) -> int:
+    """Torch threads per training process: one core stays for the web app, the workers
+    share the rest. A thread per core beside a web app rendering pages waits at every
+    op's barrier for a descheduled thread: bench/loadtest.py measured runs 20x slower
+    on 2 cores (2 threads: ~2,100 samples/s under page load; 1 thread: ~42,000)."""
+    if cores is None:
+        from core.device import cpu_threads
+        cores = cpu_threads()
+    return max(1, (cores - 1) // max(1, workers))
 
 
 def make_executor(store: RunStore, settings: RunSettings) -> Executor:
