@@ -342,7 +342,7 @@ def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) ->
             monitor.stop()
             shutdown_services()
     leftover = _leftover(monitor)
-    outcomes = final_problems(service.store)
+    outcomes = final_problems(service.store, baseline_owner=ADMIN.id)
     known = set(tally.submitted)
     stored = {r.id for r in service.store.list(limit=100_000)}
     renders = [1000 * (t1 - t0) for t0, t1 in tally.renders if monitor.training_at(t0, t1)]
