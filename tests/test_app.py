@@ -372,6 +372,19 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     assert any(w.value.startswith("**Stopped**") for w in at.warning)
 
 
+def test_train_page_reruns_with_another_visitors_run_listed(env):
+    """The Run select box's labels must not read the session when formatted: AppTest
+    formats them outside the script run, where a label naming another visitor's run
+    failed and the session's next rerun raised "ValueError: '<run id>' is not in list"."""
+    cfg = TrainConfig(dataset="mnist", model="ffnn-small", epochs=1, batch_size=64, device="cpu")
+    theirs = get_service().submit(cfg, Viewer("v:someone-else"))
+    at = _app("train")
+    at.run()  # the rerun that failed
+    _no_exception(at)
+    assert at.selectbox(key="train_show").value == theirs.id
+    assert any("visitor someon" in o for o in at.selectbox(key="train_show").options)
+
+
 def test_out_of_range_setting_is_refused_not_replaced(env):
     """Streamlit resets an out-of-range number input to its default without a word; the
     form must keep what was typed, say what is wrong, and start nothing."""

@@ -64,15 +64,14 @@ def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
     if ss.get(state.TRAIN_FOCUS) not in ids:
         ss[state.TRAIN_FOCUS] = active.id if active else ids[0]
 
-    def label(run_id: str) -> str:
-        # No state or metrics in the label: the select box is outside the live
-        # fragment, so they would go stale; the fragment shows them instead.
-        run = next(r for r in all_runs if r.id == run_id)
-        whose = "" if run.mine else f" · {owner_label(run)}"
-        return f"{run_stamp(run_id)} · {run.config.dataset} · {run.config.model} · " \
-               f"{run.config.epochs} epochs{whose}"
-
-    st.selectbox("Run", ids, key=state.TRAIN_FOCUS, format_func=label)
+    # No state or metrics in the labels: the select box is outside the live fragment,
+    # so they would go stale; the fragment shows them instead. Made here, in the script
+    # run: a format_func may be called later, outside it (AppTest does), where
+    # owner_label() cannot read the session's viewer.
+    labels = {run.id: f"{run_stamp(run.id)} · {run.config.dataset} · {run.config.model} · "
+                      f"{run.config.epochs} epochs" + ("" if run.mine else f" · {owner_label(run)}")
+              for run in all_runs}
+    st.selectbox("Run", ids, key=state.TRAIN_FOCUS, format_func=labels.__getitem__)
     return next(r for r in all_runs if r.id == ss[state.TRAIN_FOCUS])
 
 

@@ -188,7 +188,6 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
     store = RunStore(runs_dir)
     record = store.get(run_id)
     recorder = RunRecorder(store, run_id, record.run_dir)
-
     def runner_gone() -> bool:  # the forkserver, not the runner, is this process's parent
         try:
             os.kill(runner_pid, 0)
@@ -196,9 +195,10 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
         except ProcessLookupError:
             return True
 
-    # The server's process group gets its SIGTERM (systemd, docker) or SIGINT (Ctrl+C),
-    # this process included: stop after the step in flight, as a Stop does, instead of
-    # dying mid-step without its last step saved. (The runner waits for us.)
+    # SIGTERM comes from the runner when it shuts down (it waits for this process, so
+    # waiting for it to be gone would wait for each other), or to the server's whole
+    # process group (systemd, docker), as SIGINT does on Ctrl+C: stop after the step in
+    # flight, as a Stop does, instead of dying mid-step without the last step saved.
     signalled = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, _frame: signalled.append(number))
