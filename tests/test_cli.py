@@ -123,9 +123,9 @@ def test_the_printed_resume_command_finishes_the_run_into_its_own_out(
 
     polls = {"n": 0}
 
-    def stop_after_20_steps():  # Ctrl-C after 20 steps (polled before each step)
-        polls["n"] += 1
-        return polls["n"] > 20
+    def stop_after_20_steps():  # Ctrl-C after 20 steps: polled before each step, and once
+        polls["n"] += 1       # per validation batch (the fake data's 100 images: one, at step 13)
+        return polls["n"] > 21
     monkeypatch.setattr(train_cli, "_stop_on_sigint", lambda: stop_after_20_steps)
     out = tmp_path / "kept" / "m.pt"
     assert train_cli.main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "2",

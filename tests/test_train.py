@@ -212,3 +212,39 @@ def test_a_crash_mid_epoch_resumes_from_the_last_timed_save(bundle, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert [h.train_loss for h in whole.history] == pytest.approx(
         [h.train_loss for h in resumed.history], rel=1e-5)
+
+
+def test_a_stop_is_announced_before_the_validation_that_follows(bundle, monkeypatch):
+    """The page says Stopped when the StopEvent arrives: it must not wait for the
+    validation pass (tens of seconds for resnet on a CPU) that keeps a usable model."""
+    from core.train import loop
+
+    calls = []
+    real_validate = loop._validate
+
+    def validate(*args, **kwargs):
+        calls.append("validate")
+        return real_validate(*args, **kwargs)
+    monkeypatch.setattr(loop, "_validate", validate)
+    steps = lambda: calls.count("step")  # noqa: E731
+    result = train(cfg(epochs=3), bundle, lambda ev: calls.append(ev.kind),
+                   should_stop=lambda: steps() >= 3)
+    assert result.stopped and calls.count("stop") == 1
+    assert calls.index("stop") < calls.index("validate")  # said first, validated after
+    assert result.best_val_loss < float("inf")  # the stopped run still has a validated model
+
+
+def test_a_stop_during_validation_is_announced_then_and_ends_the_run(bundle, monkeypatch):
+    from core.train import loop
+
+    calls = []
+    real_validate = loop._validate
+
+    def validate(*args, **kwargs):
+        calls.append("validate")
+        return real_validate(*args, **kwargs)
+    monkeypatch.setattr(loop, "_validate", validate)
+    result = train(cfg(epochs=3), bundle, lambda ev: calls.append(ev.kind),
+                   should_stop=lambda: "validate" in calls)  # asked for as validation starts
+    assert result.stopped and calls.count("epoch") == 1  # the first epoch completes, no more
+    assert calls.index("validate") < calls.index("stop") < calls.index("epoch")

@@ -27,7 +27,7 @@ from typing import Callable, TextIO
 from core.data import load_bundle
 from core.train.config import TrainConfig
 from core.evaluate.metrics import EvalResult
-from core.train.loop import (Event, ResumePoint, StepEvent, TrainResult, finish, resume_point,
+from core.train.loop import (EpochEvent, Event, ResumePoint, StepEvent, TrainResult, finish, resume_point,
                              train)
 from core.train.register import EventLog, register_run
 from core.train.summary import RunSummary
@@ -130,7 +130,7 @@ def _progress_printer(cfg: TrainConfig, train_size: int):
             bar.set_postfix(epoch=ev.epoch, loss=f"{ev.loss:.3f}",
                             sps=f"{ev.samples_per_second:,.0f}", refresh=False)
             bar.update(0)
-        else:
+        elif isinstance(ev, EpochEvent):
             bar.write(f"epoch {ev.epoch}/{ev.epochs}  train loss {ev.train_loss:.4f} acc "
                       f"{ev.train_accuracy:.2%}  val loss {ev.val_loss:.4f} acc "
                       f"{ev.val_accuracy:.2%}  {ev.elapsed:.1f}s{'  *best' if ev.best else ''}",

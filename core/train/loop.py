@@ -70,7 +70,15 @@ class EpochEvent:
     kind: str = "epoch"
 
 
-Event = Union[StepEvent, EpochEvent]
+@dataclass
+class StopEvent:
+    """Sent once, the moment a stop is seen: before the validation and checkpointing that
+    still follow, so a page can say Stopped at once."""
+    step: int
+    kind: str = "stop"
+
+
+Event = Union[StepEvent, EpochEvent, StopEvent]
 
 
 @dataclass
@@ -150,10 +158,13 @@ def _uses_conv(model: nn.Module) -> bool:
 
 @torch.inference_mode()
 def _validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
-              batch_size: int = 2000) -> tuple[float, float]:
+              batch_size: int = 2000, between: Callable[[], object] | None = None
+              ) -> tuple[float, float]:
     model.eval()
     loss, correct = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
     for i in range(0, len(y), batch_size):
+        if between is not None:
+            between()  # a stop asked for meanwhile is announced now, not after validation
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(x[i:i + batch_size]).float()
         loss += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum")
@@ -240,6 +251,15 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
             save_checkpoint(best_path, model, CheckpointMeta.new(cfg.dataset, cfg.model, hyper, metrics))
 
     stopped, divergence = False, None
+    announced = []  # the step a stop was announced at (StopEvent), once
+
+    def stop_wanted() -> bool:
+        """should_stop, and a StopEvent the first time it says yes."""
+        if not announced and should_stop is not None and should_stop():
+            announced.append(prog.global_step)
+            emit(StopEvent(prog.global_step))
+        return bool(announced)
+
     watch = DivergenceWatch(cfg, prog.start_loss)
     last_saved = time.monotonic()
     loop_start = time.perf_counter() - prog.loop_seconds
@@ -250,7 +270,7 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
         correct_acc = torch.zeros((), device=device, dtype=torch.int64)
         window_start, window_samples = time.perf_counter(), 0
         for i in range(prog.step_in_epoch, steps_per_epoch):
-            if should_stop is not None and should_stop():
+            if stop_wanted():
                 stopped = True
                 break
             t0 = time.perf_counter()
@@ -301,7 +321,8 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
         ended_early = stopped or divergence is not None
         if epoch_done or (ended_early and best_state is None and prog.global_step > 0):
             # A stop before the first epoch ends still leaves a usable, validated model.
-            val_loss, val_acc = _validate(model, val_x, val_y, autocast)
+            val_loss, val_acc = _validate(model, val_x, val_y, autocast, between=stop_wanted)
+            stopped = stopped or bool(announced)  # asked for during validation: end after it
             is_best = val_loss < prog.best_val_loss
             epochs_done = prog.epoch + prog.step_in_epoch / steps_per_epoch
             if is_best:

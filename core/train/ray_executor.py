@@ -60,8 +60,7 @@ class MessageRecorder:
         self.out.put(("events", (steps, epochs, total_steps)))
 
     def stopped(self) -> None:
-        self._send_file("best.pt")
-        self._send_file("last.pt")  # before the state says Stopped: Resume needs it
+        # Said at once; the files follow with done() (a run is resumable only then).
         self.out.put(("stopped", ()))
 
     def phase(self, name: str) -> None:
@@ -72,6 +71,8 @@ class MessageRecorder:
 
     def done(self, summary: dict, test: dict, stopped: bool) -> None:
         self._send_file("best.pt")
+        if stopped:
+            self._send_file("last.pt")  # before done: Resume needs it
         self.out.put(("done", (summary, test, stopped)))
 
     def failed(self, message: str) -> None:

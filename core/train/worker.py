@@ -113,10 +113,17 @@ class _Batcher:
         self.recorder, self.steps, self.epochs = recorder, [], []
         self.total: int | None = None
         self.last_flush = time.monotonic()
+        self.stopped = False  # the trainer announced a stop, and the run now says Stopped
 
     def __call__(self, event) -> None:
         row = asdict(event)
-        if row.pop("kind") == "step":
+        kind = row.pop("kind")
+        if kind == "stop":  # at once: the validation and scoring that follow take a while
+            self.flush()
+            self.recorder.stopped()
+            self.stopped = True
+            return
+        if kind == "step":
             self.steps.append(row)
             self.total = row.pop("total_steps")
         else:
@@ -163,9 +170,9 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         result = train(cfg, data, batcher, should_stop, run_dir / "best.pt", run_dir / "last.pt",
                        resume_from, load_settings().save_seconds, batcher.flush)
         batcher.flush()
-        if result.stopped:
+        if result.stopped and not batcher.stopped:
             recorder.stopped()
-        else:
+        elif not result.stopped:
             recorder.phase("scoring")
         test, summary = finish(result, data, run_dir / "best.pt", run=run_id)
         if not result.stopped:  # finished, or diverged (resuming would diverge again)
