@@ -5,7 +5,7 @@
 
 Chosen on validation only: for each score (core.predict.ood.SCORES) the threshold
 flags TARGET_FALSE_ALARM of the 12,000 validation images, and the score that
-then detects the most out-of-distribution inputs (core.evaluate.ood_sets, "val"
+then detects the most out-of-distribution inputs (core.predict.ood_sets, "val"
 part: mean over kinds) wins. The test figures (false alarms on the test set,
 detection on the separate "test" part of the OOD sets) are measured after the
 choice and only reported. Prints the table; retrain a checkpoint, run this again.
@@ -23,11 +23,10 @@ from core.catalog import shipped_models  # noqa: E402
 from core.checkpoints import load_checkpoint  # noqa: E402
 from core.data import load_bundle  # noqa: E402
 from core.device import cpu_threads  # noqa: E402
-from core.evaluate.cache import file_digest  # noqa: E402
-from core.evaluate.ood_sets import KINDS, build_ood_sets  # noqa: E402
 from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration, choose_threshold,  # noqa: E402
-                              flagged_rate, logits_of, ood_path, read_calibrations,
-                              unfamiliarity, write_calibrations)
+                              file_sha1, flagged_rate, logits_of, ood_path,
+                              read_calibrations, unfamiliarity, write_calibrations)
+from core.predict.ood_sets import KINDS, build_ood_sets  # noqa: E402
 
 
 def calibrate(model, mean: float, std: float, val_images, test_images, ood_val: dict,
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = load_checkpoint(entry.path)
         start = time.perf_counter()
         cal, means = calibrate(ckpt.model, ckpt.meta.mean, ckpt.meta.std, bundle.val.images,
-                               bundle.test.images, ood_val, ood_test, file_digest(entry.path),
+                               bundle.test.images, ood_val, ood_test, file_sha1(entry.path),
                                args.target)
         calibrations[entry.path.name] = cal
         print(_row(entry.path.name, cal, means) + f"  {time.perf_counter() - start:.0f} s",

@@ -7,10 +7,9 @@ import numpy as np
 import torch
 
 from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
-from core.evaluate.cache import file_digest
 from core.models import build_model
 from core.predict.classify import classify
-from core.predict.ood import Calibration, unfamiliarity, write_calibrations
+from core.predict.ood import Calibration, file_sha1, unfamiliarity, write_calibrations
 from core.predict.preprocess import from_canvas
 from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
 from ui.state import CANVAS_RGBA, MODEL
@@ -89,7 +88,7 @@ def _weights_with_threshold(env, tmp_path, monkeypatch, offset: float) -> float:
         logits = ckpt.model(from_canvas(_digit_canvas(), "mnist").tensor)
     value = float(unfamiliarity(logits, "energy")[0])
     write_calibrations(folder / "ood.json", {path.name: Calibration(
-        "energy", value + offset, 0.05, 0.05, checkpoint_sha1=file_digest(path))})
+        "energy", value + offset, 0.05, 0.05, checkpoint_sha1=file_sha1(path))})
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
     return value
 

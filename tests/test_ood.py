@@ -11,11 +11,10 @@ import torch
 from core.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
 from core.checkpoints import load_checkpoint
 from core.data import load_bundle
-from core.evaluate.cache import file_digest
-from core.evaluate.ood_sets import KINDS, LETTERS, build_ood_sets
-from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, assess, calibration_for,
+from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, assess, calibration_for, file_sha1,
                               choose_threshold, flagged_rate, logits_of, read_calibrations,
                               unfamiliarity, write_calibrations)
+from core.predict.ood_sets import KINDS, LETTERS, build_ood_sets
 from tests.conftest import needs_real_data
 
 
@@ -62,7 +61,7 @@ def test_calibration_is_found_only_for_the_file_it_was_made_for(tmp_path):
     ckpt = tmp_path / "mnist-cnn.pt"
     ckpt.write_bytes(b"weights v1")
     cal = Calibration("msp", -0.9, 0.05, 0.05, {"letters": 0.8}, 0.04, {"letters": 0.7},
-                      file_digest(ckpt))
+                      file_sha1(ckpt))
     write_calibrations(tmp_path / "ood.json", {ckpt.name: cal})
     assert read_calibrations(tmp_path / "ood.json") == {ckpt.name: cal}
     assert calibration_for(ckpt, tmp_path) == cal

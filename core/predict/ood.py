@@ -11,6 +11,7 @@ shown, but flagged as a guess.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -133,15 +134,20 @@ def write_calibrations(path: str | os.PathLike, calibrations: dict[str, Calibrat
     return atomic_write(path, (json.dumps(payload, indent=1) + "\n").encode())
 
 
+def file_sha1(path: str | os.PathLike) -> str:
+    """The digest recorded in ood.json (the same as core.evaluate.cache.file_digest)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
 def calibration_for(checkpoint: str | os.PathLike,
                     folder: str | os.PathLike | None = None) -> Calibration | None:
     """The recorded calibration of a shipped checkpoint, or None: not calibrated, or
     the file changed since (a retrained checkpoint needs its own threshold)."""
-    from core.evaluate.cache import file_digest
     checkpoint = Path(checkpoint)
     found = read_calibrations(ood_path(folder)).get(checkpoint.name)
     if found is None or not checkpoint.is_file():
         return None
-    if found.checkpoint_sha1 and found.checkpoint_sha1 != file_digest(checkpoint):
+    if found.checkpoint_sha1 and found.checkpoint_sha1 != file_sha1(checkpoint):
         return None
     return found
