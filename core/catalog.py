@@ -22,14 +22,14 @@ ENV_WEIGHTS = "MNIST_STUDIO_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
 
-SHIPPED, RUN = "shipped", "run"
+SHIPPED, RUN, UPLOAD = "shipped", "run", "upload"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     """One selectable model. `key` is stable across reruns and sessions."""
-    key: str  # "shipped:mnist-cnn.pt" or "run:<run id>"
-    source: str  # SHIPPED or RUN
+    key: str  # "shipped:mnist-cnn.pt", "run:<run id>" or "upload:<sha1 of the file>"
+    source: str  # SHIPPED, RUN or UPLOAD (core.uploads: a visitor's own checkpoint)
     dataset: str
     architecture: str
     path: Path
@@ -45,6 +45,8 @@ class ModelEntry:
         acc = f" · {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""
         if self.source == SHIPPED:
             return f"{self.architecture} (shipped){acc}"
+        if self.source == UPLOAD:
+            return f"{self.architecture} (uploaded: {self.details.get('file_name', 'file')}){acc}"
         state = self.details.get("state")
         flags = "" if state == "finished" else (
             " · diverged" if state == "diverged" else " · stopped")

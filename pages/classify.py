@@ -11,6 +11,7 @@ from core.predict.saliency import METHODS, saliency
 from ui import charts, state
 from ui.canvas import clear, drawing
 from ui.errors import show_error
+from ui.familiarity import show_flag
 from ui.loaders import load_model, test_split
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -97,6 +98,7 @@ with right:
                         config=charts.STATIC, key="classify_seen_empty")
     else:
         result = classify(ckpt.model, pre, meta.class_names, k=k)
+        show_flag(sel.model, ckpt, pre)  # "I don't know": flagged, still shown
         m1, m2, m3 = st.columns(3)
         m1.metric("Prediction", result.label)
         m2.metric("Confidence", f"{result.confidence:.1%}")

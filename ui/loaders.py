@@ -106,7 +106,9 @@ def viewer() -> Viewer:
 
 
 def available_models(dataset: str | None = None) -> list[ModelEntry]:
-    """Shipped checkpoints and this visitor's usable runs. Not cached: a run that just
-    finished shows up. Others' runs are theirs to use, not ours."""
+    """Shipped checkpoints, this visitor's usable runs, then the checkpoints uploaded in
+    this session. Not cached: a run that just finished shows up. Others' runs are
+    theirs to use, not ours."""
+    from ui.model_files import uploaded_models  # it imports this module
     mine = [r for r in runs().list_runs(viewer()) if r.mine]
-    return list_models(dataset, runs=mine)
+    return list_models(dataset, runs=mine) + uploaded_models(dataset)

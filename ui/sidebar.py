@@ -8,6 +8,7 @@ from core.data import DATASETS
 from ui import state
 from ui.identity import admin_box
 from ui.loaders import available_models, device_label, runs, viewer
+from ui.model_files import model_files_box
 
 
 def _model_caption(entry: ModelEntry) -> str:
@@ -43,7 +44,8 @@ def render_sidebar() -> state.Selection:
             labels = {m.key: m.label for m in models}
             key = st.selectbox("Model", list(labels), key=state.MODEL,
                                format_func=lambda k: labels.get(k, k),
-                               help="Shipped checkpoints from weights/ and your finished runs")
+                               help="Shipped checkpoints from weights/, your finished runs and "
+                                    "the checkpoints you uploaded")
             chosen = find_model(models, key)
             caption = _model_caption(chosen) if chosen else ""
             if caption:
@@ -51,6 +53,7 @@ def render_sidebar() -> state.Selection:
         else:
             chosen = None
             st.warning(no_model_help(dataset), icon=":material/info:")
+        model_files_box(chosen)
         st.badge(device_label(), icon=":material/memory:", color="gray",
                  help="Where inference and training run")
         me = viewer()

@@ -102,6 +102,8 @@ def _snapshot_shipped_weights(dest: Path) -> None:
     retrained in weights/ while the test runs cannot change what the app sees."""
     dest.mkdir(parents=True)
     shutil.copy2(SHIPPED_WEIGHTS / "manifest.json", dest / "manifest.json")
+    if (SHIPPED_WEIGHTS / "ood.json").is_file():  # the "I don't know" thresholds
+        shutil.copy2(SHIPPED_WEIGHTS / "ood.json", dest / "ood.json")
     for path in SHIPPED_WEIGHTS.glob("*.pt"):
         if not path.name.endswith(".last.pt"):  # resumable state of a run in progress
             shutil.copy2(path, dest / path.name)

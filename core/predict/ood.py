@@ -1,0 +1,153 @@
+""""I don't know": does an input look like what the model was trained on?
+
+A score computed from the model's logits, higher meaning *less* familiar, and
+a threshold per model chosen on validation data (scripts/ood_thresholds.py
+writes them to weights/ood.json). Past the threshold the prediction is still
+shown, but flagged as a guess.
+
+    msp     minus the maximum softmax probability (Hendrycks & Gimpel, 2017)
+    energy  minus logsumexp(logits) (Liu et al., 2020): the free energy, which
+            keeps the logits' scale that softmax normalises away
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.data import normalize
+from core.models import device_of, evaluating
+
+OOD_FILE = "ood.json"  # in the weights folder, next to manifest.json
+# Flag at most 1 in 20 real inputs: the answer is still shown, so a false alarm
+# costs a person a second look, while a lower rate lets most scribbles through.
+TARGET_FALSE_ALARM = 0.05
+
+
+def _msp(logits: torch.Tensor) -> torch.Tensor:
+    return -logits.softmax(-1).max(-1).values
+
+
+def _energy(logits: torch.Tensor) -> torch.Tensor:
+    return -torch.logsumexp(logits, -1)
+
+
+SCORES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"msp": _msp, "energy": _energy}
+SCORE_NAMES = {"msp": "max-softmax probability", "energy": "energy (−logsumexp of the logits)"}
+
+
+def unfamiliarity(logits: torch.Tensor | np.ndarray, score: str) -> np.ndarray:
+    """(N, 10) logits -> (N,) float64 scores; higher means less like the training data."""
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of {sorted(SCORES)}")
+    return SCORES[score](torch.as_tensor(logits).double()).numpy()
+
+
+@torch.inference_mode()
+def logits_of(model: nn.Module, images: torch.Tensor, mean: float, std: float,
+              batch_size: int = 1000) -> torch.Tensor:
+    """(N, 28, 28) uint8 images, as the model would see them -> (N, 10) float32 logits."""
+    out = []
+    with evaluating(model):
+        for i in range(0, len(images), batch_size):
+            x = normalize(images[i:i + batch_size], mean, std).to(device_of(model))
+            out.append(model(x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, 10)
+
+
+def choose_threshold(in_scores: np.ndarray, false_alarm: float = TARGET_FALSE_ALARM) -> float:
+    """The smallest threshold that flags at most `false_alarm` of in-distribution scores."""
+    return float(np.quantile(np.asarray(in_scores, np.float64), 1.0 - false_alarm,
+                             method="higher"))
+
+
+def flagged_rate(scores: np.ndarray, threshold: float) -> float:
+    """Share of scores past the threshold: the false-alarm rate on in-distribution data,
+    the detection rate on out-of-distribution data."""
+    scores = np.asarray(scores)
+    return float((scores > threshold).mean()) if scores.size else float("nan")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One model's score and threshold, and the rates measured with them."""
+    score: str
+    threshold: float
+    target_false_alarm: float
+    val_false_alarm: float  # on the 12,000 validation images (chosen there)
+    val_detection: dict[str, float] = field(default_factory=dict)  # per OOD kind
+    test_false_alarm: float | None = None  # reported only, never used for choosing
+    test_detection: dict[str, float] = field(default_factory=dict)
+    checkpoint_sha1: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Calibration":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class Familiarity:
+    """The verdict on one input."""
+    score: str
+    value: float
+    threshold: float
+
+    @property
+    def familiar(self) -> bool:
+        return self.value <= self.threshold
+
+
+def assess(model: nn.Module, tensor: torch.Tensor, calibration: Calibration) -> Familiarity:
+    """One normalised (1, 1, 28, 28) input (a Preprocessed.tensor) against the threshold."""
+    with evaluating(model), torch.inference_mode():
+        logits = model(tensor.to(device_of(model)))
+    value = float(unfamiliarity(logits.cpu(), calibration.score)[0])
+    return Familiarity(calibration.score, value, calibration.threshold)
+
+
+def ood_path(folder: str | os.PathLike | None = None) -> Path:
+    from core.catalog import weights_dir
+    return weights_dir(folder) / OOD_FILE
+
+
+def read_calibrations(path: str | os.PathLike) -> dict[str, Calibration]:
+    """{checkpoint file name: Calibration}; {} when the file is missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return {name: Calibration.from_json(item)
+                for name, item in (data.get("models") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def write_calibrations(path: str | os.PathLike, calibrations: dict[str, Calibration],
+                       about: dict[str, Any] | None = None) -> Path:
+    from core.files import atomic_write
+    payload = {**(about or {}), "models": {k: asdict(v) for k, v in sorted(calibrations.items())}}
+    return atomic_write(path, (json.dumps(payload, indent=1) + "\n").encode())
+
+
+def file_sha1(path: str | os.PathLike) -> str:
+    """The digest recorded in ood.json (the same as core.evaluate.cache.file_digest)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
+def calibration_for(checkpoint: str | os.PathLike,
+                    folder: str | os.PathLike | None = None) -> Calibration | None:
+    """The recorded calibration of a shipped checkpoint, or None: not calibrated, or
+    the file changed since (a retrained checkpoint needs its own threshold)."""
+    checkpoint = Path(checkpoint)
+    found = read_calibrations(ood_path(folder)).get(checkpoint.name)
+    if found is None or not checkpoint.is_file():
+        return None
+    if found.checkpoint_sha1 and found.checkpoint_sha1 != file_sha1(checkpoint):
+        return None
+    return found

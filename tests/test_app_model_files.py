@@ -1,0 +1,120 @@
+"""Your model, elsewhere (AppTest): upload a checkpoint, export buttons, the "I don't know" flag."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import torch
+
+from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.models import build_model
+from core.predict.classify import classify
+from core.predict.ood import Calibration, file_sha1, unfamiliarity, write_calibrations
+from core.predict.preprocess import from_canvas
+from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
+from ui.state import CANVAS_RGBA, MODEL
+
+FLAG = "This does not look like a digit the model knows"
+
+
+def _upload(at, name: str, raw: bytes):
+    at.file_uploader(key="model_upload").upload(name, raw).run()
+    _no_exception(at)
+    return at
+
+
+def test_uploaded_checkpoint_joins_the_model_list_and_is_used(env):
+    raw = (env["weights"] / "mnist-bn-cnn.pt").read_bytes()
+    at = _upload(_app(), "my model.pt", raw)
+    box = at.selectbox(key=MODEL)
+    assert box.value.startswith("upload:")
+    assert "bn-cnn (uploaded: my model.pt)" in box.format_func(box.value)
+    assert any("Added bn-cnn (uploaded: my model.pt)" in s.value for s in at.success)
+    # The uploaded model answers on Classify...
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.run()
+    ckpt = load_checkpoint(env["weights"] / "mnist-bn-cnn.pt")
+    expected = classify(ckpt.model, from_canvas(_digit_canvas(), "mnist"), ckpt.meta.class_names)
+    assert _metric(at, "Confidence") == f"{expected.confidence:.1%}"
+    # ...and on every other page, still selected.
+    at.switch_page("pages/evaluate.py").run()
+    _no_exception(at)
+    assert at.selectbox(key=MODEL).value == box.value
+    assert _metric(at, "Test accuracy").endswith("%")
+    # Kept in a per-visitor folder under the runs folder, never in weights/.
+    assert list((env["runs"] / ".uploads").rglob("my_model-*.pt"))
+    assert not any("upload" in p.name for p in env["weights"].iterdir())
+
+
+def test_another_visitor_does_not_see_my_upload(env):
+    _upload(_app(), "mine.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
+    other = _app()
+    assert not any(k.startswith("upload:") for k in other.selectbox(key=MODEL).options)
+
+
+def test_bad_checkpoints_get_a_clear_message_and_change_nothing(env, tmp_path):
+    wrong = tmp_path / "wrong.pt"  # an MLP's weights claiming to be a CNN
+    save_checkpoint(wrong, build_model("ffnn-small"), CheckpointMeta.new("mnist", "cnn"))
+    pickle = tmp_path / "pickle.pt"
+    torch.save({"format": "mnist-studio/1", "evil": object.__new__(Calibration)}, pickle)
+    cases = {b"this is not a checkpoint": "not a readable checkpoint",
+             wrong.read_bytes(): "do not fit architecture 'cnn'",
+             pickle.read_bytes(): "refused", b"": "is empty"}
+    at = _app()
+    before = at.selectbox(key=MODEL).value
+    for raw, reason in cases.items():
+        at.file_uploader(key="model_upload").clear()
+        _upload(at, "bad.pt", raw)
+        errors = [e.value for e in at.error if "This checkpoint cannot be used" in e.value]
+        assert errors and reason in errors[0], (reason, errors)
+        assert at.selectbox(key=MODEL).value == before
+        assert not any(k.startswith("upload:") for k in at.selectbox(key=MODEL).options)
+
+
+def test_export_download_buttons_for_the_selected_model(env):
+    at = _app("evaluate")
+    labels = {b.label for b in at.download_button}
+    assert {"ONNX", "TorchScript"} <= labels
+
+
+def _weights_with_threshold(env, tmp_path, monkeypatch, offset: float) -> float:
+    """A weights folder whose default mnist model has a threshold `offset` above the
+    unfamiliarity of the test canvas."""
+    folder = tmp_path / "weights"
+    shutil.copytree(env["weights"], folder)
+    path = folder / "mnist-ffnn-small.pt"
+    ckpt = load_checkpoint(path)
+    with torch.no_grad():
+        logits = ckpt.model(from_canvas(_digit_canvas(), "mnist").tensor)
+    value = float(unfamiliarity(logits, "energy")[0])
+    write_calibrations(folder / "ood.json", {path.name: Calibration(
+        "energy", value + offset, 0.05, 0.05, checkpoint_sha1=file_sha1(path))})
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
+    return value
+
+
+def _classify_canvas(rgba: np.ndarray):
+    at = _app()
+    at.session_state[CANVAS_RGBA] = rgba
+    at.run()
+    _no_exception(at)
+    return at
+
+
+def test_input_past_the_threshold_is_flagged_and_still_answered(env, tmp_path, monkeypatch):
+    _weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)
+    at = _classify_canvas(_digit_canvas())
+    assert any(FLAG in w.value for w in at.warning)
+    assert _metric(at, "Prediction")  # the answer is still there
+
+
+def test_input_within_the_threshold_is_not_flagged(env, tmp_path, monkeypatch):
+    _weights_with_threshold(env, tmp_path, monkeypatch, offset=+1e-3)
+    at = _classify_canvas(_digit_canvas())
+    assert not any(FLAG in w.value for w in at.warning)
+    assert _metric(at, "Prediction")
+
+
+def test_uncalibrated_model_is_never_flagged(env):
+    at = _classify_canvas(np.random.default_rng(0).integers(0, 256, (280, 280, 4), np.uint8))
+    assert not any(FLAG in w.value for w in at.warning)

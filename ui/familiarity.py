@@ -1,0 +1,48 @@
+"""The "I don't know" flag above a prediction (core.predict.ood does the deciding)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.catalog import ModelEntry
+from core.checkpoints import Checkpoint
+from core.data import DATASETS
+from core.predict.ood import SCORE_NAMES, Calibration, Familiarity, assess, calibration_for, ood_path
+from core.predict.preprocess import Preprocessed
+
+
+def _stamp(path) -> tuple[str, int]:
+    try:
+        return str(path), path.stat().st_mtime_ns
+    except OSError:
+        return str(path), 0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _calibration(path: str, mtime_ns: int, ood_file: str, ood_mtime_ns: int) -> Calibration | None:
+    # Keyed by both files' mtimes: calibration_for hashes the checkpoint, not on every rerun.
+    return calibration_for(path, folder=ood_path().parent)
+
+
+def calibration(entry: ModelEntry) -> Calibration | None:
+    """The model's recorded score and threshold; None for a model nobody calibrated."""
+    return _calibration(*_stamp(entry.path), *_stamp(ood_path()))
+
+
+def show_flag(entry: ModelEntry, ckpt: Checkpoint, pre: Preprocessed) -> Familiarity | None:
+    """Warn when the input is past the model's threshold; the prediction is shown anyway.
+
+    A second forward pass of one image (well under the 20 ms budget) keeps the page's
+    own classification untouched: the energy score needs logits, not probabilities.
+    """
+    cal = calibration(entry)
+    if cal is None or pre.blank:
+        return None
+    verdict = assess(ckpt.model, pre.tensor, cal)
+    if not verdict.familiar:
+        noun = DATASETS[entry.dataset].noun
+        st.warning(f"This does not look like a {noun} the model knows: the answer below is a "
+                   "guess.", icon=":material/help:")
+        st.caption(f"Unfamiliarity {verdict.value:.3f} is past this model's threshold "
+                   f"{verdict.threshold:.3f} ({SCORE_NAMES[cal.score]}; set to flag "
+                   f"{cal.target_false_alarm:.0%} of real validation images).")
+    return verdict

@@ -1,0 +1,90 @@
+"""Models in and out of the app: upload a checkpoint, download the selected model exported.
+
+Uploaded models belong to the visitor's session (their files to a per-visitor folder,
+core.uploads) and join the sidebar's model list, so every page can use them.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.catalog import SHIPPED, ModelEntry
+from core.checkpoints import Checkpoint, CheckpointError
+from core.export.exporting import ExportFormat, export_bytes
+from core.uploads import accept_upload, visitor_folder
+from ui import state
+from ui.loaders import load_model, runs, viewer
+
+UPLOAD_KEY = "model_upload"
+UPLOADED = "_uploaded_models"  # {key: ModelEntry}: this session's uploaded checkpoints
+UPLOAD_NOTE = "_upload_note"  # ("success" | "error", message) to show once
+FORMAT_NAMES = {ExportFormat.ONNX: "ONNX", ExportFormat.TORCHSCRIPT: "TorchScript"}
+
+
+def uploaded_models(dataset: str | None = None) -> list[ModelEntry]:
+    """This session's uploads whose files are still there, oldest first."""
+    entries = st.session_state.get(UPLOADED, {}).values()
+    return [e for e in entries if (dataset is None or e.dataset == dataset) and e.path.is_file()]
+
+
+def _on_upload() -> None:
+    """Validate and keep the file, then select it: callbacks run before the widgets."""
+    ss = st.session_state
+    upload = ss.get(UPLOAD_KEY)
+    if upload is None:
+        return
+    try:
+        entry = accept_upload(upload.getvalue(), upload.name,
+                              visitor_folder(runs().runs_dir, viewer().id))
+    except CheckpointError as err:
+        ss[UPLOAD_NOTE] = ("error", f"This checkpoint cannot be used. {err}")
+        return
+    ss.setdefault(UPLOADED, {})[entry.key] = entry
+    state.use_model(entry.dataset, entry.key)
+    ss[UPLOAD_NOTE] = ("success", f"Added {entry.label} to the {entry.dataset} models.")
+
+
+def upload_box() -> None:
+    st.file_uploader("Use your own checkpoint", type=["pt", "pth"], key=UPLOAD_KEY,
+                     on_change=_on_upload,
+                     help="A .pt file written by MNIST Studio (the Train page or "
+                          "`python -m core.train`). It is checked (weights only, architecture, "
+                          "shapes), then offered on every page, for this session.")
+    note = st.session_state.pop(UPLOAD_NOTE, None)
+    if note:
+        kind, message = note
+        (st.error if kind == "error" else st.success)(
+            message, icon=":material/error:" if kind == "error" else ":material/check:")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _exported(path: str, mtime_ns: int, size: int, fmt: str, _ckpt: Checkpoint) -> bytes:
+    # Keyed by the file's stamp (the checkpoint itself is not hashed: underscore).
+    return export_bytes(_ckpt, fmt)
+
+
+def exported(entry: ModelEntry, fmt: ExportFormat | str) -> bytes:
+    """The entry's model exported (computed once per file and format)."""
+    stat = entry.path.stat()
+    return _exported(str(entry.path), stat.st_mtime_ns, stat.st_size, ExportFormat(fmt).value,
+                     load_model(entry))
+
+
+def export_buttons(entry: ModelEntry) -> None:
+    """Download buttons for the selected model; the export runs on click (ONNX takes seconds)."""
+    st.caption("Export: input (N, 1, 28, 28) float32 pixels in [0, 1], ink bright on dark; "
+               "output the 10 logits; normalisation built in.")
+    stem = entry.path.stem if entry.source == SHIPPED else f"{entry.dataset}-{entry.architecture}"
+    cols = st.columns(len(ExportFormat))
+    for col, fmt in zip(cols, ExportFormat):
+        col.download_button(FORMAT_NAMES[fmt], data=lambda fmt=fmt: exported(entry, fmt),
+                            file_name=f"{stem}{fmt.suffix}",
+                            mime=fmt.mime, key=f"export_{fmt.value}", icon=":material/download:",
+                            on_click="ignore", width="stretch")
+
+
+def model_files_box(entry: ModelEntry | None) -> None:
+    """The sidebar's expander: upload a checkpoint, export the selected model."""
+    with st.expander("Your model, elsewhere", icon=":material/swap_vert:"):
+        upload_box()
+        if entry is not None:
+            export_buttons(entry)
