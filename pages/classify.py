@@ -97,6 +97,9 @@ with right:
                         config=charts.STATIC, key="classify_seen_empty")
     else:
         result = classify(ckpt.model, pre, meta.class_names, k=k)
+        st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
+            sel.dataset, pre.image, {"draw": "your drawing", "upload": "your upload"}.get(
+                source, "the test image shown on Classify"))
         m1, m2, m3 = st.columns(3)
         m1.metric("Prediction", result.label)
         m2.metric("Confidence", f"{result.confidence:.1%}")
