@@ -43,7 +43,8 @@ with left:
         index = ss["inside_sample"] % len(split)
         image = split.images[index].numpy()
         caption = f"Test image #{index} · true class: {names[int(split.labels[index])]}"
-    st.image(enlarge(image, 8), caption=caption, width=224)
+    st.image(enlarge(image, 8), width=224)
+    st.caption(caption)
     pre = from_dataset_image(image, ckpt.meta.mean, ckpt.meta.std)
     if pre.blank:
         st.info("This input is blank: draw something on **Classify** first.",

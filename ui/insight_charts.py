@@ -29,10 +29,10 @@ def heat_strip(values: np.ndarray, labels: Sequence[str] | None = None,
                  zmin=-peak, zmax=peak, showscale=False, xgap=1 if len(v) <= 64 else 0,
                  hovertemplate="unit %{x}: %{z:.3f}<extra></extra>")
     xaxis = dict(type="category", showticklabels=labels is not None, fixedrange=True)
-    return _fast_figure([strip], _static_layout(
-        height + (20 if labels is not None else 0), None,
-        xaxis=xaxis, yaxis=dict(visible=False, fixedrange=True),
-        margin=dict(l=4, r=4, t=4, b=24 if labels is not None else 4)))
+    layout = _static_layout(height + (20 if labels is not None else 0), None, xaxis=xaxis,
+                            yaxis=dict(visible=False, fixedrange=True))
+    layout["margin"] = dict(l=4, r=4, t=4, b=24 if labels is not None else 4)
+    return _fast_figure([strip], layout)
 
 
 def embedding_map(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
