@@ -67,7 +67,9 @@ frame.insert(0, "differs", ["✱" if f in table.differing else "" for f in table
 frame.index.name = "setting"
 styled = frame.style.apply(
     lambda row: [HIGHLIGHT if row.name in table.differing else "" for _ in row], axis=1)
-st.dataframe(styled, key="compare_table", height=36 + 35 * len(frame))
+st.dataframe(styled, key="compare_table", height=36 + 35 * len(frame),
+             column_config={"differs": st.column_config.TextColumn(width=60)})
 if len(snaps) > 1:
-    st.caption(f"✱ {len(table.differing)} setting(s) differ: "
-               f"{', '.join(table.differing) or 'none'}.")
+    n = len(table.differing)
+    st.caption(f"✱ {n} setting{'s differ' if n != 1 else ' differs'}: "
+               f"{', '.join(table.differing)}." if n else "The runs' settings are the same.")

@@ -62,7 +62,7 @@ with right:
     st.subheader("Layer by layer")
     layers = activations(ckpt.model, pre.tensor)
     for i, layer in enumerate(layers):
-        label_col, view_col = st.columns([1, 4], vertical_alignment="center")
+        label_col, view_col = st.columns([1.45, 4], vertical_alignment="center")
         label_col.markdown(f"**{layer.name}**  \n`{' × '.join(map(str, layer.shape))}`")
         with view_col:
             if layer.kind is LayerKind.CONV:
@@ -98,36 +98,44 @@ with st.spinner(f"Mapping the {len(split):,} test images (once per model; then c
 predicted = emb.labels.copy()
 predicted[res.mistake_indices] = res.mistake_predicted
 
-map_col, pick_col = st.columns([3, 1], gap="medium")
-with map_col:
-    event = st.plotly_chart(
-        insight_charts.embedding_map(emb.coords, emb.labels, predicted, names, emb.explained),
-        key="inside_map", on_select="rerun", selection_mode="points",
-        config={"displayModeBar": False})
-points = (event or {}).get("selection", {}).get("points", []) if event else []
-
 
 def _open_in_mistakes(index: int) -> None:
     ss[state.MISTAKES_REQUEST] = (int(emb.labels[index]), int(predicted[index]), index)
     ss["_inside_go"] = True
 
 
-with pick_col:
-    if not points or not points[0].get("customdata"):
-        st.info("Click a point to see its image here.", icon=":material/touch_app:")
-    else:
-        index = int(points[0]["customdata"][0])
-        true, pred = int(emb.labels[index]), int(predicted[index])
-        with st.container(border=True, key="inside_picked"):
-            st.markdown(f"**Test image #{index}**")
-            st.image(enlarge(split.images[index].numpy(), 8), width="stretch")
-            if true == pred:
-                st.markdown(f"**{names[true]}**, classified correctly")
-            else:
-                st.markdown(f"True: **{names[true]}** · predicted: :red[**{names[pred]}**]")
-                st.button("Open on the Mistakes page", icon=":material/arrow_forward:",
-                          key="inside_open", type="primary", on_click=_open_in_mistakes,
-                          args=(index,))
+@st.fragment
+def embedding_view() -> None:
+    """A click on the map reruns only this: the layers above stay as they are."""
+    map_col, pick_col = st.columns([3.3, 1], gap="medium")
+    with map_col:
+        event = st.plotly_chart(
+            insight_charts.embedding_map(emb.coords, emb.labels, predicted, names,
+                                         emb.explained),
+            key="inside_map", on_select="rerun", selection_mode="points",
+            config={"displayModeBar": False})
+    points = (event or {}).get("selection", {}).get("points", [])
+    with pick_col:
+        if not points or not points[0].get("customdata"):
+            st.info("Click a point to see its image here.", icon=":material/touch_app:")
+        else:
+            _picked(int(points[0]["customdata"][0]))
+    if ss.pop("_inside_go", False):
+        st.switch_page("pages/mistakes.py")
 
-if ss.pop("_inside_go", False):
-    st.switch_page("pages/mistakes.py")
+
+def _picked(index: int) -> None:
+    true, pred = int(emb.labels[index]), int(predicted[index])
+    with st.container(border=True, key="inside_picked"):
+        st.markdown(f"**Test image #{index}**")
+        st.image(enlarge(split.images[index].numpy(), 8), width="stretch")
+        if true == pred:
+            st.markdown(f"**{names[true]}**, classified correctly")
+        else:
+            st.markdown(f"True: **{names[true]}** · predicted: :red[**{names[pred]}**]")
+            st.button("Open in Mistakes", icon=":material/arrow_forward:",
+                      key="inside_open", type="primary", on_click=_open_in_mistakes,
+                      args=(index,))
+
+
+embedding_view()

@@ -150,11 +150,13 @@ def test_feature_grid_tiles_every_map_with_one_scale_per_layer():
     maps[2] = 10.0  # one strong channel, one weak one
     maps[3] = 1.0
     grid = feature_grid(maps, width=10_000, gap=1)
-    scale = 16
-    columns = 4  # ceil(sqrt(12))
-    cell = (4 + 1) * scale
-    assert grid.shape == (2 * cell - scale, columns * cell - scale)
+    scale, gap = 16, 16 // 3  # the largest scale; gaps of a third of a scaled pixel
+    columns = 4  # ceil(sqrt(2 * 6)): about twice as wide as tall
+    side = 4 * scale
+    assert grid.shape == (2 * side + gap, columns * side + (columns - 1) * gap)
     assert grid.dtype == np.uint8
+    cell = side + gap
     assert grid[0, 2 * cell] == 255  # channel 2 at full brightness
     assert grid[0, 3 * cell] == round(255 / 10)  # channel 3 dim on the layer's scale
     assert grid[0, 0] == 0
+    assert grid[0, side] == 90  # a gap

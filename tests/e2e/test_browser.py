@@ -23,8 +23,10 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     PlaywrightTimeout = expect = None
 
-PAGES = ["Classify", "Train", "Evaluate", "Mistakes", "Dataset explorer"]
-DOCS_NAMES = {"Classify": "classify", "Train": "train", "Evaluate": "evaluate",
+PAGES = ["Classify", "Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes",
+         "Dataset explorer"]
+DOCS_NAMES = {"Classify": "classify", "Inside the model": "inside", "Train": "train",
+              "Compare runs": "compare", "Evaluate": "evaluate",
               "Mistakes": "mistakes", "Dataset explorer": "explore"}
 EXPECT_MS = 30_000  # default wait of each expect(): reruns are slow on a busy 2-core machine
 FIRST_LOAD_MS = 180_000  # the first script run imports torch and loads data: slow on a busy CPU
