@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.train.compare import CurveMetric
-from ui.charts import GREY, _fast_figure, _static_layout
+from ui.charts import _fast_figure, _static_layout
 
 CLASS_COLORS = qualitative.D3  # 10 distinct colours, one per class
 RUN_COLORS = qualitative.Plotly
@@ -54,11 +54,11 @@ def embedding_map(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
             marker=dict(size=4, color=CLASS_COLORS[c % len(CLASS_COLORS)], opacity=0.55),
             hovertemplate="test image #%{customdata[0]} · %{customdata[1]}<extra></extra>"))
     rows = np.flatnonzero(wrong)
-    # The legend would show the first mistake's class colour: a grey stand-in shows the
+    # The legend would show the first mistake's class colour: a white stand-in shows the
     # symbol instead (same legend group: clicking it hides the mistakes).
     traces.append(dict(type="scatter", mode="markers", name=f"mistakes ({len(rows):,})",
                        x=[None], y=[None], legendgroup="mistakes", hoverinfo="skip",
-                       marker=dict(size=9, symbol="diamond", color=GREY,
+                       marker=dict(size=9, symbol="diamond", color="#ffffff",
                                    line=dict(color="#111111", width=1.5))))
     traces.append(dict(
         type="scatter", mode="markers", name="mistakes", legendgroup="mistakes",

@@ -211,6 +211,12 @@ def test_every_page_loads(page, app, timings):
         body = main(page)
         if title == "Classify":
             expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+        elif title == "Inside the model":
+            expect(body.get_by_text("Layer by layer")).to_be_visible(timeout=PAGE_MS)
+            expect(body.get_by_text("Embedding map")).to_be_visible(timeout=PAGE_MS)
+        elif title == "Compare runs":
+            expect(body.get_by_text(re.compile(r"No training runs yet|Settings"))
+                   .first).to_be_visible()
         elif title == "Train":
             expect(body.get_by_role("button", name="Start training")).to_be_visible()
         elif title == "Evaluate":
