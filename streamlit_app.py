@@ -24,7 +24,9 @@ from core.visitors import server_secret  # noqa: E402
 # through this script (see there).
 PAGES = [
     st.Page("pages/classify.py", title="Classify", icon=":material/draw:", default=True),
+    st.Page("pages/inside.py", title="Inside the model", icon=":material/layers:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/report:"),
     st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:"),

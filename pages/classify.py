@@ -99,6 +99,9 @@ with right:
     else:
         result = classify(ckpt.model, pre, meta.class_names, k=k)
         show_flag(sel.model, ckpt, pre)  # "I don't know": flagged, still shown
+        st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
+            sel.dataset, pre.image, {"draw": "your drawing", "upload": "your upload"}.get(
+                source, "the test image shown on Classify"))
         m1, m2, m3 = st.columns(3)
         m1.metric("Prediction", result.label)
         m2.metric("Confidence", f"{result.confidence:.1%}")

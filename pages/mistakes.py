@@ -25,11 +25,15 @@ with st.spinner(f"Evaluating {sel.model.label} on the test set (once; the result
 split = test_split(sel.dataset)
 table = from_eval(res)
 
-# A (true, predicted) pair sent from Evaluate becomes the filters, once.
+# A (true, predicted) pair sent from Evaluate becomes the filters, once; a third item
+# (from the embedding map) is a test image to inspect.
 request = ss.pop(state.MISTAKES_REQUEST, None)
+wanted = None
 if request is not None:
-    ss["mistakes_true"], ss["mistakes_pred"] = request
+    ss["mistakes_true"], ss["mistakes_pred"] = request[:2]
     ss.pop("mistakes_pick", None)
+    if len(request) > 2:
+        wanted = ss["mistakes_pick"] = int(request[2])
 
 
 def _reset_page() -> None:
@@ -61,6 +65,9 @@ grid_col, detail_col = st.columns([2.6, 1], gap="large")
 with grid_col:
     # Keyed by the filters: new filters start again at page 1.
     page_key = f"mistakes_page_{sel.model.key}_{true}_{pred}_{sort}_{per_page}"
+    position = (shown.indices == wanted).nonzero()[0] if wanted is not None else []
+    if len(position):  # open the page that holds the requested image
+        ss[page_key] = int(position[0]) // per_page + 1
     page = st.pagination(pages, key=page_key, max_visible_pages=7) if pages > 1 else 1
     view = paginate(len(shown), page, per_page)
     for start in range(view.start, view.stop, COLUMNS):

@@ -17,6 +17,7 @@ from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.device import cpu_threads, describe_device, pick_device
 from core.evaluate.cache import evaluate_cached
+from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
 from core.train.service import RunService, get_service
 from core.visitors import Viewer
@@ -84,6 +85,22 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
 def evaluation(entry: ModelEntry) -> EvalResult:
     """The model's results on its dataset's test set (computed once, then cached on disk)."""
     return _evaluation(*_stamp(entry.path), entry.dataset, str(data_root()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _embedding(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> Embedding:
+    ckpt = _checkpoint(path, mtime_ns, size)
+    split = _split(dataset, False, root, False)
+    torch.set_num_threads(1 if sum(runs().busy()) else cpu_threads())
+    try:  # on the CPU: one pass of the (small) models, then the disk cache
+        return embedding_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std)
+    finally:
+        use_one_thread()
+
+
+def embedding(entry: ModelEntry) -> Embedding:
+    """The model's test-set embedding map (computed once, then cached on disk)."""
+    return _embedding(*_stamp(entry.path), entry.dataset, str(data_root()))
 
 
 @st.cache_resource(show_spinner=False)

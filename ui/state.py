@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 
 from core.catalog import ModelEntry, no_model_help
@@ -14,11 +15,23 @@ VIEWER = "_viewer"  # the Viewer (identity, admin) of this session
 SELECTION = "_selection"  # the Selection the sidebar computed in this run
 CANVAS_RGBA = "classify_canvas_rgba"  # tests put an (H, W, 4) array here instead of drawing
 CANVAS_ROUND = "classify_canvas_round"  # bumped by Clear: a new key gives an empty canvas
-MISTAKES_REQUEST = "mistakes_request"  # (true, predicted) sent from Evaluate to Mistakes
+MISTAKES_REQUEST = "mistakes_request"  # (true, predicted) sent from Evaluate to Mistakes,
+# or (true, predicted, index) to also inspect one test image (from the embedding map)
+MISTAKES_PICK = "mistakes_pick"  # the test image the Mistakes page shows large
+CLASSIFY_INPUT = "classify_input"  # Classify's last ModelInput, shown on Inside the model
 TRAIN_FOCUS = "train_show"  # the run the Train page shows (its Run select box)
 TRAIN_SEEN = "train_seen_active"  # live runs the Train page has already put on show
 TRAIN_NOTICE = "train_notice"  # a message to show once after Start / Resume
 TRAIN_REQUEST = "train_request"  # the last Start: settings, request token, run id
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """A preprocessed input as the model saw it, before normalisation (which each
+    model does with its own constants)."""
+    dataset: str
+    image: np.ndarray  # (28, 28) uint8
+    source: str  # what it came from, for a caption: "your drawing", "test image #12"...
 
 
 @dataclass

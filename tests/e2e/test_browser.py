@@ -23,8 +23,10 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     PlaywrightTimeout = expect = None
 
-PAGES = ["Classify", "Train", "Evaluate", "Mistakes", "Dataset explorer"]
-DOCS_NAMES = {"Classify": "classify", "Train": "train", "Evaluate": "evaluate",
+PAGES = ["Classify", "Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes",
+         "Dataset explorer"]
+DOCS_NAMES = {"Classify": "classify", "Inside the model": "inside", "Train": "train",
+              "Compare runs": "compare", "Evaluate": "evaluate",
               "Mistakes": "mistakes", "Dataset explorer": "explore"}
 EXPECT_MS = 30_000  # default wait of each expect(): reruns are slow on a busy 2-core machine
 FIRST_LOAD_MS = 180_000  # the first script run imports torch and loads data: slow on a busy CPU
@@ -209,6 +211,12 @@ def test_every_page_loads(page, app, timings):
         body = main(page)
         if title == "Classify":
             expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+        elif title == "Inside the model":
+            expect(body.get_by_text("Layer by layer")).to_be_visible(timeout=PAGE_MS)
+            expect(body.get_by_text("Embedding map")).to_be_visible(timeout=PAGE_MS)
+        elif title == "Compare runs":
+            expect(body.get_by_text(re.compile(r"No training runs yet|Settings"))
+                   .first).to_be_visible()
         elif title == "Train":
             expect(body.get_by_role("button", name="Start training")).to_be_visible()
         elif title == "Evaluate":

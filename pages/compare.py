@@ -1,0 +1,75 @@
+"""Compare runs: any runs' curves overlaid in one chart, and their settings side by side."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.catalog import run_stamp
+from core.train.compare import CurveMetric, compare_configs, metric_series
+from core.train.curves import training_curves
+from core.train.store import RunNotFound
+from ui import insight_charts, state
+from ui.charts import STATIC
+from ui.loaders import runs, viewer
+
+HIGHLIGHT = "background-color: #ffe08a; color: #1a1a1a; font-weight: 600"
+
+state.selection()  # the shared sidebar ran (and this is not Streamlit's legacy pages pass)
+ss = st.session_state
+st.title(":material/compare_arrows: Compare runs")
+
+all_runs = runs().list_runs(viewer())
+if not all_runs:
+    st.info("No training runs yet. Start some on the **Train** page, then compare them here.",
+            icon=":material/info:")
+    st.stop()
+by_id = {r.id: r for r in all_runs}
+
+
+def label(run_id: str) -> str:
+    run = by_id[run_id]
+    return (f"{run_stamp(run_id)} · {run.config.dataset} · {run.config.model} · "
+            f"{run.state.label}")
+
+
+if "compare_runs" not in ss:
+    ss["compare_runs"] = list(by_id)[:2]  # the newest two
+ss["compare_runs"] = [r for r in ss["compare_runs"] if r in by_id]  # deleted since
+chosen = st.multiselect("Runs", list(by_id), key="compare_runs", format_func=label,
+                        placeholder="Pick the runs to compare")
+if not chosen:
+    st.info("Pick one or more runs above.", icon=":material/touch_app:")
+    st.stop()
+
+snaps = []
+for run_id in chosen:
+    try:
+        snaps.append(runs().get(run_id, viewer(), metrics=True))
+    except RunNotFound:  # deleted between the list and now
+        st.warning(f"Run `{run_id}` is gone.", icon=":material/search_off:")
+
+metric = st.segmented_control("Metric", list(CurveMetric), key="compare_metric",
+                              format_func=lambda m: m.label, default=CurveMetric.VAL_ACCURACY)
+metric = metric or CurveMetric.VAL_ACCURACY
+series = [(run_stamp(s.id), *metric_series(training_curves(s.steps, s.epochs), metric))
+          for s in snaps]
+st.plotly_chart(insight_charts.runs_overlay(series, metric), config=STATIC, key="compare_chart")
+empty = [name for name, x, _ in series if not x]
+if empty:
+    st.caption(f"No {metric.label.lower()} recorded yet for: {', '.join(empty)}.")
+
+st.subheader("Settings")
+table = compare_configs([s.config for s in snaps])
+frame = pd.DataFrame({run_stamp(s.id): ["—" if v is None else str(v) for v in
+                                         (table.values[f][i] for f in table.fields)]
+                      for i, s in enumerate(snaps)}, index=table.fields)
+frame.insert(0, "differs", ["✱" if f in table.differing else "" for f in table.fields])
+frame.index.name = "setting"
+styled = frame.style.apply(
+    lambda row: [HIGHLIGHT if row.name in table.differing else "" for _ in row], axis=1)
+st.dataframe(styled, key="compare_table", height=36 + 35 * len(frame),
+             column_config={"differs": st.column_config.TextColumn(width=60)})
+if len(snaps) > 1:
+    n = len(table.differing)
+    st.caption(f"✱ {n} setting{'s differ' if n != 1 else ' differs'}: "
+               f"{', '.join(table.differing)}." if n else "The runs' settings are the same.")
