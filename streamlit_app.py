@@ -12,7 +12,7 @@ st.set_page_config(page_title="MNIST Studio", page_icon=":material/draw:", layou
 
 from ui.errors import guard, show_callback_error  # noqa: E402  (set_page_config first)
 from ui.identity import current_viewer  # noqa: E402
-from ui.loaders import runs, use_one_thread  # noqa: E402
+from ui.loaders import run_service, use_one_thread  # noqa: E402
 from ui.sidebar import render_sidebar  # noqa: E402
 from ui.state import SELECTION, VIEWER  # noqa: E402
 from core.visitors import server_secret  # noqa: E402
@@ -36,7 +36,7 @@ page = st.navigation({"MNIST Studio": PAGES})
 use_one_thread()  # every rerun runs in a fresh thread
 st.session_state.pop(SELECTION, None)  # recomputed below, every run
 with guard():
-    service = runs()
+    service = run_service()
     st.session_state[VIEWER] = current_viewer(server_secret(service.runs_dir), service.settings)
 with guard():
     render_sidebar()

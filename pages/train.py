@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import run_view, state, train_form
 from ui.errors import guard
-from ui.loaders import runs, viewer
+from ui.loaders import run_service, viewer
 
 sel = state.selection()
 st.title(":material/model_training: Train")
@@ -14,7 +14,7 @@ with st.container(border=True):
     train_form.render_form(sel.dataset)
 train_form.show_notice()
 
-all_runs = runs().list_runs(viewer())
+all_runs = run_service().list_runs(viewer())
 if not all_runs:
     st.info("No runs yet. Pick the settings above and press **Start training**; the run keeps "
             "going in the background when you switch pages or close the tab.",
@@ -23,7 +23,7 @@ if not all_runs:
 
 shown = run_view.choose_run(all_runs)
 with guard():
-    run_view.show_run(runs().get(shown.id, viewer()),
+    run_view.show_run(run_service().get(shown.id, viewer()),
                       in_use=sel.model.key if sel.model is not None else None)
 
 st.subheader("Runs")

@@ -75,7 +75,7 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
     # evaluation works on a copy.
     model = ckpt.model if device.type == "cpu" else copy.deepcopy(ckpt.model).to(device)
     # 10,000 images: worth every core, unless a training run needs them.
-    torch.set_num_threads(1 if sum(runs().busy()) else cpu_threads())
+    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
     try:
         return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
     finally:
@@ -91,7 +91,7 @@ def evaluation(entry: ModelEntry) -> EvalResult:
 def _embedding(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> Embedding:
     ckpt = _checkpoint(path, mtime_ns, size)
     split = _split(dataset, False, root, False)
-    torch.set_num_threads(1 if sum(runs().busy()) else cpu_threads())
+    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
     try:  # on the CPU: one pass of the (small) models, then the disk cache
         return embedding_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std)
     finally:
@@ -111,7 +111,7 @@ def device_label() -> str:
     return describe_device(device)
 
 
-def runs() -> RunService:
+def run_service() -> RunService:
     """The run system of this app's runs folder ($MNIST_STUDIO_RUNS, else <repo>/runs)."""
     return get_service()
 
@@ -127,5 +127,5 @@ def available_models(dataset: str | None = None) -> list[ModelEntry]:
     this session. Not cached: a run that just finished shows up. Others' runs are
     theirs to use, not ours."""
     from ui.model_files import uploaded_models  # it imports this module
-    mine = [r for r in runs().list_runs(viewer()) if r.mine]
+    mine = [r for r in run_service().list_runs(viewer()) if r.mine]
     return list_models(dataset, runs=mine) + uploaded_models(dataset)

@@ -7,7 +7,7 @@ from core.catalog import ModelEntry, default_model, find_model, no_model_help
 from core.data import DATASETS
 from ui import state
 from ui.identity import admin_box
-from ui.loaders import available_models, device_label, runs, viewer
+from ui.loaders import available_models, device_label, run_service, viewer
 from ui.model_files import model_files_box
 
 
@@ -60,7 +60,7 @@ def render_sidebar() -> state.Selection:
         st.caption(f":material/person: {'admin · ' if me.admin else ''}"
                    f"{'you are ' + me.id[2:] if me.id.startswith('u:') else 'visitor ' + me.short}"
                    " · your runs are yours; others' are read-only")
-        admin_box(runs().settings)
+        admin_box(run_service().settings)
     selection = state.Selection(dataset, chosen, models)
     ss[state.SELECTION] = selection
     return selection

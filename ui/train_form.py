@@ -22,7 +22,7 @@ from core.train.state import RunState
 from ui import state
 from ui.errors import safe_callback, show_error
 from core.train.service import LimitReached
-from ui.loaders import runs, viewer
+from ui.loaders import run_service, viewer
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -107,7 +107,7 @@ def _start_row() -> None:
         problem = None
     except ConfigError as err:
         cfg, problem = None, err
-    service = runs()
+    service = run_service()
     training, queued = service.busy()
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Start training", type="primary", icon=":material/play_arrow:",
@@ -147,7 +147,7 @@ def _request_id(cfg: TrainConfig) -> tuple[str, bool]:
 
 def _still_active(run_id: str) -> bool:
     try:
-        return runs().get(run_id, viewer(), metrics=False).state.active
+        return run_service().get(run_id, viewer(), metrics=False).state.active
     except KeyError:  # deleted since
         return False
 
@@ -155,7 +155,7 @@ def _still_active(run_id: str) -> bool:
 @safe_callback
 def _start() -> None:
     """Start button callback: queue the run; it starts at once unless one is training."""
-    ss, service, me = st.session_state, runs(), viewer()
+    ss, service, me = st.session_state, run_service(), viewer()
     try:
         cfg = form_config()
     except ConfigError as err:  # said in the page; nothing queued, nothing replaced
@@ -187,7 +187,7 @@ def settle(run_id: str, until, timeout: float) -> None:
     """Wait briefly inside a callback, so the rerun that follows shows the new state
     instead of waiting for the live view's next tick."""
     try:
-        runs().wait(run_id, viewer(), until=until, timeout=timeout)
+        run_service().wait(run_id, viewer(), until=until, timeout=timeout)
     except TimeoutError:
         pass  # the live view shows it when it happens
 
