@@ -101,7 +101,6 @@ predicted[res.mistake_indices] = res.mistake_predicted
 
 def _open_in_mistakes(index: int) -> None:
     ss[state.MISTAKES_REQUEST] = (int(emb.labels[index]), int(predicted[index]), index)
-    ss["_inside_go"] = True
 
 
 @st.fragment
@@ -115,13 +114,18 @@ def embedding_view() -> None:
             key="inside_map", on_select="rerun", selection_mode="points",
             config={"displayModeBar": False})
     points = (event or {}).get("selection", {}).get("points", [])
-    with pick_col:
-        if not points or not points[0].get("customdata"):
-            st.info("Click a point to see its image here.", icon=":material/touch_app:")
-        else:
-            _picked(int(points[0]["customdata"][0]))
-    if ss.pop("_inside_go", False):
+    index = int(points[0]["customdata"][0]) if points and points[0].get("customdata") else None
+    if index is not None and emb.labels[index] != predicted[index]:
+        # A mistake opens on the Mistakes page (filtered to its pair, shown large). Plotly's
+        # hover text cannot hold an image, so a correct one is shown beside the map instead.
+        _open_in_mistakes(index)
         st.switch_page("pages/mistakes.py")
+    with pick_col:
+        if index is None:
+            st.info("Click a point: a mistake opens on the Mistakes page, any other image "
+                    "shows here.", icon=":material/touch_app:")
+        else:
+            _picked(index)
 
 
 def _picked(index: int) -> None:
@@ -129,13 +133,8 @@ def _picked(index: int) -> None:
     with st.container(border=True, key="inside_picked"):
         st.markdown(f"**Test image #{index}**")
         st.image(enlarge(split.images[index].numpy(), 8), width="stretch")
-        if true == pred:
-            st.markdown(f"**{names[true]}**, classified correctly")
-        else:
-            st.markdown(f"True: **{names[true]}** · predicted: :red[**{names[pred]}**]")
-            st.button("Open in Mistakes", icon=":material/arrow_forward:",
-                      key="inside_open", type="primary", on_click=_open_in_mistakes,
-                      args=(index,))
+        st.markdown(f"**{names[true]}**, classified correctly" if true == pred else
+                    f"True: **{names[true]}** · predicted: :red[**{names[pred]}**]")
 
 
 embedding_view()
