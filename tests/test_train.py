@@ -214,18 +214,24 @@ def test_a_crash_mid_epoch_resumes_from_the_last_timed_save(bundle, tmp_path):
         [h.train_loss for h in resumed.history], rel=1e-5)
 
 
-def test_a_stop_is_announced_before_the_validation_that_follows(bundle, monkeypatch):
-    """The page says Stopped when the StopEvent arrives: it must not wait for the
-    validation pass (tens of seconds for resnet on a CPU) that keeps a usable model."""
+@pytest.fixture
+def calls(monkeypatch):
+    """What the trainer does, in order: its events' kinds, and "validate" for each pass."""
     from core.train import loop
 
-    calls = []
+    record = []
     real_validate = loop._validate
 
     def validate(*args, **kwargs):
-        calls.append("validate")
+        record.append("validate")
         return real_validate(*args, **kwargs)
     monkeypatch.setattr(loop, "_validate", validate)
+    return record
+
+
+def test_a_stop_is_announced_before_the_validation_that_follows(bundle, calls):
+    """The page says Stopped when the StopEvent arrives: it must not wait for the
+    validation pass (tens of seconds for resnet on a CPU) that keeps a usable model."""
     steps = lambda: calls.count("step")  # noqa: E731
     result = train(cfg(epochs=3), bundle, lambda ev: calls.append(ev.kind),
                    should_stop=lambda: steps() >= 3)
@@ -234,16 +240,7 @@ def test_a_stop_is_announced_before_the_validation_that_follows(bundle, monkeypa
     assert result.best_val_loss < float("inf")  # the stopped run still has a validated model
 
 
-def test_a_stop_during_validation_is_announced_then_and_ends_the_run(bundle, monkeypatch):
-    from core.train import loop
-
-    calls = []
-    real_validate = loop._validate
-
-    def validate(*args, **kwargs):
-        calls.append("validate")
-        return real_validate(*args, **kwargs)
-    monkeypatch.setattr(loop, "_validate", validate)
+def test_a_stop_during_validation_is_announced_then_and_ends_the_run(bundle, calls):
     result = train(cfg(epochs=3), bundle, lambda ev: calls.append(ev.kind),
                    should_stop=lambda: "validate" in calls)  # asked for as validation starts
     assert result.stopped and calls.count("epoch") == 1  # the first epoch completes, no more
