@@ -1,17 +1,24 @@
-"""Training throughput: our trainer vs the reference notebooks' loop, side by side.
+"""Training throughput: our trainer vs the reference notebooks' loop, side by side, and
+how far each is from this machine's limit.
 
     python -m bench.throughput --model cnn [--json]
+
+Beside the ratio it prints the model's FLOPs per training sample (forward and backward,
+counted by torch.utils.flop_counter), the GFLOP/s each loop reached, and their share of
+the fp32 matrix-multiply peak measured in the same run (2048x2048, the same threads).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import torch
 
 from core.data import DATASETS, load_bundle
 from core.device import configure_threads, describe_device, pick_device
-from core.models import build_model
+from core.models import ARCHITECTURES, build_model
+from core.train.cost import training_flops_per_sample
 from core.train.config import TrainConfig
 from core.train.loop import train
 from bench.reference_loop import reference_samples_per_second
@@ -23,10 +30,22 @@ def ours(model: str, dataset: str, batch_size: int, device: str, root: str | Non
     return train(cfg, load_bundle(dataset, root)).samples_per_second
 
 
+def matmul_peak_gflops(n: int = 2048, seconds: float = 2.0) -> float:
+    """The best fp32 matrix-multiply rate of a few seconds of n x n products, GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["cnn", "ffnn"], required=True, help="architecture to time")
+    p.add_argument("--model", choices=list(ARCHITECTURES), required=True, help="architecture to time")
     p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default mnist")
     p.add_argument("--batch-size", type=int, default=128, help="our trainer's batch (default 128; the reference uses 20)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to time the reference loop (default 20)")
@@ -35,24 +54,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
 
-    configure_threads(torch.device("cpu"))
+    threads = configure_threads(torch.device("cpu"))
     torch.manual_seed(0)
+    peak = matmul_peak_gflops()
+    flops = training_flops_per_sample(args.model)
     ref = reference_samples_per_second(build_model(args.model), args.dataset, args.seconds, args.data_dir)
     same_batch = ours(args.model, args.dataset, 20, args.device, args.data_dir)
     ours_sps = ours(args.model, args.dataset, args.batch_size, args.device, args.data_dir)
+
+    def reached(sps: float) -> dict:
+        gflops = sps * flops / 1e9
+        return {"gflops": round(gflops, 1), "percent_of_peak": round(100 * gflops / peak, 1)}
     out = {"model": args.model, "dataset": args.dataset,
-           "device": describe_device(pick_device(args.device)),
-           "reference_samples_per_second": round(ref, 1),
+           "device": describe_device(pick_device(args.device)), "threads": threads,
+           "matmul_peak_gflops": round(peak, 1),
+           "training_flops_per_sample": round(flops), "reference_samples_per_second": round(ref, 1),
+           "reference": reached(ref),
            "ours_samples_per_second": round(ours_sps, 1), "ours_batch_size": args.batch_size,
+           "ours": reached(ours_sps),
            "ours_batch20_samples_per_second": round(same_batch, 1),
            "speedup": round(ours_sps / ref, 2), "speedup_batch20": round(same_batch / ref, 2)}
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{args.model} on {args.dataset}, {out['device']}")
+        print(f"{args.model} on {args.dataset}, {out['device']}: {flops / 1e6:.2f} MFLOP per "
+              f"training sample; fp32 matmul peak {peak:.0f} GFLOP/s on {threads} threads")
         print(f"  reference loop (DataLoader+ToTensor, batch 20): {ref:>10,.0f} samples/s")
         print(f"  our trainer, batch 20:                          {same_batch:>10,.0f} samples/s  ({out['speedup_batch20']}x)")
         print(f"  our trainer, batch {args.batch_size:<4}:                        {ours_sps:>10,.0f} samples/s  ({out['speedup']}x)")
+        for who in ("reference", "ours"):
+            print(f"  {who:<9} reaches {out[who]['gflops']:>6.1f} GFLOP/s = "
+                  f"{out[who]['percent_of_peak']:>4.1f}% of the matmul peak")
     return 0
 
 
