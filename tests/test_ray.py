@@ -29,6 +29,10 @@ from core.train.state import RunState  # noqa: E402
 from core.visitors import Viewer  # noqa: E402
 
 MARK = "MNIST_STUDIO_TEST_RAY_CLUSTER"  # in the environment of every process of the cluster
+# Ray turns "--node-ip-address 127.0.0.1" into this machine's routable address unless its
+# cluster mode is off (ray._private.services.get_node_ip_address): the test's cluster, its
+# driver and its workers then talk over the loopback only.
+LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ def ray_cluster():
     temp = Path(f"/tmp/rt-{uuid.uuid4().hex[:8]}")  # short: Ray's socket paths max 107 chars
     port = free_port()
     ray = Path(sys.executable).with_name("ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", MARK: str(temp)}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", MARK: str(temp), **LOOPBACK}
     command = [str(ray), "start", "--head", "--node-ip-address", "127.0.0.1",
                "--port", str(port), "--disable-usage-stats", "--num-cpus", "2",
                "--include-dashboard", "false", "--temp-dir", str(temp),
@@ -83,6 +87,8 @@ def test_two_visitors_train_at_once_on_ray_and_one_stops(ray_cluster, tmp_path, 
                                                         monkeypatch):
     t0 = time.monotonic()
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
+    for name, value in LOOPBACK.items():  # the driver (the runner process) too
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))  # forwarded to the tasks
     for name in ("MNIST_STUDIO_EXECUTOR", "MNIST_STUDIO_WORKERS", "MNIST_STUDIO_CONFIG"):
         monkeypatch.delenv(name, raising=False)
