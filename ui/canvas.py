@@ -21,9 +21,12 @@ import streamlit as st
 from ui import state
 
 SIZE = 280  # 10x MNIST's 28 px
-# MNIST strokes are about 2-3 px wide in the 20 px box a digit is scaled to;
-# a digit drawn across most of this canvas is scaled down ~10x, so ~20 px here.
-STROKE = 20
+# A thin brush: preprocessing (core.predict.strokes) thickens or thins the strokes
+# to MNIST's width for any size of drawing, but it cannot reopen the loops of a
+# small digit that a broad brush filled in. Measured with scripts/stroke_sizes.py
+# (MNIST digits redrawn at 25-90% of the canvas): with 10 px, small drawings read
+# as well as large ones; with 20 px (the old brush), 25% ones lose points.
+STROKE = 10
 
 # streamlit-drawable-canvas 0.13 has no option to hide its toolbar (only
 # disabled=True does, which also stops drawing). Its component is registered
