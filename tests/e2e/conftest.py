@@ -80,8 +80,10 @@ def browser_ready() -> str:
     return chromium_path()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def output_dir() -> Path:
+    """test-output/, its screenshots emptied once per test session (not per module:
+    each module's screenshots stay for people to look at)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
