@@ -9,7 +9,7 @@ from core.data import DATASETS
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
 from ui import charts, state
-from ui.canvas import clear, drawing
+from ui.canvas import buttons as canvas_buttons, drawing
 from ui.errors import show_error
 from ui.familiarity import show_flag
 from ui.loaders import load_model, test_split
@@ -44,9 +44,8 @@ with left:
     source = st.radio("Input", sources, key="classify_source", horizontal=True,
                       format_func=SOURCES.get, label_visibility="collapsed")
     if source == "draw":
-        st.space("small")  # room for the canvas toolbar, which floats above the canvas
         rgba = drawing()
-        st.button("Clear", icon=":material/ink_eraser:", on_click=clear, key="classify_clear")
+        canvas_buttons()
         if rgba is not None:
             pre = from_canvas(rgba, sel.dataset, mean=meta.mean, std=meta.std)
     elif source == "upload":

@@ -227,6 +227,23 @@ def test_drawing_gives_the_models_prediction(env):
     assert len(at.get("plotly_chart")) >= 3  # top-k, the 28x28 input, the saliency map
 
 
+def test_a_new_visitors_first_run_lays_out_the_page_as_later_runs_do(env):
+    """The visitor cookie's script used to be an extra element in a new visitor's first
+    run only: every element after it moved on the next run, so the browser mounted them
+    all afresh, and the first stroke on the canvas vanished (tests/e2e/test_canvas.py)."""
+    def layout(at: AppTest) -> list[str]:  # the cookie's slot: its script, then empty
+        return ["slot" if el.type in ("html", "empty") else el.type for el in at.main]
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    _no_exception(at)
+    assert any("mnist_studio_visitor=" in str(getattr(el, "proto", "")) for el in at.main)
+    first = layout(at)
+    at.run()
+    _no_exception(at)
+    assert layout(at) == first
+
+
 def test_blank_canvas_asks_for_a_drawing(env):
     at = _app()
     at.session_state[CANVAS_RGBA] = np.zeros((280, 280, 4), np.uint8)

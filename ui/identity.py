@@ -39,10 +39,10 @@ def _logged_in_user() -> str | None:
     return None
 
 
-def _write_cookie(value: str) -> None:
-    st.html(f"<script>document.cookie = {json.dumps(f'{COOKIE}={value}')} + "
-            f"'; path=/; max-age={MAX_AGE}; SameSite=Lax';</script>",
-            unsafe_allow_javascript=True)
+def _write_cookie(slot, value: str) -> None:
+    slot.html(f"<script>document.cookie = {json.dumps(f'{COOKIE}={value}')} + "
+              f"'; path=/; max-age={MAX_AGE}; SameSite=Lax';</script>",
+              unsafe_allow_javascript=True)
 
 
 def admin_token(settings: RunSettings) -> str:
@@ -51,6 +51,11 @@ def admin_token(settings: RunSettings) -> str:
 
 def current_viewer(secret: bytes, settings: RunSettings) -> Viewer:
     """The identity of this session (call once per script run, before any page uses it)."""
+    # The cookie's script goes in a slot that every run creates, empty or not: an
+    # element present in the first run only would shift every element after it
+    # on the next run, and the browser would mount them all afresh (the drawing
+    # canvas with them, losing the first stroke of a new visitor's drawing).
+    slot = st.empty()
     ss = st.session_state
     admin = bool(ss.get(ADMIN))
     user = _logged_in_user()
@@ -62,7 +67,7 @@ def current_viewer(secret: bytes, settings: RunSettings) -> Viewer:
     visitor = verify_token(secret, st.context.cookies.get(COOKIE))
     if visitor is None:  # first visit, or a cookie that does not verify
         visitor, token = new_token(secret)
-        _write_cookie(token)
+        _write_cookie(slot, token)
     ss[VISITOR] = visitor
     return Viewer(visitor, admin=admin)
 

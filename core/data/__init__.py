@@ -43,6 +43,9 @@ class DatasetSpec:
     # After stretching the ink to 0..1, values below this become background:
     # paper texture, JPEG noise and shadows vanish, strokes stay.
     noise_floor: float
+    # The typical stroke width in the 28x28 images: canvas strokes are thinned or
+    # thickened to it (core.predict.strokes); None: strokes are left alone.
+    stroke_width: float | None = None
 
     def __post_init__(self) -> None:
         assert len(self.classes) == 10
@@ -71,6 +74,11 @@ DATASETS: dict[str, DatasetSpec] = {
         box=20,
         centring="mass",
         noise_floor=0.2,
+        # The median over 5,000 random training images (never validation or test) of
+        # core.predict.strokes.stroke_width, measured on each image bilinearly
+        # enlarged 4x, divided by 4: 1.75 px (10th percentile 1.25, 90th 2.75).
+        # `python -m scripts.stroke_sizes --mnist-width` measures it again.
+        stroke_width=1.75,
     ),
     "fashion": DatasetSpec(
         name="fashion",

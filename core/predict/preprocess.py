@@ -10,6 +10,7 @@ a corner) is guessing, so every input goes through the same steps:
 
     decode -> grayscale (transparency = background) -> ink bright on dark
     -> subtract the background, stretch, drop faint noise -> crop
+    -> (canvas drawings: strokes thinned or thickened to the dataset's width)
     -> scale with area averaging -> max ink 255 -> place in 28x28 -> normalise
 
 Conventions: a pixel's coordinates are its row and column indices, so pixel
@@ -32,6 +33,7 @@ import torch
 from PIL import Image, ImageOps
 
 from core.data import DatasetSpec, get_spec, normalize
+from core.predict.strokes import fit_stroke_width
 
 SIZE = 28
 # Centring by mass (MNIST's rule) puts the ink's centre of mass here (row, column).
@@ -341,12 +343,19 @@ def preprocess_gray(gray: np.ndarray, dataset: str) -> np.ndarray:
     return _to_frame(_as_0_255(gray), get_spec(dataset))
 
 
-def _to_frame(gray: np.ndarray, spec: DatasetSpec) -> np.ndarray:
-    """Float 0..255 in: the entry points have already scaled, so no 0..1 guessing here."""
+def _to_frame(gray: np.ndarray, spec: DatasetSpec, redraw_strokes: bool = False) -> np.ndarray:
+    """Float 0..255 in: the entry points have already scaled, so no 0..1 guessing here.
+
+    redraw_strokes: draw the strokes again at the dataset's typical width (see
+    core.predict.strokes), for drawings made with a fixed brush.
+    """
     ink = _clean_ink(gray, spec.noise_floor)
     if ink is None:
         return np.zeros((SIZE, SIZE), np.uint8)
-    patch = _to_uint8_full_range(_scale_longer_side(_crop_to_ink(ink), spec.box))
+    crop = _crop_to_ink(ink)
+    if redraw_strokes and spec.stroke_width:
+        crop = fit_stroke_width(crop, spec.box, spec.stroke_width)
+    patch = _to_uint8_full_range(_scale_longer_side(crop, spec.box))
     if spec.centring == "mass":
         row, col = centre_of_mass(patch)
         return _paste(patch, int(np.floor(MASS_CENTRE - row + 0.5)),
@@ -358,25 +367,30 @@ def _to_frame(gray: np.ndarray, spec: DatasetSpec) -> np.ndarray:
 # ------------------------------------------------------------ entry points
 
 def _finish(gray: np.ndarray, dataset: str, mean: float | None,
-            std: float | None) -> Preprocessed:
+            std: float | None, redraw_strokes: bool = False) -> Preprocessed:
     spec = get_spec(dataset)  # ValueError for an unknown dataset
     mean = spec.mean if mean is None else mean
     std = spec.std if std is None else std
-    image = _to_frame(_invert_light_background(gray), spec)
+    image = _to_frame(_invert_light_background(gray), spec, redraw_strokes)
     if not image.any():  # the preprocessors keep any ink non-zero, so zeros means blank
         return Preprocessed(torch.zeros(1, 1, SIZE, SIZE), image, blank=True)
     return Preprocessed(normalize(torch.from_numpy(image)[None], mean, std), image, blank=False)
 
 
 def from_canvas(rgba: np.ndarray, dataset: str = "mnist", *, mean: float | None = None,
-                std: float | None = None) -> Preprocessed:
+                std: float | None = None, redraw_strokes: bool = True) -> Preprocessed:
     """A drawable-canvas RGBA array (H, W, 4) uint8 -> model input.
 
     Any stroke colour on any background works: fully transparent pixels are
     background, and a light background is inverted. mean/std default to the
     dataset's (pass a checkpoint's meta.mean/meta.std to use those).
+
+    The canvas brush has a fixed width, so a small drawing scaled up to the
+    box would get strokes far thicker than the dataset's: with redraw_strokes
+    (the default) they are redrawn at the dataset's typical width
+    (DatasetSpec.stroke_width); False scales the drawing as it is.
     """
-    return _finish(_gray_from_array(rgba), dataset, mean, std)
+    return _finish(_gray_from_array(rgba), dataset, mean, std, redraw_strokes)
 
 
 def from_image(image: Image.Image | ImageSource, dataset: str, *, mean: float | None = None,

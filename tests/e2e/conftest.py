@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +80,10 @@ def browser_ready() -> str:
     return chromium_path()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def output_dir() -> Path:
+    """test-output/, its screenshots emptied once per test session (not per module:
+    each module's screenshots stay for people to look at)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
@@ -192,15 +196,17 @@ class App:
     log: Path  # the server's stderr (Streamlit logs there)
 
 
-@pytest.fixture(scope="module")
-def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
-    """`streamlit run streamlit_app.py` on a free localhost port, for this module."""
+@contextmanager
+def serve(setup: AppSetup, output_dir: Path, name: str = "server",
+          extra_args: tuple[str, ...] = ()) -> Iterator[App]:
+    """`streamlit run streamlit_app.py` on a free localhost port, its logs in
+    output_dir/<name>-stdout.log and <name>-stderr.log; extra_args go to streamlit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ,
-               MNIST_STUDIO_DATA=str(app_setup.data_root),
-               MNIST_STUDIO_RUNS=str(app_setup.runs),
-               MNIST_STUDIO_WEIGHTS=str(app_setup.weights),
+               MNIST_STUDIO_DATA=str(setup.data_root),
+               MNIST_STUDIO_RUNS=str(setup.runs),
+               MNIST_STUDIO_WEIGHTS=str(setup.weights),
                # Evaluations are cached by checkpoint and data bytes: safe to keep
                # between test runs, and outside the repo's own .cache.
                MNIST_STUDIO_CACHE=str(output_dir / "eval-cache"),
@@ -208,8 +214,8 @@ def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    stdout_path, stderr_path = output_dir / "server-stdout.log", output_dir / "server-stderr.log"
+           "--server.fileWatcherType", "none", *extra_args]
+    stdout_path, stderr_path = output_dir / f"{name}-stdout.log", output_dir / f"{name}-stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -223,9 +229,16 @@ def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
                 pytest.fail(f"{url}/_stcore/health did not answer 'ok' within "
                             f"{HEALTH_TIMEOUT_S} s; see {stderr_path}", pytrace=False)
             time.sleep(0.5)
-        yield App(url=url, setup=app_setup, log=stderr_path)
+        yield App(url=url, setup=setup, log=stderr_path)
     finally:
         _stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
+    """`streamlit run streamlit_app.py` on a free localhost port, for this module."""
+    with serve(app_setup, output_dir) as served:
+        yield served
 
 
 # ---------------------------------------------------------------- the browser
