@@ -58,3 +58,28 @@ def test_device_of_is_where_the_parameters_are():
     assert device_of(build_model("ffnn")) == torch.device("cpu")
     assert device_of(nn.Flatten()) == torch.device("cpu")  # no parameters at all
     assert device_of(nn.Linear(2, 2).to("meta")) == torch.device("meta")
+
+
+def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
+    """Reordered for speed; outputs and every gradient equal the reference order's."""
+    from torch import nn
+
+    from core.models import build_model
+
+    torch.manual_seed(0)
+    ours = build_model("cnn").eval()
+    reference = nn.Sequential(  # the notebooks' order: conv, ReLU, pool
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.2), nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 512), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(256, 10)).eval()
+    reference.load_state_dict(ours.state_dict())  # same keys: parameters kept their indices
+    x = torch.randn(32, 1, 28, 28)
+    out_ours, out_ref = ours(x), reference(x)
+    assert torch.equal(out_ours, out_ref)
+    out_ours.square().sum().backward()
+    out_ref.square().sum().backward()
+    for (name, a), b in zip(ours.named_parameters(), reference.parameters()):
+        assert torch.equal(a.grad, b.grad), name
