@@ -162,7 +162,8 @@ def _start() -> None:
         ss[state.TRAIN_NOTICE] = ("error", err)
         return
     token, repeat = _request_id(cfg)
-    free = service.busy()[0] < service.settings.worker_count() and not service.busy()[1]
+    training, queued = service.busy()  # one look, before this run joins them
+    free = training < service.settings.worker_count() and not queued
     try:
         run = service.submit(cfg, me, request_id=token)
     except LimitReached as err:  # said in the page; nothing queued

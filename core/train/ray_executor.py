@@ -19,6 +19,7 @@ import os
 import queue
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from core.settings import RunSettings
@@ -33,6 +34,7 @@ BOARD_NAME = "mnist-studio-stop-board"
 EXCLUDES = ["/.git", "/.venv", "/runs", "/weights", "/data", "/.cache", "/test-output", "/docs",
             "*.pt", "*.sqlite*"]
 SEND_SECONDS = 0.25
+CAPACITY_SECONDS = 10.0
 
 
 def forwarded_environment() -> dict[str, str]:
@@ -138,12 +140,19 @@ class RayExecutor:
         self.board = StopBoard.options(name=BOARD_NAME, get_if_exists=True).remote()
         self.threads: dict[str, threading.Thread] = {}
         self.stop_sent: set[str] = set()
+        self._capacity, self._capacity_until = 1, 0.0
 
     def capacity(self) -> int:
-        """Runs at once: the workers setting, else one per CPU of the cluster (at least 1)."""
+        """Runs at once: the workers setting, else one per CPU of the cluster (at least 1).
+        The cluster is asked at most every CAPACITY_SECONDS, not at every poll of the
+        runner (10 a second): nodes come and go on that scale, and each ask is a call."""
         if self.settings.workers:
             return self.settings.workers
-        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        now = time.monotonic()
+        if now >= self._capacity_until:
+            self._capacity = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+            self._capacity_until = now + CAPACITY_SECONDS
+        return self._capacity
 
     def free_slots(self) -> int:
         return self.capacity() - len(self.threads)

@@ -211,7 +211,7 @@ class RunService:
 
     def active_run(self, viewer: Viewer) -> RunSnapshot | None:
         """The viewer's own run training now, else their next queued one."""
-        mine = [r for r in self.store.list(owner=viewer.id, states=[s for s in RunState if s.active])]
+        mine = self.store.list(owner=viewer.id, states=[s for s in RunState if s.active])
         if not mine:
             return None
         mine.sort(key=lambda r: (r.state == RunState.QUEUED, r.queued_at or 0))
