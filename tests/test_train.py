@@ -4,7 +4,7 @@ import torch
 from core.augment import random_erase, random_hflip, random_shift
 from core.data import load_bundle
 from core.train.config import ConfigError, TrainConfig
-from core.train.loop import StepEvent, resume_config, train
+from core.train.loop import StepEvent, resume_point, train
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_resume_continues_from_the_saved_step(bundle, tmp_path):
     stopped = train(cfg(augment=True), bundle, steps.append,
                     lambda: sum(e.kind == "step" for e in steps) >= 20, last_path=last)
     assert stopped.stopped and stopped.steps == 20
-    assert resume_config(last) == cfg(augment=True)
+    assert resume_point(last).config == cfg(augment=True)
     resumed_steps = []
     resumed = train(cfg(augment=True), bundle, resumed_steps.append, resume_from=last)
     first = [e for e in resumed_steps if e.kind == "step"][0]

@@ -390,17 +390,14 @@ def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sch
     return _Progress(**{k: v for k, v in progress.items() if k in names}), best_state
 
 
-def resume_config(path: str | Path) -> TrainConfig:
-    """The configuration a resumable checkpoint was trained with."""
-    return TrainConfig.from_dict(read_payload(path)["meta"]["hyperparameters"])
-
-
 @dataclass
 class ResumePoint:
-    """Where a resumable checkpoint left its run: its settings, step and best-weights file."""
+    """Where a resumable checkpoint left its run: its settings, step, epochs completed and
+    best-weights file."""
     config: TrainConfig
     step: int
     best_path: Path | None  # None in files written before it was recorded
+    epochs_done: int = 0
 
 
 def resume_point(path: str | Path) -> ResumePoint:
@@ -409,4 +406,5 @@ def resume_point(path: str | Path) -> ResumePoint:
     progress = payload["progress"]
     best = progress.get("best_path")
     return ResumePoint(TrainConfig.from_dict(payload["meta"]["hyperparameters"]),
-                       int(progress.get("global_step", 0)), Path(best) if best else None)
+                       int(progress.get("global_step", 0)), Path(best) if best else None,
+                       int(progress.get("epoch", 0)))

@@ -140,14 +140,13 @@ class RunService:
 
     def resume(self, run_id: str, viewer: Viewer) -> RunSnapshot:
         """Queue a stopped or interrupted run again, to continue from its saved step."""
-        from core.checkpoints import read_payload
+        from core.train.loop import resume_point
         record = self._controlled(run_id, viewer)
         if not record.resumable:
             raise TransitionRefused(f"run {run_id} cannot be resumed (it is {record.state.value})")
-        progress = read_payload(record.last_checkpoint).get("progress") or {}
-        requeued = self.store.requeue(run_id, str(record.last_checkpoint),
-                                      step=int(progress.get("global_step", 0)),
-                                      epochs_done=int(progress.get("epoch", 0)))
+        saved = resume_point(record.last_checkpoint)
+        requeued = self.store.requeue(run_id, str(record.last_checkpoint), step=saved.step,
+                                      epochs_done=saved.epochs_done)
         self.ensure_runner()
         return self._view(requeued, viewer)
 

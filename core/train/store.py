@@ -267,10 +267,6 @@ class RunStore:
                 getattr(series, name).append(row[name])
         return series
 
-    def step_count(self, run_id: str) -> int:
-        return self._db().execute("SELECT COUNT(*) FROM steps WHERE run_id = ?",
-                                  (run_id,)).fetchone()[0]
-
     def epochs(self, run_id: str) -> list[dict]:
         rows = self._db().execute("SELECT data FROM epochs WHERE run_id = ? ORDER BY epoch",
                                   (run_id,))
