@@ -210,3 +210,13 @@ def test_visitor_tokens_cannot_be_forged(tmp_path):
               visitor, "", None, f"u:admin.{signature}"]
     assert [verify_token(secret, t) for t in forged] == [None] * len(forged)
     assert verify_token(os.urandom(32), token) is None  # another server's secret
+
+
+def test_listing_the_runs_a_viewer_controls(make_service):
+    """The sidebar's model list asks for the viewer's own runs only (all, for an admin)."""
+    service = make_service(start_runner=False)
+    a = service.submit(cfg(), A)
+    b = service.submit(cfg(seed=1), B)
+    assert {r.id for r in service.list_runs(A)} == {a.id, b.id}  # others' read-only
+    assert [r.id for r in service.list_runs(A, controlled=True)] == [a.id]
+    assert {r.id for r in service.list_runs(ADMIN, controlled=True)} == {a.id, b.id}

@@ -127,5 +127,5 @@ def available_models(dataset: str | None = None) -> list[ModelEntry]:
     this session. Not cached: a run that just finished shows up. Others' runs are
     theirs to use, not ours."""
     from ui.model_files import uploaded_models  # it imports this module
-    mine = [r for r in run_service().list_runs(viewer()) if r.mine]
+    mine = run_service().list_runs(viewer(), controlled=True)  # every rerun: asks for no more
     return list_models(dataset, runs=mine) + uploaded_models(dataset)

@@ -202,9 +202,12 @@ class RunService:
         self._record(run_id, viewer)
         return self.store.epochs(run_id)
 
-    def list_runs(self, viewer: Viewer, limit: int = 1000) -> list[RunSnapshot]:
-        """Runs the viewer may see, newest first, without their metrics."""
-        owner = None if self.settings.show_others or viewer.admin else viewer.id
+    def list_runs(self, viewer: Viewer, limit: int = 1000,
+                  controlled: bool = False) -> list[RunSnapshot]:
+        """Runs the viewer may see (with `controlled`, only those it may control: its own,
+        or all for an admin), newest first, without their metrics."""
+        everyone = viewer.admin or (self.settings.show_others and not controlled)
+        owner = None if everyone else viewer.id
         queue = self._queue_positions()
         return [self._view(r, viewer, queue=queue) for r in self.store.list(owner=owner, limit=limit)]
 
