@@ -123,3 +123,10 @@ def settings_table() -> list[tuple[str, str, str, str]]:
     """(setting, environment variable, default, meaning) rows, for the README and --help."""
     return [(f.name, f.metadata["env"], repr(f.default), f.metadata["help"])
             for f in fields(RunSettings)]
+
+
+if __name__ == "__main__":  # python -m core.settings: the README's table of settings
+    print("| setting (`studio.toml`, `[runs]`) | environment variable | default | meaning |")
+    print("|---|---|---|---|")
+    for name, env, default, meaning in settings_table():
+        print(f"| `{name}` | `{env}` | `{default}` | {meaning} |")
