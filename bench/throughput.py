@@ -17,11 +17,11 @@ import torch
 
 from core.data import DATASETS, load_bundle
 from core.device import configure_threads, describe_device, pick_device
-from core.models import ARCHITECTURES, build_model
+from core.models import ARCHITECTURES
 from core.train.cost import training_flops_per_sample
 from core.train.config import TrainConfig
 from core.train.loop import train
-from bench.reference_loop import reference_samples_per_second
+from bench.reference_loop import reference_model, reference_samples_per_second
 
 
 def ours(model: str, dataset: str, batch_size: int, device: str, root: str | None) -> float:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     peak = matmul_peak_gflops()
     flops = training_flops_per_sample(args.model)
-    ref = reference_samples_per_second(build_model(args.model), args.dataset, args.seconds, args.data_dir)
+    ref = reference_samples_per_second(reference_model(args.model), args.dataset, args.seconds, args.data_dir)
     same_batch = ours(args.model, args.dataset, 20, args.device, args.data_dir)
     ours_sps = ours(args.model, args.dataset, args.batch_size, args.device, args.data_dir)
 

@@ -62,19 +62,13 @@ def test_device_of_is_where_the_parameters_are():
 
 def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
     """Reordered for speed; outputs and every gradient equal the reference order's."""
-    from torch import nn
-
+    from bench.reference_loop import reference_model
     from core.models import build_model
 
     torch.manual_seed(0)
     ours = build_model("cnn").eval()
-    reference = nn.Sequential(  # the notebooks' order: conv, ReLU, pool
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Dropout(0.2), nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 512), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(256, 10)).eval()
+    reference = reference_model("cnn").eval()  # the notebooks' order: conv, ReLU, pool
+    assert isinstance(reference[1], torch.nn.ReLU) and isinstance(reference[2], torch.nn.MaxPool2d)
     reference.load_state_dict(ours.state_dict())  # same keys: parameters kept their indices
     x = torch.randn(32, 1, 28, 28)
     out_ours, out_ref = ours(x), reference(x)
@@ -83,3 +77,34 @@ def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
     out_ref.square().sum().backward()
     for (name, a), b in zip(ours.named_parameters(), reference.parameters()):
         assert torch.equal(a.grad, b.grad), name
+
+
+def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
+    """The CPU mask is drawn differently from torch's, with the same distribution."""
+    from core.models import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.2).train()
+    x = torch.ones(1000, 1000, requires_grad=True)
+    out = drop(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.002  # 1e6 draws: sd 0.0004
+    assert torch.allclose(out[kept], torch.tensor(1.25))  # 1 / (1 - p)
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # d(x * mask)/dx = mask: dropped units get none
+    assert not kept[0].all() and kept[:, 0].any()  # not one mask broadcast along a dim
+
+    torch.manual_seed(1)
+    first = drop(x)
+    torch.manual_seed(1)
+    assert torch.equal(drop(x), first)  # the seed fixes the mask: resumed runs replay it
+    assert torch.equal(drop.eval()(x), x)  # eval: the identity, like nn.Dropout
+
+
+def test_dropout_is_torch_dropout_where_ours_would_not_help():
+    from core.models import Dropout
+
+    x = torch.randn(64, 64)
+    for p in (0.0, 1.0):
+        assert torch.equal(Dropout(p).train()(x), torch.nn.functional.dropout(x, p, True))
+    assert isinstance(Dropout(0.2), torch.nn.Dropout)  # layer listings skip it like torch's

@@ -245,3 +245,25 @@ def test_a_stop_during_validation_is_announced_then_and_ends_the_run(bundle, cal
                    should_stop=lambda: "validate" in calls)  # asked for as validation starts
     assert result.stopped and calls.count("epoch") == 1  # the first epoch completes, no more
     assert calls.index("validate") < calls.index("stop") < calls.index("epoch")
+
+
+def test_a_resumed_optimizer_stays_fused_even_if_the_saving_run_was_not(bundle, tmp_path):
+    """load_state_dict copies the saved param_groups, "fused" included: a file saved
+    before fused steps (or on a device without them) would slow every resumed step."""
+    from core.models import build_model
+    from core.train.loop import _make_optimizer, _make_scheduler, _restore
+
+    last = tmp_path / "last.pt"
+    steps = []
+    train(cfg(), bundle, steps.append, lambda: len(steps) >= 2, last_path=last)
+    payload = torch.load(last, weights_only=True)
+    assert [g["fused"] for g in payload["optimizer"]["param_groups"]] == [True]
+    for group in payload["optimizer"]["param_groups"]:
+        group["fused"] = None  # as written before fused steps
+    torch.save(payload, last)
+
+    model = build_model("ffnn-small")
+    opt = _make_optimizer(cfg(), model, torch.device("cpu"))
+    progress, _ = _restore(last, model, opt, _make_scheduler(cfg(), opt, 3 * 13))
+    assert progress.global_step == 2
+    assert [g["fused"] for g in opt.param_groups] == [True]

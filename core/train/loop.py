@@ -131,13 +131,20 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
 
 
-def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
+def _fused(device: torch.device) -> bool:
+    # One fused kernel per step instead of ~10 small ops per parameter tensor: on
+    # the CPU that made `cnn` steps 6% and `ffnn` steps 11% faster (bench.throughput).
+    return device.type in ("cpu", "cuda")
+
+
+def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device
+                    ) -> torch.optim.Optimizer:
+    params, fused = model.parameters(), _fused(device)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay)
+                               weight_decay=cfg.weight_decay, fused=fused)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int):
@@ -208,7 +215,7 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
     model = build_model(cfg.model)
     memory_format = torch.channels_last if _uses_conv(model) else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
-    opt = _make_optimizer(cfg, model)
+    opt = _make_optimizer(cfg, model, device)
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     sched = _make_scheduler(cfg, opt, total_steps)
@@ -383,7 +390,10 @@ def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sch
     payload = _resumable(path)
     progress = payload["progress"]
     model.load_state_dict(payload["state_dict"])
-    opt.load_state_dict(payload["optimizer"])
+    fused = [group["fused"] for group in opt.param_groups]
+    opt.load_state_dict(payload["optimizer"])  # also restores the saving run's "fused"
+    for group, flag in zip(opt.param_groups, fused):  # which depends on its device
+        group["fused"] = flag
     sched.load_state_dict(progress.pop("scheduler"))
     best_state = progress.pop("best_state_dict", None)
     names = {f.name for f in fields(_Progress)}
