@@ -2,15 +2,19 @@
 
     python -m bench.speedrun --dataset mnist [--seeds 3] [--json]
 
-The recipe does not look at the test set: it trains a fixed number of epochs,
-keeps the weights with the lowest validation loss, and only then evaluates on
-the 10,000 test images. `train_seconds` is the wall time of the training loop
-(validation passes included; loading the data into memory is not).
+The recipe was chosen on validation accuracy (docs/speedrun.md has every recipe
+tried and its validation score) and the test set plays no part in it: it trains
+a fixed number of epochs, keeps the weights with the lowest validation loss, and
+only then evaluates on the 10,000 test images. `train_seconds` is the wall time
+of the training loop (validation passes included; loading the data into memory
+is not). Two busy processes on two cores slow each other badly, so the load
+average before and after is printed with the spread of the seeds' times.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 
 from core.data import DATASETS, load_bundle
@@ -19,13 +23,15 @@ from core.evaluate.metrics import evaluate
 from core.train.config import TrainConfig
 from core.train.loop import train
 
-# Fixed before any test-set result was seen; chosen on validation accuracy only.
-# CPU recipes fit a 2-core machine; on a GPU the step, not the FLOPs, is the cost,
-# so the larger resnet with big batches wins there.
+# Fixed before any test-set result was seen; chosen on validation accuracy only
+# (docs/speedrun.md lists what was tried). CPU recipes fit a 2-core machine; on a
+# GPU the step, not the FLOPs, is the cost, so the larger resnet with big batches
+# wins there (those two are from 2026-11-22 and were not re-chosen since).
 RECIPES: dict[str, dict[str, dict]] = {
     "cpu": {
-        "mnist": dict(model="fastcnn", epochs=2, batch_size=256, lr=1e-2),
-        "fashion": dict(model="fastcnn", epochs=8, batch_size=128, lr=5e-3, label_smoothing=0.1),
+        "mnist": dict(model="fastcnn", epochs=2, batch_size=128, lr=1e-2),
+        "fashion": dict(model="fastcnn-wide", epochs=6, batch_size=128, lr=1e-2,
+                        label_smoothing=0.1),
     },
     "cuda": {
         "mnist": dict(model="fastcnn", epochs=2, batch_size=256, lr=1e-2),
@@ -33,6 +39,8 @@ RECIPES: dict[str, dict[str, dict]] = {
                         weight_decay=5e-4, label_smoothing=0.1, augment=True),
     },
 }
+# The issue's goals for the 2-core CPU: test accuracy (mean of 3 seeds) within seconds.
+GOALS = {"mnist": (0.99, 5.0), "fashion": (0.92, 30.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_bundle(args.dataset, args.data_dir)
     device = pick_device(args.device)
     recipe = RECIPES["cuda" if device.type == "cuda" else "cpu"][args.dataset]
-    runs = []
+    runs, load_before = [], os.getloadavg()[0]
     for seed in range(args.seeds):
         cfg = TrainConfig(dataset=args.dataset, seed=seed, device=device.type, **recipe)
         result = train(cfg, data)
@@ -60,15 +68,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed}: test {acc:.2%}  val {result.best_val_accuracy:.2%}  "
                   f"{result.train_seconds:.1f}s  {result.samples_per_second:,.0f} samples/s  "
                   f"{result.device}", flush=True)
+    seconds = [r["train_seconds"] for r in runs]
     out = {"dataset": args.dataset, "recipe": recipe, "seeds": args.seeds,
            "test_accuracy": statistics.mean(r["test_accuracy"] for r in runs),
-           "train_seconds": statistics.mean(r["train_seconds"] for r in runs),
+           "val_accuracy": statistics.mean(r["val_accuracy"] for r in runs),
+           "train_seconds": statistics.mean(seconds),
+           "train_seconds_range": [min(seconds), max(seconds)],
+           "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
            "device": runs[0]["device"], "runs": runs}
+    goal_acc, goal_s = GOALS[args.dataset]
+    if device.type == "cpu":
+        out["goal"] = {"test_accuracy": goal_acc, "train_seconds": goal_s,
+                       "met": out["test_accuracy"] >= goal_acc and out["train_seconds"] <= goal_s}
     if args.json:
         print(json.dumps(out))
-    else:
-        print(f"{args.dataset}: mean test accuracy {out['test_accuracy']:.2%} in "
-              f"{out['train_seconds']:.1f}s of training (mean of {args.seeds} seeds)")
+        return 0
+    print(f"{args.dataset}: mean test accuracy {out['test_accuracy']:.2%} (validation "
+          f"{out['val_accuracy']:.2%}) in {out['train_seconds']:.1f}s of training (mean of "
+          f"{args.seeds} seeds, {min(seconds):.1f}-{max(seconds):.1f}s; load average "
+          f"{out['load_average'][0]} -> {out['load_average'][1]})")
+    if "goal" in out:
+        print(f"goal {goal_acc:.1%} in {goal_s:g}s on this CPU: "
+              f"{'met' if out['goal']['met'] else 'missed'}")
     return 0
 
 

@@ -25,9 +25,10 @@ class Dropout(nn.Dropout):
     (CUDA's fused kernel is already fast) and in eval mode it is nn.Dropout.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p in (0, 1) or x.device.type != "cpu" or self.inplace:
-            return super().forward(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # TorchScript-able: see core.export
+        if (not self.training or self.p == 0.0 or self.p == 1.0 or self.inplace
+                or x.device.type != "cpu"):
+            return F.dropout(x, self.p, self.training, self.inplace)
         keep = torch.rand_like(x).ge_(self.p).to(x.dtype).mul_(1 / (1 - self.p))
         return x * keep
 
@@ -123,6 +124,19 @@ def fastcnn() -> nn.Module:
     )
 
 
+def fastcnn_wide() -> nn.Module:
+    """fastcnn's order with 3x3 convs that keep the resolution: 32 maps at 28x28 and 14x14
+    and 7x7x32 features into the classifier (fastcnn: 4x4x32). Twice fastcnn's step
+    time, for the detail garments need (Fashion: 92.9% validation in 6 epochs, where
+    fastcnn plateaus near 92.0%; docs/speedrun.md)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(32),   # 28 -> 14
+        nn.Conv2d(32, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(32),  # 14 -> 7
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.BatchNorm1d(128),
+        nn.Linear(128, 10),
+    )
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
@@ -144,6 +158,8 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in [
                  "project: 87.42%)", ffnn_small, True),
     Architecture("fastcnn", "MNIST Studio's speedrun CNN: bn-cnn widened to 16 and 32 "
                  "filters, built for seconds-long CPU training", fastcnn, False),
+    Architecture("fastcnn-wide", "MNIST Studio's Fashion speedrun CNN: 3x3 convs (32, 32) "
+                 "keeping 28x28 and 14x14 detail, BatchNorm, 7x7x32 features", fastcnn_wide, False),
     Architecture("resnet", "MNIST Studio's strongest: ResNet-9-style (32-64-128) with "
                  "BatchNorm and residual blocks, trained with augmentation", resnet, False),
 ]}

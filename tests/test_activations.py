@@ -33,6 +33,11 @@ EXPECTED = {
                 ("BatchNorm2d", (16, 12, 12)), ("Conv2d", (32, 8, 8)), ("MaxPool2d", (32, 4, 4)),
                 ("ReLU", (32, 4, 4)), ("BatchNorm2d", (32, 4, 4)), ("Linear", (128,)),
                 ("ReLU", (128,)), ("BatchNorm1d", (128,)), ("Linear", (10,))],
+    "fastcnn-wide": [("Conv2d", (32, 28, 28)), ("MaxPool2d", (32, 14, 14)),
+                     ("ReLU", (32, 14, 14)), ("BatchNorm2d", (32, 14, 14)),
+                     ("Conv2d", (32, 14, 14)), ("MaxPool2d", (32, 7, 7)), ("ReLU", (32, 7, 7)),
+                     ("BatchNorm2d", (32, 7, 7)), ("Linear", (128,)), ("ReLU", (128,)),
+                     ("BatchNorm1d", (128,)), ("Linear", (10,))],
     "resnet": [("Conv2d", (32, 28, 28)), ("BatchNorm2d", (32, 28, 28)), ("ReLU", (32, 28, 28)),
                ("MaxPool2d", (32, 14, 14)), ("Conv2d", (64, 14, 14)),
                ("BatchNorm2d", (64, 14, 14)), ("ReLU", (64, 14, 14)),
@@ -42,7 +47,7 @@ EXPECTED = {
 }
 FIRST_LAYER = {"ffnn": (512, 28, 28), "ffnn-deep": (256, 28, 28), "ffnn-small": (128, 28, 28),
                "cnn": (16, 3, 3), "bn-cnn": (6, 5, 5), "fastcnn": (16, 5, 5),
-               "resnet": (32, 3, 3)}
+               "fastcnn-wide": (32, 3, 3), "resnet": (32, 3, 3)}
 
 
 def test_every_architecture_is_covered():
