@@ -12,6 +12,10 @@ our trainer's levers one at a time, cumulatively:
   cheap_dropout   core.models.Dropout: the same mask distribution, drawn 2.6x faster
   batch_N         then every batch size in --batches: our best choice for this model
 
+and last, with --trainer, core.train.loop.train itself for one epoch of real MNIST at
+the best batch: the whole trainer (data indexing, seeding, events, the
+per-epoch validation not counted) should be as fast as the bare step above it.
+
 Each configuration trains on random tensors already in memory (as our trainer's
 data is), so only the step is timed. Rounds alternate the configurations, so a
 burst of machine noise hits all of them; the median round is reported with the
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     p.add_argument("--seconds", type=float, default=2.0, help="timed per configuration and round")
     p.add_argument("--batches", default="64,256,512", help="batch sizes tried after the levers")
+    p.add_argument("--trainer", action="store_true",
+                   help="also time our trainer on real MNIST ($MNIST_STUDIO_DATA) at the best batch")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
 
@@ -111,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for label, levers in configs:
             rounds[label].append(samples_per_second(args.model, levers, args.seconds))
-    load_after = os.getloadavg()[0]
     base = statistics.median(rounds["baseline"])
+    if args.trainer:
+        from bench.throughput import ours
+        label, best = max(configs, key=lambda c: statistics.median(rounds[c[0]]))
+        configs.append(("our_trainer", best))
+        rounds["our_trainer"] = [ours(args.model, "mnist", best.batch_size, "cpu", None)
+                                 for _ in range(args.rounds)]
+    load_after = os.getloadavg()[0]
     rows = [{"lever": label, "batch_size": lv.batch_size,
              "samples_per_second": round(statistics.median(rounds[label])),
              "min": round(min(rounds[label])), "max": round(max(rounds[label])),
@@ -127,11 +139,15 @@ def main(argv: list[str] | None = None) -> int:
           f"rounds (load average {load_before:.2f} -> {load_after:.2f})")
     previous = base
     for row in rows:
+        if row["lever"] == "our_trainer":
+            print(f"  our trainer, real MNIST, batch {row['batch_size']}: "
+                  f"{row['samples_per_second']:,} samples/s ({row['min']:,}-{row['max']:,})")
+            continue
         step_gain = row["samples_per_second"] / previous
-        print(f"  {'+ ' + row['lever'] if row['lever'] != 'baseline' else 'baseline':<18} "
-              f"batch {row['batch_size']:<4} {row['samples_per_second']:>8,} samples/s "
-              f"({row['min']:,}-{row['max']:,})  x{row['vs_baseline']:.2f} of baseline, "
-              f"x{step_gain:.2f} this step")
+        name = "baseline" if row["lever"] == "baseline" else "+ " + row["lever"]
+        print(f"  {name:<18} batch {row['batch_size']:<4} {row['samples_per_second']:>8,} "
+              f"samples/s ({row['min']:,}-{row['max']:,})  x{row['vs_baseline']:.2f} of "
+              f"baseline, x{step_gain:.2f} this step")
         if not row["lever"].startswith("batch_"):
             previous = row["samples_per_second"]
     return 0
