@@ -13,6 +13,7 @@ from streamlit.delta_generator import DeltaGenerator
 from core.catalog import no_model_help
 from core.checkpoints import Checkpoint
 from core.data import DATASETS
+from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
@@ -122,10 +123,11 @@ def _hint(source: str, pre: Preprocessed | None, spec) -> None:
 
 def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, source: str,
                 method: str, k: int) -> None:
-    with timings.stage("classify"):
-        result = classify(ckpt.model, pre, ckpt.meta.class_names, k=k)
-    with timings.stage("familiarity"):
-        show_flag(sel.model, ckpt, pre)  # "I don't know": flagged, still shown
+    with timings.stage("model"):  # classes, logits, and the gradient map: one pass
+        found = model_answer(ckpt.model, pre, ckpt.meta.class_names, k,
+                             gradient=method == "gradient")
+    result = found.classification
+    show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     m1, m2, m3 = st.columns(3)
@@ -142,8 +144,8 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         c1, c2 = st.columns(2)
         c1.plotly_chart(charts.image_figure(pre.image, title="What the model saw (28×28)"),
                         config=charts.STATIC, key="classify_seen")
-    with timings.stage("saliency"):
-        sal = saliency(ckpt.model, pre.tensor, result.predicted, method)
+    with timings.stage("saliency"):  # the slower methods: after the prediction is shown
+        sal = found.saliency or saliency(ckpt.model, pre.tensor, result.predicted, method)
         looks = f"Where it looks for “{result.label}”"
         c2.plotly_chart(charts.saliency_overlay(pre.image, sal.values, title=looks),
                         config=charts.STATIC, key="classify_saliency")
