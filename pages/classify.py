@@ -35,8 +35,8 @@ def panel(dataset: str) -> None:
                     rgba = drawing()
                     canvas_buttons()
                 timings.mark("canvas")
-        # Imported now, with the canvas on screen: the answer needs torch and the model.
-        from ui import classify_view
+        with timings.stage("imports"):  # now, with the canvas on screen: torch, the charts
+            from ui import classify_view
         classify_view.answer(dataset, source, rgba, left, right)
 
 
