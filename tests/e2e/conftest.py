@@ -197,8 +197,8 @@ class App:
     setup: AppSetup
     log: Path  # the server's stderr (Streamlit logs there)
     timings: Path  # the server's per-run timings, one JSON line per script run (ui.timings)
-    started: float  # time.perf_counter() just before the server's Popen
-    healthy: float  # ... when its health endpoint first answered
+    started: float  # time.time() just before the server's Popen (the browser's clock
+    healthy: float  # is the same epoch); and when its health endpoint first answered
 
 
 @contextmanager
@@ -227,7 +227,7 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
            "--server.fileWatcherType", "none", *extra_args]
     stdout_path, stderr_path = output_dir / f"{name}-stdout.log", output_dir / f"{name}-stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        started = time.perf_counter()
+        started = time.time()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -241,7 +241,7 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
                             f"{HEALTH_TIMEOUT_S} s; see {stderr_path}", pytrace=False)
             time.sleep(HEALTH_POLL_S)
         yield App(url=url, setup=setup, log=stderr_path, timings=timings, started=started,
-                  healthy=time.perf_counter())
+                  healthy=time.time())
     finally:
         _stop_server(proc)
 
