@@ -4,8 +4,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+RUNS_ENV = "MNIST_STUDIO_RUNS"
+
 
 def configured_dir(explicit: str | os.PathLike | None, env_var: str, default: Path) -> Path:
     """The explicit argument, else the environment variable, else the default."""
     chosen = explicit or os.environ.get(env_var)
     return Path(chosen).expanduser().resolve() if chosen else default
+
+
+def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The runs folder: the argument, else $MNIST_STUDIO_RUNS, else <repo>/runs.
+
+    The same rule as core.train.service's (tests/test_app_start.py checks that they
+    agree), readable without importing the run service, which imports torch: the
+    app's identity needs the folder (its signing secret lives there) before torch.
+    """
+    return configured_dir(explicit, RUNS_ENV, ROOT / "runs")

@@ -1,145 +1,47 @@
-"""Classify: draw or upload, see the prediction, what the model saw, and where it looked."""
+"""Classify: draw or upload, see the prediction, what the model saw, and where it looked.
+
+The heading and the canvas come first, before anything that imports torch: on a new
+server they are on screen (and take strokes) while torch and the model load. Below the
+heading, the page is a fragment: a stroke reruns it alone, not the sidebar, the
+navigation and the identity around it.
+"""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from core.predict.classify import classify, from_dataset_image
 from core.data import DATASETS
-from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
-from core.predict.saliency import METHODS, saliency
-from ui import charts, state
+from ui import state, timings
 from ui.canvas import buttons as canvas_buttons, drawing
-from ui.errors import show_error
-from ui.familiarity import show_flag
-from ui.loaders import load_model, test_split
+from ui.errors import guarded
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
            "sample": ":material/casino: Test image"}
-METHOD_NAMES = {"gradient": "Input gradient (fast)", "smoothgrad": "SmoothGrad (less noisy)",
-                "occlusion": "Occlusion (hide patches)"}
-HINTS = {
-    "draw": "Draw a {noun} from {first} to {last} in the black box: large and centred, like on "
-            "paper. The prediction appears after each stroke.",
-    "upload": f"Upload a photo of a {{noun}} ({FORMATS_TEXT}). A light background is inverted "
-              "and the object cropped, scaled and centred automatically.",
-}
 
-sel = state.selection()
-spec = DATASETS[sel.dataset]
+
+def panel(dataset: str) -> None:
+    """The input on the left, the model's answer on the right."""
+    with timings.script_run("classify"):  # a stroke's rerun (inside a full run: a stage)
+        spec = DATASETS[dataset]
+        sources = (["draw"] if spec.drawable else []) + ["upload", "sample"]
+        if st.session_state.get("classify_source") not in sources:
+            st.session_state["classify_source"] = sources[0]
+        left, right = st.columns([1, 1.45], gap="large")
+        rgba = None
+        with left:
+            source = st.radio("Input", sources, key="classify_source", horizontal=True,
+                              format_func=SOURCES.get, label_visibility="collapsed")
+            if source == "draw":
+                with timings.stage("canvas"):
+                    rgba = drawing()
+                    canvas_buttons()
+                timings.mark("canvas")
+        with timings.stage("imports"):  # now, with the canvas on screen: torch, the charts
+            from ui import classify_view
+        classify_view.answer(dataset, source, rgba, left, right)
+
+
+dataset = state.dataset()
 st.title(":material/draw: Classify")
-
-state.require_model(sel)
-
-ckpt = load_model(sel.model)
-meta = ckpt.meta
-sources = (["draw"] if spec.drawable else []) + ["upload", "sample"]
-if st.session_state.get("classify_source") not in sources:
-    st.session_state["classify_source"] = sources[0]
-
-left, right = st.columns([1, 1.45], gap="large")
-pre: Preprocessed | None = None
-with left:
-    source = st.radio("Input", sources, key="classify_source", horizontal=True,
-                      format_func=SOURCES.get, label_visibility="collapsed")
-    if source == "draw":
-        rgba = drawing()
-        canvas_buttons()
-        if rgba is not None:
-            pre = from_canvas(rgba, sel.dataset, mean=meta.mean, std=meta.std)
-    elif source == "upload":
-        upload = st.file_uploader(f"Upload an image of a {spec.noun}", type=UPLOAD_TYPES,
-                                  key=f"classify_upload_{sel.dataset}",
-                                  help=f"{FORMATS_TEXT}, up to 20 MB")
-        if upload is not None:
-            try:
-                pre = from_image(upload, sel.dataset, mean=meta.mean, std=meta.std)
-            except InputError as err:
-                show_error(err)
-            else:
-                st.image(upload.getvalue(), caption=upload.name, width=240)
-    else:
-        # A random image from the test set: no drawing or file needed to try a model.
-        split = test_split(sel.dataset)
-        if "classify_sample" not in st.session_state:
-            st.session_state["classify_sample"] = 0
-        if st.button("Another test image", icon=":material/casino:", key="classify_next"):
-            st.session_state["classify_sample"] = int(np.random.default_rng().integers(len(split)))
-        index = st.session_state["classify_sample"] % len(split)
-        pre = from_dataset_image(split.images[index].numpy(), meta.mean, meta.std)
-        true_name = meta.class_names[int(split.labels[index])]
-        st.caption(f"Test image #{index} · true class: **{true_name}**")
-
-    o1, o2 = st.columns([1.5, 1], vertical_alignment="bottom")
-    method = o1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get,
-                          key="classify_method", persist_state="session",
-                          help="How the map of what the model looks at is computed")
-    k = o2.select_slider("Top k", [3, 5, 10], value=5, key="classify_k", persist_state="session")
-    compare_all = st.toggle(f"Compare every {spec.title} model on this input "
-                            f"({len(sel.models)})", key="classify_compare",
-                            disabled=len(sel.models) < 2,
-                            help="Each available model's answer to the same input, side by side")
-
-with right:
-    if pre is None or pre.blank:
-        if source == "upload" and pre is not None:
-            st.warning("No object found in this image: it looks blank.", icon=":material/image:")
-        else:
-            hint = HINTS["draw" if source == "draw" else "upload"]
-            st.info(hint.format(noun=spec.noun, first=spec.classes[0], last=spec.classes[-1]),
-                    icon=":material/touch_app:")
-        # The empty 28x28 frame keeps the layout from jumping at the first stroke, and
-        # makes the browser load its chart library now rather than on that stroke.
-        c1, _ = st.columns(2)
-        c1.plotly_chart(charts.image_figure(np.zeros((28, 28), np.uint8),
-                                            title="What the model will see (28×28)"),
-                        config=charts.STATIC, key="classify_seen_empty")
-    else:
-        result = classify(ckpt.model, pre, meta.class_names, k=k)
-        show_flag(sel.model, ckpt, pre)  # "I don't know": flagged, still shown
-        st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
-            sel.dataset, pre.image, {"draw": "your drawing", "upload": "your upload"}.get(
-                source, "the test image shown on Classify"))
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Prediction", result.label)
-        m2.metric("Confidence", f"{result.confidence:.1%}")
-        runner = result.top[1] if len(result.top) > 1 else None
-        if runner:
-            m3.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
-                      delta_arrow="off")
-        st.plotly_chart(charts.top_k_bars(result.top, title=f"Top {k}"), config=charts.STATIC,
-                        key="classify_topk")
-        c1, c2 = st.columns(2)
-        with c1:
-            st.plotly_chart(charts.image_figure(pre.image, title="What the model saw (28×28)"),
-                            config=charts.STATIC, key="classify_seen")
-        with c2:
-            sal = saliency(ckpt.model, pre.tensor, result.predicted, method)
-            looks = f"Where it looks for “{result.label}”"
-            st.plotly_chart(charts.saliency_overlay(pre.image, sal.values, title=looks),
-                            config=charts.STATIC, key="classify_saliency")
-        st.caption(f"{sel.model.label} · model time {result.model_ms:.1f} ms on the CPU")
-
-if compare_all and pre is not None and not pre.blank:
-    st.subheader("Every model on this input")
-    names, answers, confidences = [], [], []
-    for entry in sel.models:
-        try:
-            other = load_model(entry)
-            vote = classify(other.model, pre, other.meta.class_names, k=1)
-        except Exception as err:  # one broken file should not hide the others
-            show_error(err)
-            continue
-        names.append(entry.label)
-        answers.append(vote.label)
-        confidences.append(vote.confidence)
-    if answers:
-        distinct = sorted(set(answers))
-        if len(distinct) == 1:
-            st.success(f"All {len(answers)} models say **{distinct[0]}**.", icon=":material/check:")
-        else:
-            st.warning("The models disagree: " + ", ".join(
-                f"**{a}** ({answers.count(a)})" for a in distinct), icon=":material/call_split:")
-        st.plotly_chart(charts.votes_bars(names, answers, confidences), config=charts.STATIC,
-                        key="classify_votes")
+timings.mark("heading")
+st.fragment(guarded(panel))(dataset)
+state.selection()  # the sidebar, drawn after the canvas (it imports torch)

@@ -13,12 +13,14 @@ the strokes drawn so far minus the last one as its initial drawing.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import streamlit as st
 
 from ui import state
+
+if TYPE_CHECKING:  # numpy is imported on use: the canvas is drawn before it is needed
+    import numpy as np
 
 SIZE = 280  # 10x MNIST's 28 px
 # A thin brush: preprocessing (core.predict.strokes) thickens or thins the strokes
@@ -91,6 +93,7 @@ def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
     """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
+        import numpy as np
         return np.asarray(injected)
     try:
         from streamlit_drawable_canvas import st_canvas

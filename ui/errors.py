@@ -11,12 +11,7 @@ from typing import Callable, Iterator, TypeVar
 
 import streamlit as st
 
-from core.checkpoints import CheckpointError
 from core.data import DataMissingError
-from core.predict.preprocess import InputError
-from core.train.service import LimitReached, NotAllowed
-from core.train.store import RunNotFound, TransitionRefused
-from core.train.config import ConfigError
 from ui.data_download import offer_download
 
 log = logging.getLogger("mnist_studio")
@@ -25,6 +20,14 @@ F = TypeVar("F", bound=Callable)
 
 def friendly_message(err: BaseException) -> str:
     """One or two sentences a person can act on."""
+    # Imported here, on the way to a message, not with this module: the entry script
+    # imports it, and most of these import torch (a cold start's first page needs none).
+    from core.checkpoints import CheckpointError
+    from core.predict.preprocess import InputError
+    from core.train.config import ConfigError
+    from core.train.service import LimitReached, NotAllowed
+    from core.train.store import RunNotFound, TransitionRefused
+
     text = str(err).strip() or type(err).__name__
     if isinstance(err, ConfigError):
         return f"**These settings cannot be used; nothing was started:** {text}."

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from core.catalog import ModelEntry
-from core.checkpoints import Checkpoint
 from core.data import DATASETS
-from core.predict.ood import SCORE_NAMES, Calibration, Familiarity, assess, calibration_for, ood_path
-from core.predict.preprocess import Preprocessed
+from core.predict.ood import SCORE_NAMES, Calibration, Familiarity, calibration_for, judge, ood_path
 
 
 def _stamp(path) -> tuple[str, int]:
@@ -28,16 +27,14 @@ def calibration(entry: ModelEntry) -> Calibration | None:
     return _calibration(*_stamp(entry.path), *_stamp(ood_path()))
 
 
-def show_flag(entry: ModelEntry, ckpt: Checkpoint, pre: Preprocessed) -> Familiarity | None:
-    """Warn when the input is past the model's threshold; the prediction is shown anyway.
-
-    A second forward pass of one image (well under the 20 ms budget) keeps the page's
-    own classification untouched: the energy score needs logits, not probabilities.
-    """
+def show_flag(entry: ModelEntry, logits: torch.Tensor) -> Familiarity | None:
+    """Warn when the input (its (1, 10) logits from the model: the energy score needs
+    logits, not probabilities) is past the model's threshold; the prediction is shown
+    anyway."""
     cal = calibration(entry)
-    if cal is None or pre.blank:
+    if cal is None:
         return None
-    verdict = assess(ckpt.model, pre.tensor, cal)
+    verdict = judge(logits, cal)
     if not verdict.familiar:
         noun = DATASETS[entry.dataset].noun
         st.warning(f"This does not look like a {noun} the model knows: the answer below is a "

@@ -49,7 +49,7 @@ def admin_token(settings: RunSettings) -> str:
     return _secret("admin_token") or settings.admin_token
 
 
-def current_viewer(secret: bytes, settings: RunSettings) -> Viewer:
+def current_viewer(secret: bytes) -> Viewer:
     """The identity of this session (call once per script run, before any page uses it)."""
     # The cookie's script goes in a slot that every run creates, empty or not: an
     # element present in the first run only would shift every element after it

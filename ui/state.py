@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 import streamlit as st
 
-from core.catalog import ModelEntry, no_model_help
+from core.data import DATASETS
 from ui.deep_links import leave_legacy_pages_pass
+
+if TYPE_CHECKING:  # annotations only: core.catalog imports torch (this module is on a
+    # cold start's path, before torch), numpy takes tens of ms
+    import numpy as np
+
+    from core.catalog import ModelEntry
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
 VIEWER = "_viewer"  # the Viewer (identity, admin) of this session
-SELECTION = "_selection"  # the Selection the sidebar computed in this run
+SELECTION = "_selection"  # the Selection computed in this run (None: it failed)
+SIDEBAR_DRAWN = "_sidebar_drawn"  # the sidebar is drawn in this run
 CANVAS_RGBA = "classify_canvas_rgba"  # tests put an (H, W, 4) array here instead of drawing
 CANVAS_ROUND = "classify_canvas_round"  # bumped by Clear: a new key gives an empty canvas
 MISTAKES_REQUEST = "mistakes_request"  # (true, predicted) sent from Evaluate to Mistakes,
@@ -41,12 +48,34 @@ class Selection:
     models: list[ModelEntry] = field(default_factory=list)  # all models of this dataset
 
 
+def new_run() -> None:
+    """The entry script, at the start of every (full) run: selection and sidebar are
+    computed and drawn again. (A fragment's rerun keeps the last full run's.)"""
+    st.session_state.pop(SELECTION, None)
+    st.session_state.pop(SIDEBAR_DRAWN, None)
+
+
+def dataset() -> str:
+    """The sidebar's dataset, known before the sidebar is drawn: for a page that draws
+    something before it asks for the selection (Classify: its canvas)."""
+    # A page file run alone by Streamlit's legacy pages/ pass: go through the entry
+    # script instead (see ui.deep_links).
+    leave_legacy_pages_pass()
+    ss = st.session_state
+    if ss.get(DATASET) not in DATASETS:  # set before the widget exists, as Streamlit requires
+        ss[DATASET] = next(iter(DATASETS))
+    return ss[DATASET]
+
+
 def selection() -> Selection:
-    """What the sidebar selected in this run (the entry script renders it before any page)."""
+    """What the sidebar selected in this run. The first call of a run draws the sidebar:
+    every page calls this first, except Classify, which draws its canvas before (the
+    sidebar's model list imports torch, and a cold start's first page is Classify)."""
     # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
     # the last run's): go through the entry script instead.
     leave_legacy_pages_pass()
-    sel = st.session_state.get(SELECTION)
+    from ui.sidebar import render_sidebar  # it imports torch (the model list)
+    sel = render_sidebar()
     if sel is None:  # the sidebar failed and has shown why: nothing more to draw
         st.stop()
     return sel
@@ -65,6 +94,7 @@ def use_model(dataset: str, key: str) -> None:
 def require_model(sel: Selection) -> ModelEntry:
     """The selected model; without one, say how to get one and end the page here."""
     if sel.model is None:
+        from core.catalog import no_model_help
         st.info(no_model_help(sel.dataset), icon=":material/info:")
         st.stop()
     return sel.model

@@ -3,6 +3,10 @@
 Training never goes through a per-sample PIL pipeline: a split is one
 (N, 28, 28) uint8 tensor plus an int64 label vector, and batches are sliced
 out of it directly (see core.train).
+
+torch is imported by the functions that use it, not here: the app's first page
+reads DATASETS (names, classes, whether one can draw them) before it needs
+torch, and importing torch is most of a cold start (about a second).
 """
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from core.paths import configured_dir
+
+if TYPE_CHECKING:
+    import torch
 
 ENV_DATA_ROOT = "MNIST_STUDIO_DATA"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent / "data"  # gitignored
@@ -142,6 +147,8 @@ _cache_lock = threading.Lock()
 
 
 def _load_torchvision(spec: DatasetSpec, train: bool, root: Path, download: bool) -> Split:
+    import torch
+
     ds = spec.torchvision_class(str(root), train=train, download=download)
     return Split(ds.data.contiguous(), ds.targets.to(torch.int64).contiguous())
 
@@ -186,6 +193,8 @@ def _missing_message(spec: DatasetSpec, root: Path) -> str:
 def train_val_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
                       seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """A deterministic, disjoint split of range(n) into (train, validation) indices."""
+    import torch
+
     if not 0 < val_size < n:
         raise ValueError(f"val_size must be in (0, {n}), got {val_size}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

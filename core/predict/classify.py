@@ -47,9 +47,20 @@ def rank(probabilities: np.ndarray, class_names: list[str] | tuple[str, ...],
 def classify(model: nn.Module, pre: Preprocessed, class_names: list[str] | tuple[str, ...],
              k: int = 5) -> Classification:
     """Raises ValueError for a blank input (check pre.blank first)."""
-    start = time.perf_counter()
-    probs = probabilities(model, pre)
-    model_ms = (time.perf_counter() - start) * 1000
+    if pre.blank:
+        raise ValueError("blank input (no ink found): nothing to classify")
+    with evaluating(model), torch.inference_mode():
+        start = time.perf_counter()
+        logits = model(pre.tensor.to(device_of(model)))
+        model_ms = (time.perf_counter() - start) * 1000
+    return from_logits(logits, class_names, k, model_ms)
+
+
+def from_logits(logits: torch.Tensor, class_names: list[str] | tuple[str, ...], k: int = 5,
+                model_ms: float = float("nan")) -> Classification:
+    """The Classification of one input's (1, 10) logits (core.predict.answer gets them from
+    the pass that also computes the input gradient)."""
+    probs = logits.detach().double().softmax(-1).cpu().numpy().reshape(-1)
     top = rank(probs, class_names, k)
     best = top[0]
     return Classification(probs, best[0], best[1], best[2], top, model_ms)

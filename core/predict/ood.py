@@ -108,7 +108,13 @@ def assess(model: nn.Module, tensor: torch.Tensor, calibration: Calibration) -> 
     """One normalised (1, 1, 28, 28) input (a Preprocessed.tensor) against the threshold."""
     with evaluating(model), torch.inference_mode():
         logits = model(tensor.to(device_of(model)))
-    value = float(unfamiliarity(logits.cpu(), calibration.score)[0])
+    return judge(logits, calibration)
+
+
+def judge(logits: torch.Tensor, calibration: Calibration) -> Familiarity:
+    """One input's (1, 10) logits against the threshold (no pass of the model: the
+    caller has the logits already, as core.predict.answer does)."""
+    value = float(unfamiliarity(logits.detach().cpu(), calibration.score)[0])
     return Familiarity(calibration.score, value, calibration.threshold)
 
 

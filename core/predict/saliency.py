@@ -71,7 +71,14 @@ def input_gradient(model: nn.Module, tensor: torch.Tensor, target: int, samples:
             # autograd.grad, not backward(): nothing accumulates in the (shared,
             # cached) model's parameters, so concurrent sessions cannot interfere.
             (grad,) = torch.autograd.grad(logits[:, target].sum(), x)
-        values = grad.abs().mean(0)[0].detach().cpu().numpy()
+    return gradient_map(grad, target)
+
+
+def gradient_map(grad: torch.Tensor, target: int) -> SaliencyMap:
+    """The map of an input gradient (n, 1, 28, 28): n = 1 is the input-gradient map
+    (blurred), n > 1 SmoothGrad's (the mean of the noisy copies' gradients)."""
+    samples = grad.shape[0]
+    values = grad.abs().mean(0)[0].detach().cpu().numpy()
     if samples == 1:
         values = _blur(values)
     return SaliencyMap(_scale_unit(values), "smoothgrad" if samples > 1 else "gradient", target)

@@ -1,7 +1,8 @@
 """Fixtures for the browser test: a real `streamlit run` server and Debian's chromium.
 
 Everything the test writes goes under test-output/ (gitignored): screenshots,
-the server's stdout/stderr, the browser console, and the measured timings.
+the server's stdout/stderr and its per-run timings (ui/timings.py), the browser
+console, and the measured timings.
 Training runs go to a temporary folder, never to the repo's runs/.
 
 Environment:
@@ -48,6 +49,7 @@ FORCE_FAKE_DATA = os.environ.get("MNIST_STUDIO_E2E_FAKE_DATA") == "1"
 FORCE_STAND_IN = os.environ.get("MNIST_STUDIO_E2E_STAND_IN_WEIGHTS") == "1"
 VIEWPORT = {"width": 1280, "height": 900}
 HEALTH_TIMEOUT_S = 60
+HEALTH_POLL_S = 0.05  # the cold start is measured from the server's start: poll often
 
 
 def chromium_path() -> str | None:
@@ -194,15 +196,22 @@ class App:
     url: str
     setup: AppSetup
     log: Path  # the server's stderr (Streamlit logs there)
+    timings: Path  # the server's per-run timings, one JSON line per script run (ui.timings)
+    started: float  # time.time() just before the server's Popen (the browser's clock
+    healthy: float  # is the same epoch); and when its health endpoint first answered
 
 
 @contextmanager
 def serve(setup: AppSetup, output_dir: Path, name: str = "server",
           extra_args: tuple[str, ...] = ()) -> Iterator[App]:
-    """`streamlit run streamlit_app.py` on a free localhost port, its logs in
-    output_dir/<name>-stdout.log and <name>-stderr.log; extra_args go to streamlit."""
+    """`streamlit run streamlit_app.py` on a free localhost port (127.0.0.1 only), its
+    logs in output_dir/<name>-stdout.log and <name>-stderr.log, its script runs' timings
+    in <name>-timings.jsonl; extra_args go to streamlit.
+    The server runs in a process group of its own, ended (and waited for) on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    timings = output_dir / f"{name}-timings.jsonl"
+    timings.unlink(missing_ok=True)
     env = dict(os.environ,
                MNIST_STUDIO_DATA=str(setup.data_root),
                MNIST_STUDIO_RUNS=str(setup.runs),
@@ -210,6 +219,7 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
                # Evaluations are cached by checkpoint and data bytes: safe to keep
                # between test runs, and outside the repo's own .cache.
                MNIST_STUDIO_CACHE=str(output_dir / "eval-cache"),
+               MNIST_STUDIO_TIMINGS=str(timings),
                PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
            "--server.headless", "true", "--server.port", str(port),
@@ -217,6 +227,7 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
            "--server.fileWatcherType", "none", *extra_args]
     stdout_path, stderr_path = output_dir / f"{name}-stdout.log", output_dir / f"{name}-stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        started = time.time()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -228,8 +239,9 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
             if time.monotonic() > deadline:
                 pytest.fail(f"{url}/_stcore/health did not answer 'ok' within "
                             f"{HEALTH_TIMEOUT_S} s; see {stderr_path}", pytrace=False)
-            time.sleep(0.5)
-        yield App(url=url, setup=setup, log=stderr_path)
+            time.sleep(HEALTH_POLL_S)
+        yield App(url=url, setup=setup, log=stderr_path, timings=timings, started=started,
+                  healthy=time.time())
     finally:
         _stop_server(proc)
 
@@ -242,6 +254,40 @@ def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
 
 
 # ---------------------------------------------------------------- the browser
+
+# Installed in every tab before the app's own scripts: when the websocket sends and
+# receives messages, and when a canvas is encoded (the drawing canvas sends its image as
+# a PNG data URL), in epoch ms, the clock the server's timings use (ui.timings), so a
+# stroke's time can be split at those points (tests/e2e/test_browser.py).
+BROWSER_CLOCK = """(() => {
+  const clock = window.__e2eClock = {sent: [], received: [], encoded: []};
+  const now = () => performance.timeOrigin + performance.now();
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => clock.received.push(now()));
+    }
+    send(data) { clock.sent.push(now()); return super.send(data); }
+  };
+  const toDataURL = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function (...args) {
+    const start = now();
+    const url = toDataURL.apply(this, args);
+    clock.encoded.push([start, now()]);
+    return url;
+  };
+})();"""
+
+
+def new_tab(browser, **context_args):
+    """A new browser context and its page, with BROWSER_CLOCK installed."""
+    context = browser.new_context(**{"viewport": VIEWPORT, "device_scale_factor": 1,
+                                     **context_args})
+    page = context.new_page()
+    page.add_init_script(BROWSER_CLOCK)
+    return context, page
+
 
 @pytest.fixture(scope="module")
 def browser(browser_ready: str):
@@ -258,8 +304,7 @@ def browser(browser_ready: str):
 @pytest.fixture(scope="module")
 def page(browser, app: App, output_dir: Path):
     """One tab for the whole module (one Streamlit session), its console kept in a file."""
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    page = context.new_page()
+    context, page = new_tab(browser)
     page.set_default_timeout(30_000)
     console = open(output_dir / "browser-console.log", "w")
     page.on("console", lambda msg: console.write(f"[{msg.type}] {msg.text}\n"))
