@@ -52,15 +52,15 @@ def test_first_run_draws_heading_and_canvas_before_importing_torch(env, tmp_path
     assert stages.index("canvas") < stages.index("load model"), stages
 
 
-@pytest.mark.parametrize("configured", [None, "elsewhere"])
-def test_runs_dir_is_the_run_services(monkeypatch, tmp_path, configured):
-    """core.paths.runs_dir() (the identity's, read before torch) is the folder the run
-    service uses."""
-    from core.train.service import DEFAULT_RUNS_DIR, ENV_RUNS
-    from core.paths import configured_dir
+def test_the_run_service_uses_core_paths_runs_dir(monkeypatch, tmp_path):
+    """One rule for the runs folder: the identity reads it before torch, the service
+    and `core.train --register` use the same function."""
+    from core.train.service import RunService
 
-    if configured:
-        monkeypatch.setenv(ENV_RUNS, str(tmp_path / configured))
-    else:
-        monkeypatch.delenv(ENV_RUNS, raising=False)
-    assert runs_dir() == configured_dir(None, ENV_RUNS, DEFAULT_RUNS_DIR)
+    monkeypatch.setenv("MNIST_STUDIO_RUNS", str(tmp_path / "elsewhere"))
+    assert runs_dir() == tmp_path / "elsewhere"
+    service = RunService(start_runner=False)
+    try:
+        assert service.runs_dir == tmp_path / "elsewhere"
+    finally:
+        service.shutdown()

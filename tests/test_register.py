@@ -111,8 +111,8 @@ def test_without_the_flag_nothing_is_registered(fake_data_root, tmp_path, monkey
 
 @pytest.mark.parametrize("env", [True, False])
 def test_the_runs_folder_is_the_flag_else_the_apps(tmp_path, monkeypatch, env):
-    from core.train.register import runs_folder
-    from core.train.service import DEFAULT_RUNS_DIR
+    from core.paths import ROOT, runs_dir as runs_folder
+    DEFAULT_RUNS_DIR = ROOT / "runs"
     if env:
         monkeypatch.setenv("MNIST_STUDIO_RUNS", str(tmp_path / "env-runs"))
         assert runs_folder() == tmp_path / "env-runs"

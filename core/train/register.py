@@ -22,7 +22,7 @@ from typing import Callable
 
 from core.evaluate.metrics import EvalResult
 from core.evaluate.predictions import predictions_path
-from core.paths import configured_dir
+from core.paths import runs_dir as runs_folder
 from core.train.legacy import run_record, split_events
 from core.train.loop import Event, TrainResult
 from core.train.store import RunStore
@@ -43,12 +43,6 @@ class EventLog:
         self.events.append(asdict(event))
         if self.then is not None:
             self.then(event)
-
-
-def runs_folder(explicit: str | os.PathLike | None = None) -> Path:
-    """The app's runs folder: the argument, else $MNIST_STUDIO_RUNS, else <repo>/runs."""
-    from core.train.service import DEFAULT_RUNS_DIR, ENV_RUNS
-    return configured_dir(explicit, ENV_RUNS, DEFAULT_RUNS_DIR)
 
 
 def register_run(result: TrainResult, test: EvalResult, summary: RunSummary, best: Path,

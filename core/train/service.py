@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from core.paths import configured_dir
+from core.paths import runs_dir as configured_runs_dir
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
@@ -31,8 +31,6 @@ from core.train.snapshot import RunSnapshot
 from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
 from core.visitors import Viewer, can_control, can_see
 
-ENV_RUNS = "MNIST_STUDIO_RUNS"
-DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # gitignored
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,7 +50,7 @@ def new_run_id(cfg: TrainConfig) -> str:
 class RunService:
     def __init__(self, runs_dir: str | Path | None = None, settings: RunSettings | None = None,
                  start_runner: bool = True) -> None:
-        self.runs_dir = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
+        self.runs_dir = configured_runs_dir(runs_dir)
         self.settings = settings or load_settings()
         self.store = RunStore(self.runs_dir)
         import_legacy(self.store)  # runs folders of the JobManager days, once
@@ -245,7 +243,7 @@ _services_lock = threading.Lock()
 
 def get_service(runs_dir: str | Path | None = None) -> RunService:
     """One service (so one runner) per runs folder per process."""
-    key = configured_dir(runs_dir, ENV_RUNS, DEFAULT_RUNS_DIR)
+    key = configured_runs_dir(runs_dir)
     with _services_lock:
         if key not in _services:
             _services[key] = RunService(key)
