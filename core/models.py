@@ -127,8 +127,8 @@ def fastcnn() -> nn.Module:
 def fastcnn_wide() -> nn.Module:
     """fastcnn's order with 3x3 convs that keep the resolution: 32 maps at 28x28 and 14x14
     and 7x7x32 features into the classifier (fastcnn: 4x4x32). Twice fastcnn's step
-    time, for the detail garments need (Fashion: 92.9% validation in 6 epochs, where
-    fastcnn plateaus near 92.0%; docs/speedrun.md)."""
+    time, for the detail garments need (Fashion: 92.7% validation in 4 epochs, where
+    fastcnn plateaus near 92.0% in 12; docs/speedrun.md)."""
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(32),   # 28 -> 14
         nn.Conv2d(32, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(32),  # 14 -> 7
