@@ -10,7 +10,11 @@ def test_four_visitors_lose_nothing_and_the_limits_hold(monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_MAX_QUEUE", "2")  # small enough for four visitors to fill
     monkeypatch.delenv("MNIST_STUDIO_WORKERS", raising=False)
     runs_before = os.environ.get("MNIST_STUDIO_RUNS")
-    report = run_loadtest(LoadSettings(visitors=4, seconds=45, train_samples=6000, epochs=1))
+    # Runs of 5 epochs of 6,000 images (about half a second each alone): long enough that a
+    # visitor's two runs are still active when the third Start comes. With 1 epoch, the
+    # faster trainer (ffnn-small at ~50,000 samples/s) finished both first, no Start met
+    # the limit, and the limit went untested (CI, 2026-11-24).
+    report = run_loadtest(LoadSettings(visitors=4, seconds=45, train_samples=6000, epochs=5))
     print(format_report(report))
     assert report["completed"]  # every visitor's runs ended within the time bound
     assert report["runs_lost"] == 0
