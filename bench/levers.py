@@ -37,6 +37,7 @@ from torch import nn
 from bench.reference_loop import reference_model, torch_dropout
 from core.device import configure_threads
 from core.models import ARCHITECTURES, build_model
+from core.train.loop import uses_conv
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ def _model(name: str, levers: Levers) -> tuple[nn.Module, torch.memory_format]:
     model = build_model(name) if levers.pool_first or name != "cnn" else reference_model(name)
     if not levers.cheap_dropout:
         model = torch_dropout(model)
-    convolutional = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    layout = torch.channels_last if levers.channels_last and convolutional else torch.contiguous_format
+    layout = (torch.channels_last if levers.channels_last and uses_conv(model)
+              else torch.contiguous_format)
     return model.to(memory_format=layout), layout
 
 
@@ -84,8 +85,9 @@ def samples_per_second(name: str, levers: Levers, seconds: float) -> float:
 
 def ladder(name: str, batches: list[int]) -> list[tuple[str, Levers]]:
     """The cumulative configurations, baseline first; levers that do not apply are skipped."""
-    convolutional = any(isinstance(m, nn.Conv2d) for m in build_model(name).modules())
-    has_dropout = any(isinstance(m, nn.Dropout) for m in build_model(name).modules())
+    model = build_model(name)
+    convolutional = uses_conv(model)
+    has_dropout = any(isinstance(m, nn.Dropout) for m in model.modules())
     steps, lv = [("baseline", Levers())], Levers()
     for lever, applies in (("channels_last", convolutional), ("pool_first", name == "cnn"),
                            ("fused_adam", True), ("cheap_dropout", has_dropout)):

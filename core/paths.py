@@ -17,8 +17,8 @@ def configured_dir(explicit: str | os.PathLike | None, env_var: str, default: Pa
 def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The runs folder: the argument, else $MNIST_STUDIO_RUNS, else <repo>/runs.
 
-    The same rule as core.train.service's (tests/test_app_start.py checks that they
-    agree), readable without importing the run service, which imports torch: the
-    app's identity needs the folder (its signing secret lives there) before torch.
+    The one rule, used by the run service, `core.train --register` and the app's
+    identity, which needs the folder (its signing secret lives there) before torch:
+    so it lives here, not in the run service, which imports torch.
     """
     return configured_dir(explicit, RUNS_ENV, ROOT / "runs")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from core.models import device_of, evaluating
-from core.predict.classify import Classification, from_logits
+from core.predict.classify import Classification, from_logits, require_ink
 from core.predict.preprocess import Preprocessed
 from core.predict.saliency import SaliencyMap, gradient_map
 
@@ -37,8 +37,7 @@ def answer(model: nn.Module, pre: Preprocessed, class_names: list[str] | tuple[s
 
     Raises ValueError for a blank input (check pre.blank first).
     """
-    if pre.blank:
-        raise ValueError("blank input (no ink found): nothing to classify")
+    require_ink(pre)
     with evaluating(model):
         x = pre.tensor.detach().to(device_of(model), torch.float32)
         if gradient:

@@ -17,13 +17,25 @@ from core.models import device_of, evaluating
 from core.predict.preprocess import Preprocessed
 
 
-def probabilities(model: nn.Module, pre: Preprocessed) -> np.ndarray:
-    """The 10 class probabilities (float64, summing to 1) for one preprocessed input."""
+def require_ink(pre: Preprocessed) -> None:
+    """Raises ValueError for a blank input: there is nothing to classify."""
     if pre.blank:
         raise ValueError("blank input (no ink found): nothing to classify")
+
+
+def _logits(model: nn.Module, pre: Preprocessed) -> torch.Tensor:
+    require_ink(pre)
     with evaluating(model), torch.inference_mode():
-        logits = model(pre.tensor.to(device_of(model)))
-    return logits.double().softmax(-1).cpu().numpy().reshape(-1)
+        return model(pre.tensor.to(device_of(model)))
+
+
+def _softmax(logits: torch.Tensor) -> np.ndarray:
+    return logits.detach().double().softmax(-1).cpu().numpy().reshape(-1)
+
+
+def probabilities(model: nn.Module, pre: Preprocessed) -> np.ndarray:
+    """The 10 class probabilities (float64, summing to 1) for one preprocessed input."""
+    return _softmax(_logits(model, pre))
 
 
 @dataclass
@@ -47,20 +59,16 @@ def rank(probabilities: np.ndarray, class_names: list[str] | tuple[str, ...],
 def classify(model: nn.Module, pre: Preprocessed, class_names: list[str] | tuple[str, ...],
              k: int = 5) -> Classification:
     """Raises ValueError for a blank input (check pre.blank first)."""
-    if pre.blank:
-        raise ValueError("blank input (no ink found): nothing to classify")
-    with evaluating(model), torch.inference_mode():
-        start = time.perf_counter()
-        logits = model(pre.tensor.to(device_of(model)))
-        model_ms = (time.perf_counter() - start) * 1000
-    return from_logits(logits, class_names, k, model_ms)
+    start = time.perf_counter()
+    logits = _logits(model, pre)
+    return from_logits(logits, class_names, k, (time.perf_counter() - start) * 1000)
 
 
 def from_logits(logits: torch.Tensor, class_names: list[str] | tuple[str, ...], k: int = 5,
                 model_ms: float = float("nan")) -> Classification:
     """The Classification of one input's (1, 10) logits (core.predict.answer gets them from
     the pass that also computes the input gradient)."""
-    probs = logits.detach().double().softmax(-1).cpu().numpy().reshape(-1)
+    probs = _softmax(logits)
     top = rank(probs, class_names, k)
     best = top[0]
     return Classification(probs, best[0], best[1], best[2], top, model_ms)

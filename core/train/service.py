@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from core.paths import runs_dir as configured_runs_dir
+from core.paths import ROOT, runs_dir as configured_runs_dir
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
@@ -31,7 +31,6 @@ from core.train.snapshot import RunSnapshot
 from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
 from core.visitors import Viewer, can_control, can_see
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class LimitReached(RuntimeError):
