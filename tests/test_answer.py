@@ -1,5 +1,5 @@
-"""core.predict.answer: one pass of the model gives what classify(), ood.assess() and the
-input-gradient saliency give with three."""
+"""core.predict.answer: one pass of the model gives what classify(), ood.judge() of an
+inference pass's logits and the input-gradient saliency give with three."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +8,10 @@ import torch
 
 from core.catalog import list_models
 from core.checkpoints import load_checkpoint
-from core.models import build_model
+from core.models import build_model, evaluating
 from core.predict.answer import answer
 from core.predict.classify import classify
-from core.predict.ood import Calibration, assess, judge
+from core.predict.ood import Calibration, judge
 from core.predict.preprocess import Preprocessed, from_canvas
 from core.predict.saliency import input_gradient
 
@@ -43,7 +43,9 @@ def _same(model, pre: Preprocessed) -> None:
     sal = input_gradient(model, pre.tensor, alone.predicted)
     assert (one.saliency.method, one.saliency.target) == ("gradient", alone.predicted)
     np.testing.assert_array_equal(one.saliency.values, sal.values)
-    assert judge(one.logits, CAL) == assess(model, pre.tensor, CAL)
+    with evaluating(model), torch.inference_mode():  # a separate inference pass's verdict
+        inferred = model(pre.tensor)
+    assert judge(one.logits, CAL) == judge(inferred, CAL)
     without = answer(model, pre, names, k=5, gradient=False)
     assert without.saliency is None
     assert np.array_equal(without.classification.probabilities, alone.probabilities)

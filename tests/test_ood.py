@@ -11,7 +11,7 @@ import torch
 from core.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
 from core.checkpoints import load_checkpoint
 from core.data import load_bundle
-from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, assess, calibration_for, file_sha1,
+from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, calibration_for, judge, file_sha1,
                               choose_threshold, flagged_rate, logits_of, read_calibrations,
                               unfamiliarity, write_calibrations)
 from core.predict.ood_sets import KINDS, LETTERS, build_ood_sets
@@ -48,12 +48,12 @@ def test_threshold_flags_the_target_share_of_in_distribution_scores():
     assert flagged_rate(scores, choose_threshold(scores, 0.01)) <= 0.01
 
 
-def test_assess_flags_an_input_past_the_threshold():
+def test_judge_flags_an_input_past_the_threshold():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
-    x = torch.randn(1, 1, 28, 28)
-    value = float(unfamiliarity(model(x).detach(), "energy")[0])
-    assert assess(model, x, Calibration("energy", value + 1e-6, 0.05, 0.05)).familiar
-    verdict = assess(model, x, Calibration("energy", value - 1e-3, 0.05, 0.05))
+    logits = model(torch.randn(1, 1, 28, 28))
+    value = float(unfamiliarity(logits.detach(), "energy")[0])
+    assert judge(logits, Calibration("energy", value + 1e-6, 0.05, 0.05)).familiar
+    verdict = judge(logits, Calibration("energy", value - 1e-3, 0.05, 0.05))
     assert not verdict.familiar and verdict.value == pytest.approx(value, abs=1e-9)
 
 

@@ -1,8 +1,8 @@
 """One input's answer from one pass of the model: the ranked classes, the logits (which
 the "I don't know" score is computed from) and the input-gradient map.
 
-classify(), ood.assess() and saliency() each run the model on their own. The app needs
-all three after every stroke, and the input gradient's forward pass already gives the
+classify() and saliency() each run the model on their own, and the "I don't know" score
+(ood.judge) needs the logits too. The app needs all three after every stroke, and the input gradient's forward pass already gives the
 logits: one forward and one backward pass instead of three forward passes and a
 backward one. (A forward pass with autograd on gives the same logits, bit for bit, as
 one in inference mode: tests/test_answer.py checks every shipped model.)

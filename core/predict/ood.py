@@ -104,16 +104,9 @@ class Familiarity:
         return self.value <= self.threshold
 
 
-def assess(model: nn.Module, tensor: torch.Tensor, calibration: Calibration) -> Familiarity:
-    """One normalised (1, 1, 28, 28) input (a Preprocessed.tensor) against the threshold."""
-    with evaluating(model), torch.inference_mode():
-        logits = model(tensor.to(device_of(model)))
-    return judge(logits, calibration)
-
-
 def judge(logits: torch.Tensor, calibration: Calibration) -> Familiarity:
     """One input's (1, 10) logits against the threshold (no pass of the model: the
-    caller has the logits already, as core.predict.answer does)."""
+    caller has the logits already, as core.predict.answer gives them)."""
     value = float(unfamiliarity(logits.detach().cpu(), calibration.score)[0])
     return Familiarity(calibration.score, value, calibration.threshold)
 
