@@ -267,3 +267,23 @@ def test_a_resumed_optimizer_stays_fused_even_if_the_saving_run_was_not(bundle, 
     progress, _ = _restore(last, model, opt, _make_scheduler(cfg(), opt, 3 * 13))
     assert progress.global_step == 2
     assert [g["fused"] for g in opt.param_groups] == [True]
+
+
+def test_a_divergence_between_reads_is_caught(bundle, monkeypatch):
+    """On a GPU the loss is read every 20 steps. lr 2.0 sent it into the hundreds at step 2
+    and the dead network was back near 2.3 by step 20, so a watch fed only the read losses
+    let the run finish. The device-side peak makes every step count, on every device."""
+    from core.train import loop
+    monkeypatch.setattr(loop, "READ_EVERY", {**loop.READ_EVERY, "cpu": 20})
+    steps = []
+    result = train(cfg(model="cnn", lr=2.0, batch_size=8, epochs=1), bundle,
+                   lambda e: steps.append(e) if e.kind == "step" else None)
+    assert [s.step for s in steps] == [20]  # one read: the first 20 steps were not read
+    assert result.diverged and result.steps == 20
+    assert "learning rate 2 is too high for adam" in result.divergence
+
+
+def test_the_step_mode_and_precision_are_reported(bundle):
+    result = train(cfg(epochs=1), bundle)
+    assert result.step_mode == "eager" and "CUDA graphs are for NVIDIA GPUs" in result.step_note
+    assert result.precision == "fp32" and result.setup_seconds == 0.0  # an MLP: no bf16

@@ -1,8 +1,8 @@
 """Can a run be trusted? A loss that diverged while training, a result near chance, and
 the settings that likely caused either.
 
-Divergence: the loss is not finite, or the mean of the last few logged losses is
-over EXPLOSION_FACTOR times the first step's loss. The first step is the untrained
+Divergence: a loss is not finite, or the mean of any few consecutive steps' losses
+is over EXPLOSION_FACTOR times the first step's loss. The first step is the untrained
 model's loss (about ln 10 = 2.3 for ten classes); a healthy run only goes down
 from there, and noise never takes it 10x higher. A mean of the first few steps
 would not do: a learning rate of 2 already sends the second step's loss into
@@ -48,22 +48,36 @@ def _number(loss: float) -> str:
 
 
 class DivergenceWatch:
-    """Fed the losses the trainer logs; says when the run has diverged."""
+    """Fed what the trainer reads of the loss; says when the run has diverged.
+
+    Every step counts, read or not: with each read loss the trainer passes the peak,
+    over the steps since its last read, of the mean of the last RECENT_LOSSES losses,
+    and whether any loss was not finite (core/train/step.py's LossWatch keeps both on
+    the device). Without them a GPU run, read every 20 steps, missed a loss of
+    hundreds at step 2 that had fallen back to a dead network's 2.3 by step 20.
+    """
 
     def __init__(self, cfg: TrainConfig, start_loss: float | None = None) -> None:
         self.cfg = cfg
         self.start = start_loss  # the first step's loss (kept across a resume)
         self.recent: deque[float] = deque(maxlen=RECENT_LOSSES)
 
-    def check(self, step: int, loss: float) -> str | None:
-        """Why the run diverged at this logged step, or None while it is healthy."""
-        if not math.isfinite(loss):
-            return f"the loss became {loss} at step {step}: {self._cause()}"
+    def check(self, step: int, loss: float, peak: float | None = None,
+              nonfinite: bool = False) -> str | None:
+        """Why the run diverged by this read step, or None while it is healthy.
+
+        peak: the largest mean of RECENT_LOSSES consecutive losses since the last read
+        (None: only the read losses are known, and their mean is used)."""
+        if nonfinite or not math.isfinite(loss) or (peak is not None and not math.isfinite(peak)):
+            bad = loss if not math.isfinite(loss) else float("nan")
+            when = f"at step {step}" if not math.isfinite(loss) else f"by step {step}"
+            return f"the loss became {bad} {when}: {self._cause()}"
         self.recent.append(loss)
-        mean = sum(self.recent) / len(self.recent)
-        if self.start is not None and mean > EXPLOSION_FACTOR * self.start:
-            return (f"the loss rose to {_number(loss)} at step {step}, over {EXPLOSION_FACTOR:g}x "
-                    f"its start ({self.start:.2f}): {self._cause()}")
+        if peak is None:
+            peak = sum(self.recent) / len(self.recent)
+        if self.start is not None and peak > EXPLOSION_FACTOR * self.start:
+            return (f"the loss rose to {_number(peak)} at step {step}, over "
+                    f"{EXPLOSION_FACTOR:g}x its start ({self.start:.2f}): {self._cause()}")
         return None
 
     def _cause(self) -> str:

@@ -32,15 +32,20 @@ from torch import nn
 from core.augment import augment
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
-from core.device import configure_threads, describe_device, pick_device, supports_bf16_autocast
+from core.device import configure_threads, describe_device, pick_device, use_bf16_autocast
 from core.evaluate.metrics import EvalResult, predict_split, summarize
 from core.evaluate.predictions import predictions_path, save_predictions
 from core.models import build_model
 from core.train.config import TrainConfig
 from core.train.health import DivergenceWatch
+from core.train.step import EagerStep, GraphStep, StepInputs, graph_refusal
 from core.train.summary import RunSummary
 
 SAVE_EVERY_SECONDS = 30.0  # mid-epoch resumable saves: a kill loses at most this much
+# Steps between reads of the loss: a read syncs a GPU, so there not every step. The
+# divergence watch still sees every step (core/train/step.py's LossWatch keeps its
+# figures on the device); only the live chart's points are this far apart.
+READ_EVERY = {"cpu": 1, "mps": 20, "cuda": 20}
 
 
 @dataclass
@@ -97,6 +102,10 @@ class TrainResult:
     threads: int
     diverged: bool = False  # the loss blew up: the run ended early, not resumable
     divergence: str | None = None  # what happened, and the likely cause
+    step_mode: str = "eager"  # "cuda graph" or "eager"
+    step_note: str = ""  # why eager, where a graph was not possible
+    precision: str = "fp32"  # "bf16 autocast", "fp32" or "fp32 (TF32 matmuls)"
+    setup_seconds: float = 0.0  # graph warm-up and capture, not in train_seconds
 
 
 @dataclass
@@ -137,13 +146,19 @@ def _fused(device: torch.device) -> bool:
     return device.type in ("cpu", "cuda")
 
 
-def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device
-                    ) -> torch.optim.Optimizer:
-    params, fused = model.parameters(), _fused(device)
+def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device,
+                    capturable: bool = False) -> torch.optim.Optimizer:
+    """capturable: for a CUDA graph, Adam's multi-tensor path with its step count, learning
+    rate and betas on the device (the fused CUDA kernel reads the betas on the host)."""
+    capturable = capturable and device.type == "cuda"
+    params, fused = model.parameters(), _fused(device) and not capturable
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay, fused=fused)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    if capturable:
+        return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, capturable=True,
+                   foreach=True)
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
@@ -209,159 +224,243 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
     it holds (then what it recorded covers the saved step). resume_from is such
     a last-state file. A diverged loss ends the run: see TrainResult.divergence.
     """
-    device = pick_device(cfg.device)
-    threads = configure_threads(device)
-    data = data or load_bundle(cfg.dataset, cfg.data_dir)
-    spec = data.spec
-    autocast = supports_bf16_autocast(device)
-
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model)
-    memory_format = torch.channels_last if uses_conv(model) else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format)
-    opt = _make_optimizer(cfg, model, device)
-    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    sched = _make_scheduler(cfg, opt, total_steps)
-
-    prog, best_state = _Progress(), None
+    run = _Run(cfg, data or load_bundle(cfg.dataset, cfg.data_dir), _Hooks(
+        on_event, should_stop, before_save), best_path, last_path, save_every_seconds)
     if resume_from is not None:
-        prog, best_state = _restore(resume_from, model, opt, sched)
+        run.restore(resume_from)
+    run.choose_step()
+    while run.epochs_left():
+        run.train_epoch()
+        run.end_epoch()
+        run.save_last()
+    return run.result()
 
-    train_x, train_y = _to_device(data.train, spec.mean, spec.std, device, memory_format)
-    val_x, val_y = _to_device(data.val, spec.mean, spec.std, device, memory_format)
-    fill = (0.0 - spec.mean) / spec.std  # a black pixel, normalised
-    log_every = 1 if device.type == "cpu" else 20  # .item() syncs a GPU: not every step
-    history = [EpochEvent(**h) for h in prog.history]
-    hyper = asdict(cfg)
-    best_file = None if best_path is None else str(Path(best_path).resolve())  # for a resume
 
-    def emit(event: Event) -> None:
-        if on_event is not None:
-            on_event(event)
+@dataclass
+class _Hooks:
+    on_event: Callable[[Event], None] | None
+    should_stop: Callable[[], bool] | None
+    before_save: Callable[[], None] | None
 
-    def save_last() -> None:
-        nonlocal last_saved
-        if last_path is not None:
-            if before_save is not None:
-                before_save()
-            prog.history = [asdict(h) for h in history]
-            meta = CheckpointMeta.new(cfg.dataset, cfg.model, hyper)
-            save_checkpoint(last_path, model, meta, opt.state_dict(),
-                            {**asdict(prog), "scheduler": sched.state_dict(),
-                             "best_state_dict": best_state, "best_path": best_file})
-        last_saved = time.monotonic()
 
-    def take_best(val_loss: float, val_acc: float, epochs_done: float) -> None:
-        nonlocal best_state
-        best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        prog.best_val_loss, prog.best_val_accuracy, prog.best_epoch = val_loss, val_acc, epochs_done
-        if best_path is not None:
-            metrics = {"val_loss": val_loss, "val_accuracy": val_acc, "best_epoch": epochs_done,
-                       "steps": prog.global_step}  # RunSummary's names, so far
-            save_checkpoint(best_path, model, CheckpointMeta.new(cfg.dataset, cfg.model, hyper, metrics))
+class _Run:
+    """One training run's state, and its named steps: train an epoch, end it, save."""
 
-    stopped, divergence = False, None
-    announced = []  # the step a stop was announced at (StopEvent), once
+    def __init__(self, cfg: TrainConfig, data: DataBundle, hooks: _Hooks,
+                 best_path: str | Path | None, last_path: str | Path | None,
+                 save_every_seconds: float) -> None:
+        self.cfg, self.data, self.hooks = cfg, data, hooks
+        self.best_path, self.last_path = best_path, last_path
+        self.save_every_seconds = save_every_seconds
+        self.device = device = pick_device(cfg.device)
+        self.threads = configure_threads(device)
+        if device.type == "cuda":
+            torch.set_float32_matmul_precision("high")  # TF32 tensor cores for fp32 matmuls
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model)
+        self.autocast = use_bf16_autocast(device, cfg.model, uses_conv(model))
+        self.memory_format = torch.channels_last if uses_conv(model) else torch.contiguous_format
+        self.model = model.to(device, memory_format=self.memory_format)
+        spec = data.spec
+        self.train_x, self.train_y = _to_device(data.train, spec.mean, spec.std, device,
+                                                self.memory_format)
+        self.val_x, self.val_y = _to_device(data.val, spec.mean, spec.std, device,
+                                            self.memory_format)
+        # A CUDA graph needs one batch shape: it drops each epoch's last short batch.
+        self.refusal = graph_refusal(device, cfg.optimizer, len(data.train), cfg.batch_size,
+                                     math.ceil(len(data.train) / cfg.batch_size) * cfg.epochs)
+        graph = self.refusal is None
+        n = len(data.train)
+        self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.opt = _make_optimizer(cfg, self.model, device, capturable=graph)
+        self.sched = _make_scheduler(cfg, self.opt, self.total_steps)
+        self.prog, self.best_state = _Progress(), None
+        self.history: list[EpochEvent] = []
+        self.stopped, self.divergence = False, None
+        self.announced: list[int] = []  # the step a stop was announced at (StopEvent), once
+        self.read_every = READ_EVERY.get(device.type, READ_EVERY["cuda"])
+        self.hyper = asdict(cfg)
+        self.best_file = None if best_path is None else str(Path(best_path).resolve())
 
-    def stop_wanted() -> bool:
-        """should_stop, and a StopEvent the first time it says yes."""
-        if not announced and should_stop is not None and should_stop():
-            announced.append(prog.global_step)
-            emit(StopEvent(prog.global_step))
-        return bool(announced)
+    # --- setting up ---------------------------------------------------------------------
+    def restore(self, path: str | Path) -> None:
+        self.prog, self.best_state = _restore(path, self.model, self.opt, self.sched)
+        self.history = [EpochEvent(**h) for h in self.prog.history]
 
-    watch = DivergenceWatch(cfg, prog.start_loss)
-    last_saved = time.monotonic()
-    loop_start = time.perf_counter() - prog.loop_seconds
-    while prog.epoch < cfg.epochs and not stopped and divergence is None:
-        order = _epoch_order(len(data.train), cfg.seed, prog.epoch).to(device)
-        model.train()
-        loss_acc = torch.zeros((), device=device)
-        correct_acc = torch.zeros((), device=device, dtype=torch.int64)
-        window_start, window_samples = time.perf_counter(), 0
-        for i in range(prog.step_in_epoch, steps_per_epoch):
-            if stop_wanted():
-                stopped = True
+    def choose_step(self) -> None:
+        """The graph step where the device and settings allow it, else the eager step."""
+        spec, cfg = self.data.spec, self.cfg
+        fill = (0.0 - spec.mean) / spec.std  # a black pixel, normalised
+        aug = (lambda x: augment(x, fill, hflip=spec.hflip_ok, erase=cfg.erase)) if cfg.augment else None
+        inputs = StepInputs(self.train_x, self.train_y, cfg.batch_size, cfg.label_smoothing,
+                            self.autocast, aug)
+        if self.refusal is None:
+            shadow = _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")),
+                                     self.total_steps)
+            self.step = GraphStep(self.model, self.opt, self.sched, inputs, shadow,
+                                  self.prog.global_step, self.total_steps)
+        else:
+            self.step = EagerStep(self.model, self.opt, self.sched, inputs, self.refusal)
+        self.watch = DivergenceWatch(cfg, self.prog.start_loss)
+        self.last_saved = time.monotonic()
+        self.loop_start = time.perf_counter() - self.prog.loop_seconds
+
+    def epochs_left(self) -> bool:
+        return self.prog.epoch < self.cfg.epochs and not self.stopped and self.divergence is None
+
+    # --- one epoch ----------------------------------------------------------------------
+    def train_epoch(self) -> None:
+        """Steps until the epoch ends, a stop is asked for, or the loss diverges."""
+        cfg, prog = self.cfg, self.prog
+        order = _epoch_order(len(self.data.train), cfg.seed, prog.epoch).to(self.device)
+        self.model.train()
+        self.window = (time.perf_counter(), 0)
+        for i in range(prog.step_in_epoch, self.steps_per_epoch):
+            if self.stop_wanted():
+                self.stopped = True
                 break
             t0 = time.perf_counter()
-            _seed_step(device, cfg.seed, prog.global_step)
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x, y = train_x.index_select(0, idx), train_y.index_select(0, idx)
-            if cfg.augment:
-                x = augment(x, fill, hflip=spec.hflip_ok, erase=cfg.erase)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_acc += loss.detach() * len(y)
-            correct_acc += (logits.argmax(1) == y).sum()
-            prog.seen += len(y)
-            prog.samples += len(y)
+            _seed_step(self.device, cfg.seed, prog.global_step)
+            self.step(order[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+            n = min(cfg.batch_size, len(order) - i * cfg.batch_size)
+            prog.seen, prog.samples = prog.seen + n, prog.samples + n
             prog.step_in_epoch, prog.global_step = i + 1, prog.global_step + 1
-            window_samples += len(y)
-            if watch.start is None:  # one sync, on the run's first step only
-                watch.start = prog.start_loss = loss.item()
-            if prog.global_step % log_every == 0 or i + 1 == steps_per_epoch:
-                step_loss = loss.item()  # syncs the device, so the timing below is honest
-                now = time.perf_counter()
-                emit(StepEvent(prog.epoch + 1, prog.global_step, total_steps, step_loss,
-                               sched.get_last_lr()[0],
-                               window_samples / max(now - window_start, 1e-9), now - loop_start))
-                window_start, window_samples = now, 0
-                divergence = watch.check(prog.global_step, step_loss)
+            self.window = (self.window[0], self.window[1] + n)
+            if self.watch.start is None:  # one sync, on the run's first step only
+                self.watch.start = prog.start_loss = self.step.watch.last.item()
+            if prog.global_step % self.read_every == 0 or i + 1 == self.steps_per_epoch:
+                self.read_and_emit()
             prog.step_seconds += time.perf_counter() - t0
-            if divergence is not None:
+            if self.divergence is not None:
                 break
-            if (last_path is not None and i + 1 < steps_per_epoch
-                    and time.monotonic() - last_saved >= save_every_seconds):
-                # Mid-epoch: fold the epoch's running sums in, so the saved state has them.
-                prog.loss_sum += loss_acc.item()
-                prog.correct += int(correct_acc.item())
-                loss_acc.zero_()
-                correct_acc.zero_()
-                prog.loop_seconds = time.perf_counter() - loop_start
-                save_last()
-        prog.loss_sum += loss_acc.item()
-        prog.correct += int(correct_acc.item())
+            if (self.last_path is not None and i + 1 < self.steps_per_epoch
+                    and time.monotonic() - self.last_saved >= self.save_every_seconds):
+                self.fold_epoch_sums()  # mid-epoch: the saved state has the running sums
+                self.save_last()
+        self.fold_epoch_sums()
 
-        epoch_done = prog.step_in_epoch == steps_per_epoch
-        ended_early = stopped or divergence is not None
-        if epoch_done or (ended_early and best_state is None and prog.global_step > 0):
-            # A stop before the first epoch ends still leaves a usable, validated model.
-            val_loss, val_acc = _validate(model, val_x, val_y, autocast, between=stop_wanted)
-            stopped = stopped or bool(announced)  # asked for during validation: end after it
-            is_best = val_loss < prog.best_val_loss
-            epochs_done = prog.epoch + prog.step_in_epoch / steps_per_epoch
-            if is_best:
-                take_best(val_loss, val_acc, round(epochs_done, 3))
-            if epoch_done:
-                seen = max(1, prog.seen)
-                history.append(EpochEvent(
-                    prog.epoch + 1, cfg.epochs, prog.global_step, prog.loss_sum / seen,
-                    prog.correct / seen, val_loss, val_acc, sched.get_last_lr()[0],
-                    time.perf_counter() - loop_start, is_best))
-                emit(history[-1])
-                prog.epoch, prog.step_in_epoch = prog.epoch + 1, 0
-                prog.loss_sum, prog.correct, prog.seen = 0.0, 0, 0
-        prog.loop_seconds = time.perf_counter() - loop_start
-        save_last()
+    def read_and_emit(self) -> None:
+        """One device sync: the loss, and what the divergence watch needs of every step
+        since the last read (the GPU reads every 20 steps, the CPU every step)."""
+        loss, peak, nonfinite = self.step.watch.read()
+        now = time.perf_counter()
+        start, samples = self.window
+        prog = self.prog
+        self.emit(StepEvent(prog.epoch + 1, prog.global_step, self.total_steps, loss,
+                            self.step.lr, samples / max(now - start, 1e-9), now - self.loop_start))
+        self.window = (now, 0)
+        self.divergence = self.watch.check(prog.global_step, loss, peak, nonfinite)
 
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    prog.loop_seconds = time.perf_counter() - loop_start
-    best = build_model(cfg.model)
-    best.load_state_dict(best_state if best_state is not None else model.state_dict())
-    return TrainResult(
-        config=cfg, model=best.eval(), best_epoch=prog.best_epoch,
-        best_val_loss=prog.best_val_loss, best_val_accuracy=prog.best_val_accuracy,
-        history=history, steps=prog.global_step, train_seconds=prog.loop_seconds,
-        samples_per_second=prog.samples / max(prog.step_seconds, 1e-9), stopped=stopped,
-        device=describe_device(device), threads=threads, diverged=divergence is not None,
-        divergence=divergence)
+    def fold_epoch_sums(self) -> None:
+        loss_sum, correct = self.step.watch.take_epoch_sums()
+        self.prog.loss_sum += loss_sum
+        self.prog.correct += correct
+
+    def end_epoch(self) -> None:
+        """Validate, keep the best weights, record the epoch: at its end, or when a run
+        stopped before its first epoch ended (it still leaves a usable, validated model)."""
+        prog, cfg = self.prog, self.cfg
+        epoch_done = prog.step_in_epoch == self.steps_per_epoch
+        ended_early = self.stopped or self.divergence is not None
+        if not (epoch_done or (ended_early and self.best_state is None and prog.global_step > 0)):
+            return
+        val_loss, val_acc = _validate(self.model, self.val_x, self.val_y, self.autocast,
+                                      between=self.stop_wanted)
+        self.stopped = self.stopped or bool(self.announced)  # asked for during validation
+        is_best = val_loss < prog.best_val_loss
+        epochs_done = prog.epoch + prog.step_in_epoch / self.steps_per_epoch
+        if is_best:
+            self.take_best(val_loss, val_acc, round(epochs_done, 3))
+        if epoch_done:
+            seen = max(1, prog.seen)
+            self.history.append(EpochEvent(
+                prog.epoch + 1, cfg.epochs, prog.global_step, prog.loss_sum / seen,
+                prog.correct / seen, val_loss, val_acc, self.step.lr,
+                time.perf_counter() - self.loop_start, is_best))
+            self.emit(self.history[-1])
+            prog.epoch, prog.step_in_epoch = prog.epoch + 1, 0
+            prog.loss_sum, prog.correct, prog.seen = 0.0, 0, 0
+
+    # --- saving -------------------------------------------------------------------------
+    def take_best(self, val_loss: float, val_acc: float, epochs_done: float) -> None:
+        prog, cfg = self.prog, self.cfg
+        self.best_state = {k: v.detach().to("cpu", copy=True)
+                           for k, v in self.model.state_dict().items()}
+        prog.best_val_loss, prog.best_val_accuracy, prog.best_epoch = val_loss, val_acc, epochs_done
+        if self.best_path is not None:
+            metrics = {"val_loss": val_loss, "val_accuracy": val_acc, "best_epoch": epochs_done,
+                       "steps": prog.global_step}  # RunSummary's names, so far
+            save_checkpoint(self.best_path, self.model,
+                            CheckpointMeta.new(cfg.dataset, cfg.model, self.hyper, metrics))
+
+    def save_last(self) -> None:
+        """The resumable state: model, optimizer, schedule, progress, best weights."""
+        self.prog.loop_seconds = time.perf_counter() - self.loop_start
+        if self.last_path is not None:
+            if self.hooks.before_save is not None:
+                self.hooks.before_save()
+            self.step.sync_scheduler()
+            self.prog.history = [asdict(h) for h in self.history]
+            meta = CheckpointMeta.new(self.cfg.dataset, self.cfg.model, self.hyper)
+            save_checkpoint(self.last_path, self.model, meta, _portable(self.opt.state_dict()),
+                            {**asdict(self.prog), "scheduler": self.sched.state_dict(),
+                             "best_state_dict": self.best_state, "best_path": self.best_file})
+        self.last_saved = time.monotonic()
+
+    # --- events -------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        if self.hooks.on_event is not None:
+            self.hooks.on_event(event)
+
+    def stop_wanted(self) -> bool:
+        """should_stop, and a StopEvent the first time it says yes."""
+        should_stop = self.hooks.should_stop
+        if not self.announced and should_stop is not None and should_stop():
+            self.announced.append(self.prog.global_step)
+            self.emit(StopEvent(self.prog.global_step))
+        return bool(self.announced)
+
+    def result(self) -> TrainResult:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        prog = self.prog
+        setup = self.step.setup_seconds
+        prog.loop_seconds = time.perf_counter() - self.loop_start
+        best = build_model(self.cfg.model)
+        best.load_state_dict(self.best_state if self.best_state is not None
+                             else self.model.state_dict())
+        return TrainResult(
+            config=self.cfg, model=best.eval(), best_epoch=prog.best_epoch,
+            best_val_loss=prog.best_val_loss, best_val_accuracy=prog.best_val_accuracy,
+            history=self.history, steps=prog.global_step,
+            train_seconds=prog.loop_seconds - setup,
+            samples_per_second=prog.samples / max(prog.step_seconds - setup, 1e-9),
+            stopped=self.stopped, device=describe_device(self.device), threads=self.threads,
+            diverged=self.divergence is not None, divergence=self.divergence,
+            step_mode=self.step.mode, step_note=self.step.reason,
+            precision="bf16 autocast" if self.autocast else _fp32_name(self.device),
+            setup_seconds=setup)
+
+
+def _fp32_name(device: torch.device) -> str:
+    if device.type == "cuda" and torch.get_float32_matmul_precision() != "highest":
+        return "fp32 (TF32 matmuls)"
+    return "fp32"
+
+
+def _portable(state: dict) -> dict:
+    """An optimizer state dict any device can load: a graph run's tensor learning rate
+    and beta1 saved as plain numbers."""
+    groups = []
+    for group in state["param_groups"]:
+        group = dict(group)
+        group["lr"] = float(group["lr"])
+        group["betas"] = tuple(float(b) for b in group["betas"]) if "betas" in group else None
+        if group["betas"] is None:
+            del group["betas"]
+        groups.append(group)
+    return {**state, "param_groups": groups}
 
 
 def finish(result: TrainResult, data: DataBundle, path: str | Path,
@@ -394,10 +493,14 @@ def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sch
     payload = _resumable(path)
     progress = payload["progress"]
     model.load_state_dict(payload["state_dict"])
-    fused = [group["fused"] for group in opt.param_groups]
-    opt.load_state_dict(payload["optimizer"])  # also restores the saving run's "fused"
-    for group, flag in zip(opt.param_groups, fused):  # which depends on its device
-        group["fused"] = flag
+    # load_state_dict also restores the saving run's "fused", "capturable" and "foreach",
+    # which depend on its device and step: this run's own are kept.
+    # Set before loading: they also decide where the loaded step counts are put.
+    flags = [{k: group.get(k) for k in ("fused", "capturable", "foreach")}
+             for group in opt.param_groups]
+    for saved, own in zip(payload["optimizer"]["param_groups"], flags):
+        saved.update(own)
+    opt.load_state_dict(payload["optimizer"])
     sched.load_state_dict(progress.pop("scheduler"))
     best_state = progress.pop("best_state_dict", None)
     names = {f.name for f in fields(_Progress)}
