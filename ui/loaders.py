@@ -19,7 +19,7 @@ from core.device import cpu_threads, describe_device, pick_device
 from core.evaluate.cache import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
-from core.train.service import RunService, get_service
+from core.runs.service import RunService, get_service
 from core.visitors import Viewer
 
 
