@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.settings import RunSettings
-from core.train.state import RunState
-from core.train.store import RunStore
+from core.runs.state import RunState
+from core.runs.store import RunStore
 
 SAMPLE_SECONDS = 0.1
 

@@ -51,7 +51,7 @@ TRAIN_PAGE = "pages/train.py"
 ADMIN = Viewer("v:loadtest-admin", admin=True)
 REAL_DATA = Path(os.environ.get("MNIST_STUDIO_DATA") or ROOT.parent / "shared" / "data")
 STOP_WATCH_SECONDS = 0.1
-QUEUE_FULL, PER_VISITOR = "queue is full", "per visitor"  # the refusals' words (core.train.service)
+QUEUE_FULL, PER_VISITOR = "queue is full", "per visitor"  # the refusals' words (core.runs.service)
 
 
 @dataclass
@@ -150,8 +150,8 @@ def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
     """The visitor's actions; yields the seconds until its next ones (one page render, or a few)."""
     from streamlit.testing.v1 import AppTest
 
-    from core.train.service import get_service
-    from core.train.state import RunState
+    from core.runs.service import get_service
+    from core.runs.state import RunState
     from ui.identity import VISITOR
 
     service = get_service()
@@ -229,7 +229,7 @@ def _baseline(s: LoadSettings, monitor: Monitor) -> tuple[float, float]:
     timed over more samples): samples/s as the monitor sees them, and as the run's own
     step timer does."""
     from core.train.config import TrainConfig
-    from core.train.service import get_service
+    from core.runs.service import get_service
     service = get_service()
     cfg = TrainConfig(dataset="mnist", model=s.model, epochs=3 * s.epochs,
                       batch_size=s.batch_size, device="cpu", seed=12345)
@@ -289,7 +289,7 @@ def _drive(visitors: list[Visitor], s: LoadSettings, tally: Tally, deadline: flo
 
 def _stop_everything(timeout: float = 120.0) -> int:
     """Stop every active run (as an admin) and wait for all to end. Returns how many it stopped."""
-    from core.train.service import get_service
+    from core.runs.service import get_service
     service = get_service()
     stopped = 0
     for run in service.list_runs(ADMIN):
@@ -316,8 +316,8 @@ def run_loadtest(s: LoadSettings) -> dict:
 
 
 def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) -> dict:
-    from core.train.service import get_service, shutdown_services
-    from core.train.state import RunState
+    from core.runs.service import get_service, shutdown_services
+    from core.runs.state import RunState
     service = get_service(runs_dir)
     monitor = Monitor(runs_dir)
     monitor.start()

@@ -23,8 +23,8 @@ from core.models import ARCHITECTURES
 
 def measure(models: list[str], repeats: int, seed: int = 0) -> dict[str, list[float]]:
     from core.train.config import TrainConfig
-    from core.train.service import RunService
-    from core.train.state import RunState
+    from core.runs.service import RunService
+    from core.runs.state import RunState
     from core.visitors import Viewer
 
     rng = random.Random(seed)

@@ -142,13 +142,13 @@ def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
     """Usable models from run snapshots (finished runs and stopped ones with a best.pt).
 
     A run's best.pt is usable once the run is over (RunState.usable): a live run's
-    is rewritten while it trains. Takes core.train.snapshot.RunSnapshot, in the order
+    is rewritten while it trains. Takes core.runs.snapshot.RunSnapshot, in the order
     given (newest first).
     """
     out = []
     for run in runs:
         best = run.best_checkpoint
-        if not run.state.usable or best is None:  # a core.train.state.RunState
+        if not run.state.usable or best is None:  # a core.runs.state.RunState
             continue
         config, test, result = run.config, run.test, run.result
         out.append(ModelEntry(

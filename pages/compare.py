@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from core.catalog import run_stamp
-from core.train.compare import CurveMetric, compare_configs, metric_series
-from core.train.curves import training_curves
-from core.train.store import RunNotFound
+from core.runs.compare import CurveMetric, compare_configs, metric_series
+from core.runs.curves import training_curves
+from core.runs.store import RunNotFound
 from ui import insight_charts, state
 from ui.charts import STATIC
 from ui.loaders import run_service, viewer

@@ -24,7 +24,7 @@ from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.predict.classify import classify
 from core.data import DATASETS, load_bundle, load_split
 from core.evaluate.metrics import evaluate
-from core.train.service import get_service, shutdown_services
+from core.runs.service import get_service, shutdown_services
 from core.visitors import Viewer
 from core.predict.preprocess import from_canvas, from_image
 from core.train.config import TrainConfig

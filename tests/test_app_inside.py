@@ -16,7 +16,7 @@ from core.predict.activations import activations
 from core.predict.classify import from_dataset_image
 from core.predict.preprocess import from_canvas
 from core.train.config import TrainConfig
-from core.train.service import get_service
+from core.runs.service import get_service
 from core.visitors import Viewer
 from tests.test_app import (APP, PAGES, TIMEOUT, _digit_canvas, _no_exception,  # noqa: F401
                             _worst_pair, env, weights)
@@ -129,7 +129,7 @@ def test_compare_runs_overlays_curves_and_highlights_differences(env, two_runs):
     assert set(table.index[table["differs"] == "✱"]) == {"epochs", "lr"}
     assert table.loc["epochs", run_stamp(ids[1])] == "2"
     # Training loss: per step, on a step axis.
-    from core.train.compare import CurveMetric
+    from core.runs.compare import CurveMetric
     at.button_group(key="compare_metric").set_value(CurveMetric.TRAIN_LOSS).run()
     _no_exception(at)
     chart = next(c for c in at.get("plotly_chart") if "compare_chart" in c.proto.id)

@@ -55,7 +55,7 @@ def test_first_run_draws_heading_and_canvas_before_importing_torch(env, tmp_path
 def test_the_run_service_uses_core_paths_runs_dir(monkeypatch, tmp_path):
     """One rule for the runs folder: the identity reads it before torch, the service
     and `core.train --register` use the same function."""
-    from core.train.service import RunService
+    from core.runs.service import RunService
 
     monkeypatch.setenv("MNIST_STUDIO_RUNS", str(tmp_path / "elsewhere"))
     assert runs_dir() == tmp_path / "elsewhere"

@@ -10,7 +10,7 @@ from core.catalog import (ENV_WEIGHTS, RUN, SHIPPED, architecture_infos, default
                           find_model, list_models, read_manifest, run_models, run_stamp,
                           shipped_models, weights_dir)
 from core.models import ARCHITECTURES
-from core.train.snapshot import RunSnapshot
+from core.runs.snapshot import RunSnapshot
 
 
 def _touch(folder: Path, name: str) -> Path:

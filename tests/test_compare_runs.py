@@ -1,11 +1,11 @@
-"""core.train.compare: which settings differ between runs, and one metric's curves."""
+"""core.runs.compare: which settings differ between runs, and one metric's curves."""
 from __future__ import annotations
 
 from dataclasses import fields
 
-from core.train.compare import CurveMetric, compare_configs, differing_fields, metric_series
+from core.runs.compare import CurveMetric, compare_configs, differing_fields, metric_series
 from core.train.config import TrainConfig
-from core.train.curves import training_curves
+from core.runs.curves import training_curves
 
 
 def test_the_differing_fields_are_exactly_those_with_unequal_values():

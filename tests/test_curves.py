@@ -1,10 +1,10 @@
-"""core.train.curves and core.train.runs: smoothing, thinning, progress text."""
+"""core.runs.curves and core.runs.runs: smoothing, thinning, progress text."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.train.curves import auto_weight, format_duration, smooth, thin, training_curves
+from core.runs.curves import auto_weight, format_duration, smooth, thin, training_curves
 
 
 def test_smooth_is_debiased_and_flat_on_constant_input():

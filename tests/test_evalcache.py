@@ -1,4 +1,4 @@
-"""core.evaluate.cache: cached evaluations are the same numbers as core.evaluate's."""
+"""core.evaluate.predictions' cache: cached evaluations are the same numbers as core.evaluate's."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import torch
 
 from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.data import load_split
-from core.evaluate.cache import ENV_CACHE, cache_dir, evaluate_cached
+from core.evaluate.predictions import ENV_CACHE, cache_dir, evaluate_cached
 from core.evaluate.metrics import evaluate
 from core.models import build_model
 

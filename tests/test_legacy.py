@@ -9,13 +9,13 @@ import pytest
 
 from core.data import load_bundle
 from core.settings import load_settings
-from core.train import legacy
+from core.runs import legacy
 from core.train.config import TrainConfig
 from core.train.loop import finish, train
-from core.train.legacy import LEGACY_OWNER, import_legacy
-from core.train.service import RunService
-from core.train.state import RunState
-from core.train.store import RunStore
+from core.runs.legacy import LEGACY_OWNER, import_legacy
+from core.runs.service import RunService
+from core.runs.state import RunState
+from core.runs.store import RunStore
 from core.visitors import Viewer
 
 

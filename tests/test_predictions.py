@@ -7,9 +7,9 @@ import torch
 
 from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.data import Split, load_split
-from core.evaluate.cache import evaluate_cached
 from core.evaluate.metrics import Prediction, evaluate, predict_split, summarize
-from core.evaluate.predictions import load_predictions, predictions_path, save_predictions
+from core.evaluate.predictions import (evaluate_cached, load_predictions, predictions_path,
+                                       save_predictions)
 from core.models import build_model
 
 

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("MNIST_STUDIO_SKIP_RAY") == "1",
 
 from core.settings import load_settings  # noqa: E402
 from core.train.config import TrainConfig  # noqa: E402
-from core.train.service import RunService  # noqa: E402
-from core.train.state import RunState  # noqa: E402
+from core.runs.service import RunService  # noqa: E402
+from core.runs.state import RunState  # noqa: E402
 from core.visitors import Viewer  # noqa: E402
 
 MARK = "MNIST_STUDIO_TEST_RAY_CLUSTER"  # in the environment of every process of the cluster
@@ -125,4 +125,4 @@ def test_two_visitors_train_at_once_on_ray_and_one_stops(ray_cluster, tmp_path, 
         assert any(Path(run.run_dir).glob("events.out.tfevents.*"))  # written by the runner
     # Both trained at once: each started before the other ended.
     assert done.started_at < stopped.finished_at and stopped.started_at < done.finished_at
-    assert wait_gone(lambda: with_command(f"core.train.runner --runs {runs}")) == []
+    assert wait_gone(lambda: with_command(f"core.runs.runner --runs {runs}")) == []

@@ -9,19 +9,20 @@ from core.data import load_split
 from core.evaluate.predictions import load_predictions, predictions_path
 from core.settings import load_settings
 from core.train import cli as train_cli
-from core.train.register import CLI_OWNER
-from core.train.service import RunService
-from core.train.state import RunState
+from core.train.__main__ import main as train_main  # python -m core.train: --register wired in
+from core.runs.register import CLI_OWNER
+from core.runs.service import RunService
+from core.runs.state import RunState
 from core.visitors import Viewer
 
 ADMIN, VISITOR = Viewer("v:admin", admin=True), Viewer("v:someone")
 
 
 def train_registered(fake_data_root, tmp_path, *extra):
-    return train_cli.main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "2",
-                           "--batch-size", "64", "--device", "cpu",
-                           "--data-dir", str(fake_data_root), "--out", str(tmp_path / "m.pt"),
-                           "--register", "--runs", str(tmp_path / "runs"), *extra])
+    return train_main(["--dataset", "mnist", "--model", "ffnn-small", "--epochs", "2",
+                       "--batch-size", "64", "--device", "cpu",
+                       "--data-dir", str(fake_data_root), "--out", str(tmp_path / "m.pt"),
+                       "--register", "--runs", str(tmp_path / "runs"), *extra])
 
 
 def service(tmp_path):
@@ -90,7 +91,7 @@ def test_a_stopped_cli_run_is_registered_stopped_and_resumable_in_the_app(
 
 def test_a_failed_registration_says_so_and_keeps_the_checkpoint(
         fake_data_root, tmp_path, monkeypatch, capsys):
-    from core.train import register
+    from core.runs import register
 
     def broken_store(*_):
         raise sqlite3.OperationalError("database is locked")

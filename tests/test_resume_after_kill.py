@@ -12,7 +12,7 @@ import pytest
 
 from core.checkpoints import read_payload
 from core.train.config import TrainConfig
-from core.train.service import RunService
+from core.runs.service import RunService
 from core.visitors import Viewer
 
 ADMIN = Viewer("v:test-admin", admin=True)

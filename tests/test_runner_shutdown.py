@@ -5,7 +5,7 @@ import os
 import time
 
 from core.train.config import TrainConfig
-from core.train.service import RunService
+from core.runs.service import RunService
 from core.visitors import Viewer
 
 ADMIN = Viewer("v:test-admin", admin=True)
@@ -34,8 +34,8 @@ def test_shutdown_stops_a_training_run_at_once_and_resumably(tmp_path, monkeypat
 def test_workers_leave_a_core_to_the_web_app(tmp_path, monkeypatch):
     """Training processes got a torch thread per core while the web app rendered pages on
     the same cores: bench/loadtest.py measured their runs 20x slower than alone."""
-    from core.train.runner import LocalExecutor, worker_threads
-    from core.train.store import RunStore
+    from core.runs.executors.local import LocalExecutor, worker_threads
+    from core.runs.store import RunStore
 
     assert [worker_threads(w, cores=2) for w in (1, 2)] == [1, 1]
     assert [worker_threads(w, cores=16) for w in (1, 2, 4)] == [15, 7, 3]

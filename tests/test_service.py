@@ -7,9 +7,9 @@ import pytest
 
 from core.settings import load_settings
 from core.train.config import TrainConfig
-from core.train.service import LimitReached, NotAllowed, RunService
-from core.train.state import RunState
-from core.train.store import INTERRUPTED, RunNotFound, TransitionRefused
+from core.runs.service import LimitReached, NotAllowed, RunService
+from core.runs.state import RunState
+from core.runs.store import INTERRUPTED, RunNotFound, TransitionRefused
 from core.visitors import Viewer, new_token, server_secret, verify_token
 from tests.procs import children, wait_gone, with_command, with_environment
 
@@ -39,7 +39,7 @@ def make_service(tmp_path, fake_data_root, monkeypatch):
     yield make
     for service in made:
         service.shutdown()
-    assert wait_gone(lambda: with_command(f"core.train.runner --runs {runs}")) == []
+    assert wait_gone(lambda: with_command(f"core.runs.runner --runs {runs}")) == []
     assert wait_gone(lambda: with_environment("MNIST_STUDIO_DATA", str(fake_data_root))) == []
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.train.state import RunState
-from core.train.store import (INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused,
+from core.runs.state import RunState
+from core.runs.store import (INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused,
                               step_level)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,8 @@ def store(tmp_path):
 HOLD_IN_TRANSITION = """
 import sys, time
 sys.path.insert(0, {root!r})
-from core.train.state import RunState
-from core.train.store import RunStore
+from core.runs.state import RunState
+from core.runs.store import RunStore
 original = RunStore._transition
 def held(self, db, *args, **kw):
     original(self, db, *args, **kw)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.train.state import RunState
+from core.runs.state import RunState
 from core.train.summary import RunSummary
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"

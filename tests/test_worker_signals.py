@@ -12,8 +12,8 @@ import time
 import pytest
 
 from core.train.config import TrainConfig
-from core.train.service import RunService
-from core.train.worker import run_local
+from core.runs.service import RunService
+from core.runs.executors.local import run_local
 from core.visitors import Viewer
 
 ME = Viewer("v:signal-test")

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 # ("partially initialized module 'pandas' has no attribute 'Series").
 
 from core.evaluate.compare import Comparison
-from core.train.curves import TrainingCurves
+from core.runs.curves import TrainingCurves
 
 BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"

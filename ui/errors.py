@@ -25,8 +25,8 @@ def friendly_message(err: BaseException) -> str:
     from core.checkpoints import CheckpointError
     from core.predict.preprocess import InputError
     from core.train.config import ConfigError
-    from core.train.service import LimitReached, NotAllowed
-    from core.train.store import RunNotFound, TransitionRefused
+    from core.runs.service import LimitReached, NotAllowed
+    from core.runs.store import RunNotFound, TransitionRefused
 
     text = str(err).strip() or type(err).__name__
     if isinstance(err, ConfigError):

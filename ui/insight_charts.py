@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.train.compare import CurveMetric
+from core.runs.compare import CurveMetric
 from ui.charts import _fast_figure, _static_layout
 
 CLASS_COLORS = qualitative.D3  # 10 distinct colours, one per class

@@ -16,10 +16,10 @@ from core.checkpoints import Checkpoint, load_checkpoint
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.device import cpu_threads, describe_device, pick_device
-from core.evaluate.cache import evaluate_cached
+from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
-from core.train.service import RunService, get_service
+from core.runs.service import RunService, get_service
 from core.visitors import Viewer
 
 

@@ -1,5 +1,5 @@
 """The Train page's runs: which one is on show, its live view or results, its actions,
-and the table of all runs. Reads the run system (core.train.service) as this visitor."""
+and the table of all runs. Reads the run system (core.runs.service) as this visitor."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +8,11 @@ import streamlit as st
 
 from core.catalog import run_stamp
 from core.data import DATASETS
-from core.train.curves import format_duration, training_curves
+from core.runs.curves import format_duration, training_curves
 from core.train.health import likely_cause
-from core.train.snapshot import RunSnapshot
-from core.train.runs import config_summary, run_progress, run_row
-from core.train.state import RunState
+from core.runs.snapshot import RunSnapshot
+from core.runs.runs import config_summary, run_progress, run_row
+from core.runs.state import RunState
 from ui import charts, state
 from ui.errors import guarded, safe_callback
 from ui.loaders import run_service, viewer

@@ -18,10 +18,10 @@ from core.catalog import architecture_infos
 from core.data import DATASETS
 from core.device import available_devices
 from core.train.config import ConfigError, TrainConfig
-from core.train.state import RunState
+from core.runs.state import RunState
 from ui import state
 from ui.errors import safe_callback, show_error
-from core.train.service import LimitReached
+from core.runs.service import LimitReached
 from ui.loaders import run_service, viewer
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name

@@ -7,7 +7,7 @@ dependency, and takes a second on 10,000 x 512 features.
 
 A map costs a pass over the test set, so it is kept on disk under the same
 key as the evaluation cache (the checkpoint's bytes, the split's bytes and
-the normalisation): core.evaluate.cache.evaluation_key.
+the normalisation): core.evaluate.predictions.evaluation_key.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from core.data import Split, normalize
-from core.evaluate.cache import cache_dir, evaluation_key
+from core.evaluate.predictions import cache_dir, evaluation_key
 from core.files import atomic_write
 from core.models import device_of, evaluating
 

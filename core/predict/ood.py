@@ -134,7 +134,7 @@ def write_calibrations(path: str | os.PathLike, calibrations: dict[str, Calibrat
 
 
 def file_sha1(path: str | os.PathLike) -> str:
-    """The digest recorded in ood.json (the same as core.evaluate.cache.file_digest)."""
+    """The digest recorded in ood.json (the same as core.evaluate.predictions.file_digest)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha1").hexdigest()
 

@@ -1,6 +1,15 @@
-"""`python -m core.train`: see core/train/cli.py."""
+"""`python -m core.train`: see core/train/cli.py. Its --register records the run through
+the run system's registrar, imported here, when the program runs: the trainer itself
+never imports the run system (core/runs/)."""
 import sys
 
-from core.train.cli import main
+from core.train import cli
 
-sys.exit(main())
+
+def main(argv: list[str] | None = None) -> int:
+    from core.runs.register import register_run
+    return cli.main(argv, register=register_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

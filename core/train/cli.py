@@ -11,6 +11,10 @@ message here as in the app.
 continues an interrupted run with its own settings, into its own --out; only
 --device and --data-dir may differ (this machine's), and a flag that would
 change the run is refused. A run whose loss diverged exits with status 1.
+
+--register records the run in the app's run store, through the registrar that
+`main` is given: the run system's (core.runs.register.register_run, passed
+in by core/train/__main__.py), so the trainer does not import the run system.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import math
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -29,10 +34,26 @@ from core.train.config import TrainConfig
 from core.evaluate.metrics import EvalResult
 from core.train.loop import (EpochEvent, Event, ResumePoint, StepEvent, TrainResult, finish, resume_point,
                              train)
-from core.train.register import EventLog, register_run
 from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
+
+
+class EventLog:
+    """The trainer's events kept for the run store, each passed on to `then` (the progress bar)."""
+
+    def __init__(self, then: Callable[[Event], None] | None = None) -> None:
+        self.then, self.events = then, []
+        self.started_at = time.time()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(dataclasses.asdict(event))
+        if self.then is not None:
+            self.then(event)
+
+
+# What --register calls: (result, test, summary, best, last, log, runs folder) -> the run's id.
+Registrar = Callable[[TrainResult, EvalResult, RunSummary, Path, Path, EventLog, str | None], str]
 
 
 def _add_setting_flags(p: argparse.ArgumentParser) -> None:
@@ -147,13 +168,13 @@ def _stop_on_sigint() -> Callable[[], bool]:
     return lambda: stop["now"]
 
 
-def _register(result: TrainResult, test: EvalResult, summary: RunSummary, out: Path,
-              last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
+def _register(register: Registrar, result: TrainResult, test: EvalResult, summary: RunSummary,
+              out: Path, last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
     """--register: record the run in the app's run store; False (said why) if it failed.
     The checkpoint stays where it was written either way."""
     import sqlite3
     try:
-        run_id = register_run(result, test, summary, out, last, log, runs)
+        run_id = register(result, test, summary, out, last, log, runs)
     except (OSError, RuntimeError, sqlite3.Error) as err:
         print(f"error: could not register the run in the app's runs folder "
               f"({type(err).__name__}: {err}); the checkpoint is kept at {out}", file=sys.stderr)
@@ -162,13 +183,19 @@ def _register(result: TrainResult, test: EvalResult, summary: RunSummary, out: P
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, register: Registrar | None = None) -> int:
+    """The command line; `register` records a run for --register (core/train/__main__.py
+    passes the run system's)."""
     from core.checkpoints import CheckpointError
     from core.data import DataMissingError
 
     from core.device import pick_device
 
     args, given = _parse(argv)
+    if args.register and register is None:
+        print("error: --register needs the app's run system: run python -m core.train",
+              file=sys.stderr)
+        return 2
     try:
         if args.resume:
             point, out, said = _resumed(args, given)
@@ -205,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: validation accuracy {summary.val_accuracy:.2%} is near chance: the "
               f"model barely learned", file=sys.stderr)
     print(f"checkpoint: {out}", file=human)
-    if args.register and not _register(result, test, summary, out, last, log, args.runs, human):
+    if args.register and not _register(register, result, test, summary, out, last, log, args.runs,
+                                       human):
         return 1
     if args.json:
         print(json.dumps(summary.to_json()))

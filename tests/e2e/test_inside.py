@@ -21,7 +21,7 @@ except ImportError:  # conftest's browser_ready fixture skips the module (or fai
     expect = None
 
 from core.train.config import TrainConfig
-from core.train.service import get_service, shutdown_services
+from core.runs.service import get_service, shutdown_services
 from core.visitors import Viewer
 from tests.e2e.test_browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors, go_to, main,
                                     settle, shot)

@@ -66,7 +66,7 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def _runners_of(runs: Path) -> list[int]:
-    """`python -m core.train.runner --runs <runs>` processes serving this runs folder."""
+    """`python -m core.runs.runner --runs <runs>` processes serving this runs folder."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -75,7 +75,7 @@ def _runners_of(runs: Path) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"core.train.runner" in argv and str(runs).encode() in argv:
+        if b"core.runs.runner" in argv and str(runs).encode() in argv:
             found.append(int(entry.name))
     return found
 
@@ -247,7 +247,7 @@ def store(server: Server):
 
 @functools.lru_cache(maxsize=None)
 def _store(runs: str):
-    from core.train.store import RunStore
+    from core.runs.store import RunStore
     return RunStore(runs)
 
 

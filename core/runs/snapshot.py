@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.evaluate.metrics import EvalSummary
+from core.runs.state import RunFolder, RunState
 from core.train.config import TrainConfig
-from core.train.state import RunFolder, RunState
 from core.train.summary import RunSummary
 
 

@@ -2,7 +2,7 @@
 
 The command line trains outside the run system. With --register, its finished
 (or stopped) run is recorded afterwards in the app's run store the way a
-legacy run folder is imported (core/train/legacy.py): one record, in the same
+legacy run folder is imported (core/runs/legacy.py): one record, in the same
 shapes, and its step and epoch metrics, inserted in one transaction; its
 checkpoints and test predictions are copied into runs/<id>/.
 
@@ -18,31 +18,18 @@ import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from core.evaluate.metrics import EvalResult
 from core.evaluate.predictions import predictions_path
 from core.paths import runs_dir as runs_folder
-from core.train.legacy import run_record, split_events
-from core.train.loop import Event, TrainResult
-from core.train.store import RunStore
+from core.runs.legacy import run_record, split_events
+from core.runs.store import RunStore
+from core.train.cli import EventLog
+from core.train.loop import TrainResult
 from core.train.summary import RunSummary
 
 CLI_OWNER = "cli"
 EXECUTOR = "cli"  # where it trained, as the run's page says it ("Trains on cli")
-
-
-class EventLog:
-    """The trainer's events kept for the run store, each passed on to `then` (the progress bar)."""
-
-    def __init__(self, then: Callable[[Event], None] | None = None) -> None:
-        self.then, self.events = then, []
-        self.started_at = time.time()
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(asdict(event))
-        if self.then is not None:
-            self.then(event)
 
 
 def register_run(result: TrainResult, test: EvalResult, summary: RunSummary, best: Path,
@@ -53,7 +40,7 @@ def register_run(result: TrainResult, test: EvalResult, summary: RunSummary, bes
     the test predictions beside best.pt are copied into the run's folder. A failure
     leaves no half-made run: the folder is removed again and the error raised.
     """
-    from core.train.service import new_run_id
+    from core.runs.service import new_run_id
 
     root = runs_folder(runs_dir)
     store = RunStore(root)  # creates the folder and the database if need be
@@ -70,7 +57,7 @@ def register_run(result: TrainResult, test: EvalResult, summary: RunSummary, bes
             shutil.copy2(last, folder / "last.pt")
         steps, _ = split_events(log.events)
         _, epochs = split_events(asdict(h) for h in result.history)  # a resumed run's too
-        status = {  # JobManager's status.json, as core/train/legacy.py reads it
+        status = {  # JobManager's status.json, as core/runs/legacy.py reads it
             "state": "cancelled" if result.stopped else "finished", "error": None,
             "started_at": log.started_at, "finished_at": time.time(),
             "total_steps": _total_steps(log, result), "device": result.device,

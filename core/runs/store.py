@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from core.train.state import RunFolder, RunState
+from core.runs.state import RunFolder, RunState
 
 DB_NAME = "runs.sqlite"
 MAX_LEVEL = 30
@@ -296,7 +296,7 @@ class RunStore:
 
     def insert_imported(self, record: RunRecord, steps: Sequence[dict],
                         epochs: Sequence[dict]) -> bool:
-        """Add a run made elsewhere (core/train/legacy.py), every column and metric in one
+        """Add a run made elsewhere (core/runs/legacy.py), every column and metric in one
         transaction. False when its id is already known (another process imported it first)."""
         columns = dict(vars(record))
         columns.pop("epochs_done")  # counted from the epochs table, not stored

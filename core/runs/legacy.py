@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from core.train.state import RunState
-from core.train.store import STEP_FIELDS, RunRecord, RunStore
+from core.runs.state import RunState
+from core.runs.store import STEP_FIELDS, RunRecord, RunStore
 
 LEGACY_OWNER = "legacy"
 INTERRUPTED = "interrupted: the app stopped while this run was queued or training"  # as JobManager

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Callable
 
 from core.paths import ROOT, runs_dir as configured_runs_dir
+from core.runs.legacy import import_legacy
+from core.runs.snapshot import RunSnapshot
+from core.runs.state import RunState
+from core.runs.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
-from core.train.legacy import import_legacy
-from core.train.state import RunState
-from core.train.snapshot import RunSnapshot
-from core.train.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
 from core.visitors import Viewer, can_control, can_see
 
 
@@ -71,7 +71,7 @@ class RunService:
                 return
             log = open(self.runs_dir / "runner.log", "ab")
             self._runner = subprocess.Popen(
-                [sys.executable, "-m", "core.train.runner", "--runs", str(self.runs_dir),
+                [sys.executable, "-m", "core.runs.runner", "--runs", str(self.runs_dir),
                  "--parent", str(os.getpid())],
                 cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 

@@ -1,4 +1,5 @@
-"""Training runs as Ray tasks on a cluster, recorded in the same store as local runs.
+"""The Ray executor: training runs as Ray tasks on a cluster, recorded in the same store
+as local runs.
 
 The runner process is the Ray driver (its main thread called ray.init, so
 Ray's signal handlers work). Each run is a streaming task: it trains on
@@ -22,13 +23,13 @@ import threading
 import time
 from pathlib import Path
 
+from core.paths import ROOT
+from core.runs.store import RunRecord, RunStore
+from core.runs.worker import RunRecorder, execute, polled
 from core.settings import RunSettings
-from core.train.store import RunRecord, RunStore
-from core.train.worker import RunRecorder, execute, polled
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage, before ray loads
 
-ROOT = Path(__file__).resolve().parents[2]
 BOARD_NAME = "mnist-studio-stop-board"
 # gitignore syntax: anchored with "/", or "data" would also drop core/data/.
 EXCLUDES = ["/.git", "/.venv", "/runs", "/weights", "/data", "/.cache", "/test-output", "/docs",

@@ -5,8 +5,8 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Sequence
 
+from core.runs.curves import TrainingCurves
 from core.train.config import TrainConfig
-from core.train.curves import TrainingCurves
 
 
 @dataclass

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.runs.curves import format_duration
 from core.train.config import TrainConfig
-from core.train.curves import format_duration
 
 if TYPE_CHECKING:
-    from core.train.snapshot import RunSnapshot
+    from core.runs.snapshot import RunSnapshot
 
 
 @dataclass

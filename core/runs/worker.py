@@ -1,17 +1,16 @@
 """Running one stored run, wherever it runs: a local worker process or a Ray task.
 
-`execute` trains and scores a run and tells a recorder what happens. The
-recorder is where the two executors differ:
+`execute` trains and scores a run and tells a recorder what happens; every
+executor (core/runs/executors/) calls it. The recorder is where the two differ:
 - `RunRecorder` writes straight into the run store and the run's folder
-  (a local worker process, and the runner process for Ray runs);
+  (a local worker process, core/runs/executors/local.py, and the runner
+  process for Ray runs);
 - a Ray task gets a recorder that turns each call into a message, streamed
-  back to the runner, which replays it on a RunRecorder (core/train/ray_executor.py).
+  back to the runner, which replays it on a RunRecorder (core/runs/executors/ray.py).
 So both executors record the same things in the same way.
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import time
 import traceback
@@ -19,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Protocol
 
-from core.train.state import RunState
-from core.train.store import INTERRUPTED, RunStore
+from core.runs.state import RunState
+from core.runs.store import RunStore
 
 FLUSH_SECONDS = 0.25  # progress reaches the store (and the live view) 4x a second
 STOP_POLL_SECONDS = 0.2  # a Stop is seen within this, then the step in flight ends
@@ -182,38 +181,3 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         traceback.print_exc()
         batcher.flush()
         recorder.failed(f"{type(err).__name__}: {err}")
-
-
-def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
-    """A local worker process's entry point: one run, then exit.
-
-    A run in its own process cannot take the web app down (an out-of-memory
-    kill ends this process only), and shares no GIL with it. If the runner
-    dies (the app was shut down), or this process is sent SIGTERM or SIGINT, the run stops
-    as if Stop were pressed, so it can be resumed.
-    """
-    store = RunStore(runs_dir)
-    record = store.get(run_id)
-    recorder = RunRecorder(store, run_id, record.run_dir)
-    def runner_gone() -> bool:  # the forkserver, not the runner, is this process's parent
-        try:
-            os.kill(runner_pid, 0)
-            return False
-        except ProcessLookupError:
-            return True
-
-    # SIGTERM comes from the runner when it shuts down (it waits for this process, so
-    # waiting for it to be gone would wait for each other), or to the server's whole
-    # process group (systemd, docker), as SIGINT does on Ctrl+C: stop after the step in
-    # flight, as a Stop does, instead of dying mid-step without the last step saved.
-    signalled = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, _frame: signalled.append(number))
-
-    def stop_wanted() -> bool:
-        return bool(signalled) or store.stop_requested(run_id) or runner_gone()
-
-    execute(run_id, record.config, Path(record.run_dir), recorder, polled(stop_wanted),
-            record.resume_from)
-    if signalled or runner_gone():
-        store.update(run_id, error=INTERRUPTED)

@@ -1,0 +1,99 @@
+"""The runner: one process per runs folder that hands queued runs to an executor.
+
+    python -m core.runs.runner --runs runs [--parent PID]
+
+The web app starts it by itself (core/runs/service.py) and it exits when
+that app does; on a cluster it is the one Ray driver. It owns no state: it
+claims queued runs from the store, starts them on its executor, relays Stop
+to Ray tasks, and marks runs whose process died. Its main thread is free for
+Ray, which installs signal handlers and so must not live in a Streamlit
+script thread.
+
+Executors (core/runs/executors/):
+- `local`: one worker process per run (at most `workers` at once), started
+  from a forkserver that has imported torch once, so a start costs a fork,
+  not an import: core/runs/executors/local.py.
+- `ray`: see core/runs/executors/ray.py.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from core.runs.executors import make_executor
+from core.runs.state import RunState
+from core.runs.store import RunStore
+from core.settings import RunSettings, load_settings
+
+POLL_SECONDS = 0.1
+LOCK_NAME = "runner.lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def serve(runs_dir: str | Path, settings: RunSettings, parent: int | None = None,
+          max_seconds: float | None = None) -> int:
+    """Dispatch until the parent process ends (or SIGTERM). Returns an exit code."""
+    store = RunStore(runs_dir)
+    lock = open(Path(runs_dir) / LOCK_NAME, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another runner serves this folder
+    runner_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    store.interrupt_orphans(runner_id)
+    executor = make_executor(store, settings)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    try:
+        while not stop["now"]:
+            if parent is not None and not _alive(parent):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            executor.poll()
+            while executor.free_slots() > 0:
+                record = store.claim_next(runner_id, executor.name)
+                if record is None:
+                    break
+                try:
+                    executor.start(record)
+                except Exception as err:
+                    store.transition(record.id, RunState.FAILED, [RunState.RUNNING, RunState.STOPPING],
+                                     phase=None, error=f"could not start: {err}",
+                                     finished_at=time.time())
+            time.sleep(POLL_SECONDS)
+    finally:
+        executor.shutdown()
+        lock.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m core.runs.runner",
+                                description="Hand queued training runs to the configured executor.")
+    p.add_argument("--runs", required=True, help="the runs folder (holds runs.sqlite)")
+    p.add_argument("--parent", type=int, default=None,
+                   help="exit when this process ends (the web app that started the runner)")
+    p.add_argument("--max-seconds", type=float, default=None, help="exit after this long (tests)")
+    args = p.parse_args(argv)
+    return serve(args.runs, load_settings(), args.parent, args.max_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
