@@ -8,9 +8,9 @@ from core.catalog import run_stamp
 from core.train.compare import CurveMetric, compare_configs, metric_series
 from core.train.curves import training_curves
 from core.train.store import RunNotFound
-from ui import insight_charts, state
-from ui.charts import STATIC
-from ui.loaders import run_service, viewer
+from ui.common import insight_charts, state
+from ui.common.charts import STATIC
+from ui.common.loaders import run_service, viewer
 
 HIGHLIGHT = "background-color: #ffe08a; color: #1a1a1a; font-weight: 600"
 

@@ -5,8 +5,8 @@ import streamlit as st
 
 from core.data import DATASETS
 from core.data.explore import class_sample_images, montage
-from ui import charts, state
-from ui.loaders import test_split, train_split
+from ui.common import charts, state
+from ui.common.loaders import test_split, train_split
 
 sel = state.selection()
 ss = st.session_state

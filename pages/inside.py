@@ -9,9 +9,9 @@ from core.data import DATASETS
 from core.data.explore import enlarge
 from core.predict.activations import LayerKind, activations, feature_grid, first_layer_filters
 from core.predict.classify import classify, from_dataset_image
-from ui import insight_charts, state
-from ui.charts import STATIC
-from ui.loaders import embedding, evaluation, load_model, test_split
+from ui.common import insight_charts, state
+from ui.common.charts import STATIC
+from ui.common.loaders import embedding, evaluation, load_model, test_split
 
 SOURCES = {"classify": "Last input on Classify", "test": "A random test image"}
 

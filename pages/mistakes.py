@@ -6,8 +6,8 @@ import streamlit as st
 from core.data import DATASETS
 from core.data.explore import enlarge
 from core.evaluate.mistakes import SORTS, filter_mistakes, from_eval, paginate
-from ui import charts, state
-from ui.loaders import evaluation, test_split
+from ui.common import charts, state
+from ui.common.loaders import evaluation, test_split
 
 SESSION = "session"
 PER_PAGE = [12, 24, 48, 96]

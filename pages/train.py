@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import run_view, state, train_form
-from ui.errors import guard
-from ui.loaders import run_service, viewer
+from ui.common import state
+from ui.common.errors import guard
+from ui.common.loaders import run_service, viewer
+from ui.train import form, run_view
 
 sel = state.selection()
 st.title(":material/model_training: Train")
 
 with st.container(border=True):
-    train_form.render_form(sel.dataset)
-train_form.show_notice()
+    form.render_form(sel.dataset)
+form.show_notice()
 
 all_runs = run_service().list_runs(viewer())
 if not all_runs:

@@ -13,10 +13,10 @@ from core.train.health import likely_cause
 from core.train.snapshot import RunSnapshot
 from core.train.runs import config_summary, run_progress, run_row
 from core.train.state import RunState
-from ui import charts, state
-from ui.errors import guarded, safe_callback
-from ui.loaders import run_service, viewer
-from ui.train_form import settle
+from ui.common import charts, state
+from ui.common.errors import guarded, safe_callback
+from ui.common.loaders import run_service, viewer
+from ui.train.form import settle
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
 

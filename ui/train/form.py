@@ -19,10 +19,10 @@ from core.data import DATASETS
 from core.device import available_devices
 from core.train.config import ConfigError, TrainConfig
 from core.train.state import RunState
-from ui import state
-from ui.errors import safe_callback, show_error
+from ui.common import state
+from ui.common.errors import safe_callback, show_error
 from core.train.service import LimitReached
-from ui.loaders import run_service, viewer
+from ui.common.loaders import run_service, viewer
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches

@@ -118,7 +118,7 @@ def run_service() -> RunService:
 
 def viewer() -> Viewer:
     """Who is asking in this session (set by streamlit_app.py before any page runs)."""
-    from ui.state import VIEWER
+    from ui.common.state import VIEWER
     return st.session_state[VIEWER]
 
 
@@ -126,6 +126,6 @@ def available_models(dataset: str | None = None) -> list[ModelEntry]:
     """Shipped checkpoints, this visitor's usable runs, then the checkpoints uploaded in
     this session. Not cached: a run that just finished shows up. Others' runs are
     theirs to use, not ours."""
-    from ui.model_files import uploaded_models  # it imports this module
+    from ui.common.model_files import uploaded_models  # it imports this module
     mine = run_service().list_runs(viewer(), controlled=True)  # every rerun: asks for no more
     return list_models(dataset, runs=mine) + uploaded_models(dataset)

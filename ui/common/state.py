@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core.data import DATASETS
-from ui.deep_links import leave_legacy_pages_pass
+from ui.common.deep_links import leave_legacy_pages_pass
 
 if TYPE_CHECKING:  # annotations only: core.catalog imports torch (this module is on a
     # cold start's path, before torch), numpy takes tens of ms
@@ -59,7 +59,7 @@ def dataset() -> str:
     """The sidebar's dataset, known before the sidebar is drawn: for a page that draws
     something before it asks for the selection (Classify: its canvas)."""
     # A page file run alone by Streamlit's legacy pages/ pass: go through the entry
-    # script instead (see ui.deep_links).
+    # script instead (see ui.common.deep_links).
     leave_legacy_pages_pass()
     ss = st.session_state
     if ss.get(DATASET) not in DATASETS:  # set before the widget exists, as Streamlit requires
@@ -74,7 +74,7 @@ def selection() -> Selection:
     # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
     # the last run's): go through the entry script instead.
     leave_legacy_pages_pass()
-    from ui.sidebar import render_sidebar  # it imports torch (the model list)
+    from ui.common.sidebar import render_sidebar  # it imports torch (the model list)
     sel = render_sidebar()
     if sel is None:  # the sidebar failed and has shown why: nothing more to draw
         st.stop()

@@ -2,7 +2,8 @@
 
 Its selection is computed once per script run, at the first call of current_selection()
 (the page's, or the sidebar's own); the sidebar is drawn at the first call of
-render_sidebar() in the run (ui.state.selection(), else the entry script after the page).
+render_sidebar() in the run (ui.common.state.selection(), else the entry script after
+the page).
 A fragment's rerun (Classify's panel after a stroke) computes and draws neither: it gets
 the last full run's selection, the one the sidebar shows.
 """
@@ -16,10 +17,10 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from core.catalog import ModelEntry, default_model, find_model, no_model_help
 from core.data import DATASETS
-from ui import state
-from ui.identity import admin_box
-from ui.loaders import available_models, device_label, run_service, use_one_thread, viewer
-from ui.model_files import model_files_box
+from ui.common import state
+from ui.common.identity import admin_box
+from ui.common.loaders import available_models, device_label, run_service, use_one_thread, viewer
+from ui.common.model_files import model_files_box
 
 
 def _model_caption(entry: ModelEntry) -> str:
