@@ -2,8 +2,8 @@
 
 The entry script runs on every rerun of every page: page config, navigation, the
 visitor's identity, then the selected page, inside an error guard. The shared sidebar
-is drawn when the page first asks for its selection (ui.common.state.selection(): every
-page at its top, Classify after its canvas), else after the page.
+is drawn when the page first asks for its selection (ui.common.selection.selection():
+every page at its top, Classify after its canvas), else after the page.
 
 Nothing here imports torch, which is most of a cold start: on a new server, the first
 page (Classify) shows its heading and canvas first, then loads torch and the model.

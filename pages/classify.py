@@ -13,6 +13,7 @@ from core.data import DATASETS
 from ui.classify.canvas import buttons as canvas_buttons, drawing
 from ui.common import state, timings
 from ui.common.errors import guarded
+from ui.common.selection import selection
 
 SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
            "sample": ":material/casino: Test image"}
@@ -44,4 +45,4 @@ dataset = state.dataset()
 st.title(":material/draw: Classify")
 timings.mark("heading")
 st.fragment(guarded(panel))(dataset)
-state.selection()  # the sidebar, drawn after the canvas (it imports torch)
+selection()  # the sidebar, drawn after the canvas (it imports torch)

@@ -1,6 +1,7 @@
 """Helpers shared by the pages and the entry script (streamlit_app.py).
 
-state           session-state keys, Selection, ModelInput, selection() (draws the sidebar)
+state           session-state keys, Selection, ModelInput, viewer(); the bottom of ui/
+selection       selection() and require_model(): what a page calls first (draws the sidebar)
 sidebar         the shared sidebar: dataset, model list and choice, device badge, admin box
 loaders         everything slow, cached once per process: checkpoints, splits, evaluations
 model_files     the sidebar's checkpoint upload and export of the selected model
@@ -11,4 +12,6 @@ deep_links      a page URL opened on a fresh server: leaving Streamlit's legacy 
 timings         opt-in stage-by-stage timings of script runs ($MNIST_STUDIO_TIMINGS)
 charts          Plotly figure builders used across pages: bars, images, heatmaps, curves
 insight_charts  figures of Inside the model and Compare runs: heat strips, embedding map, runs
+
+Imports point down: selection -> sidebar -> model_files -> loaders, and all of them -> state.
 """

@@ -1,4 +1,9 @@
-"""Session-state keys shared by the pages, in one place so they cannot drift apart."""
+"""Session-state keys shared by the pages, in one place so they cannot drift apart, and
+the helpers that read and write them.
+
+The bottom of ui/: it imports no other ui module but deep_links (the sidebar, the
+loaders and the model files import this one).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,6 +19,7 @@ if TYPE_CHECKING:  # annotations only: core.catalog imports torch (this module i
     import numpy as np
 
     from core.catalog import ModelEntry
+    from core.visitors import Viewer
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
@@ -67,20 +73,6 @@ def dataset() -> str:
     return ss[DATASET]
 
 
-def selection() -> Selection:
-    """What the sidebar selected in this run. The first call of a run draws the sidebar:
-    every page calls this first, except Classify, which draws its canvas before (the
-    sidebar's model list imports torch, and a cold start's first page is Classify)."""
-    # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
-    # the last run's): go through the entry script instead.
-    leave_legacy_pages_pass()
-    from ui.common.sidebar import render_sidebar  # it imports torch (the model list)
-    sel = render_sidebar()
-    if sel is None:  # the sidebar failed and has shown why: nothing more to draw
-        st.stop()
-    return sel
-
-
 def use_model(dataset: str, key: str) -> None:
     """Button callback: make a model the selected one on every page.
 
@@ -91,10 +83,6 @@ def use_model(dataset: str, key: str) -> None:
     st.session_state[MODEL] = key
 
 
-def require_model(sel: Selection) -> ModelEntry:
-    """The selected model; without one, say how to get one and end the page here."""
-    if sel.model is None:
-        from core.catalog import no_model_help
-        st.info(no_model_help(sel.dataset), icon=":material/info:")
-        st.stop()
-    return sel.model
+def viewer() -> Viewer:
+    """Who is asking in this session (set by streamlit_app.py before any page runs)."""
+    return st.session_state[VIEWER]
