@@ -6,5 +6,6 @@ like its page file, what several pages need sits in common.
     train/     pages/train.py's: the settings form, the runs
 
 A page package imports common and nothing of another page's package; common imports
-no page package. Nothing here computes results; that is core's job. core never imports this.
+no page package (tests/test_ui_layout.py checks both). Nothing here computes results;
+that is core's job. core never imports this.
 """
