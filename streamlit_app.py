@@ -2,8 +2,8 @@
 
 The entry script runs on every rerun of every page: page config, navigation, the
 visitor's identity, then the selected page, inside an error guard. The shared sidebar
-is drawn when the page first asks for its selection (ui.state.selection(): every page
-at its top, Classify after its canvas), else after the page.
+is drawn when the page first asks for its selection (ui.common.selection.selection():
+every page at its top, Classify after its canvas), else after the page.
 
 Nothing here imports torch, which is most of a cold start: on a new server, the first
 page (Classify) shows its heading and canvas first, then loads torch and the model.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import timings
+from ui.common import timings
 
 
 def main() -> None:
@@ -21,14 +21,14 @@ def main() -> None:
 
     from core.paths import runs_dir
     from core.visitors import server_secret
-    from ui import state
-    from ui.errors import guard, show_callback_error
-    from ui.identity import current_viewer
+    from ui.common import state
+    from ui.common.errors import guard, show_callback_error
+    from ui.common.identity import current_viewer
 
     # Each url_path is its page file's name (the default page's URL is "/"): Streamlit
     # 1.67 runs the first script run after a server start (and AppTest every run) as a
     # legacy pages/ app, which reports any URL that names no pages/ file as "Page not
-    # found"; with these names it finds the file, and ui.deep_links sends the run back
+    # found"; with these names it finds the file, and ui.common.deep_links sends the run back
     # through this script (see there).
     pages = [
         st.Page("pages/classify.py", title="Classify", icon=":material/draw:", default=True),
@@ -50,7 +50,7 @@ def main() -> None:
     with guard(), timings.stage("page"):
         page.run()
     with guard():
-        from ui.sidebar import render_sidebar  # here, after the page: it imports torch
+        from ui.common.sidebar import render_sidebar  # here, after the page: it imports torch
         render_sidebar()  # for a page that failed before asking for it; else drawn already
 
 

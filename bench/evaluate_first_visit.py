@@ -6,7 +6,7 @@ For each dataset's default shipped model (the resnets): a fresh AppTest session
 opens the app (Classify: imports, data, models warmed), then the time of the run
 that switches to Evaluate is measured, with the evaluation cache in a new empty
 folder. That run computes (or reads) model A's test results and model B's, for
-the "Compare two models" section. Also the loader call alone (ui.loaders.evaluation).
+the "Compare two models" section. Also the loader call alone (ui.common.loaders.evaluation).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def main(datasets: list[str]) -> None:
     from streamlit.testing.v1 import AppTest
 
     from core.catalog import default_model, list_models
-    from ui.state import DATASET
+    from ui.common.state import DATASET
 
     for dataset in datasets:
         os.environ["MNIST_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="eval-cache-")

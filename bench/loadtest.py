@@ -126,7 +126,7 @@ def _render(v: Visitor, tally: Tally, timed: bool = False) -> None:
 
 def _start(v: Visitor, seed: int, tally: Tally) -> str:
     """Press Start with this seed: 'started' (the run is noted), 'queue-full', 'quota'."""
-    from ui.state import TRAIN_REQUEST
+    from ui.common.state import TRAIN_REQUEST
     v.at.number_input(key="train_seed").set_value(seed)
     _run_page(v, tally, v.at.button(key="train_start").click())
     refusals = [e.value for e in v.at.error if "Not started" in e.value]
@@ -152,7 +152,7 @@ def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
 
     from core.runs.service import get_service
     from core.runs.state import RunState
-    from ui.identity import VISITOR
+    from ui.common.identity import VISITOR
 
     service = get_service()
     v.at = AppTest.from_file(APP, default_timeout=s.render_timeout)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import DATASETS
-from ui import state, timings
-from ui.canvas import buttons as canvas_buttons, drawing
-from ui.errors import guarded
+from ui.classify.canvas import buttons as canvas_buttons, drawing
+from ui.common import state, timings
+from ui.common.errors import guarded
+from ui.common.selection import selection
 
 SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
            "sample": ":material/casino: Test image"}
@@ -36,12 +37,12 @@ def panel(dataset: str) -> None:
                     canvas_buttons()
                 timings.mark("canvas")
         with timings.stage("imports"):  # now, with the canvas on screen: torch, the charts
-            from ui import classify_view
-        classify_view.answer(dataset, source, rgba, left, right)
+            from ui.classify import view
+        view.answer(dataset, source, rgba, left, right)
 
 
 dataset = state.dataset()
 st.title(":material/draw: Classify")
 timings.mark("heading")
 st.fragment(guarded(panel))(dataset)
-state.selection()  # the sidebar, drawn after the canvas (it imports torch)
+selection()  # the sidebar, drawn after the canvas (it imports torch)

@@ -8,17 +8,18 @@ from core.catalog import run_stamp
 from core.runs.compare import CurveMetric, compare_configs, metric_series
 from core.runs.curves import training_curves
 from core.runs.store import RunNotFound
-from ui import insight_charts, state
-from ui.charts import STATIC
-from ui.loaders import run_service, viewer
+from ui.common import insight_charts, state
+from ui.common.charts import STATIC
+from ui.common.loaders import run_service
+from ui.common.selection import selection
 
 HIGHLIGHT = "background-color: #ffe08a; color: #1a1a1a; font-weight: 600"
 
-state.selection()  # the shared sidebar ran (and this is not Streamlit's legacy pages pass)
+selection()  # the shared sidebar ran (and this is not Streamlit's legacy pages pass)
 ss = st.session_state
 st.title(":material/compare_arrows: Compare runs")
 
-all_runs = run_service().list_runs(viewer())
+all_runs = run_service().list_runs(state.viewer())
 if not all_runs:
     st.info("No training runs yet. Start some on the **Train** page, then compare them here.",
             icon=":material/info:")
@@ -44,7 +45,7 @@ if not chosen:
 snaps = []
 for run_id in chosen:
     try:
-        snaps.append(run_service().get(run_id, viewer(), metrics=True))
+        snaps.append(run_service().get(run_id, state.viewer(), metrics=True))
     except RunNotFound:  # deleted between the list and now
         st.warning(f"Run `{run_id}` is gone.", icon=":material/search_off:")
 

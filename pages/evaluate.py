@@ -8,15 +8,16 @@ import streamlit as st
 from core.catalog import find_model
 from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
-from ui import charts, state
-from ui.errors import safe_callback
-from ui.loaders import evaluation
+from ui.common import charts, state
+from ui.common.errors import safe_callback
+from ui.common.loaders import evaluation
+from ui.common.selection import require_model, selection
 
-sel = state.selection()
+sel = selection()
 ss = st.session_state
 st.title(":material/analytics: Evaluate")
 
-state.require_model(sel)
+require_model(sel)
 
 names = list(DATASETS[sel.dataset].classes)
 

@@ -5,10 +5,11 @@ import streamlit as st
 
 from core.data import DATASETS
 from core.data.explore import class_sample_images, montage
-from ui import charts, state
-from ui.loaders import test_split, train_split
+from ui.common import charts
+from ui.common.loaders import test_split, train_split
+from ui.common.selection import selection
 
-sel = state.selection()
+sel = selection()
 ss = st.session_state
 spec = DATASETS[sel.dataset]
 st.title(":material/grid_view: Dataset explorer")

@@ -9,16 +9,17 @@ from core.data import DATASETS
 from core.data.explore import enlarge
 from core.predict.activations import LayerKind, activations, feature_grid, first_layer_filters
 from core.predict.classify import classify, from_dataset_image
-from ui import insight_charts, state
-from ui.charts import STATIC
-from ui.loaders import embedding, evaluation, load_model, test_split
+from ui.common import insight_charts, state
+from ui.common.charts import STATIC
+from ui.common.loaders import embedding, evaluation, load_model, test_split
+from ui.common.selection import require_model, selection
 
 SOURCES = {"classify": "Last input on Classify", "test": "A random test image"}
 
-sel = state.selection()
+sel = selection()
 ss = st.session_state
 st.title(":material/layers: Inside the model")
-entry = state.require_model(sel)
+entry = require_model(sel)
 ckpt = load_model(entry)
 names = list(DATASETS[sel.dataset].classes)
 split = test_split(sel.dataset)

@@ -6,18 +6,19 @@ import streamlit as st
 from core.data import DATASETS
 from core.data.explore import enlarge
 from core.evaluate.mistakes import SORTS, filter_mistakes, from_eval, paginate
-from ui import charts, state
-from ui.loaders import evaluation, test_split
+from ui.common import charts, state
+from ui.common.loaders import evaluation, test_split
+from ui.common.selection import require_model, selection
 
 SESSION = "session"
 PER_PAGE = [12, 24, 48, 96]
 COLUMNS = 6
 
-sel = state.selection()
+sel = selection()
 ss = st.session_state
 st.title(":material/report: Mistakes")
 
-state.require_model(sel)
+require_model(sel)
 
 names = list(DATASETS[sel.dataset].classes)
 with st.spinner(f"Evaluating {sel.model.label} on the test set (once; the result is cached)…"):

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import run_view, state, train_form
-from ui.errors import guard
-from ui.loaders import run_service, viewer
+from ui.common import state
+from ui.common.errors import guard
+from ui.common.loaders import run_service
+from ui.common.selection import selection
+from ui.train import form, run_view
 
-sel = state.selection()
+sel = selection()
 st.title(":material/model_training: Train")
 
 with st.container(border=True):
-    train_form.render_form(sel.dataset)
-train_form.show_notice()
+    form.render_form(sel.dataset)
+form.show_notice()
 
-all_runs = run_service().list_runs(viewer())
+all_runs = run_service().list_runs(state.viewer())
 if not all_runs:
     st.info("No runs yet. Pick the settings above and press **Start training**; the run keeps "
             "going in the background when you switch pages or close the tab.",
@@ -23,7 +25,7 @@ if not all_runs:
 
 shown = run_view.choose_run(all_runs)
 with guard():
-    run_view.show_run(run_service().get(shown.id, viewer()),
+    run_view.show_run(run_service().get(shown.id, state.viewer()),
                       in_use=sel.model.key if sel.model is not None else None)
 
 st.subheader("Runs")

@@ -4,7 +4,7 @@ Everything runs on the tiny fake datasets (tests/fakedata.py): a weights folder
 with two quickly trained checkpoints is made once per module, and each test
 points MNIST_STUDIO_DATA / _WEIGHTS / _RUNS / _CACHE at its own folders.
 The drawing canvas is a browser component; tests put an RGBA array in
-st.session_state["classify_canvas_rgba"] instead (see ui/canvas.py).
+st.session_state["classify_canvas_rgba"] instead (see ui/classify/canvas.py).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from core.visitors import Viewer
 from core.predict.preprocess import from_canvas, from_image
 from core.train.config import TrainConfig
 from core.train.loop import train
-from ui.state import CANVAS_RGBA, MODEL, VIEWER
-from ui.identity import VISITOR
+from ui.common.state import CANVAS_RGBA, MODEL, VIEWER
+from ui.common.identity import VISITOR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = {"classify": "pages/classify.py", "train": "pages/train.py",
@@ -154,7 +154,7 @@ def test_page_renders_with_its_widgets_and_the_shared_sidebar(env, page):
 
 def test_page_drawn_when_another_session_left_the_legacy_pass_first(env, monkeypatch):
     """Tabs reconnecting to a restarted server start their first runs together: each
-    run is Streamlit's legacy pages/ pass, and the first to reach ui.deep_links clears
+    run is Streamlit's legacy pages/ pass, and the first to reach ui.common.deep_links clears
     the process-wide flag before the others get there. Those must still leave the
     legacy pass for the entry script, not stop with an empty page."""
     from streamlit.runtime.pages_manager import PagesManager

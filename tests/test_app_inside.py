@@ -20,8 +20,8 @@ from core.runs.service import get_service
 from core.visitors import Viewer
 from tests.test_app import (APP, PAGES, TIMEOUT, _digit_canvas, _no_exception,  # noqa: F401
                             _worst_pair, env, weights)
-from ui.identity import VISITOR
-from ui.state import CANVAS_RGBA, MISTAKES_REQUEST
+from ui.common.identity import VISITOR
+from ui.common.state import CANVAS_RGBA, MISTAKES_REQUEST
 
 INSIDE, COMPARE = "pages/inside.py", "pages/compare.py"
 

@@ -12,7 +12,7 @@ from core.predict.classify import classify
 from core.predict.ood import Calibration, file_sha1, unfamiliarity, write_calibrations
 from core.predict.preprocess import from_canvas
 from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
-from ui.state import CANVAS_RGBA, MODEL
+from ui.common.state import CANVAS_RGBA, MODEL
 
 FLAG = "This does not look like a digit the model knows"
 

@@ -3,7 +3,7 @@
 Importing torch is most of a new server's first script run (about a second and a half
 of the ~2 s it took); the page draws its heading and canvas first, then imports torch
 for the model and the sidebar's model list. Checked in a fresh interpreter (this one
-has torch already) through AppTest and the app's own timings (ui/timings.py), whose
+has torch already) through AppTest and the app's own timings (ui/common/timings.py), whose
 marks say whether torch was imported when the heading and the canvas were drawn.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ from core.data import get_spec
 from core.predict.preprocess import from_canvas, from_image, preprocess_gray
 from core.predict.strokes import fit_stroke_width, skeleton, stroke_width
 from tests.conftest import REAL_DATA, real_data_present
-from ui.canvas import STROKE
+from ui.classify.canvas import STROKE
 
 CANVAS = 280
 MNIST_WIDTH = get_spec("mnist").stroke_width
@@ -130,7 +130,7 @@ def test_uploads_are_framed_as_before():
 
 # ---------------------------------------------------------------- accuracy by size
 
-# The app's brush (ui.canvas.STROKE) and the old, broader one.
+# The app's brush (ui.classify.canvas.STROKE) and the old, broader one.
 N_DIGITS = 200
 
 

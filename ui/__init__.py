@@ -1,4 +1,11 @@
-"""Streamlit-only helpers shared by the pages: sidebar, cached loaders, charts, errors.
+"""Streamlit-only helpers of the pages: what one page needs sits in the package named
+like its page file, what several pages need sits in common.
 
-Nothing here computes results; that is core's job. core never imports this.
+    common/    every page's helpers: session state, sidebar, loaders, errors, charts...
+    classify/  pages/classify.py's: the canvas, the answer, the "I don't know" flag
+    train/     pages/train.py's: the settings form, the runs
+
+A page package imports common and nothing of another page's package; common imports
+no page package (tests/test_ui_layout.py checks both). Nothing here computes results;
+that is core's job. core never imports this.
 """

@@ -1,7 +1,7 @@
 """Fixtures for the browser test: a real `streamlit run` server and Debian's chromium.
 
 Everything the test writes goes under test-output/ (gitignored): screenshots,
-the server's stdout/stderr and its per-run timings (ui/timings.py), the browser
+the server's stdout/stderr and its per-run timings (ui/common/timings.py), the browser
 console, and the measured timings.
 Training runs go to a temporary folder, never to the repo's runs/.
 
@@ -196,7 +196,7 @@ class App:
     url: str
     setup: AppSetup
     log: Path  # the server's stderr (Streamlit logs there)
-    timings: Path  # the server's per-run timings, one JSON line per script run (ui.timings)
+    timings: Path  # the server's per-run timings, one JSON line per script run (ui.common.timings)
     started: float  # time.time() just before the server's Popen (the browser's clock
     healthy: float  # is the same epoch); and when its health endpoint first answered
 
@@ -257,7 +257,7 @@ def app(browser_ready, app_setup: AppSetup, output_dir: Path) -> App:
 
 # Installed in every tab before the app's own scripts: when the websocket sends and
 # receives messages, and when a canvas is encoded (the drawing canvas sends its image as
-# a PNG data URL), in epoch ms, the clock the server's timings use (ui.timings), so a
+# a PNG data URL), in epoch ms, the clock the server's timings use (ui.common.timings), so a
 # stroke's time can be split at those points (tests/e2e/test_browser.py).
 BROWSER_CLOCK = """(() => {
   const clock = window.__e2eClock = {sent: [], received: [], encoded: []};

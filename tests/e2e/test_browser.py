@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import DOCS_SCREENSHOTS, SCREENSHOTS, UPDATE_DOCS, new_tab, serve
-from ui import timings as server_timings
+from ui.common import timings as server_timings
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -215,7 +215,7 @@ def draw_vertical_stroke(page) -> None:
 
 
 def server_runs(app, after: int = 0) -> list[dict]:
-    """The server's script runs (ui.timings records) after the first `after`."""
+    """The server's script runs (ui.common.timings records) after the first `after`."""
     return server_timings.read(app.timings)[after:]
 
 
@@ -236,7 +236,7 @@ def _ms(value: float) -> float:
 
 def split_stroke(up: float, shown: float, browser: dict, run: dict | None) -> dict:
     """A stroke's release-to-prediction time (epoch ms: `up`, `shown`) cut where the
-    browser's clock (conftest.BROWSER_CLOCK) and the server's run record (ui.timings)
+    browser's clock (conftest.BROWSER_CLOCK) and the server's run record (ui.common.timings)
     say: the canvas component's wait before it encodes the drawing (its debounce), the
     PNG encoding, Streamlit's frontend until the websocket sends, the way to the
     server's script run, the run until the prediction's element is sent, its way back

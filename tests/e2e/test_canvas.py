@@ -25,7 +25,7 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module
     PlaywrightError = expect = None
 
-CANVAS_PX = 280  # ui.canvas.SIZE
+CANVAS_PX = 280  # ui.classify.canvas.SIZE
 GRID = 4
 CELL = CANVAS_PX // GRID
 START = 12  # a stroke starts this far (canvas px) into its cell: row 0 starts at y = 12

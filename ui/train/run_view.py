@@ -13,10 +13,10 @@ from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
 from core.runs.runs import config_summary, run_progress, run_row
 from core.runs.state import RunState
-from ui import charts, state
-from ui.errors import guarded, safe_callback
-from ui.loaders import run_service, viewer
-from ui.train_form import settle
+from ui.common import charts, state
+from ui.common.errors import guarded, safe_callback
+from ui.common.loaders import run_service
+from ui.train.form import settle
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
 
@@ -26,7 +26,7 @@ POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once
 
 @safe_callback
 def _stop(run_id: str) -> None:
-    run_service().stop(run_id, viewer())
+    run_service().stop(run_id, state.viewer())
     # Training ends within a step and the run says Stopped; the test-set scoring of its
     # best checkpoint follows with its own line. Wait that long, not for the scoring.
     settle(run_id, lambda s: not s.state.active, 1.5)
@@ -34,13 +34,13 @@ def _stop(run_id: str) -> None:
 
 @safe_callback
 def _resume(run_id: str) -> None:
-    if run_service().get(run_id, viewer(), metrics=False).resumable:  # not twice for one click
-        run_service().resume(run_id, viewer())
+    if run_service().get(run_id, state.viewer(), metrics=False).resumable:  # not twice for one click
+        run_service().resume(run_id, state.viewer())
 
 
 @safe_callback
 def _delete(run_id: str) -> None:
-    run_service().delete(run_id, viewer())
+    run_service().delete(run_id, state.viewer())
     st.session_state.pop(state.TRAIN_FOCUS, None)
 
 
@@ -56,7 +56,7 @@ def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
             ss[state.TRAIN_FOCUS] = linked
         else:
             st.warning(f"Run `{linked}` was not found.", icon=":material/search_off:")
-    active = run_service().active_run(viewer())
+    active = run_service().active_run(state.viewer())
     seen = ss.setdefault(state.TRAIN_SEEN, set())
     if active is not None and active.id not in seen:
         seen.add(active.id)
@@ -76,7 +76,7 @@ def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
 
 
 def owner_label(run: RunSnapshot) -> str:
-    if run.owner == viewer().id:
+    if run.owner == state.viewer().id:
         return "you"
     special = {"legacy": "an earlier version", "cli": "the command line"}  # LEGACY_OWNER, CLI_OWNER
     return special.get(run.owner) or f"visitor {run.owner.split(':')[-1][:6]}"
@@ -162,7 +162,7 @@ def _placement(snap: RunSnapshot) -> None:
 def _live_view(run_id: str, shown_state: RunState) -> None:
     """Reruns alone once a second while the run is queued or training: progress and
     charts only, so the browser redraws little. Any change of state reruns the page."""
-    snap = run_service().get(run_id, viewer(), max_points=200)
+    snap = run_service().get(run_id, state.viewer(), max_points=200)
     if snap.state != shown_state:
         st.rerun(scope="app")  # started, stopped or finished: badge, buttons, results, models
     # Here, not above the fragment: the worker names its node and device after it starts.
@@ -186,7 +186,7 @@ def _live_view(run_id: str, shown_state: RunState) -> None:
 
 def _scoring_view(run_id: str) -> None:
     """After a Stop: the best checkpoint is being scored on the test set."""
-    snap = run_service().get(run_id, viewer(), metrics=False)
+    snap = run_service().get(run_id, state.viewer(), metrics=False)
     if snap.phase != "scoring":
         st.rerun(scope="app")
     st.progress(1.0, text="Scoring the best checkpoint on the test set…")

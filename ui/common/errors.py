@@ -12,7 +12,7 @@ from typing import Callable, Iterator, TypeVar
 import streamlit as st
 
 from core.data import DataMissingError
-from ui.data_download import offer_download
+from ui.common.data_download import offer_download
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)

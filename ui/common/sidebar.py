@@ -2,7 +2,8 @@
 
 Its selection is computed once per script run, at the first call of current_selection()
 (the page's, or the sidebar's own); the sidebar is drawn at the first call of
-render_sidebar() in the run (ui.state.selection(), else the entry script after the page).
+render_sidebar() in the run (ui.common.selection.selection(), else the entry script after
+the page).
 A fragment's rerun (Classify's panel after a stroke) computes and draws neither: it gets
 the last full run's selection, the one the sidebar shows.
 """
@@ -14,12 +15,20 @@ from typing import Iterator
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from core.catalog import ModelEntry, default_model, find_model, no_model_help
+from core.catalog import ModelEntry, default_model, find_model, list_models, no_model_help
 from core.data import DATASETS
-from ui import state
-from ui.identity import admin_box
-from ui.loaders import available_models, device_label, run_service, use_one_thread, viewer
-from ui.model_files import model_files_box
+from ui.common import state
+from ui.common.identity import admin_box
+from ui.common.loaders import device_label, run_service, use_one_thread
+from ui.common.model_files import model_files_box, uploaded_models
+
+
+def available_models(dataset: str | None = None) -> list[ModelEntry]:
+    """Shipped checkpoints, this visitor's usable runs, then the checkpoints uploaded in
+    this session. Not cached: a run that just finished shows up. Others' runs are
+    theirs to use, not ours."""
+    mine = run_service().list_runs(state.viewer(), controlled=True)  # every rerun: asks for no more
+    return list_models(dataset, runs=mine) + uploaded_models(dataset)
 
 
 def _model_caption(entry: ModelEntry) -> str:
@@ -103,7 +112,7 @@ def render_sidebar() -> state.Selection | None:
         model_files_box(sel.model)
         st.badge(device_label(), icon=":material/memory:", color="gray",
                  help="Where inference and training run")
-        me = viewer()
+        me = state.viewer()
         st.caption(f":material/person: {'admin · ' if me.admin else ''}"
                    f"{'you are ' + me.id[2:] if me.id.startswith('u:') else 'visitor ' + me.short}"
                    " · your runs are yours; others' are read-only")

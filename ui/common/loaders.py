@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core.catalog import ModelEntry, list_models
+from core.catalog import ModelEntry
 from core.checkpoints import Checkpoint, load_checkpoint
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
@@ -20,7 +20,6 @@ from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
 from core.runs.service import RunService, get_service
-from core.visitors import Viewer
 
 
 def use_one_thread() -> None:
@@ -114,18 +113,3 @@ def device_label() -> str:
 def run_service() -> RunService:
     """The run system of this app's runs folder ($MNIST_STUDIO_RUNS, else <repo>/runs)."""
     return get_service()
-
-
-def viewer() -> Viewer:
-    """Who is asking in this session (set by streamlit_app.py before any page runs)."""
-    from ui.state import VIEWER
-    return st.session_state[VIEWER]
-
-
-def available_models(dataset: str | None = None) -> list[ModelEntry]:
-    """Shipped checkpoints, this visitor's usable runs, then the checkpoints uploaded in
-    this session. Not cached: a run that just finished shows up. Others' runs are
-    theirs to use, not ours."""
-    from ui.model_files import uploaded_models  # it imports this module
-    mine = run_service().list_runs(viewer(), controlled=True)  # every rerun: asks for no more
-    return list_models(dataset, runs=mine) + uploaded_models(dataset)

@@ -17,11 +17,11 @@ from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
-from ui import charts, state, timings
-from ui.errors import show_error
-from ui.familiarity import show_flag
-from ui.loaders import load_model, test_split, use_one_thread
-from ui.sidebar import current_selection
+from ui.classify.familiarity import show_flag
+from ui.common import charts, state, timings
+from ui.common.errors import show_error
+from ui.common.loaders import load_model, test_split, use_one_thread
+from ui.common.sidebar import current_selection
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 METHOD_NAMES = {"gradient": "Input gradient (fast)", "smoothgrad": "SmoothGrad (less noisy)",

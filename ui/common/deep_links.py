@@ -11,7 +11,7 @@ legacy pass, and a URL that names no pages/ file sends "page_not_found" (the
 browser's "Page not found" dialog) before the entry script resolves the page.
 
 Hence the app's url_paths are the page files' names: the legacy pass then finds the
-file and runs it alone, without the entry script. Its first call, state.selection(),
+file and runs it alone, without the entry script. Its first call, selection(),
 comes here: we clear the flag, as st.navigation would have, and run the entry script
 in its place, in this same run (a rerun would lose a button's click), which
 navigates to the same page (its hash is the same url_path's); then this pass stops.

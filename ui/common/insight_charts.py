@@ -1,6 +1,6 @@
 """Figures of the model-inside views: heat strips, the embedding map, runs overlaid.
 
-Like ui.charts, they draw numbers computed in core and compute nothing.
+Like ui.common.charts, they draw numbers computed in core and compute nothing.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.runs.compare import CurveMetric
-from ui.charts import _fast_figure, _static_layout
+from ui.common.charts import _fast_figure, _static_layout
 
 CLASS_COLORS = qualitative.D3  # 10 distinct colours, one per class
 RUN_COLORS = qualitative.Plotly

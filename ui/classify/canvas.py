@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ui import state
+from ui.common import state
 
 if TYPE_CHECKING:  # numpy is imported on use: the canvas is drawn before it is needed
     import numpy as np

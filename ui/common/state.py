@@ -1,4 +1,9 @@
-"""Session-state keys shared by the pages, in one place so they cannot drift apart."""
+"""Session-state keys shared by the pages, in one place so they cannot drift apart, and
+the helpers that read and write them.
+
+The bottom of ui/: it imports no other ui module but deep_links (the sidebar, the
+loaders and the model files import this one).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,13 +12,14 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core.data import DATASETS
-from ui.deep_links import leave_legacy_pages_pass
+from ui.common.deep_links import leave_legacy_pages_pass
 
 if TYPE_CHECKING:  # annotations only: core.catalog imports torch (this module is on a
     # cold start's path, before torch), numpy takes tens of ms
     import numpy as np
 
     from core.catalog import ModelEntry
+    from core.visitors import Viewer
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key
@@ -59,26 +65,12 @@ def dataset() -> str:
     """The sidebar's dataset, known before the sidebar is drawn: for a page that draws
     something before it asks for the selection (Classify: its canvas)."""
     # A page file run alone by Streamlit's legacy pages/ pass: go through the entry
-    # script instead (see ui.deep_links).
+    # script instead (see ui.common.deep_links).
     leave_legacy_pages_pass()
     ss = st.session_state
     if ss.get(DATASET) not in DATASETS:  # set before the widget exists, as Streamlit requires
         ss[DATASET] = next(iter(DATASETS))
     return ss[DATASET]
-
-
-def selection() -> Selection:
-    """What the sidebar selected in this run. The first call of a run draws the sidebar:
-    every page calls this first, except Classify, which draws its canvas before (the
-    sidebar's model list imports torch, and a cold start's first page is Classify)."""
-    # A page file run alone by Streamlit's legacy pages/ pass (its SELECTION would be
-    # the last run's): go through the entry script instead.
-    leave_legacy_pages_pass()
-    from ui.sidebar import render_sidebar  # it imports torch (the model list)
-    sel = render_sidebar()
-    if sel is None:  # the sidebar failed and has shown why: nothing more to draw
-        st.stop()
-    return sel
 
 
 def use_model(dataset: str, key: str) -> None:
@@ -91,10 +83,6 @@ def use_model(dataset: str, key: str) -> None:
     st.session_state[MODEL] = key
 
 
-def require_model(sel: Selection) -> ModelEntry:
-    """The selected model; without one, say how to get one and end the page here."""
-    if sel.model is None:
-        from core.catalog import no_model_help
-        st.info(no_model_help(sel.dataset), icon=":material/info:")
-        st.stop()
-    return sel.model
+def viewer() -> Viewer:
+    """Who is asking in this session (set by streamlit_app.py before any page runs)."""
+    return st.session_state[VIEWER]

@@ -19,10 +19,10 @@ from core.data import DATASETS
 from core.device import available_devices
 from core.train.config import ConfigError, TrainConfig
 from core.runs.state import RunState
-from ui import state
-from ui.errors import safe_callback, show_error
+from ui.common import state
+from ui.common.errors import safe_callback, show_error
 from core.runs.service import LimitReached
-from ui.loaders import run_service, viewer
+from ui.common.loaders import run_service
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -147,7 +147,7 @@ def _request_id(cfg: TrainConfig) -> tuple[str, bool]:
 
 def _still_active(run_id: str) -> bool:
     try:
-        return run_service().get(run_id, viewer(), metrics=False).state.active
+        return run_service().get(run_id, state.viewer(), metrics=False).state.active
     except KeyError:  # deleted since
         return False
 
@@ -155,7 +155,7 @@ def _still_active(run_id: str) -> bool:
 @safe_callback
 def _start() -> None:
     """Start button callback: queue the run; it starts at once unless one is training."""
-    ss, service, me = st.session_state, run_service(), viewer()
+    ss, service, me = st.session_state, run_service(), state.viewer()
     try:
         cfg = form_config()
     except ConfigError as err:  # said in the page; nothing queued, nothing replaced
@@ -188,7 +188,7 @@ def settle(run_id: str, until, timeout: float) -> None:
     """Wait briefly inside a callback, so the rerun that follows shows the new state
     instead of waiting for the live view's next tick."""
     try:
-        run_service().wait(run_id, viewer(), until=until, timeout=timeout)
+        run_service().wait(run_id, state.viewer(), until=until, timeout=timeout)
     except TimeoutError:
         pass  # the live view shows it when it happens
 

@@ -11,8 +11,8 @@ from core.catalog import SHIPPED, ModelEntry
 from core.checkpoints import Checkpoint, CheckpointError
 from core.export.exporting import ExportFormat, export_bytes
 from core.uploads import accept_upload, visitor_folder
-from ui import state
-from ui.loaders import load_model, run_service, viewer
+from ui.common import state
+from ui.common.loaders import load_model, run_service
 
 UPLOAD_KEY = "model_upload"
 UPLOADED = "_uploaded_models"  # {key: ModelEntry}: this session's uploaded checkpoints
@@ -34,7 +34,7 @@ def _on_upload() -> None:
         return
     try:
         entry = accept_upload(upload.getvalue(), upload.name,
-                              visitor_folder(run_service().runs_dir, viewer().id))
+                              visitor_folder(run_service().runs_dir, state.viewer().id))
     except CheckpointError as err:
         ss[UPLOAD_NOTE] = ("error", f"This checkpoint cannot be used. {err}")
         return

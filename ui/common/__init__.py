@@ -1,0 +1,17 @@
+"""Helpers shared by the pages and the entry script (streamlit_app.py).
+
+state           session-state keys, Selection, ModelInput, viewer(); the bottom of ui/
+selection       selection() and require_model(): what a page calls first (draws the sidebar)
+sidebar         the shared sidebar: dataset, model list and choice, device badge, admin box
+loaders         everything slow, cached once per process: checkpoints, splits, evaluations
+model_files     the sidebar's checkpoint upload and export of the selected model
+identity        who this browser is: the signed visitor cookie, the admin box
+errors          failures shown as messages (guard, guarded, safe_callback), never a traceback
+data_download   the "Download <dataset>" button under a missing-dataset message
+deep_links      a page URL opened on a fresh server: leaving Streamlit's legacy pages/ pass
+timings         opt-in stage-by-stage timings of script runs ($MNIST_STUDIO_TIMINGS)
+charts          Plotly figure builders used across pages: bars, images, heatmaps, curves
+insight_charts  figures of Inside the model and Compare runs: heat strips, embedding map, runs
+
+Imports point down: selection -> sidebar -> model_files -> loaders, and all of them -> state.
+"""

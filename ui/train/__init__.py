@@ -1,0 +1,5 @@
+"""Helpers of the Train page (pages/train.py).
+
+form      the settings form (one widget per TrainConfig field), Start and its notice
+run_view  the run on show (live view or results, Stop / Resume / Delete) and the runs table
+"""
