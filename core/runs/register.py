@@ -25,7 +25,7 @@ from core.paths import runs_dir as runs_folder
 from core.runs.legacy import run_record, split_events
 from core.runs.store import RunStore
 from core.train.cli import EventLog
-from core.train.loop import TrainResult
+from core.train.events import TrainResult
 from core.train.summary import RunSummary
 
 CLI_OWNER = "cli"

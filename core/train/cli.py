@@ -32,8 +32,8 @@ from typing import Callable, TextIO
 from core.data import load_bundle
 from core.train.config import TrainConfig
 from core.evaluate.metrics import EvalResult
-from core.train.loop import (EpochEvent, Event, ResumePoint, StepEvent, TrainResult, finish, resume_point,
-                             train)
+from core.train.events import EpochEvent, Event, StepEvent, TrainResult
+from core.train.loop import ResumePoint, finish, resume_point, train
 from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is

@@ -16,7 +16,7 @@ from core.train.health import near_chance
 
 if TYPE_CHECKING:
     from core.evaluate.metrics import EvalResult
-    TrainResult = Any  # core.train.loop.TrainResult, not imported: loop imports this module
+    from core.train.events import TrainResult
 
 # Older files spelled some names differently: shipped checkpoints say "epoch".
 LEGACY_NAMES = {"epoch": "best_epoch"}

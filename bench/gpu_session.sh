@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything measured on a lent GPU machine, in one call (the device tool runs it in the
+# repo's root and brings back what lands in $OUT). Installs nothing. The data travels
+# compressed in the ignored folder .gpudata/ (made on the CPU side with
+#   (cd ../shared/data && tar cf - MNIST/raw FashionMNIST/raw | xz -6 -T2) > .gpudata/data.tar.xz
+# ) and is unpacked here into $MNIST_STUDIO_DATA.
+#   bash bench/gpu_session.sh [part ...]   parts: tests speedrun recipes levers throughput first
+set -u
+export PYTHONUNBUFFERED=1 OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT" /tmp/data
+export MNIST_STUDIO_DATA=/tmp/data
+[ -f /tmp/data/MNIST/raw/t10k-labels-idx1-ubyte ] || tar xJf .gpudata/data.tar.xz -C /tmp/data
+parts="${*:-tests speedrun recipes levers throughput first}"
+{ nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda)"; } > "$OUT/machine.txt" 2>&1
+run() {  # run NAME SECONDS CMD...: one benchmark, bounded, its output appended to $OUT/NAME.txt
+  local name=$1 limit=$2; shift 2
+  echo "\$ $*" >> "$OUT/$name.txt"
+  timeout "$limit" "$@" >> "$OUT/$name.txt" 2>&1; echo "exit $?" >> "$OUT/$name.txt"
+}
+for part in $parts; do
+  case $part in
+    tests) run tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_step.py ;;
+    speedrun)
+      run speedrun 90 python3 -m bench.speedrun --dataset mnist --device cuda
+      run speedrun 150 python3 -m bench.speedrun --dataset fashion --device cuda ;;
+    recipes)
+      run recipes 60 python3 -m bench.gpu_recipes --dataset mnist
+      run recipes 150 python3 -m bench.gpu_recipes --dataset fashion --seeds 2 ;;
+    levers) run levers 120 python3 -m bench.gpu_levers --models cnn fastcnn fastcnn-wide resnet ffnn --steps 100 ;;
+    throughput)
+      for m in cnn ffnn fastcnn resnet; do
+        run throughput 60 python3 -m bench.throughput --model "$m" --device cuda --seconds 5
+      done ;;
+    first) run first 120 python3 -m bench.first_point --device cuda ;;
+  esac
+done
+tail -n 3 "$OUT"/*.txt
