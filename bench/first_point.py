@@ -88,7 +88,7 @@ def split(device: str, model: str) -> dict:
     t0 = time.perf_counter()
     proc = ctx.Process(target=_phases, args=(device, model, queue))
     proc.start()
-    out = queue.get(timeout=120)
+    out = queue.get(timeout=60)
     proc.join()
     marks, prev, rows = out["marks"], t0, {}
     for name, t in marks.items():

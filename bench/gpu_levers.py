@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from core.device import configure_cuda
 from core.models import ARCHITECTURES, build_model
 from core.train.config import TrainConfig
 from core.train.loop import _make_optimizer, _make_scheduler, uses_conv
@@ -34,10 +35,11 @@ def samples_per_second(name: str, graph: bool, autocast: bool, channels_last: bo
     cfg = TrainConfig(dataset="mnist", model=name, batch_size=batch_size, epochs=1)
     total = steps + 10
     opt = _make_optimizer(cfg, model, device, capturable=graph)
-    sched = _make_scheduler(cfg, opt, total)
+    sched = _make_scheduler(cfg, opt, total, cycle_momentum=not graph)
     inputs = StepInputs(x, y, batch_size, 0.0, autocast, None)
     if graph:
-        shadow = _make_scheduler(cfg, _make_optimizer(cfg, torch.nn.Linear(1, 1), torch.device("cpu")), total)
+        shadow = _make_scheduler(cfg, _make_optimizer(cfg, torch.nn.Linear(1, 1), torch.device("cpu")),
+                                 total, cycle_momentum=False)
         step = GraphStep(model, opt, sched, inputs, shadow, 0, total)
     else:
         step = EagerStep(model, opt, sched, inputs)
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=200)
     args = p.parse_args(argv)
-    torch.set_float32_matmul_precision("high")
+    configure_cuda()
     for name in args.models:
         conv = uses_conv(build_model(name))
         cells = [(g, a, c) for g in (False, True) for a in (False, True)

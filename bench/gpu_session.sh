@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED=1 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT" /tmp/data
 export MNIST_STUDIO_DATA=/tmp/data
 [ -f /tmp/data/MNIST/raw/t10k-labels-idx1-ubyte ] || tar xJf .gpudata/data.tar.xz -C /tmp/data
-parts="${*:-tests speedrun recipes levers throughput first}"
+parts="${*:-tests recipes speedrun first throughput levers}"
 { nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda)"; } > "$OUT/machine.txt" 2>&1
 run() {  # run NAME SECONDS CMD...: one benchmark, bounded, its output appended to $OUT/NAME.txt
   local name=$1 limit=$2; shift 2
@@ -19,19 +19,20 @@ run() {  # run NAME SECONDS CMD...: one benchmark, bounded, its output appended 
 }
 for part in $parts; do
   case $part in
-    tests) run tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_step.py ;;
-    speedrun)
-      run speedrun 90 python3 -m bench.speedrun --dataset mnist --device cuda
-      run speedrun 150 python3 -m bench.speedrun --dataset fashion --device cuda ;;
+    tests) run tests 90 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_step.py ;;
+    speedrun)  # with the recipes the sweep's rule picked, when it ran first; else the committed ones
+      from=""; [ -s "$OUT/recipes.txt" ] && from="--recipe-from $OUT/recipes.txt"
+      run speedrun 90 python3 -m bench.speedrun --dataset mnist --device cuda $from
+      run speedrun 120 python3 -m bench.speedrun --dataset fashion --device cuda $from ;;
     recipes)
       run recipes 60 python3 -m bench.gpu_recipes --dataset mnist
       run recipes 150 python3 -m bench.gpu_recipes --dataset fashion --seeds 2 ;;
-    levers) run levers 120 python3 -m bench.gpu_levers --models cnn fastcnn fastcnn-wide resnet ffnn --steps 100 ;;
+    levers) run levers 100 python3 -m bench.gpu_levers --models fastcnn resnet cnn fastcnn-wide ffnn --steps 60 ;;
     throughput)
-      for m in cnn ffnn fastcnn resnet; do
-        run throughput 60 python3 -m bench.throughput --model "$m" --device cuda --seconds 5
+      for m in cnn fastcnn resnet; do
+        run throughput 45 python3 -m bench.throughput --model "$m" --device cuda --seconds 3
       done ;;
-    first) run first 120 python3 -m bench.first_point --device cuda ;;
+    first) run first 90 python3 -m bench.first_point --device cuda --repeats 2 ;;
   esac
 done
 tail -n 3 "$OUT"/*.txt

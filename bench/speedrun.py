@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None,
                    help="runs with seeds 0..N-1 (default 3 on a CPU, 5 on a GPU)")
     p.add_argument("--no-anchor", action="store_true", help="on CUDA, skip the anchor")
+    p.add_argument("--recipe-from", default=None, metavar="SWEEP",
+                   help="take the recipe bench.gpu_recipes' rule picks from a sweep's output "
+                        "(validation only) instead of the committed one")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--data-dir", default=None, help="data root (default $MNIST_STUDIO_DATA, else ./data)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -64,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     kind = "cuda" if device.type == "cuda" else "cpu"
     recipe = RECIPES[kind][args.dataset]
+    if args.recipe_from:
+        from bench.gpu_recipes import choose, read_rows
+        recipe = choose(read_rows(args.recipe_from, args.dataset), args.dataset)
     args.seeds = args.seeds or (5 if kind == "cuda" else 3)
     runs, load_before = [], os.getloadavg()[0]
     for seed in range(args.seeds):

@@ -73,6 +73,14 @@ def describe_device(device: torch.device | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def configure_cuda() -> None:
+    """How a CUDA run computes: fp32 matrix products on TF32 tensor cores, and cuDNN's
+    deterministic algorithms, so a resumed run repeats the uninterrupted one bit for bit."""
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def cpu_has_native_bf16() -> bool:
     """AMX tiles or AVX512-BF16: bf16 matrix work in hardware, not emulated."""
     cpu = torch.cpu

@@ -32,7 +32,8 @@ from torch import nn
 from core.augment import augment
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
-from core.device import configure_threads, describe_device, pick_device, use_bf16_autocast
+from core.device import (configure_cuda, configure_threads, describe_device, pick_device,
+                         use_bf16_autocast)
 from core.evaluate.metrics import EvalResult, predict_split, summarize
 from core.evaluate.predictions import predictions_path, save_predictions
 from core.models import build_model
@@ -90,7 +91,7 @@ def _fused(device: torch.device) -> bool:
 def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device,
                     capturable: bool = False) -> torch.optim.Optimizer:
     """capturable: for a CUDA graph, Adam's multi-tensor path with its step count, learning
-    rate and betas on the device (the fused CUDA kernel reads the betas on the host)."""
+    rate on the device."""
     capturable = capturable and device.type == "cuda"
     params, fused = model.parameters(), _fused(device) and not capturable
     if cfg.optimizer == "sgd":
@@ -103,7 +104,9 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device,
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
-def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int):
+def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int,
+                    cycle_momentum: bool = True):
+    # cycle_momentum=False for a CUDA graph run: see core/train/step.py.
     # OneCycleLR divides by its warm-up length (pct_start * total_steps - 1 steps),
     # so a run of a handful of steps needs a longer warm-up share, and a run of
     # one or two steps cannot cycle at all. From 8 steps on this is pct_start=0.25.
@@ -111,7 +114,7 @@ def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: i
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=cfg.lr, total_steps=total_steps,
             pct_start=min(0.5, max(0.25, 2 / total_steps)),
-            div_factor=10.0, final_div_factor=100.0)
+            div_factor=10.0, final_div_factor=100.0, cycle_momentum=cycle_momentum)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
@@ -196,7 +199,7 @@ class _Run:
         self.device = device = pick_device(cfg.device)
         self.threads = configure_threads(device)
         if device.type == "cuda":
-            torch.set_float32_matmul_precision("high")  # TF32 tensor cores for fp32 matmuls
+            configure_cuda()
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model)
         self.autocast = use_bf16_autocast(device, cfg.model, uses_conv(model))
@@ -215,7 +218,7 @@ class _Run:
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.opt = _make_optimizer(cfg, self.model, device, capturable=graph)
-        self.sched = _make_scheduler(cfg, self.opt, self.total_steps)
+        self.sched = _make_scheduler(cfg, self.opt, self.total_steps, cycle_momentum=not graph)
         self.prog, self.best_state = _Progress(), None
         self.history: list[EpochEvent] = []
         self.stopped, self.divergence = False, None
@@ -238,7 +241,7 @@ class _Run:
                             self.autocast, aug)
         if self.refusal is None:
             shadow = _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")),
-                                     self.total_steps)
+                                     self.total_steps, cycle_momentum=False)
             self.step = GraphStep(self.model, self.opt, self.sched, inputs, shadow,
                                   self.prog.global_step, self.total_steps)
         else:
@@ -392,16 +395,9 @@ def _fp32_name(device: torch.device) -> str:
 
 def _portable(state: dict) -> dict:
     """An optimizer state dict any device can load: a graph run's tensor learning rate
-    and beta1 saved as plain numbers."""
-    groups = []
-    for group in state["param_groups"]:
-        group = dict(group)
-        group["lr"] = float(group["lr"])
-        group["betas"] = tuple(float(b) for b in group["betas"]) if "betas" in group else None
-        if group["betas"] is None:
-            del group["betas"]
-        groups.append(group)
-    return {**state, "param_groups": groups}
+    saved as a plain number."""
+    return {**state, "param_groups": [{**group, "lr": float(group["lr"])}
+                                      for group in state["param_groups"]]}
 
 
 def finish(result: TrainResult, data: DataBundle, path: str | Path,

@@ -6,9 +6,12 @@ into on-device running metrics. Nothing in it reads a value back to the host,
 so on a GPU the whole step can be captured once in a CUDA graph and replayed:
 one launch instead of a few hundred, which is most of a small model's step.
 
-- The learning rate (and Adam's beta1, which OneCycle also cycles) come from a
-  table precomputed from the run's own torch scheduler and indexed by a step
-  counter on the device: the graph reads the schedule, it is not baked in.
+- The learning rate comes from a table precomputed from the run's own torch
+  scheduler and indexed by a step counter on the device: the graph reads the
+  schedule, it is not baked in. Adam's betas stay numbers: torch's capturable
+  multi-tensor Adam reads a tensor beta1 on the host (a sync, which a capture
+  refuses), so a graph run's OneCycle leaves beta1 at 0.9 instead of cycling it
+  between 0.95 and 0.85 (as the anchor's recipe does too).
 - Dropout and augmentation draw from CUDA's generator inside the graph; the
   trainer re-seeds it from (seed, step) before every replay, as it does before
   every eager step, so a resumed run draws what the uninterrupted one drew.
@@ -105,7 +108,10 @@ class EagerStep:
         x, y = inp.train_x.index_select(0, idx), inp.train_y.index_select(0, idx)
         if inp.augment is not None:
             x = inp.augment(x)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=inp.autocast):
+        # No cast cache: a CUDA graph cannot capture autocast's cache, and each weight is
+        # cast once per step anyway.
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=inp.autocast,
+                            cache_enabled=False):
             logits = self.model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=inp.label_smoothing)
         loss.backward()
@@ -126,14 +132,14 @@ class EagerStep:
 
 
 def schedule_table(shadow, steps: int, device: torch.device) -> torch.Tensor:
-    """(steps + 1, 2): the learning rate and beta1 of every step, read off `shadow`, a fresh
-    copy of the run's own torch scheduler over a throwaway optimizer, stepped ahead
-    (3.7 us a step on the CPU)."""
+    """(steps + 1,): the learning rate of every step, read off `shadow`, a fresh copy of
+    the run's own torch scheduler over a throwaway optimizer, stepped ahead (3.7 us a
+    step on the CPU)."""
     group, rows = shadow.optimizer.param_groups[0], []
     with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended
         warnings.simplefilter("ignore")
         for k in range(steps + 1):
-            rows.append((group["lr"], group["betas"][0]))
+            rows.append(group["lr"])
             if k < steps:
                 shadow.step()
     return torch.tensor(rows, dtype=torch.float32, device=device)
@@ -141,8 +147,8 @@ def schedule_table(shadow, steps: int, device: torch.device) -> torch.Tensor:
 
 class StaticStep(EagerStep):
     """The step over static buffers, with the schedule on the device: the learning rate
-    and both betas are tensors the optimizer reads, refreshed from the schedule table by
-    a step counter on the device. Runs anywhere; on CUDA GraphStep captures it."""
+    is a tensor the optimizer reads, refreshed from the schedule table by a step counter
+    on the device. Runs anywhere; on CUDA GraphStep captures it."""
     mode = "static"
 
     def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, sched, inputs: StepInputs,
@@ -152,10 +158,7 @@ class StaticStep(EagerStep):
         t0 = time.perf_counter()
         self.table = schedule_table(shadow, total_steps, device)
         self.step_t = torch.full((), start_step, device=device, dtype=torch.int64)
-        self.lr_t = self.table[start_step, 0].clone()
-        self.beta1_t = self.table[start_step, 1].clone()
-        # Adam takes both betas as numbers or both as tensors.
-        self.beta2_t = torch.tensor(float(opt.param_groups[0]["betas"][1]), device=device)
+        self.lr_t = self.table[start_step].clone()
         self._point_optimizer_at_tensors()
         self.idx = torch.zeros(inputs.batch_size, dtype=torch.int64, device=device)
         self._host_step = start_step
@@ -163,7 +166,7 @@ class StaticStep(EagerStep):
 
     def _point_optimizer_at_tensors(self) -> None:
         for g in self.opt.param_groups:
-            g["lr"], g["betas"] = self.lr_t, (self.beta1_t, self.beta2_t)
+            g["lr"] = self.lr_t
 
     def drop_last(self) -> bool:
         return True
@@ -173,9 +176,7 @@ class StaticStep(EagerStep):
         self.opt.step()
         self.step_t += 1
         last = len(self.table) - 1  # a step past the schedule's end keeps its last rate
-        row = self.table.index_select(0, self.step_t.clamp(max=last).view(1)).view(2)
-        self.lr_t.copy_(row[0])
-        self.beta1_t.copy_(row[1])
+        self.lr_t.copy_(self.table.index_select(0, self.step_t.clamp(max=last).view(1)).view(()))
 
     def __call__(self, idx: torch.Tensor) -> None:
         self.idx.copy_(idx)
@@ -190,7 +191,7 @@ class StaticStep(EagerStep):
             warnings.simplefilter("ignore")
             while self.sched.last_epoch < self._host_step:
                 self.sched.step()
-        self._point_optimizer_at_tensors()  # OneCycle wrote numbers over the tensors
+        self._point_optimizer_at_tensors()
 
     @property
     def lr(self) -> float:
@@ -218,6 +219,8 @@ class GraphStep(StaticStep):
             self._host_step += 1
             self.graph.replay()
             return
+        if self.warm_left < 0:  # the capture failed: the static step, eagerly
+            return super().__call__(idx)
         t0 = time.perf_counter()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -237,8 +240,13 @@ class GraphStep(StaticStep):
         # before every replay, so the capture's own draws leave no trace.
         self.opt.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._static_step()
+        try:
+            with torch.cuda.graph(graph):
+                self._static_step()
+        except RuntimeError as err:  # a model or op that cannot be captured: stay eager
+            self.mode, self.reason = "eager", f"eager: the CUDA graph capture failed ({err})"
+            self.warm_left = -1
+            return
         self.graph = graph
 
 
