@@ -19,7 +19,11 @@ run() {  # run NAME SECONDS CMD...: one benchmark, bounded, its output appended 
 }
 for part in $parts; do
   case $part in
-    tests) run tests 90 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_step.py ;;
+    tests) run tests 90 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_step.py
+      # A broken graph step would spoil every number after it: measure the eager step then.
+      if grep -q "FAILED tests/test_cuda.py::test_the_graph_step" "$OUT/tests.txt"; then
+        export MNIST_STUDIO_CUDA_GRAPHS=off; echo "CUDA graphs turned off for the rest" >> "$OUT/tests.txt"
+      fi ;;
     speedrun)  # with the recipes the sweep's rule picked, when it ran first; else the committed ones
       from=""; [ -s "$OUT/recipes.txt" ] && from="--recipe-from $OUT/recipes.txt"
       run speedrun 90 python3 -m bench.speedrun --dataset mnist --device cuda $from
