@@ -1,7 +1,7 @@
-"""Render weights/manifest.json as the README's results table, beside the reference results.
+"""Render weights/manifest.json as the results table of docs/models.md, beside the reference results.
 
     python -m scripts.results_table              # print the Markdown table
-    python -m scripts.results_table --readme     # rewrite it in README.md between the markers
+    python -m scripts.results_table --write      # rewrite it in docs/models.md between the markers
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "weights" / "manifest.json"
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "models.md"  # (the table lived in README.md before)
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 # (dataset, architecture) -> (what the reference reported, our target), both in percent.
@@ -50,17 +50,19 @@ def render(manifest: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--readme", action="store_true", help=f"rewrite the table in README.md between {START} and {END}")
+    p.add_argument("--write", "--readme", dest="write", action="store_true",
+                   help=f"rewrite the table in docs/models.md between {START} and {END} "
+                        "(--readme: the old name)")
     args = p.parse_args(argv)
     table = render(json.loads(MANIFEST.read_text()))
-    if not args.readme:
+    if not args.write:
         print(table)
         return 0
-    text = README.read_text()
+    text = DOC.read_text()
     if START not in text or END not in text:
-        raise SystemExit(f"README.md lacks the markers {START} ... {END}")
-    README.write_text(re.sub(f"{re.escape(START)}.*?{re.escape(END)}",
-                             lambda _: f"{START}\n{table}\n{END}", text, flags=re.S))
+        raise SystemExit(f"{DOC} lacks the markers {START} ... {END}")
+    DOC.write_text(re.sub(f"{re.escape(START)}.*?{re.escape(END)}",
+                          lambda _: f"{START}\n{table}\n{END}", text, flags=re.S))
     return 0
 
 
