@@ -9,6 +9,7 @@ set -u
 export PYTHONUNBUFFERED=1 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT" /tmp/data
 export MNIST_STUDIO_DATA=/tmp/data
+export MNIST_STUDIO_CUDA_GRAPHS="${MNIST_STUDIO_CUDA_GRAPHS:-on}"  # the graph step is what is measured
 [ -f /tmp/data/MNIST/raw/t10k-labels-idx1-ubyte ] || tar xJf .gpudata/data.tar.xz -C /tmp/data
 parts="${*:-tests recipes speedrun first throughput levers}"
 { nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda)"; } > "$OUT/machine.txt" 2>&1
