@@ -68,7 +68,7 @@ def _phases(device: str, model: str, queue) -> None:
         torch.cuda.synchronize()
     marks["device ready (CUDA init)"] = time.perf_counter()
     data = load_bundle("mnist")
-    marks["data loaded"] = time.perf_counter()
+    marks["data loaded (from disk)"] = time.perf_counter()
     cfg = TrainConfig(dataset="mnist", model=model, epochs=1, device=device)
     stop = []
 
@@ -83,6 +83,7 @@ def _phases(device: str, model: str, queue) -> None:
 
 def split(device: str, model: str) -> dict:
     import core.train.loop  # noqa: F401  (what the forkserver preloads)
+    import torchvision.datasets  # noqa: F401
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     t0 = time.perf_counter()

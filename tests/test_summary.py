@@ -48,3 +48,10 @@ def test_a_summary_flags_near_chance_and_divergence():
     s = RunSummary(diverged=True, divergence="the loss became nan at step 3: ...")
     assert RunSummary.from_json(s.to_json()) == s
     assert RunSummary.from_json({}).diverged is False  # older summaries
+
+
+def test_a_summary_says_how_the_run_trained():
+    s = RunSummary(device="NVIDIA H200", step_mode="cuda graph", precision="fp32 (TF32 matmuls)",
+                   setup_seconds=0.04)
+    assert s.how == "NVIDIA H200 · cuda graph · fp32 (TF32 matmuls) · 0.04 s graph warm-up and capture"
+    assert RunSummary(device="CPU (1 threads)").how == "CPU (1 threads)"  # older summaries

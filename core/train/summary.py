@@ -39,6 +39,10 @@ class RunSummary:
     diverged: bool = False  # the loss blew up and training ended early
     divergence: str | None = None  # what happened, and the likely cause
     parameters: int | None = None
+    step_mode: str | None = None  # "cuda graph" or "eager" (None in older files)
+    step_note: str | None = None  # why eager, where a graph was not possible
+    precision: str | None = None  # "bf16 autocast", "fp32" or "fp32 (TF32 matmuls)"
+    setup_seconds: float | None = None  # a graph's warm-up and capture, not in train_seconds
     test_loss: float | None = None  # None until the test set was evaluated
     test_accuracy: float | None = None
     per_class_accuracy: list[float] | None = None
@@ -58,10 +62,20 @@ class RunSummary:
             train_seconds=round(result.train_seconds, 3),
             samples_per_second=round(result.samples_per_second, 1), stopped=result.stopped,
             diverged=result.diverged, divergence=result.divergence,
-            parameters=count_parameters(result.model),
+            parameters=count_parameters(result.model), step_mode=result.step_mode,
+            step_note=result.step_note or None, precision=result.precision,
+            setup_seconds=round(result.setup_seconds, 3),
             test_loss=test.loss if test else None, test_accuracy=test.accuracy if test else None,
             per_class_accuracy=test.per_class_accuracy if test else None,
             checkpoint=None if checkpoint is None else str(checkpoint), run=run)
+
+    @property
+    def how(self) -> str:
+        """'CPU (2 threads) · eager · bf16 autocast': where and how it trained."""
+        parts = [self.device, self.step_mode, self.precision]
+        if self.setup_seconds:
+            parts.append(f"{self.setup_seconds:.2f} s graph warm-up and capture")
+        return " · ".join(p for p in parts if p)
 
     @property
     def near_chance(self) -> bool:

@@ -101,6 +101,7 @@ def _results(snap: RunSnapshot) -> None:
               help=f"Best epoch {result.best_epoch} (by validation loss)")
     m3.metric("Training time", format_duration(result.train_seconds))
     m4.metric("Samples/s", f"{result.samples_per_second or 0:,.0f}", help=snap.device)
+    st.caption(f"Trained on {result.how}" + (f" ({result.step_note})" if result.step_note else ""))
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.per_class_bars(names, test.per_class_accuracy,
                                           title="Test accuracy per class"),

@@ -27,7 +27,11 @@ class LocalExecutor:
         if not os.environ.get(THREADS_ENV):  # the workers inherit it (core.device.configure_threads)
             os.environ[THREADS_ENV] = str(worker_threads(self.workers))
         self.ctx = mp.get_context("forkserver")
-        self.ctx.set_forkserver_preload(["core.runs.executors.local", "core.train.loop"])
+        # What every run imports, once, in the forkserver: a run's process forks from it
+        # warm. torchvision.datasets (the IDX reader) alone took 1.8 s of a 2 s start
+        # (bench.first_point, 2-core CPU).
+        self.ctx.set_forkserver_preload(["core.runs.executors.local", "core.train.loop",
+                                         "torchvision.datasets"])
         self.procs: dict[str, mp.process.BaseProcess] = {}
         self.claims: dict[str, float | None] = {}  # run id -> started_at of the claim it runs
 
