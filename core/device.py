@@ -94,24 +94,23 @@ def cpu_has_native_bf16() -> bool:
 GPU_BF16_FASTER: frozenset[str] = frozenset()
 
 
-def use_bf16_autocast(device: torch.device, model: str | None = None,
-                      convolutional: bool = True) -> bool:
+def use_bf16_autocast(device: torch.device, model: str | None = None) -> bool:
     """Train in bf16 autocast where it is native and measured faster.
 
     CUDA: on GPUs with bf16 tensor cores, for the architectures in GPU_BF16_FASTER.
-    CPU: where the CPU has bf16 in hardware (AMX, AVX512-BF16), for convolutional models.
-    Measured side by side (2-core runs, batch 256): on a Zen 4 with AVX512-BF16, cnn 1.23x,
-    fastcnn 1.46x, resnet 1.20x faster, but ffnn 0.72x (its small matrix products lose
-    more to the casts than they gain); on a Xeon with AMX, cnn 1.63x, fastcnn 1.70x,
-    resnet 2.27x. Without native bf16 it is emulated and several times slower.
+    CPU: where the CPU has bf16 in hardware (AMX, AVX512-BF16). Measured side by side
+    (`python -m bench.autocast`, 2 threads, batch 256, quiet, 2026-12-04, a Zen 4 with
+    AVX512-BF16): cnn 1.59x, fastcnn 1.31x, fastcnn-wide 2.46x, resnet 1.92x, bn-cnn
+    1.18x, ffnn 1.52-1.63x, ffnn-deep 1.26x, ffnn-small 0.98x (even); on a Xeon with
+    AMX, cnn 1.63x, fastcnn 1.70x, resnet 2.27x. Without native bf16 it is emulated
+    and several times slower (Zen 3: cnn 6.7x slower), so it stays off there.
     MNIST_STUDIO_AUTOCAST=on|off overrides the choice (on still needs native bf16).
     """
     override = os.environ.get("MNIST_STUDIO_AUTOCAST", "auto").lower()
     if device.type == "cuda":
         supported, chosen = torch.cuda.is_bf16_supported(), model in GPU_BF16_FASTER
     elif device.type == "cpu":
-        supported = cpu_has_native_bf16()
-        chosen = convolutional
+        supported = chosen = cpu_has_native_bf16()
     else:
         return False
     if override in ("on", "off"):

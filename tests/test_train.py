@@ -283,7 +283,11 @@ def test_a_divergence_between_reads_is_caught(bundle, monkeypatch):
     assert "learning rate 2 is too high for adam" in result.divergence
 
 
-def test_the_step_mode_and_precision_are_reported(bundle):
+@pytest.mark.parametrize("native", [True, False])
+def test_the_step_mode_and_precision_are_reported(bundle, monkeypatch, native):
+    from core import device
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
     result = train(cfg(epochs=1), bundle)
     assert result.step_mode == "eager" and "CUDA graphs are for NVIDIA GPUs" in result.step_note
-    assert result.precision == "fp32" and result.setup_seconds == 0.0  # an MLP: no bf16
+    assert result.precision == ("bf16 autocast" if native else "fp32")
+    assert result.setup_seconds == 0.0

@@ -202,7 +202,7 @@ class _Run:
             configure_cuda()
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model)
-        self.autocast = use_bf16_autocast(device, cfg.model, uses_conv(model))
+        self.autocast = use_bf16_autocast(device, cfg.model)
         self.memory_format = torch.channels_last if uses_conv(model) else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
         spec = data.spec
