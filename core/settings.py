@@ -17,7 +17,7 @@ or by an environment variable, which wins:
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
 or MNIST_STUDIO_ADMIN_TOKEN, never in studio.toml. No Streamlit here: the web
-layer passes secrets.toml's value in (ui/identity.py).
+layer passes secrets.toml's value in (ui/common/identity.py).
 """
 from __future__ import annotations
 
@@ -120,12 +120,12 @@ def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Ru
 
 
 def settings_table() -> list[tuple[str, str, str, str]]:
-    """(setting, environment variable, default, meaning) rows, for the README and --help."""
+    """(setting, environment variable, default, meaning) rows, for docs/deploying.md and --help."""
     return [(f.name, f.metadata["env"], repr(f.default), f.metadata["help"])
             for f in fields(RunSettings)]
 
 
-if __name__ == "__main__":  # python -m core.settings: the README's table of settings
+if __name__ == "__main__":  # python -m core.settings: docs/deploying.md's table of settings
     print("| setting (`studio.toml`, `[runs]`) | environment variable | default | meaning |")
     print("|---|---|---|---|")
     for name, env, default, meaning in settings_table():

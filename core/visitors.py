@@ -4,7 +4,7 @@ A visitor without a login gets a random id, kept by their browser in a
 cookie as `<id>.<signature>`. The signature is an HMAC with a server secret,
 so an edited cookie fails verification and its holder becomes a new visitor:
 never someone else. With Streamlit's login on, the logged-in user is the
-identity instead. No Streamlit here (ui/identity.py reads cookies and users).
+identity instead. No Streamlit here (ui/common/identity.py reads cookies and users).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from core.data import DATASETS, load_bundle, load_split
 from core.predict.preprocess import preprocess_gray
 
 KINDS = ("other", "letters", "scribble", "pair")
-CANVAS = 280  # ui.canvas.SIZE and STROKE: the strokes people draw
+CANVAS = 280  # ui.classify.canvas.SIZE and STROKE: the strokes people draw
 STROKE = 20
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 # Shapes that are digits in some handwriting: no detector should be asked to flag them.
