@@ -329,6 +329,9 @@ def test_training_runs_to_completion_and_its_metrics_appear(env):
     at.run()
     _no_exception(at)
     assert _metric(at, "Test accuracy") == f"{snap.test.accuracy:.2%}"
+    # How it trained: device, step mode and precision, as the summary recorded them.
+    assert any(c.value.startswith(f"Trained on {snap.result.device} · eager · ")
+               for c in at.caption)
     assert {"Use this model"} <= _labels(at, "button")
     assert at.get("download_button")
     assert len(at.get("plotly_chart")) >= 4  # loss, accuracy, per-class, confusion
