@@ -19,7 +19,7 @@ import torch
 from core.device import configure_cuda
 from core.models import ARCHITECTURES, build_model
 from core.train.config import TrainConfig
-from core.train.loop import _make_optimizer, _make_scheduler, uses_conv
+from core.train.loop import _make_optimizer, _make_scheduler, shadow_scheduler, uses_conv
 from core.train.step import EagerStep, GraphStep, StepInputs
 
 
@@ -38,9 +38,7 @@ def samples_per_second(name: str, graph: bool, autocast: bool, channels_last: bo
     sched = _make_scheduler(cfg, opt, total, cycle_momentum=not graph)
     inputs = StepInputs(x, y, batch_size, 0.0, autocast, None)
     if graph:
-        shadow = _make_scheduler(cfg, _make_optimizer(cfg, torch.nn.Linear(1, 1), torch.device("cpu")),
-                                 total, cycle_momentum=False)
-        step = GraphStep(model, opt, sched, inputs, shadow, 0, total)
+        step = GraphStep(model, opt, sched, inputs, shadow_scheduler(cfg, total), 0, total)
     else:
         step = EagerStep(model, opt, sched, inputs)
     batches = [torch.randint(0, n, (batch_size,), device=device) for _ in range(16)]

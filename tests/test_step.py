@@ -6,7 +6,7 @@ from torch import nn
 
 from core.models import build_model
 from core.train.config import TrainConfig
-from core.train.loop import _make_optimizer, _make_scheduler
+from core.train.loop import _make_optimizer, _make_scheduler, shadow_scheduler
 from core.train.step import EagerStep, StaticStep, StepInputs, schedule_table
 
 
@@ -20,9 +20,7 @@ def _run(kind: str, optimizer: str, steps: int = 20, start_step: int = 0):
     sched = _make_scheduler(cfg, opt, steps, cycle_momentum=False)  # as a graph run's
     inputs = StepInputs(x, y, 16, 0.1, False, None)
     if kind == "static":
-        shadow = _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")), steps,
-                                 cycle_momentum=False)
-        step = StaticStep(model, opt, sched, inputs, shadow, start_step, steps)
+        step = StaticStep(model, opt, sched, inputs, shadow_scheduler(cfg, steps), start_step, steps)
     else:
         step = EagerStep(model, opt, sched, inputs)
     losses, lrs = [], []
@@ -49,8 +47,7 @@ def test_the_schedule_table_is_the_schedulers_own():
     cfg = TrainConfig(dataset="mnist", model="fastcnn", lr=1e-2)
     opt = _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu"))
     sched = _make_scheduler(cfg, opt, 50)
-    table = schedule_table(_make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")), 50),
-                           50, torch.device("cpu"))
+    table = schedule_table(shadow_scheduler(cfg, 50), 50, torch.device("cpu"))
     for k in range(50):
         assert table[k].item() == pytest.approx(opt.param_groups[0]["lr"], rel=1e-6)
         opt.step()

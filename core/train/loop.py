@@ -118,6 +118,13 @@ def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: i
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
+def shadow_scheduler(cfg: TrainConfig, total_steps: int):
+    """A graph run's scheduler over a throwaway optimizer, for its schedule table
+    (core.train.step.schedule_table)."""
+    return _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")),
+                           total_steps, cycle_momentum=False)
+
+
 def uses_conv(model: nn.Module) -> bool:
     """Convolutional models train in channels_last (NHWC), the layout oneDNN's convs want."""
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
@@ -211,10 +218,10 @@ class _Run:
         self.val_x, self.val_y = _to_device(data.val, spec.mean, spec.std, device,
                                             self.memory_format)
         # A CUDA graph needs one batch shape: it drops each epoch's last short batch.
-        self.refusal = graph_refusal(device, cfg.optimizer, len(data.train), cfg.batch_size,
-                                     math.ceil(len(data.train) / cfg.batch_size) * cfg.epochs)
-        graph = self.refusal is None
         n = len(data.train)
+        self.refusal = graph_refusal(device, cfg.optimizer, n, cfg.batch_size,
+                                     math.ceil(n / cfg.batch_size) * cfg.epochs)
+        graph = self.refusal is None
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.opt = _make_optimizer(cfg, self.model, device, capturable=graph)
@@ -240,9 +247,8 @@ class _Run:
         inputs = StepInputs(self.train_x, self.train_y, cfg.batch_size, cfg.label_smoothing,
                             self.autocast, aug)
         if self.refusal is None:
-            shadow = _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")),
-                                     self.total_steps, cycle_momentum=False)
-            self.step = GraphStep(self.model, self.opt, self.sched, inputs, shadow,
+            self.step = GraphStep(self.model, self.opt, self.sched, inputs,
+                                  shadow_scheduler(cfg, self.total_steps),
                                   self.prog.global_step, self.total_steps)
         else:
             self.step = EagerStep(self.model, self.opt, self.sched, inputs, self.refusal)

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-RECENT_LOSSES = 3  # the divergence watch's window: every step's mean of the last 3 losses
+from core.train.health import RECENT_LOSSES  # the divergence watch's window of losses
+
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (allocator, cuDNN, lazy init)
 MAX_GRAPH_STEPS = 1_000_000  # a schedule table longer than this is not worth precomputing
 # Off by default until the graph step has passed tests/test_cuda.py on a GPU: its first
@@ -104,9 +105,6 @@ class EagerStep:
         self.reason = reason  # why not a graph, shown on the run's page
         self.setup_seconds = 0.0
 
-    def drop_last(self) -> bool:
-        return False
-
     def forward_backward(self, idx: torch.Tensor) -> None:
         inp = self.inputs
         x, y = inp.train_x.index_select(0, idx), inp.train_y.index_select(0, idx)
@@ -171,9 +169,6 @@ class StaticStep(EagerStep):
     def _point_optimizer_at_tensors(self) -> None:
         for g in self.opt.param_groups:
             g["lr"] = self.lr_t
-
-    def drop_last(self) -> bool:
-        return True
 
     def _static_step(self) -> None:
         self.forward_backward(self.idx)
