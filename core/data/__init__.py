@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.paths import configured_dir
+from core.paths import ROOT, configured_dir
 
 if TYPE_CHECKING:
     import torch
 
 ENV_DATA_ROOT = "MNIST_STUDIO_DATA"
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent / "data"  # gitignored
+DEFAULT_DATA_ROOT = ROOT / "data"  # gitignored (/data/)
 
 TRAIN_SIZE = 48_000
 VAL_SIZE = 12_000

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", help="path to a .pt checkpoint written by core.train")
     folders = " or ".join(f"{spec.folder}/raw" for spec in DATASETS.values())
     p.add_argument("--data-dir", default=None,
-                   help=f"data root holding {folders} (default: $MNIST_STUDIO_DATA, else ./data)")
+                   help=f"data root holding {folders} (default: $MNIST_STUDIO_DATA, else <repo>/data)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: accuracy, per_class_accuracy, confusion_matrix")

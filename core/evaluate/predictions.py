@@ -34,11 +34,11 @@ from torch import nn
 from core.data import Split
 from core.evaluate.metrics import EvalResult, Prediction, predict_split, summarize
 from core.files import atomic_write
-from core.paths import configured_dir
+from core.paths import ROOT, configured_dir
 
 FOLDER = "predictions"
 ENV_CACHE = "MNIST_STUDIO_CACHE"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+DEFAULT_CACHE_DIR = ROOT / ".cache"  # gitignored (/.cache/)
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:

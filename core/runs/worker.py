@@ -155,13 +155,14 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
     batcher = _Batcher(recorder)
     try:
         from core.data import load_bundle
-        from core.device import describe_device, pick_device
+        from core.device import configure_threads, describe_device, pick_device
         from core.settings import load_settings
         from core.train.config import TrainConfig
         from core.train.loop import finish, train
 
         cfg = TrainConfig.from_dict(config)
         device = pick_device(cfg.device)
+        configure_threads(device)  # before describing it: the label names the threads training uses
         recorder.placed(socket.gethostname(), describe_device(device))
         data = load_bundle(cfg.dataset, cfg.data_dir)
         run_dir.mkdir(parents=True, exist_ok=True)

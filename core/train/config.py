@@ -89,7 +89,7 @@ class TrainConfig:
     device: str = setting("auto", "auto picks cuda, then mps, then cpu",
                           choices=DEVICE_NAMES, noun="device")
     data_dir: str | None = setting(None, "data root holding MNIST/raw and FashionMNIST/raw "
-                                   "(default: $MNIST_STUDIO_DATA, else ./data)")
+                                   "(default: $MNIST_STUDIO_DATA, else <repo>/data)")
 
     def __post_init__(self) -> None:
         problems = {name: text for name, s in self.settings().items()

@@ -106,7 +106,8 @@ def embedding(entry: ModelEntry) -> Embedding:
 def device_label() -> str:
     device = pick_device("auto")
     if device.type == "cpu":
-        return f"CPU ({cpu_threads()} threads)"
+        n = cpu_threads()  # cores, not threads: a run's own page names the threads it trains with
+        return f"CPU ({n} core{'s' if n != 1 else ''})"
     return describe_device(device)
 
 
