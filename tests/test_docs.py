@@ -53,3 +53,16 @@ def test_docs_show_a_screenshot_of_every_page():
         width, height = png_size(path)
         assert width >= 1000 and height >= 600, (path, width, height)
         assert f"screenshots/{name}.png" in docs, f"docs/using.md does not show {name}.png"
+
+
+def test_readme_lists_every_page_url():
+    """Each page the app registers has its URL in the README's table and in using.md."""
+    app = (ROOT / "streamlit_app.py").read_text()
+    names = re.findall(r'st\.Page\("pages/(\w+)\.py"', app)
+    assert len(names) >= 7
+    urls = ["/" if "default=True" in line else f"/{name}"
+            for name, line in zip(names, [l for l in app.splitlines() if "st.Page(" in l])]
+    for doc in (ROOT / "README.md", ROOT / "docs" / "using.md"):
+        text = doc.read_text()
+        missing = [u for u in urls if f"`{u}`" not in text]
+        assert not missing, f"{doc.name} leaves out the page URLs {missing}"
