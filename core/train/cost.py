@@ -2,24 +2,43 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Iterator
 
 from core.data import TRAIN_SIZE, VAL_SIZE
 from core.settings import RunSettings
 from core.train.config import TrainConfig
 
 
+@contextmanager
+def counting_flops() -> Iterator:
+    """torch's FlopCounterMode, this thread only: its dispatch mode, without the
+    ModuleTracker that FlopCounterMode also enters. That tracker installs *global*
+    module hooks, which put gradient hooks on every module output of every thread's
+    forward pass while it is active: a visitor's Classify stroke (autograd.grad, in
+    another script thread) failed with "A leaf node was passed to
+    _will_engine_execute_node" whenever another visitor's Train page counted FLOPs
+    (found by bench/serverload.py). The dispatch mode is thread-local, and the total
+    is all the estimate needs."""
+    from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    mode = _FlopCounterMode(counter)
+    with mode:
+        yield counter
+
+
 @lru_cache(maxsize=None)
 def training_flops_per_sample(architecture: str) -> float:
     """FLOPs of one training sample (forward and backward), counted by torch itself."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     from core.models import build_model
 
     batch = 4
     model = build_model(architecture).train()
-    with FlopCounterMode(display=False) as counter:
+    with counting_flops() as counter:
         model(torch.zeros(batch, 1, 28, 28)).sum().backward()
     return counter.get_total_flops() / batch
 
