@@ -1,0 +1,386 @@
+"""A load test through the real server: `streamlit run`, and visitors over its websocket.
+
+    MNIST_STUDIO_DATA=/path/to/data python -m bench.serverload \\
+        [--visitors 5 10 20 40 80] [--seconds 45] [--servers 1] [--browsers 2] [--json FILE]
+
+For each visitor count, a fresh server (`streamlit run streamlit_app.py` on 127.0.0.1,
+its own runs folder, the shipped weights; `--servers K` starts K app processes sharing
+that runs folder, visitors spread over them) and, at once, that many visitors, each a
+real session over the server's websocket (bench/protocol.py: Streamlit's own protobuf
+messages, what the browser sends):
+- drawers (70%): on Classify, a digit drawn (bench/strokes.py: the canvas's value as the
+  browser sends it) every 1.5-2.5 s; each is timed from send to the Prediction arriving;
+- page-switchers (20%): a page of the menu every 3-6 s, timed to its script's end;
+- trainers (10%, at least one): on Train, a 1-epoch `ffnn-small` started with the Start
+  button, then its live view polled once a second, as the browser's timer does.
+`--browsers B` adds B headless Chromium tabs drawing on Classify's canvas with the mouse,
+timed from mouse-up to the prediction on screen (tests/e2e's helpers): the end to end.
+
+Per level it prints: stroke -> prediction p50/p95 (client side; and the server's share,
+the Classify fragment's script time from MNIST_STUDIO_TIMINGS), page switches, errors
+(exceptions shown, timeouts) and dropped sessions, runs started/refused/finished and
+lost (a run whose state is impossible or whose files are missing: must be 0), and the
+server's CPU (all its processes: web, runner, workers; in cores) and peak memory.
+The load generator shares the machine: its own CPU is printed too. Everything listens
+on 127.0.0.1 and every server is stopped (its process group) before the next level.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.protocol import Session  # noqa: E402
+from bench.strokes import canvas_value  # noqa: E402
+from tests.conftest import REAL_DATA  # noqa: E402
+from tests.e2e.conftest import SHIPPED_WEIGHTS, AppSetup, _snapshot_shipped_weights, serve  # noqa: E402
+
+PAGES = ["Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes", "Dataset explorer",
+         "Classify"]
+TRAIN_MODEL, TRAIN_EPOCHS = "ffnn-small", 1
+
+
+@dataclass
+class Level:
+    visitors: int
+    servers: int
+    seconds: float
+    strokes: list[float] = field(default_factory=list)  # send -> Prediction, s
+    server_strokes: list[float] = field(default_factory=list)  # the fragment's script, s
+    browser_strokes: list[float] = field(default_factory=list)  # mouse-up -> shown, s
+    pages: list[float] = field(default_factory=list)
+    wrong_digits: int = 0
+    errors: list[str] = field(default_factory=list)
+    dropped: int = 0
+    runs: dict[str, int] = field(default_factory=dict)
+    runs_lost: int = 0
+    refused: int = 0
+    cpu_cores: float = 0.0  # the servers' processes, mean over the level
+    cpu_cores_peak: float = 0.0  # the highest 1 s mean
+    rss_mb_peak: float = 0.0
+    generator_cores: float = 0.0
+    load_average: list[float] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ the visitors
+
+async def drawer(url: str, level: Level, until: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    s = Session(url)
+    try:
+        reply = await s.open()
+        canvas = s.widget("bidi_component", "canvas")
+        fragment = next(iter(reply.fragments))  # Classify's panel: a stroke reruns it alone
+        while time.monotonic() < until:
+            await asyncio.sleep(rng.uniform(1.5, 2.5))
+            digit = int(rng.integers(10))
+            s.set_json(canvas, canvas_value(digit, rng))
+            reply = await s.rerun(fragment_id=fragment)
+            _note(level, reply)
+            if "Prediction" in reply.first_metric:
+                level.strokes.append(reply.first_metric["Prediction"])
+                level.wrong_digits += reply.metrics["Prediction"] != str(digit)
+            else:
+                level.errors.append("a stroke without a prediction: " + " | ".join(reply.texts)[:200])
+    except Exception as err:  # noqa: BLE001 - every failure is a finding, counted
+        _failed(level, err)
+    finally:
+        await s.close()
+
+
+async def switcher(url: str, level: Level, until: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    s = Session(url)
+    try:
+        await s.open()
+        while time.monotonic() < until:
+            await asyncio.sleep(rng.uniform(3, 6))
+            reply = await s.goto(PAGES[int(rng.integers(len(PAGES)))])
+            _note(level, reply)
+            level.pages.append(reply.seconds)
+    except Exception as err:  # noqa: BLE001
+        _failed(level, err)
+    finally:
+        await s.close()
+
+
+async def trainer(url: str, level: Level, until: float, seed: int) -> None:
+    s = Session(url)
+    try:
+        await s.open()
+        await s.goto("Train")
+        model = s.widget("selectbox", "Architecture")
+        s.set_string(model, next(o for o in s.options[model] if o.startswith(TRAIN_MODEL + " ")))
+        s.set_int(s.widget("number_input", "Epochs"), TRAIN_EPOCHS)
+        s.set_int(s.widget("number_input", "Seed"), seed)
+        await s.rerun()  # the form shows the new architecture, as after the browser's change
+        reply = await s.rerun(trigger=s.widget("button", "Start training"))
+        _note(level, reply)
+        if any("full" in t or "per visitor" in t or "at most" in t for t in reply.texts):
+            level.refused += 1
+            return
+        live = set(reply.fragments)
+        while time.monotonic() < until and live:
+            await asyncio.sleep(1.0)
+            reply = await s.rerun(fragment_id=next(iter(live)))
+            _note(level, reply)
+            live = reply.fragments or live
+            if any(("Finished" in t or "Failed" in t) for t in reply.texts):
+                break
+    except Exception as err:  # noqa: BLE001
+        _failed(level, err)
+    finally:
+        await s.close()
+
+
+def _note(level: Level, reply) -> None:
+    level.errors.extend(reply.exceptions)
+
+
+def _failed(level: Level, err: Exception) -> None:
+    import websockets
+    if isinstance(err, websockets.ConnectionClosed):
+        level.dropped += 1
+    level.errors.append(f"{type(err).__name__}: {err}"[:200])
+
+
+async def visitors(urls: list[str], level: Level, seed: int) -> None:
+    n = level.visitors
+    trainers = max(1, round(0.1 * n))
+    switchers = round(0.2 * n)
+    kinds = [trainer] * trainers + [switcher] * switchers + [drawer] * (n - trainers - switchers)
+    until = time.monotonic() + level.seconds
+    tasks = []
+    for i, kind in enumerate(kinds):
+        tasks.append(asyncio.create_task(kind(urls[i % len(urls)], level, until, seed + i)))
+        await asyncio.sleep(2.0 / n)  # arrivals spread over 2 s, not one burst
+    await asyncio.gather(*tasks)
+
+
+# ------------------------------------------------------------------ the browsers
+
+def browser_strokes(url: str, level: Level, until: float, count: int) -> None:
+    """`count` Chromium tabs, each drawing a stroke on a cleared canvas every few seconds."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, new_tab
+    from tests.e2e.test_browser import clear_canvas, timed_stroke
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            tabs = [new_tab(browser)[1] for _ in range(count)]
+            for tab in tabs:
+                tab.set_default_timeout(60_000)
+                tab.goto(url)
+            while time.monotonic() < until:
+                for tab in tabs:
+                    clear_canvas(tab)
+                    level.browser_strokes.append(timed_stroke(tab)["stroke_to_prediction_ms"] / 1000)
+                time.sleep(1.0)
+        except Exception as err:  # noqa: BLE001
+            level.errors.append(f"browser: {type(err).__name__}: {err}"[:200])
+        finally:
+            browser.close()
+
+
+# ------------------------------------------------------------------ the server's side
+
+class Usage(threading.Thread):
+    """CPU seconds and memory of every process below the given ones, once a second."""
+
+    def __init__(self, roots: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.done = roots, threading.Event()
+        self.cpu: list[tuple[float, float]] = []  # (monotonic time, CPU seconds so far)
+        self.rss_mb_peak = 0.0
+        self.seen: dict[int, float] = {}  # pid -> its last CPU seconds (ended ones stay counted)
+
+    def run(self) -> None:
+        from bench.loadcheck import _descendants
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self.done.wait(1.0):
+            pids = set(self.roots) | {p for root in self.roots for p, _ in _descendants(root)}
+            rss = 0.0
+            for pid in pids:
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+                    rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                except (OSError, ValueError, IndexError):
+                    continue
+            self.cpu.append((time.monotonic(), sum(self.seen.values())))
+            self.rss_mb_peak = max(self.rss_mb_peak, rss / 2**20)
+
+    def cores(self) -> tuple[float, float]:
+        """(mean, highest 1 s) cores used."""
+        if len(self.cpu) < 2:
+            return 0.0, 0.0
+        (t0, c0), (t1, c1) = self.cpu[0], self.cpu[-1]
+        steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(self.cpu, self.cpu[1:])]
+        return (c1 - c0) / (t1 - t0), max(steps)
+
+
+def server_pids(url: str) -> list[int]:
+    from tests.procs import with_command
+    return with_command(f"--server.port {url.rsplit(':', 1)[1]}")
+
+
+def server_stroke_seconds(timings: Path, since: float) -> list[float]:
+    """The Classify fragment's script runs (a stroke each) that started after `since`."""
+    out = []
+    for line in timings.read_text().splitlines() if timings.is_file() else []:
+        rec = json.loads(line)
+        if rec.get("run") == "classify" and rec["start"] >= since:
+            out.append(rec["total_ms"] / 1000)
+    return out
+
+
+def run_outcomes(runs: Path, level: Level) -> None:
+    from core.runs.store import RunStore
+    store = RunStore(runs)
+    for record in store.list():
+        state = record.state.value if hasattr(record.state, "value") else str(record.state)
+        level.runs[state] = level.runs.get(state, 0) + 1
+        folder = runs / record.id
+        if state == "finished" and not (folder / "best.pt").is_file():
+            level.runs_lost += 1
+        if state == "failed":
+            level.runs_lost += 1
+
+
+def wait_runs_ended(runs: Path, timeout: float) -> None:
+    from core.runs.store import RunStore
+    store = RunStore(runs)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [str(getattr(r.state, "value", r.state)) for r in store.list()]
+        if all(s in ("finished", "failed", "stopped") for s in states):
+            return
+        time.sleep(1.0)
+
+
+def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, seed: int) -> Level:
+    level = Level(visitors=n, servers=servers, seconds=seconds)
+    runs = base / f"runs-{n}-{servers}"
+    runs.mkdir()
+    setup = AppSetup(data_root=REAL_DATA, real_data=True, weights=base / "weights",
+                     shipped_weights=True, runs=runs)
+    out = base / "logs"
+    out.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        apps = [stack.enter_context(serve(setup, out, name=f"server-{n}-{i}")) for i in range(servers)]
+        urls = [a.url for a in apps]
+        for url in urls:  # each server's first script run imports torch and the model: not load
+            asyncio.run(_warm(url))
+        usage = Usage([p for url in urls for p in server_pids(url)])
+        usage.start()
+        since, cpu0 = time.time(), time.process_time()
+        until = time.monotonic() + seconds
+        threads = []
+        if browsers:
+            threads.append(threading.Thread(target=browser_strokes, args=(urls[0], level, until, browsers)))
+            threads[-1].start()
+        asyncio.run(visitors(urls, level, seed))
+        for t in threads:
+            t.join()
+        level.generator_cores = (time.process_time() - cpu0) / (time.time() - since)
+        usage.done.set()
+        usage.join()
+        level.cpu_cores, level.cpu_cores_peak = usage.cores()
+        level.rss_mb_peak = usage.rss_mb_peak
+        level.load_average = list(os.getloadavg())
+        for app in apps:
+            level.server_strokes += server_stroke_seconds(app.timings, since)
+        wait_runs_ended(runs, timeout=120)
+    run_outcomes(runs, level)
+    return level
+
+
+async def _warm(url: str) -> None:
+    s = Session(url)
+    try:
+        await s.open()
+    finally:
+        await s.close()
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return float(np.percentile(values, q)) * 1000
+
+
+def summary(level: Level) -> dict:
+    return {"visitors": level.visitors, "servers": level.servers,
+            "strokes": len(level.strokes),
+            "stroke_p50_ms": _pct(level.strokes, 50), "stroke_p95_ms": _pct(level.strokes, 95),
+            "server_p50_ms": _pct(level.server_strokes, 50), "server_p95_ms": _pct(level.server_strokes, 95),
+            "browser_strokes": len(level.browser_strokes),
+            "browser_p50_ms": _pct(level.browser_strokes, 50),
+            "browser_p95_ms": _pct(level.browser_strokes, 95),
+            "page_p50_ms": _pct(level.pages, 50), "page_p95_ms": _pct(level.pages, 95),
+            "wrong_digits": level.wrong_digits, "errors": len(level.errors), "dropped": level.dropped,
+            "runs": level.runs, "refused": level.refused, "runs_lost": level.runs_lost,
+            "server_cpu_cores": round(level.cpu_cores, 2),
+            "server_cpu_cores_peak": round(level.cpu_cores_peak, 2),
+            "server_rss_mb_peak": round(level.rss_mb_peak), "generator_cpu_cores": round(level.generator_cores, 2),
+            "load_average": [round(x, 2) for x in level.load_average]}
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--visitors", type=int, nargs="+", default=[5, 10, 20, 40, 80])
+    p.add_argument("--seconds", type=float, default=45.0, help="each level's visitors stay this long")
+    p.add_argument("--servers", type=int, default=1, help="app processes sharing one runs folder")
+    p.add_argument("--browsers", type=int, default=0, help="real Chromium tabs drawing, besides")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="also write the results there")
+    a = p.parse_args(argv)
+    if not (REAL_DATA / "MNIST" / "raw").is_dir() or not (SHIPPED_WEIGHTS / "manifest.json").is_file():
+        sys.exit(f"needs the real data (MNIST_STUDIO_DATA, now {REAL_DATA}) and weights/")
+    os.environ.setdefault("MNIST_STUDIO_MAX_QUEUE", "100")  # refusals are not what is measured
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="serverload-") as tmp:
+        base = Path(tmp)
+        _snapshot_shipped_weights(base / "weights")
+        for n in a.visitors:
+            level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed)
+            row = summary(level)
+            rows.append(row)
+            print(f"{n:3d} visitors, {a.servers} server(s): stroke p50/p95 {_fmt(row['stroke_p50_ms'])}/"
+                  f"{_fmt(row['stroke_p95_ms'])} ms (server {_fmt(row['server_p50_ms'])}/"
+                  f"{_fmt(row['server_p95_ms'])}; browser {_fmt(row['browser_p50_ms'])}/"
+                  f"{_fmt(row['browser_p95_ms'])}) over {row['strokes']} strokes; pages "
+                  f"{_fmt(row['page_p50_ms'])}/{_fmt(row['page_p95_ms'])} ms; errors {row['errors']}, "
+                  f"dropped {row['dropped']}; runs {row['runs']} refused {row['refused']} lost "
+                  f"{row['runs_lost']}; server CPU {row['server_cpu_cores']} cores (peak "
+                  f"{row['server_cpu_cores_peak']}), {row['server_rss_mb_peak']} MB; generator "
+                  f"{row['generator_cpu_cores']} cores; load {row['load_average']}", flush=True)
+            for e in level.errors[:5]:
+                print("   ", e)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
