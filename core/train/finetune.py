@@ -46,9 +46,9 @@ class FinetuneOptions:
     """How a fine-tune trains. The defaults were chosen on a validation writer (see
     docs/handwriting.md), never on the held-out drawings or the test set."""
     holdout: float = 0.5  # share of each class's drawings kept out of training, to test on
-    repeats: int = 20  # each training drawing appears this often per epoch
-    replay: int = 1000  # images of the dataset's training split mixed in
-    val_size: int = 2000  # images of its validation split that choose the best weights
+    repeats: int = 10  # each training drawing appears this often per epoch
+    replay: int = 500  # images of the dataset's training split mixed in
+    val_size: int = 1000  # images of its validation split that choose the best weights
     epochs: int = 1
     batch_size: int = 64
     lr: float = 3e-4

@@ -19,6 +19,8 @@ from ui.common.handwriting import DATASET, my_set
 
 SAVED = "teach_saved"  # session: image digest -> (item id, label), what this session kept
 ERROR = "teach_error"  # session: a message from the last click (the set is full)
+NOTICE = "teach_notice"  # session: what the last click did, toasted by the next run (a
+# callback inside a fragment must not draw: its elements would land atop the page)
 SOURCES = ("draw", "upload")
 
 
@@ -32,15 +34,14 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
             try:
                 hw.relabel(saved[digest][0], label)
                 saved[digest] = (saved[digest][0], label)
-                st.toast(f"Changed to a {label} in your handwriting.", icon=":material/edit:")
+                ss[NOTICE] = f"Changed to a {label} in your handwriting."
                 return
             except ItemNotFound:  # deleted meanwhile: keep it again
                 del saved[digest]
         strokes = strokes_json(ss.get(OBJECTS)) if source == "draw" else ""
         item = hw.add(image, label, strokes)
         saved[digest] = (item.id, label)
-        st.toast(f"Kept as a {label} in your handwriting ({len(hw)} drawings).",
-                 icon=":material/bookmark_added:")
+        ss[NOTICE] = f"Kept as a {label} in your handwriting ({len(hw)} drawings)."
     except SetFull as err:
         ss[ERROR] = str(err)
 
@@ -73,6 +74,8 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str) -> None:
                        args=(image, digit, digest, source), width="stretch",
                        disabled=bool(kept and kept[1] == digit),
                        help=f"No: it's a {digit}. Keep it in your handwriting set as a {digit}")
+        if ss.get(NOTICE):
+            st.toast(ss.pop(NOTICE), icon=":material/bookmark_added:")
         if ss.get(ERROR):
             st.warning(ss.pop(ERROR), icon=":material/inventory_2:")
         st.page_link("pages/handwriting.py", label="Your handwriting: see it, fine-tune on it",
