@@ -184,3 +184,15 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     from core.catalog import run_models
     entry, = run_models(finetune_runs(service, alice))
     assert "your handwriting" in entry.label and entry.path.is_file()
+
+
+def test_a_refused_fine_tune_leaves_no_files(tmp_path, base):
+    from core.runs.service import LimitReached
+    settings = load_settings(tmp_path / "none.toml", max_active_per_visitor=0)
+    service = RunService(tmp_path / "runs", settings, start_runner=False)
+    images, labels = writer(per_class=2, seed=5)
+    with pytest.raises(LimitReached):
+        submit_finetune(service, Viewer("v:alice"), read_npz(npz_bytes(images, labels)),
+                        base / "mnist.pt", "base", options=FinetuneOptions(device="cpu"))
+    assert service.list_runs(Viewer("v:alice")) == []
+    assert not [p for p in service.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]

@@ -41,7 +41,8 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
         strokes = strokes_json(ss.get(OBJECTS)) if source == "draw" else ""
         item = hw.add(image, label, strokes)
         saved[digest] = (item.id, label)
-        ss[NOTICE] = f"Kept as a {label} in your handwriting ({len(hw)} drawings)."
+        n = len(hw)
+        ss[NOTICE] = f"Kept as a {label} in your handwriting ({n} drawing{'s' * (n != 1)})."
     except SetFull as err:
         ss[ERROR] = str(err)
 
@@ -59,19 +60,16 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str) -> None:
                        "Wrong? Click the right digit.")
         else:
             st.caption("Teach it your handwriting: is this right?")
-        cols = st.columns([2.2] + [1] * 9, gap="small", vertical_alignment="center")
-        if kept and kept[1] == predicted:
-            cols[0].button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
-                           disabled=True, width="stretch")
-        else:
-            cols[0].button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
-                           type="primary", on_click=_keep, args=(image, predicted, digest, source),
-                           width="stretch",
-                           help="Keep this input and its label in your handwriting set")
-        others = [d for d in range(10) if d != predicted]
-        for col, digit in zip(cols[1:], others):
-            col.button(str(digit), key=f"teach_fix_{digit}", on_click=_keep,
-                       args=(image, digit, digest, source), width="stretch",
+        # One row that wraps: the confirm button, then a button per other digit.
+        row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        confirmed = bool(kept and kept[1] == predicted)
+        row.button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
+                   type="secondary" if confirmed else "primary", disabled=confirmed,
+                   on_click=_keep, args=(image, predicted, digest, source),
+                   help="Keep this input and its label in your handwriting set")
+        for digit in (d for d in range(10) if d != predicted):
+            row.button(str(digit), key=f"teach_fix_{digit}", on_click=_keep,
+                       args=(image, digit, digest, source),
                        disabled=bool(kept and kept[1] == digit),
                        help=f"No: it's a {digit}. Keep it in your handwriting set as a {digit}")
         if ss.get(NOTICE):

@@ -93,8 +93,8 @@ def show(snap: RunSnapshot) -> None:
         if snap.state.usable and not snap.error:
             st.info("This run has no measure (it stopped before it was scored).")
         return
-    st.dataframe(measure_table(m).style.format(
-        {"before": "{:.1%}", "after": "{:.1%}", "change (points)": "{:+.1f}"}), key="hw_measure")
+    st.table(measure_table(m).style.format(  # two rows: a plain table, text in the page
+        {"before": "{:.1%}", "after": "{:.1%}", "change (points)": "{:+.2f}"}))
     if m.held_out_count:
         st.caption(f"Trained on {m.train_count} of your drawings; measured on the other "
                    f"{m.held_out_count}, which it was not taught with. Base: {m.base}.")
