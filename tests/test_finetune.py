@@ -44,6 +44,12 @@ def writer(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
+@pytest.fixture(autouse=True)
+def cache(monkeypatch, tmp_path):
+    """The base model's test-set score is cached: in the test's folder, not the checkout's."""
+    monkeypatch.setenv("MNIST_STUDIO_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, fake_data_root) -> Path:
     """A tiny mnist model trained on the fake data, and a fashion one (not fine-tunable on digits)."""
