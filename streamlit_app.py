@@ -33,6 +33,7 @@ def main() -> None:
     pages = [
         st.Page("pages/classify.py", title="Classify", icon=":material/draw:", default=True),
         st.Page("pages/inside.py", title="Inside the model", icon=":material/layers:"),
+        st.Page("pages/handwriting.py", title="Your handwriting", icon=":material/edit_note:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),

@@ -48,10 +48,12 @@ class ModelEntry:
         if self.source == UPLOAD:
             return f"{self.architecture} (uploaded: {self.details.get('file_name', 'file')}){acc}"
         state = self.details.get("state")
+        mine = "your handwriting, " if self.details.get("finetune") else ""
         flags = "" if state == "finished" else (
             " · diverged" if state == "diverged" else " · stopped")
         flags += " · near chance" if self.details.get("near_chance") else ""
-        return f"{self.architecture} (run {run_stamp(self.key.split(':', 1)[1])}){acc}{flags}"
+        return (f"{self.architecture} ({mine}run {run_stamp(self.key.split(':', 1)[1])})"
+                f"{acc}{flags}")
 
 
 def run_stamp(run_id: str) -> str:
@@ -160,7 +162,9 @@ def run_models(runs: Iterable[Any]) -> list[ModelEntry]:
             details={"state": run.state, "near_chance": bool(result and result.near_chance),
                      "epochs": config.epochs,
                      "train_seconds": result.train_seconds if result else None,
-                     "device": run.device}))
+                     "device": run.device,
+                     # a fine-tune of the visitor's handwriting (core.runs.finetune)
+                     "finetune": bool(getattr(run, "finetune", None))}))
     return out
 
 

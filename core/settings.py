@@ -13,6 +13,7 @@ or by an environment variable, which wins:
     max_run_minutes = 10.0      # estimated minutes one run may cost
     show_others = true          # others' runs visible read-only (a leaderboard)
     save_seconds = 30.0         # mid-epoch resumable saves at most this often
+    handwriting_items = 500     # drawings one visitor may keep in their handwriting set
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
@@ -64,13 +65,16 @@ class RunSettings:
         "env": "MNIST_STUDIO_GPU_STEP_MS", "help": "fixed cost of one training step on a GPU worker, ms (cost estimates)"})
     save_seconds: float = field(default=30.0, metadata={
         "env": "MNIST_STUDIO_SAVE_SECONDS", "help": "a training run saves resumable state at most this often mid-epoch"})
+    handwriting_items: int = field(default=500, metadata={
+        "env": "MNIST_STUDIO_HANDWRITING_ITEMS",
+        "help": "labelled drawings one visitor may keep in their handwriting set (each ~1 KB)"})
     admin_token: str = field(default="", repr=False, metadata={
         "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
-        for name in ("workers", "max_active_per_visitor", "max_queue"):
+        for name in ("workers", "max_active_per_visitor", "max_queue", "handwriting_items"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:

@@ -111,16 +111,35 @@ class RunService:
 
     # --------------------------------------------------------------- writes
 
-    def submit(self, cfg: TrainConfig, viewer: Viewer, request_id: str | None = None) -> RunSnapshot:
+    def submit(self, cfg: TrainConfig, viewer: Viewer, request_id: str | None = None,
+               extra: dict | None = None, files: dict[str, bytes] | None = None,
+               estimate_minutes: float | None = None) -> RunSnapshot:
         """Queue a run for the viewer. A repeated request_id returns the run it made.
 
+        `extra` goes into the run's config beside TrainConfig's fields (a fine-tune's
+        `finetune` entry, core/train/finetune.py), `files` into its folder before it is
+        queued, and `estimate_minutes` replaces the estimate of a full-size run.
         Raises LimitReached (nothing queued) when a limit says no."""
+        import shutil
         run_id = new_run_id(cfg)
-        record = RunRecord(id=run_id, owner=viewer.id, created=time.time(), config=asdict(cfg),
-                           state=RunState.QUEUED, run_dir=str(self.runs_dir / run_id),
-                           request_id=request_id, estimate_minutes=self.estimate(cfg))
+        run_dir = self.runs_dir / run_id
+        record = RunRecord(id=run_id, owner=viewer.id, created=time.time(),
+                           config={**asdict(cfg), **(extra or {})},
+                           state=RunState.QUEUED, run_dir=str(run_dir), request_id=request_id,
+                           estimate_minutes=estimate_minutes if estimate_minutes is not None
+                           else self.estimate(cfg))
+        for name, data in (files or {}).items():
+            from core.files import atomic_write
+            atomic_write(run_dir / name, data)
         checks = None if viewer.admin else self._check_limits
-        stored = self.store.insert(record, check=checks)
+        try:
+            stored = self.store.insert(record, check=checks)
+        except BaseException:
+            if files:
+                shutil.rmtree(run_dir, ignore_errors=True)  # nothing queued: nothing kept
+            raise
+        if stored.id != run_id and files:  # a replayed request: its run has its own files
+            shutil.rmtree(run_dir, ignore_errors=True)
         self.ensure_runner()
         return self._view(stored, viewer)
 
@@ -173,7 +192,8 @@ class RunService:
             mine=can_control(viewer, record.owner), phase=record.phase,
             executor=record.executor, node=record.node,
             estimate_minutes=record.estimate_minutes, last_step=record.step,
-            epochs_done=len(epochs) if metrics else record.epochs_done)
+            epochs_done=len(epochs) if metrics else record.epochs_done,
+            finetune=record.config.get("finetune"))
 
     def _queue_positions(self) -> dict[str, int]:
         return {r.id: i + 1 for i, r in enumerate(self.store.queue())}

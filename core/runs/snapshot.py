@@ -35,6 +35,7 @@ class RunSnapshot(RunFolder):
     estimate_minutes: float | None = None
     last_step: int = 0  # the newest step recorded (steps may be thinned)
     epochs_done: int = 0
+    finetune: dict | None = None  # a fine-tune run's entry (core.train.finetune.run_entry)
 
     def __post_init__(self) -> None:
         # Runs read back from disk (status.json, config.json) arrive as plain JSON values.

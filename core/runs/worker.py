@@ -166,15 +166,24 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         recorder.placed(socket.gethostname(), describe_device(device))
         data = load_bundle(cfg.dataset, cfg.data_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        job = None
+        if config.get("finetune"):  # a fine-tune: its base weights, its set mixed with replay
+            from core.train.finetune import job_for_run
+            job = job_for_run(config["finetune"], run_dir, data)
+            data = job.data
         # Events are recorded before each resumable save: a kill after it repeats no step.
         result = train(cfg, data, batcher, should_stop, run_dir / "best.pt", run_dir / "last.pt",
-                       resume_from, load_settings().save_seconds, batcher.flush)
+                       resume_from, load_settings().save_seconds, batcher.flush,
+                       init_weights=job.init_weights if job else None)
         batcher.flush()
         if result.stopped and not batcher.stopped:
             recorder.stopped()
         elif not result.stopped:
             recorder.phase("scoring")
         test, summary = finish(result, data, run_dir / "best.pt", run=run_id)
+        if job is not None:  # before and after, on the held-out drawings and the test set
+            from core.train.finetune import MEASURE_FILE, measure_bytes
+            recorder.file(MEASURE_FILE, measure_bytes(job.measure(result.model, test.accuracy)))
         if not result.stopped:  # finished, or diverged (resuming would diverge again)
             (run_dir / "last.pt").unlink(missing_ok=True)
         recorder.done(summary.to_json(), test.summary().to_json(), result.stopped)

@@ -12,6 +12,10 @@ continues an interrupted run with its own settings, into its own --out; only
 --device and --data-dir may differ (this machine's), and a flag that would
 change the run is refused. A run whose loss diverged exits with status 1.
 
+    python -m core.train finetune --from CKPT --images SET.npz --out OUT.pt [--holdout 0.5]
+
+fine-tunes a checkpoint on a small labelled set (core/train/finetune_cli.py).
+
 --register records the run in the app's run store, through the registrar that
 `main` is given: the run system's (core.runs.register.register_run, passed
 in by core/train/__main__.py), so the trainer does not import the run system.
@@ -186,6 +190,10 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
 def main(argv: list[str] | None = None, register: Registrar | None = None) -> int:
     """The command line; `register` records a run for --register (core/train/__main__.py
     passes the run system's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["finetune"]:  # python -m core.train finetune ...: core/train/finetune_cli.py
+        from core.train.finetune_cli import main as finetune_main
+        return finetune_main(argv[1:])
     from core.checkpoints import CheckpointError
     from core.data import DataMissingError
 

@@ -52,19 +52,21 @@ def uses_gpu(cfg: TrainConfig) -> bool:
     return False
 
 
-def estimate_minutes(cfg: TrainConfig, settings: RunSettings) -> float:
+def estimate_minutes(cfg: TrainConfig, settings: RunSettings, train_size: int = TRAIN_SIZE,
+                     val_size: int = VAL_SIZE) -> float:
     """Training (3x a forward pass per sample) plus validation (1x) for every epoch at the
     sustained rate the settings give for the device kind, plus a fixed cost per step.
 
     The step term matters for small models with small batches: ffnn-small at batch 32
     took 1.45 ms a step on one thread of the 2-core CPU, of which its FLOPs explain
     0.36 ms; the rest is per-step overhead (Python, optimizer, kernel launches). A
-    guide, not a promise: a busy machine is slower.
+    guide, not a promise: a busy machine is slower. train_size and val_size: a run on
+    other splits than the dataset's (a fine-tune's).
     """
     gpu = uses_gpu(cfg)
     flops = training_flops_per_sample(cfg.model)
-    total = cfg.epochs * (TRAIN_SIZE * flops + VAL_SIZE * flops / 3)
+    total = cfg.epochs * (train_size * flops + val_size * flops / 3)
     rate = (settings.gpu_gflops if gpu else settings.cpu_gflops) * 1e9
-    steps = cfg.epochs * math.ceil(TRAIN_SIZE / cfg.batch_size)
+    steps = cfg.epochs * math.ceil(train_size / cfg.batch_size)
     step_seconds = (settings.gpu_step_ms if gpu else settings.cpu_step_ms) / 1000
     return (total / rate + steps * step_seconds) / 60

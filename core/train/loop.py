@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -162,7 +162,8 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
           best_path: str | Path | None = None, last_path: str | Path | None = None,
           resume_from: str | Path | None = None,
           save_every_seconds: float = SAVE_EVERY_SECONDS,
-          before_save: Callable[[], None] | None = None) -> TrainResult:
+          before_save: Callable[[], None] | None = None,
+          init_weights: Mapping[str, torch.Tensor] | None = None) -> TrainResult:
     """Train, validating every epoch; keep the weights with the lowest validation loss.
 
     on_event gets a StepEvent per logged step and an EpochEvent per epoch.
@@ -174,9 +175,12 @@ def train(cfg: TrainConfig, data: DataBundle | None = None,
     before_save is called just before, so a caller can first record the events
     it holds (then what it recorded covers the saved step). resume_from is such
     a last-state file. A diverged loss ends the run: see TrainResult.divergence.
+    init_weights start the model from a state dict instead of random weights (a
+    fine-tune, core/train/finetune.py); a resumed run's own weights replace them.
     """
     run = _Run(cfg, data or load_bundle(cfg.dataset, cfg.data_dir), _Hooks(
-        on_event, should_stop, before_save), best_path, last_path, save_every_seconds)
+        on_event, should_stop, before_save), best_path, last_path, save_every_seconds,
+        init_weights)
     if resume_from is not None:
         run.restore(resume_from)
     run.choose_step()
@@ -199,7 +203,8 @@ class _Run:
 
     def __init__(self, cfg: TrainConfig, data: DataBundle, hooks: _Hooks,
                  best_path: str | Path | None, last_path: str | Path | None,
-                 save_every_seconds: float) -> None:
+                 save_every_seconds: float,
+                 init_weights: Mapping[str, torch.Tensor] | None = None) -> None:
         self.cfg, self.data, self.hooks = cfg, data, hooks
         self.best_path, self.last_path = best_path, last_path
         self.save_every_seconds = save_every_seconds
@@ -209,6 +214,8 @@ class _Run:
             configure_cuda()
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model)
+        if init_weights is not None:
+            model.load_state_dict(init_weights)
         self.autocast = use_bf16_autocast(device, cfg.model)
         self.memory_format = torch.channels_last if uses_conv(model) else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)

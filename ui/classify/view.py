@@ -17,6 +17,7 @@ from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
+from ui.classify import teach
 from ui.classify.familiarity import show_flag
 from ui.common import charts, state, timings
 from ui.common.errors import show_error
@@ -138,6 +139,7 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     if runner:
         m3.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
                   delta_arrow="off")
+    teach.offer(sel.dataset, pre.image, result.predicted, source)  # "It's a 7"
     with timings.stage("charts"):
         st.plotly_chart(charts.top_k_bars(result.top, title=f"Top {k}"), config=charts.STATIC,
                         key="classify_topk")
