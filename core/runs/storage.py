@@ -9,6 +9,7 @@ The checks raise LimitReached with a message that says what to do; nothing is ke
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from core.settings import RunSettings
 from core.uploads import visitor_folder
 
 MB = 1024 * 1024
+log = logging.getLogger("mnist_studio.runs")
 UPLOAD_GLOB = "*.pt"
 
 
@@ -104,6 +106,8 @@ def check_disk(runs_dir: Path, settings: RunSettings, what: str) -> None:
         return
     free = free_bytes(runs_dir)
     if free < settings.min_free_mb * MB:
+        log.warning("disk nearly full: %.0f MB free on %s, below min_free_mb %.0f; new %s refused",
+                    free / MB, runs_dir, settings.min_free_mb, what)
         raise LimitReached(
             f"The server's disk is nearly full ({free / MB:,.0f} MB free, below its "
             f"{settings.min_free_mb:,.0f} MB floor), so no new {what} can be stored. "
