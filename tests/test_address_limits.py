@@ -99,3 +99,10 @@ def test_a_visitor_without_the_cookie_cannot_queue_more_than_the_address_cap(
         "is 2 per address" in refusals[0], [e.value for e in second.error]
     runs = get_service().list_runs(ADMIN)
     assert len(runs) == 2 and {r.owner for r in runs} == {first.session_state[VISITOR]}
+
+
+def test_without_a_client_connection_the_address_is_local(env):
+    """AppTest (like bare mode) has no client: st.context gives stand-ins, not strings,
+    which once reached the database as the run's address. They count as this machine."""
+    at = _app()
+    assert at.session_state[ADDRESS] == LOCAL

@@ -60,10 +60,13 @@ def _write_cookie(slot, value: str) -> None:
 def request_origin() -> tuple[str | None, list[str]]:
     """The connection's address (None from this machine) and the X-Forwarded-For hops of
     the request that opened the session. AppTest has no client: tests patch this."""
+    # Only strings count: without a client (AppTest, bare mode) st.context gives stand-ins.
     hops: list[str] = []
-    for value in st.context.headers.get_all("X-Forwarded-For"):
-        hops += [h.strip() for h in value.split(",") if h.strip()]
-    return st.context.ip_address, hops
+    for value in st.context.headers.get_all("X-Forwarded-For") or []:
+        if isinstance(value, str):
+            hops += [h.strip() for h in value.split(",") if h.strip()]
+    ip = st.context.ip_address
+    return (ip if isinstance(ip, str) else None), hops
 
 
 @st.cache_resource(show_spinner=False)
