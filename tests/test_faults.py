@@ -241,20 +241,31 @@ def test_the_app_starts_on_a_damaged_database_and_says_so(env, trained_runs):
 
 # --------------------------------------------------------------------- a full disk
 
+@pytest.mark.parametrize("where", ["checkpoint", "events"])
 def test_a_run_that_fills_the_disk_fails_with_the_reason_and_harms_nothing_else(
-        tmp_path, fake_data_root, monkeypatch):
+        tmp_path, fake_data_root, monkeypatch, where):
+    """The disk fills in epoch 2: while saving its best.pt, or while recording its events
+    (the store's metrics and TensorBoard files, written before each resumable save)."""
     import core.checkpoints
     store = RunStore(tmp_path)
     other = train_in_process(store, queue_run(store, fake_data_root, "v:bob"))
     record = queue_run(store, fake_data_root, epochs=3)
-    real, calls = core.checkpoints.atomic_write, []
+    real_write, real_events, calls = core.checkpoints.atomic_write, worker.RunRecorder.events, []
 
     def disk_fills(path, write):  # epoch 1's best.pt and last.pt fit, then the disk is full
         calls.append(Path(path).name)
         if len(calls) > 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, write)
-    monkeypatch.setattr(core.checkpoints, "atomic_write", disk_fills)
+        return real_write(path, write)
+
+    def events_fill(self, steps, epochs, total_steps):
+        if any(e["epoch"] >= 2 for e in [*steps, *epochs]):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_events(self, steps, epochs, total_steps)
+    if where == "checkpoint":
+        monkeypatch.setattr(core.checkpoints, "atomic_write", disk_fills)
+    else:
+        monkeypatch.setattr(worker.RunRecorder, "events", events_fill)
     failed = train_in_process(store, record)
     assert failed.state == RunState.FAILED and failed.phase is None
     assert failed.error.startswith("The disk is full: no space was left to save this run's files")
@@ -264,12 +275,13 @@ def test_a_run_that_fills_the_disk_fails_with_the_reason_and_harms_nothing_else(
     point = resume_point(failed.last_checkpoint)  # the last good checkpoint survives
     assert point.epochs_done == 1 and failed.resumable
 
-    monkeypatch.setattr(core.checkpoints, "atomic_write", real)  # space freed: resume it
+    monkeypatch.undo()  # space freed: resume it
     store.requeue(record.id, str(failed.last_checkpoint), point.step, point.epochs_done)
     store.claim_next("test-runner", "local")
     done = train_in_process(store, store.get(record.id), resume_from=str(failed.last_checkpoint))
     assert done.state == RunState.FINISHED, done.error
     assert store.steps(record.id, 10_000).step == list(range(1, done.total_steps + 1))
+    assert [e["epoch"] for e in store.epochs(record.id)] == [1, 2, 3]
 
 
 # ----------------------------------------------------- killed while writing a checkpoint

@@ -269,3 +269,24 @@ def test_uploads_per_address_count_every_visitor_seen_there(make):
     with pytest.raises(LimitReached, match="from your network address keep 2 uploaded"):
         service.check_upload(Viewer("v:dave", address="10.0.0.1"), 10)
     service.check_upload(Viewer("v:erin", address="10.9.9.9"), 10)
+
+
+def test_a_database_from_before_pins_and_addresses_gets_their_columns(tmp_path):
+    """An existing runs.sqlite (made by the previous schema) opens, and keeps its runs."""
+    import sqlite3
+
+    from core.runs.store import SCHEMA, RunStore
+    old_schema = SCHEMA.replace("    run_dir TEXT NOT NULL,\n", "    run_dir TEXT NOT NULL\n")
+    old_schema = old_schema[:old_schema.index("    pinned INTEGER")] + old_schema[
+        old_schema.index(");", old_schema.index("    pinned INTEGER")):]
+    db = sqlite3.connect(tmp_path / "runs.sqlite")
+    db.executescript(old_schema)
+    assert "pinned" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+    db.execute("INSERT INTO runs (id, owner, created, config, state, run_dir) "
+               "VALUES ('r1', 'v:a', 1.0, '{}', 'finished', '/x')")
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    old = store.get("r1")
+    assert old.pinned is False and old.address is None
+    assert store.set_pinned("r1", True).pinned

@@ -15,6 +15,7 @@ the hour gets no more: its cookie-less sessions share one id (and its limits).
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import streamlit as st
@@ -24,6 +25,7 @@ from core.settings import RunSettings, load_settings
 from core.visitors import (NEW_VISITOR_WINDOW, Viewer, address_visitor, client_address,
                            is_admin_token, new_token, verify_token)
 
+log = logging.getLogger("mnist_studio")
 COOKIE = "mnist_studio_visitor"
 VISITOR = "_visitor_id"  # session_state: this session's visitor id (tests may set it)
 ADMIN = "_visitor_admin"  # session_state: the admin token was entered in this session
@@ -78,6 +80,16 @@ def _registry(folder: str):
     return open_store(folder, busy_seconds=WEB_BUSY_SECONDS)
 
 
+def _seen(registry, visitor: str, address: str, new: bool = False) -> None:
+    """Record the visitor's address; a database held by another process for seconds must
+    not keep the page from opening (its limits then count this session a moment late)."""
+    from core.runs.store import StoreBusy
+    try:
+        registry.visitor_seen(visitor, address, new=new)
+    except StoreBusy as err:
+        log.warning("visitor %s not recorded: %s", visitor, err)
+
+
 def _visitor_for(secret: bytes, slot, address: str, settings: RunSettings) -> str:
     """This session's visitor id: its cookie's, else a new one, else (an address past its
     new ids for the hour) the address's shared id."""
@@ -85,19 +97,19 @@ def _visitor_for(secret: bytes, slot, address: str, settings: RunSettings) -> st
     registry = _registry(str(runs_dir())) if settings.address_limits else None
     if visitor is not None:
         if registry is not None:
-            registry.visitor_seen(visitor, address)
+            _seen(registry, visitor, address)
         return visitor
     cap = settings.max_new_visitors_per_address
     if registry is not None and cap and \
             registry.new_visitors(address, time.time() - NEW_VISITOR_WINDOW) >= cap:
         visitor = address_visitor(secret, address)
-        registry.visitor_seen(visitor, address)
+        _seen(registry, visitor, address)
         slot.info(SHARED_ID, icon=":material/group:")
         return visitor
     visitor, token = new_token(secret)
     _write_cookie(slot, token)
     if registry is not None:
-        registry.visitor_seen(visitor, address, new=True)
+        _seen(registry, visitor, address, new=True)
     return visitor
 
 
