@@ -392,7 +392,7 @@ class RunStore:
             if cur.rowcount != 1:
                 return False
             self._add_metrics(db, record.id, steps, epochs)
-        self._changed(record.id)
+        self._note(record.id)
         return True
 
     def _transition(self, db: sqlite3.Connection, run_id: str, to: RunState,
@@ -423,7 +423,7 @@ class RunStore:
                   for k, v in columns.items()]
         with self._write() as db:
             db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
-        self._changed(run_id)
+        self._note(run_id)
 
     def request_stop(self, run_id: str) -> RunRecord:
         """A queued run is cancelled at once; a training one is asked to stop."""
@@ -508,7 +508,7 @@ class RunStore:
                            (message, run_id))
             else:
                 return False
-        self._changed(run_id)
+        self._note(run_id)
         return True
 
     def interrupt_orphans(self, runner: str) -> list[str]:
@@ -524,12 +524,21 @@ class RunStore:
                                  finished_at=time.time(),
                                  error=INTERRUPTED)
         for (run_id,) in rows:
-            self._changed(run_id)
+            self._note(run_id)
         return [r[0] for r in rows]
+
+    def _note(self, run_id: str) -> None:
+        """_changed for a change that returns nothing: a run deleted meanwhile is no error."""
+        try:
+            self._changed(run_id)
+        except RunNotFound:
+            pass
 
     def _changed(self, run_id: str) -> RunRecord:
         """The run's record after a change, also kept in its folder as run.json, from which
-        a damaged database is rebuilt. Best effort: a full disk must not fail the change."""
+        a damaged database is rebuilt. Best effort: a full disk must not fail the change.
+        Two processes changing one run at once may write it in either order; the next
+        change of the run (its end is the last) puts the newest back."""
         record = self.get(run_id)
         from core.runs.manifest import write_manifest
         try:
