@@ -14,6 +14,14 @@ or by an environment variable, which wins:
     show_others = true          # others' runs visible read-only (a leaderboard)
     save_seconds = 30.0         # mid-epoch resumable saves at most this often
     handwriting_items = 500     # drawings one visitor may keep in their handwriting set
+    max_stored_mb = 2000.0      # a visitor's runs and uploads, at most
+    max_uploads_per_visitor = 20
+    min_free_mb = 500.0         # below this much free disk: no new runs or uploads
+    keep_runs = 50              # retention: a visitor's 50 newest runs stay...
+    keep_days = 30.0            # ...and so does any run newer than 30 days
+    max_new_visitors_per_address = 0  # per hour; 0: off (a laptop), e.g. 20 on a public page
+    max_active_per_address = 0
+    trusted_proxies = 0         # 1 behind one nginx: the client is X-Forwarded-For's last hop
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
@@ -68,19 +76,67 @@ class RunSettings:
     handwriting_items: int = field(default=500, metadata={
         "env": "MNIST_STUDIO_HANDWRITING_ITEMS",
         "help": "labelled drawings one visitor may keep in their handwriting set (each ~1 KB)"})
+    # Storage (core/runs/storage.py, retention.py): generous for a laptop, tighter for a
+    # public page. A visitor over a cap, or a disk under the floor, gets no new run or upload.
+    max_stored_mb: float = field(default=2000.0, metadata={
+        "env": "MNIST_STUDIO_MAX_STORED_MB",
+        "help": "MB one visitor may keep: their runs' folders and uploads (0: no cap)"})
+    max_uploads_per_visitor: int = field(default=20, metadata={
+        "env": "MNIST_STUDIO_MAX_UPLOADS", "help": "uploaded checkpoints one visitor may keep (0: no cap)"})
+    min_free_mb: float = field(default=500.0, metadata={
+        "env": "MNIST_STUDIO_MIN_FREE_MB",
+        "help": "free disk (MB) below which new runs and uploads are refused (0: no floor)"})
+    keep_runs: int = field(default=50, metadata={
+        "env": "MNIST_STUDIO_KEEP_RUNS",
+        "help": "retention: a visitor's newest runs kept whatever their age (0: age alone decides)"})
+    keep_days: float = field(default=30.0, metadata={
+        "env": "MNIST_STUDIO_KEEP_DAYS",
+        "help": "retention: runs newer than this are kept (0: count alone decides; both 0: keep all)"})
+    prune_minutes: float = field(default=10.0, metadata={
+        "env": "MNIST_STUDIO_PRUNE_MINUTES",
+        "help": "the runner applies retention this often (0: only `python -m core.runs prune`)"})
+    # Limits per client address, behind the per-visitor ones (a script that drops its
+    # cookie is a new visitor, not a new address). Off (0) for a single-user laptop.
+    max_new_visitors_per_address: int = field(default=0, metadata={
+        "env": "MNIST_STUDIO_MAX_NEW_VISITORS",
+        "help": "new visitor ids one client address gets per hour; past it, its cookie-less "
+                "sessions share one id (0: no limit)"})
+    max_active_per_address: int = field(default=0, metadata={
+        "env": "MNIST_STUDIO_MAX_ACTIVE_PER_ADDRESS",
+        "help": "queued or training runs from one client address (0: no limit)"})
+    max_uploads_per_address: int = field(default=0, metadata={
+        "env": "MNIST_STUDIO_MAX_UPLOADS_PER_ADDRESS",
+        "help": "uploaded checkpoints kept by the visitors of one client address (0: no limit)"})
+    trusted_proxies: int = field(default=0, metadata={
+        "env": "MNIST_STUDIO_TRUSTED_PROXIES",
+        "help": "reverse proxies in front of the app: the client is the X-Forwarded-For hop "
+                "this many from the end (0: the connection's own address)"})
     admin_token: str = field(default="", repr=False, metadata={
         "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
-        for name in ("workers", "max_active_per_visitor", "max_queue", "handwriting_items"):
+        for name in ("workers", "max_active_per_visitor", "max_queue", "handwriting_items", "max_stored_mb",
+                     "max_uploads_per_visitor", "min_free_mb", "keep_runs", "keep_days",
+                     "prune_minutes", "max_new_visitors_per_address", "max_active_per_address",
+                     "max_uploads_per_address", "trusted_proxies"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:
             raise ValueError("max_run_minutes, cpu_gflops and gpu_gflops must be > 0")
         if not self.save_seconds >= 0:
             raise ValueError(f"save_seconds must be >= 0, got {self.save_seconds}")
+
+    @property
+    def address_limits(self) -> bool:
+        """Any limit per client address is on (then identities record their address)."""
+        return bool(self.max_new_visitors_per_address or self.max_active_per_address
+                    or self.max_uploads_per_address)
+
+    @property
+    def retention(self) -> bool:
+        return bool(self.keep_runs or self.keep_days)
 
     @property
     def uses_ray(self) -> bool:

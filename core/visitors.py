@@ -22,6 +22,7 @@ SECRET_NAME = ".visitor-secret"
 class Viewer:
     id: str  # "v:<random>" for a visitor, "u:<email or subject>" for a logged-in user
     admin: bool = False
+    address: str | None = None  # the client address (limits per address), when known
 
     @property
     def short(self) -> str:
@@ -75,3 +76,28 @@ def can_control(viewer: Viewer, owner: str) -> bool:
 
 def can_see(viewer: Viewer, owner: str, show_others: bool) -> bool:
     return show_others or can_control(viewer, owner)
+
+
+LOCAL = "local"  # the address of a connection from this machine (Streamlit reports none)
+NEW_VISITOR_WINDOW = 3600.0  # max_new_visitors_per_address counts ids made in this window
+
+
+def client_address(connection: str | None, forwarded_for: list[str], trusted_proxies: int) -> str:
+    """Who is asking, as an address to key limits on.
+
+    `connection` is the address of the TCP peer (None from this machine), `forwarded_for`
+    the X-Forwarded-For hops in order (each proxy appends the address it got the request
+    from). Behind `trusted_proxies` proxies, the client is the hop that many from the end:
+    anything before it was written by the client, who may have forged it. A request with
+    fewer hops did not come through the proxies; its own connection counts.
+    """
+    if trusted_proxies > 0 and len(forwarded_for) >= trusted_proxies:
+        return forwarded_for[-trusted_proxies]
+    return connection or LOCAL
+
+
+def address_visitor(secret: bytes, address: str) -> str:
+    """The one visitor id that every cookie-less session from an address shares once the
+    address has had its new ids for the hour: a script that drops its cookie gets this id
+    back, with this id's limits. Never written into a cookie."""
+    return "v:addr-" + _sign(secret, "address:" + address)[:16]

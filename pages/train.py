@@ -7,7 +7,7 @@ from ui.common import state
 from ui.common.errors import guard
 from ui.common.loaders import run_service
 from ui.common.selection import selection
-from ui.train import form, run_view
+from ui.train import form, run_view, storage_box
 
 sel = selection()
 st.title(":material/model_training: Train")
@@ -15,6 +15,9 @@ st.title(":material/model_training: Train")
 with st.container(border=True):
     form.render_form(sel.dataset)
 form.show_notice()
+storage_box.recovery_notice()
+with guard():
+    storage_box.storage_box()
 
 all_runs = run_service().list_runs(state.viewer())
 if not all_runs:

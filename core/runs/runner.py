@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import logging
 import os
 import signal
 import sys
@@ -27,12 +28,14 @@ import uuid
 from pathlib import Path
 
 from core.runs.executors import make_executor
+from core.runs.retention import prune
 from core.runs.state import RunState
-from core.runs.store import RunStore
+from core.runs.store import RunStore, StoreBusy
 from core.settings import RunSettings, load_settings
 
 POLL_SECONDS = 0.1
 LOCK_NAME = "runner.lock"
+log = logging.getLogger("mnist_studio.runs")
 
 
 def _alive(pid: int) -> bool:
@@ -60,28 +63,49 @@ def serve(runs_dir: str | Path, settings: RunSettings, parent: int | None = None
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     deadline = time.monotonic() + max_seconds if max_seconds else None
+    next_prune = time.monotonic()  # at start, then every prune_minutes
     try:
         while not stop["now"]:
             if parent is not None and not _alive(parent):
                 break
             if deadline is not None and time.monotonic() > deadline:
                 break
-            executor.poll()
-            while executor.free_slots() > 0:
-                record = store.claim_next(runner_id, executor.name)
-                if record is None:
-                    break
-                try:
-                    executor.start(record)
-                except Exception as err:
-                    store.transition(record.id, RunState.FAILED, [RunState.RUNNING, RunState.STOPPING],
-                                     phase=None, error=f"could not start: {err}",
-                                     finished_at=time.time())
+            try:
+                _dispatch(store, executor, runner_id)
+                if settings.prune_minutes and time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + settings.prune_minutes * 60
+                    _retention(store, settings)
+            except StoreBusy as err:  # another process holds the database: the next tick
+                log.warning("runner: %s", err)
             time.sleep(POLL_SECONDS)
     finally:
         executor.shutdown()
         lock.close()
     return 0
+
+
+def _dispatch(store: RunStore, executor, runner_id: str) -> None:
+    executor.poll()
+    while executor.free_slots() > 0:
+        record = store.claim_next(runner_id, executor.name)
+        if record is None:
+            break
+        try:
+            executor.start(record)
+        except Exception as err:
+            store.transition(record.id, RunState.FAILED, [RunState.RUNNING, RunState.STOPPING],
+                             phase=None, error=f"could not start: {err}",
+                             finished_at=time.time())
+
+
+def _retention(store: RunStore, settings: RunSettings) -> None:
+    """Retention's pass (core/runs/retention.py): a failure is logged, never the runner's end."""
+    try:
+        prune(store, settings)
+    except StoreBusy:
+        raise
+    except Exception:
+        log.exception("runner: the retention pass failed")
 
 
 def main(argv: list[str] | None = None) -> int:

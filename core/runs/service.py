@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import Callable
 
 from core.paths import ROOT, runs_dir as configured_runs_dir
+from core.runs import storage
 from core.runs.legacy import import_legacy
+from core.runs.recovery import open_store
+from core.runs.retention import Prunable, prune_plan
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState
-from core.runs.store import RunNotFound, RunRecord, RunStore, StepSeries, TransitionRefused
+from core.runs.storage import LimitReached, Usage
+from core.runs.store import (WEB_BUSY_SECONDS, RunNotFound, RunRecord, RunStore, StepSeries,
+                             TransitionRefused)
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
 from core.visitors import Viewer, can_control, can_see
-
-
-
-class LimitReached(RuntimeError):
-    """A submit refused by a fair-use limit; the message says which and why."""
 
 
 class NotAllowed(PermissionError):
@@ -51,7 +51,8 @@ class RunService:
                  start_runner: bool = True) -> None:
         self.runs_dir = configured_runs_dir(runs_dir)
         self.settings = settings or load_settings()
-        self.store = RunStore(self.runs_dir)
+        # Checked at start: a damaged database is kept aside and rebuilt (core/runs/recovery.py).
+        self.store = open_store(self.runs_dir, busy_seconds=WEB_BUSY_SECONDS)
         import_legacy(self.store)  # runs folders of the JobManager days, once
         self._start_runner = start_runner
         self._runner: subprocess.Popen | None = None
@@ -104,10 +105,43 @@ class RunService:
             raise LimitReached(
                 f"You already have {mine} runs queued or training; the limit is "
                 f"{s.max_active_per_visitor} per visitor. Wait for one to finish, or stop one.")
+        if s.max_active_per_address and record.address:
+            here = store.active_at(record.address)
+            if here >= s.max_active_per_address:
+                raise LimitReached(
+                    f"{here} runs from your network address are queued or training; the limit "
+                    f"is {s.max_active_per_address} per address. Wait for one to finish.")
         queued = len(store.queue())
         if queued >= s.max_queue:
             raise LimitReached(f"The server's queue is full ({queued} runs waiting, the limit is "
                                f"{s.max_queue}). Please try again in a few minutes.")
+        storage.check_disk(self.runs_dir, s, "runs")
+        storage.check_stored(storage.visitor_usage(store, record.owner, s), 0, "run")
+
+    def check_upload(self, viewer: Viewer, size: int) -> None:
+        """Raises LimitReached if the viewer may not keep an upload of `size` bytes."""
+        storage.check_disk(self.runs_dir, self.settings, "uploads")
+        if viewer.admin:
+            return
+        usage = self.usage(viewer)
+        storage.check_upload_count(usage)
+        storage.check_stored(usage, size, "upload")
+        storage.check_address_uploads(self.store, viewer.address, self.settings)
+
+    def check_keep(self, viewer: Viewer, size: int, what: str) -> None:
+        """Raises LimitReached if the viewer may not keep `size` more bytes of `what`
+        (a labelled drawing of their handwriting set): the disk floor and their quota."""
+        storage.check_disk(self.runs_dir, self.settings, what)
+        if not viewer.admin:
+            storage.check_stored(self.usage(viewer), size, what)
+
+    def usage(self, viewer: Viewer) -> Usage:
+        """What the viewer keeps on this server, against the limits."""
+        return storage.visitor_usage(self.store, viewer.id, self.settings)
+
+    def prunable(self, viewer: Viewer) -> list[Prunable]:
+        """The viewer's runs that retention removes at its next pass."""
+        return prune_plan(self.store, self.settings, owner=viewer.id)
 
     # --------------------------------------------------------------- writes
 
@@ -127,7 +161,7 @@ class RunService:
                            config={**asdict(cfg), **(extra or {})},
                            state=RunState.QUEUED, run_dir=str(run_dir), request_id=request_id,
                            estimate_minutes=estimate_minutes if estimate_minutes is not None
-                           else self.estimate(cfg))
+                           else self.estimate(cfg), address=viewer.address)
         for name, data in (files or {}).items():
             from core.files import atomic_write
             atomic_write(run_dir / name, data)
@@ -166,6 +200,13 @@ class RunService:
         self.ensure_runner()
         return self._view(requeued, viewer)
 
+    def pin(self, run_id: str, viewer: Viewer, pinned: bool = True) -> RunSnapshot:
+        """An admin keeps a run from retention (or lets it go again)."""
+        record = self._record(run_id, viewer)
+        if not viewer.admin:
+            raise NotAllowed("Only an admin pins runs.")
+        return self._view(self.store.set_pinned(record.id, pinned), viewer)
+
     def delete(self, run_id: str, viewer: Viewer) -> None:
         import shutil
         record = self._controlled(run_id, viewer)
@@ -191,7 +232,7 @@ class RunService:
             result=record.result, run_dir=record.run_dir, owner=record.owner,
             mine=can_control(viewer, record.owner), phase=record.phase,
             executor=record.executor, node=record.node,
-            estimate_minutes=record.estimate_minutes, last_step=record.step,
+            estimate_minutes=record.estimate_minutes, last_step=record.step, pinned=record.pinned,
             epochs_done=len(epochs) if metrics else record.epochs_done,
             finetune=record.config.get("finetune"))
 

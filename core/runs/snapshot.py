@@ -34,6 +34,7 @@ class RunSnapshot(RunFolder):
     node: str | None = None  # the machine it trains on
     estimate_minutes: float | None = None
     last_step: int = 0  # the newest step recorded (steps may be thinned)
+    pinned: bool = False  # an admin keeps it from retention
     epochs_done: int = 0
     finetune: dict | None = None  # a fine-tune run's entry (core.train.finetune.run_entry)
 

@@ -11,12 +11,18 @@ its step number. Reading a run thinned to K points asks for the levels at
 and above log2(steps / K), through an index: about K rows whether the run
 has 300 steps or 300,000.
 
-The files of a run stay in its folder (runs/<id>/): best.pt, last.pt and
-TensorBoard event files.
+The files of a run stay in its folder (runs/<id>/): best.pt, last.pt,
+TensorBoard event files and run.json, a copy of its record (core/runs/manifest.py)
+from which a damaged database is rebuilt (core/runs/recovery.py).
+
+Writers wait for a lock held by another process with backoff, up to the store's
+`busy_seconds` (long for the runner and workers: no step is lost; short for the
+web process, whose page then says "busy"), then raise StoreBusy.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -57,7 +63,9 @@ CREATE TABLE IF NOT EXISTS runs (
     estimate_minutes REAL,
     test TEXT,
     result TEXT,
-    run_dir TEXT NOT NULL
+    run_dir TEXT NOT NULL,
+    pinned INTEGER NOT NULL DEFAULT 0, -- an admin keeps it from retention
+    address TEXT                     -- the client address that submitted it (limits)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_request ON runs(owner, request_id)
     WHERE request_id IS NOT NULL;
@@ -75,6 +83,13 @@ CREATE TABLE IF NOT EXISTS steps (
     elapsed REAL NOT NULL,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS visitors (
+    id TEXT PRIMARY KEY,             -- a visitor id (core/visitors.py)
+    address TEXT,                    -- the client address it was last seen from
+    first_seen REAL NOT NULL,
+    first_address TEXT               -- the address that got this id (the new-id rate limit)
+);
+CREATE INDEX IF NOT EXISTS visitors_new ON visitors(first_address, first_seen);
 CREATE INDEX IF NOT EXISTS steps_level ON steps(run_id, level, step);
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL,
@@ -83,6 +98,12 @@ CREATE TABLE IF NOT EXISTS epochs (
     PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
 """
+
+# Columns added since the first schema: (name, declaration), added to an older file at open.
+ADDED_COLUMNS = (("pinned", "INTEGER NOT NULL DEFAULT 0"), ("address", "TEXT"))
+BUSY_SECONDS = 120.0  # the runner's and workers' patience: a lock held that long is a fault
+WEB_BUSY_SECONDS = 3.0  # a page's: past it, the page says "busy" instead of hanging
+log = logging.getLogger("mnist_studio.runs")
 
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "samples_per_second", "elapsed")
 SELECT_RUNS = ("SELECT runs.*, (SELECT COUNT(*) FROM epochs WHERE epochs.run_id = runs.id) "
@@ -98,6 +119,15 @@ class RunNotFound(KeyError):
 
 class TransitionRefused(RuntimeError):
     """The run was no longer in the state the change expected."""
+
+
+class StoreBusy(RuntimeError):
+    """Another process held the run database's write lock for longer than this store waits."""
+
+
+def is_busy(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
 
 
 @dataclass
@@ -126,6 +156,8 @@ class RunRecord(RunFolder):
     estimate_minutes: float | None = None
     test: dict | None = None
     result: dict | None = None
+    pinned: bool = False
+    address: str | None = None
     epochs_done: int = 0
 
 
@@ -163,6 +195,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     d["config"] = json.loads(d["config"])
     d["state"] = RunState(d["state"])
     d["stop_requested"] = bool(d["stop_requested"])
+    d["pinned"] = bool(d.get("pinned"))
     d["test"], d["result"] = _loads(d["test"]), _loads(d["result"])
     return RunRecord(**d)
 
@@ -170,12 +203,39 @@ def _record(row: sqlite3.Row) -> RunRecord:
 class RunStore:
     """One SQLite file per runs folder; safe to use from many threads and processes."""
 
-    def __init__(self, runs_dir: str | os.PathLike) -> None:
+    def __init__(self, runs_dir: str | os.PathLike, busy_seconds: float = BUSY_SECONDS,
+                 schema: bool = True) -> None:
+        """`busy_seconds`: how long a write waits for another process's lock before
+        StoreBusy. To check the file for damage first, open it with
+        core.runs.recovery.open_store (the web app does), which passes schema=False."""
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.runs_dir / DB_NAME
+        self.busy_seconds = busy_seconds
         self._local = threading.local()
-        self._db().executescript(SCHEMA)  # idempotent; executescript commits by itself
+        self.recovery = None  # a core.runs.recovery.Recovery when open_store rebuilt the file
+        if schema:
+            self.create_schema()
+
+    def create_schema(self) -> None:
+        """Tables and indexes, and the columns an older file lacks (idempotent)."""
+        db = self._db()
+        db.executescript(SCHEMA)  # executescript commits by itself
+        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for name, declaration in ADDED_COLUMNS:
+            if name not in have:
+                try:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+                except sqlite3.OperationalError as err:  # another process added it first
+                    if "duplicate column" not in str(err):
+                        raise
+
+    def close(self) -> None:
+        """Close this thread's connection (a recovery moves the file it had open)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     # ---------------------------------------------------------- connections
 
@@ -188,7 +248,8 @@ class RunStore:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
-            db.execute("PRAGMA busy_timeout=30000")
+            # SQLite's own wait, per attempt; _write retries with backoff up to busy_seconds.
+            db.execute(f"PRAGMA busy_timeout={int(min(self.busy_seconds, 0.5) * 1000)}")
             self._local.db, self._local.pid = db, os.getpid()
         return db
 
@@ -196,13 +257,31 @@ class RunStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once (IMMEDIATE) so checks and writes see one state."""
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        self._begin(db)
         try:
             yield db
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def _begin(self, db: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried with backoff while another process holds the write lock."""
+        deadline = time.monotonic() + self.busy_seconds
+        delay = 0.05
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if not is_busy(err):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreBusy(f"the run database is busy: another process has held it "
+                                    f"for over {self.busy_seconds:g} s") from None
+                log.warning("run database locked by another process; retrying in %.2f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     # ---------------------------------------------------------------- reads
 
@@ -288,11 +367,12 @@ class RunStore:
                 check(self, record)
             db.execute(
                 "INSERT INTO runs (id, owner, created, config, state, request_id, queued_at, "
-                "run_dir, estimate_minutes, total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "run_dir, estimate_minutes, total_steps, address) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.owner, record.created, json.dumps(record.config),
                  record.state.value, record.request_id, record.queued_at or time.time(),
-                 record.run_dir, record.estimate_minutes, record.total_steps))
-        return self.get(record.id)
+                 record.run_dir, record.estimate_minutes, record.total_steps, record.address))
+        return self._changed(record.id)
 
     def insert_imported(self, record: RunRecord, steps: Sequence[dict],
                         epochs: Sequence[dict]) -> bool:
@@ -303,6 +383,7 @@ class RunStore:
         columns["config"] = json.dumps(record.config)
         columns["state"] = record.state.value
         columns["stop_requested"] = int(record.stop_requested)
+        columns["pinned"] = int(record.pinned)
         columns["test"] = None if record.test is None else json.dumps(record.test)
         columns["result"] = None if record.result is None else json.dumps(record.result)
         with self._write() as db:
@@ -311,6 +392,7 @@ class RunStore:
             if cur.rowcount != 1:
                 return False
             self._add_metrics(db, record.id, steps, epochs)
+        self._note(record.id)
         return True
 
     def _transition(self, db: sqlite3.Connection, run_id: str, to: RunState,
@@ -332,7 +414,7 @@ class RunStore:
                    **columns: Any) -> RunRecord:
         with self._write() as db:
             self._transition(db, run_id, to, expect, **columns)
-        return self.get(run_id)
+        return self._changed(run_id)
 
     def update(self, run_id: str, **columns: Any) -> None:
         """Columns that are not the state (phase, placement, progress, results)."""
@@ -341,6 +423,7 @@ class RunStore:
                   for k, v in columns.items()]
         with self._write() as db:
             db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+        self._note(run_id)
 
     def request_stop(self, run_id: str) -> RunRecord:
         """A queued run is cancelled at once; a training one is asked to stop."""
@@ -355,7 +438,7 @@ class RunStore:
             elif state == RunState.RUNNING:
                 self._transition(db, run_id, RunState.STOPPING, [RunState.RUNNING],
                                  stop_requested=1)
-        return self.get(run_id)
+        return self._changed(run_id)
 
     def claim_next(self, runner: str, executor: str) -> RunRecord | None:
         """The oldest queued run, now RUNNING and owned by this runner; None if none is queued."""
@@ -367,7 +450,7 @@ class RunStore:
             self._transition(db, row[0], RunState.RUNNING, [RunState.QUEUED], runner=runner,
                              executor=executor, phase="loading", started_at=time.time(),
                              finished_at=None, error=None, stop_requested=0)
-        return self.get(row[0])
+        return self._changed(row[0])
 
     def requeue(self, run_id: str, resume_from: str, step: int, epochs_done: int) -> RunRecord:
         """Queue a stopped run again. Metrics past its saved step are discarded in the same
@@ -379,7 +462,7 @@ class RunStore:
                              test=None, result=None)
             db.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", (run_id, step))
             db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, epochs_done))
-        return self.get(run_id)
+        return self._changed(run_id)
 
     def add_metrics(self, run_id: str, steps: Sequence[dict], epochs: Sequence[dict],
                     total_steps: int | None = None) -> None:
@@ -425,6 +508,7 @@ class RunStore:
                            (message, run_id))
             else:
                 return False
+        self._note(run_id)
         return True
 
     def interrupt_orphans(self, runner: str) -> list[str]:
@@ -439,18 +523,80 @@ class RunStore:
                 self._transition(db, run_id, RunState.CANCELLED, active, phase=None,
                                  finished_at=time.time(),
                                  error=INTERRUPTED)
+        for (run_id,) in rows:
+            self._note(run_id)
         return [r[0] for r in rows]
+
+    def _note(self, run_id: str) -> None:
+        """_changed for a change that returns nothing: a run deleted meanwhile is no error."""
+        try:
+            self._changed(run_id)
+        except RunNotFound:
+            pass
+
+    def _changed(self, run_id: str) -> RunRecord:
+        """The run's record after a change, also kept in its folder as run.json, from which
+        a damaged database is rebuilt. Best effort: a full disk must not fail the change.
+        Two processes changing one run at once may write it in either order; the next
+        change of the run (its end is the last) puts the newest back."""
+        record = self.get(run_id)
+        from core.runs.manifest import write_manifest
+        try:
+            write_manifest(record, self.epochs(run_id))
+        except OSError as err:
+            log.warning("could not write %s's run.json: %s", run_id, err)
+        return record
+
+    def set_pinned(self, run_id: str, pinned: bool) -> RunRecord:
+        with self._write() as db:
+            if db.execute("UPDATE runs SET pinned = ? WHERE id = ?",
+                          (int(pinned), run_id)).rowcount != 1:
+                raise RunNotFound(run_id)
+        return self._changed(run_id)
+
+    def active_at(self, address: str) -> int:
+        """Queued or training runs submitted from a client address."""
+        active = [s.value for s in RunState if s.active]
+        return self._db().execute(
+            f"SELECT COUNT(*) FROM runs WHERE address = ? AND state IN "
+            f"({','.join('?' * len(active))})", (address, *active)).fetchone()[0]
+
+    # ------------------------------------------------------------- visitors
+
+    def visitor_seen(self, visitor_id: str, address: str | None, new: bool = False) -> None:
+        """Record where a visitor was seen (a new id: also where and when it was made)."""
+        now = time.time()
+        with self._write() as db:
+            db.execute("INSERT INTO visitors (id, address, first_seen, first_address) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET address = ?",
+                       (visitor_id, address, now, address if new else None, address))
+
+    def new_visitors(self, address: str, since: float) -> int:
+        """Visitor ids made for a client address since a time."""
+        return self._db().execute(
+            "SELECT COUNT(*) FROM visitors WHERE first_address = ? AND first_seen >= ?",
+            (address, since)).fetchone()[0]
+
+    def visitors_at(self, address: str) -> list[str]:
+        """Visitors last seen from a client address."""
+        return [r[0] for r in self._db().execute("SELECT id FROM visitors WHERE address = ?",
+                                                 (address,))]
 
     def known_ids(self) -> set[str]:
         return {r[0] for r in self._db().execute("SELECT id FROM runs")}
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, keep_pinned: bool = False) -> None:
+        """Remove a run's record and metrics (not an active one; with keep_pinned, not a
+        pinned one either: retention's delete)."""
         with self._write() as db:
-            row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute("SELECT state, pinned, phase FROM runs WHERE id = ?",
+                             (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
             if RunState(row[0]).active:
                 raise TransitionRefused(f"run {run_id} is {row[0]}: stop it before deleting it")
+            if keep_pinned and (row[1] or row[2] is not None):
+                raise TransitionRefused(f"run {run_id} is pinned or still being scored")
             db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))

@@ -11,7 +11,9 @@ So both executors record the same things in the same way.
 """
 from __future__ import annotations
 
+import errno
 import socket
+import sqlite3
 import time
 import traceback
 from dataclasses import asdict
@@ -49,6 +51,9 @@ class RunRecorder:
         return self._tb
 
     def placed(self, node: str, device: str) -> None:
+        # The folder from the start, so that its run.json (core/runs/manifest.py) is kept
+        # from the first change on: a damaged database is rebuilt from it.
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.store.update(self.run_id, node=node, device=device)
 
     def events(self, steps: list[dict], epochs: list[dict], total_steps: int | None) -> None:
@@ -189,5 +194,18 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         recorder.done(summary.to_json(), test.summary().to_json(), result.stopped)
     except Exception as err:  # the page shows the message; the log keeps the trace
         traceback.print_exc()
-        batcher.flush()
-        recorder.failed(f"{type(err).__name__}: {err}")
+        try:
+            batcher.flush()
+        except Exception:  # the store itself failing (a full disk): the message still goes
+            traceback.print_exc()
+        recorder.failed(failure_message(err))
+
+
+def failure_message(err: BaseException) -> str:
+    """What the run's page says about why it failed."""
+    full = (isinstance(err, OSError) and err.errno == errno.ENOSPC
+            or isinstance(err, sqlite3.OperationalError) and "full" in str(err))
+    if full:
+        return ("The disk is full: no space was left to save this run's files. Its last "
+                "saved state is kept; resume it once space has been freed.")
+    return f"{type(err).__name__}: {err}"

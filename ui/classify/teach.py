@@ -14,7 +14,9 @@ import numpy as np
 import streamlit as st
 
 from core.handwriting import ItemNotFound, SetFull, strokes_json
+from core.runs.storage import LimitReached
 from ui.classify.canvas import OBJECTS
+from ui.common import state
 from ui.common.handwriting import DATASET, my_set
 
 SAVED = "teach_saved"  # session: image digest -> (item id, label), what this session kept
@@ -22,6 +24,7 @@ ERROR = "teach_error"  # session: a message from the last click (the set is full
 NOTICE = "teach_notice"  # session: what the last click did, toasted by the next run (a
 # callback inside a fragment must not draw: its elements would land atop the page)
 SOURCES = ("draw", "upload")
+ITEM_BYTES = 2048  # a kept drawing's file, at most (about 1 KB: the 28x28 input and its strokes)
 
 
 def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
@@ -39,11 +42,13 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
             except ItemNotFound:  # deleted meanwhile: keep it again
                 del saved[digest]
         strokes = strokes_json(ss.get(OBJECTS)) if source == "draw" else ""
+        from ui.common.loaders import run_service
+        run_service().check_keep(state.viewer(), ITEM_BYTES, "drawing")  # quota, disk floor
         item = hw.add(image, label, strokes)
         saved[digest] = (item.id, label)
         n = len(hw)
         ss[NOTICE] = f"Kept as a {label} in your handwriting ({n} drawing{'s' * (n != 1)})."
-    except SetFull as err:
+    except (SetFull, LimitReached) as err:
         ss[ERROR] = str(err)
 
 

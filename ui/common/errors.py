@@ -26,7 +26,7 @@ def friendly_message(err: BaseException) -> str:
     from core.predict.preprocess import InputError
     from core.train.config import ConfigError
     from core.runs.service import LimitReached, NotAllowed
-    from core.runs.store import RunNotFound, TransitionRefused
+    from core.runs.store import RunNotFound, StoreBusy, TransitionRefused
 
     text = str(err).strip() or type(err).__name__
     if isinstance(err, ConfigError):
@@ -43,6 +43,9 @@ def friendly_message(err: BaseException) -> str:
         return f"**Not yours.** {text}"
     if isinstance(err, RunNotFound):
         return f"**Not found.** {err}."
+    if isinstance(err, StoreBusy):
+        return ("**Busy.** The run database is busy (another process is writing to it), so "
+                "nothing was changed. Try again in a few seconds.")
     if isinstance(err, TransitionRefused):
         return f"**Nothing changed.** {text[0].upper() + text[1:]}."
     if isinstance(err, MemoryError):

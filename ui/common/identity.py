@@ -6,20 +6,34 @@ only from the request that opened the session, so a new visitor's cookie
 is written by a line of JavaScript, and the session keeps its id in
 session_state meanwhile. The cookie is signed (core/visitors.py): an edited
 one is not anyone's, and its holder simply becomes a new visitor.
+
+With limits per client address on (core/settings.py), each session also records
+its address (the connection's, or X-Forwarded-For's hop behind the trusted
+proxies), and an address that had max_new_visitors_per_address new ids within
+the hour gets no more: its cookie-less sessions share one id (and its limits).
 """
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 import streamlit as st
 
-from core.settings import RunSettings
-from core.visitors import Viewer, is_admin_token, new_token, verify_token
+from core.paths import runs_dir
+from core.settings import RunSettings, load_settings
+from core.visitors import (NEW_VISITOR_WINDOW, Viewer, address_visitor, client_address,
+                           is_admin_token, new_token, verify_token)
 
+log = logging.getLogger("mnist_studio")
 COOKIE = "mnist_studio_visitor"
 VISITOR = "_visitor_id"  # session_state: this session's visitor id (tests may set it)
 ADMIN = "_visitor_admin"  # session_state: the admin token was entered in this session
+ADDRESS = "_visitor_address"  # session_state: this session's client address
 MAX_AGE = 365 * 24 * 3600
+SHARED_ID = ("Many new visitors came from your network address within the hour, so this "
+             "browser shares one visitor identity (and its limits) with the others past that "
+             "number. Sessions that keep their cookie are not affected.")
 
 
 def _secret(name: str) -> str:
@@ -45,6 +59,60 @@ def _write_cookie(slot, value: str) -> None:
               unsafe_allow_javascript=True)
 
 
+def request_origin() -> tuple[str | None, list[str]]:
+    """The connection's address (None from this machine) and the X-Forwarded-For hops of
+    the request that opened the session. AppTest has no client: tests patch this."""
+    # Only strings count: without a client (AppTest, bare mode) st.context gives stand-ins.
+    hops: list[str] = []
+    for value in st.context.headers.get_all("X-Forwarded-For") or []:
+        if isinstance(value, str):
+            hops += [h.strip() for h in value.split(",") if h.strip()]
+    ip = st.context.ip_address
+    return (ip if isinstance(ip, str) else None), hops
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(folder: str):
+    """The run store, for its visitors table (imported here: only with address limits on;
+    the run store imports no torch)."""
+    from core.runs.recovery import open_store
+    from core.runs.store import WEB_BUSY_SECONDS
+    return open_store(folder, busy_seconds=WEB_BUSY_SECONDS)
+
+
+def _seen(registry, visitor: str, address: str, new: bool = False) -> None:
+    """Record the visitor's address; a database held by another process for seconds must
+    not keep the page from opening (its limits then count this session a moment late)."""
+    from core.runs.store import StoreBusy
+    try:
+        registry.visitor_seen(visitor, address, new=new)
+    except StoreBusy as err:
+        log.warning("visitor %s not recorded: %s", visitor, err)
+
+
+def _visitor_for(secret: bytes, slot, address: str, settings: RunSettings) -> str:
+    """This session's visitor id: its cookie's, else a new one, else (an address past its
+    new ids for the hour) the address's shared id."""
+    visitor = verify_token(secret, st.context.cookies.get(COOKIE))
+    registry = _registry(str(runs_dir())) if settings.address_limits else None
+    if visitor is not None:
+        if registry is not None:
+            _seen(registry, visitor, address)
+        return visitor
+    cap = settings.max_new_visitors_per_address
+    if registry is not None and cap and \
+            registry.new_visitors(address, time.time() - NEW_VISITOR_WINDOW) >= cap:
+        visitor = address_visitor(secret, address)
+        _seen(registry, visitor, address)
+        slot.info(SHARED_ID, icon=":material/group:")
+        return visitor
+    visitor, token = new_token(secret)
+    _write_cookie(slot, token)
+    if registry is not None:
+        _seen(registry, visitor, address, new=True)
+    return visitor
+
+
 def admin_token(settings: RunSettings) -> str:
     return _secret("admin_token") or settings.admin_token
 
@@ -58,18 +126,18 @@ def current_viewer(secret: bytes) -> Viewer:
     slot = st.empty()
     ss = st.session_state
     admin = bool(ss.get(ADMIN))
+    settings = None
+    if ADDRESS not in ss:  # once per session: the request that opened it does not change
+        settings = load_settings()
+        ss[ADDRESS] = client_address(*request_origin(), settings.trusted_proxies)
+    address = ss[ADDRESS]
     user = _logged_in_user()
     if user:
         admins = {a.strip().lower() for a in _secret("admin_emails").split(",") if a.strip()}
-        return Viewer(f"u:{user}", admin=admin or user.lower() in admins)
-    if ss.get(VISITOR):
-        return Viewer(ss[VISITOR], admin=admin)
-    visitor = verify_token(secret, st.context.cookies.get(COOKIE))
-    if visitor is None:  # first visit, or a cookie that does not verify
-        visitor, token = new_token(secret)
-        _write_cookie(slot, token)
-    ss[VISITOR] = visitor
-    return Viewer(visitor, admin=admin)
+        return Viewer(f"u:{user}", admin=admin or user.lower() in admins, address=address)
+    if not ss.get(VISITOR):
+        ss[VISITOR] = _visitor_for(secret, slot, address, settings or load_settings())
+    return Viewer(ss[VISITOR], admin=admin, address=address)
 
 
 def admin_box(settings: RunSettings) -> None:

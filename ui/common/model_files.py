@@ -10,6 +10,7 @@ import streamlit as st
 from core.catalog import SHIPPED, ModelEntry
 from core.checkpoints import Checkpoint, CheckpointError
 from core.export.exporting import ExportFormat, export_bytes
+from core.runs.storage import LimitReached
 from core.uploads import accept_upload, visitor_folder
 from ui.common import state
 from ui.common.loaders import load_model, run_service
@@ -32,11 +33,15 @@ def _on_upload() -> None:
     upload = ss.get(UPLOAD_KEY)
     if upload is None:
         return
+    raw, service = upload.getvalue(), run_service()
     try:
-        entry = accept_upload(upload.getvalue(), upload.name,
-                              visitor_folder(run_service().runs_dir, state.viewer().id))
+        service.check_upload(state.viewer(), len(raw))  # quotas and the disk's floor
+        entry = accept_upload(raw, upload.name, visitor_folder(service.runs_dir, state.viewer().id))
     except CheckpointError as err:
         ss[UPLOAD_NOTE] = ("error", f"This checkpoint cannot be used. {err}")
+        return
+    except LimitReached as err:
+        ss[UPLOAD_NOTE] = ("error", f"Not added. {err}")
         return
     ss.setdefault(UPLOADED, {})[entry.key] = entry
     state.use_model(entry.dataset, entry.key)

@@ -39,6 +39,11 @@ def _resume(run_id: str) -> None:
 
 
 @safe_callback
+def _pin(run_id: str, pinned: bool) -> None:
+    run_service().pin(run_id, state.viewer(), pinned)
+
+
+@safe_callback
 def _delete(run_id: str) -> None:
     run_service().delete(run_id, state.viewer())
     st.session_state.pop(state.TRAIN_FOCUS, None)
@@ -148,6 +153,10 @@ def _actions(snap: RunSnapshot, in_use: str | None) -> None:
         if snap.resumable:
             st.button("Resume", icon=":material/play_arrow:", on_click=_resume,
                       args=(snap.id,), key="train_resume")
+        if state.viewer().admin:
+            st.button("Unpin" if snap.pinned else "Pin", icon=":material/keep:", on_click=_pin,
+                      args=(snap.id, not snap.pinned), key="train_pin",
+                      help="A pinned run is never removed by retention (admins only)")
         if snap.phase is None:
             st.button("Delete", icon=":material/delete:", on_click=_delete, args=(snap.id,),
                       key="train_delete", type="tertiary",
