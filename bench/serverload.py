@@ -62,6 +62,7 @@ class Level:
     strokes: list[float] = field(default_factory=list)  # send -> Prediction, s
     server_strokes: list[float] = field(default_factory=list)  # the fragment's script, s
     browser_strokes: list[float] = field(default_factory=list)  # mouse-up -> shown, s
+    browser_timeouts: int = 0
     pages: list[float] = field(default_factory=list)
     wrong_digits: int = 0
     errors: list[str] = field(default_factory=list)
@@ -70,9 +71,11 @@ class Level:
     runs_lost: int = 0
     refused: int = 0
     cpu_cores: float = 0.0  # the servers' processes, mean over the level
+    web_cores: float = 0.0  # of which the web processes (`streamlit run`) themselves
     cpu_cores_peak: float = 0.0  # the highest 1 s mean
     rss_mb_peak: float = 0.0
     generator_cores: float = 0.0
+    wall_seconds: float = 0.0  # the visitors' phase: `seconds`, plus the replies still due
     load_average: list[float] = field(default_factory=list)
 
 
@@ -130,7 +133,7 @@ async def trainer(url: str, level: Level, until: float, seed: int) -> None:
         await s.rerun()  # the form shows the new architecture, as after the browser's change
         reply = await s.rerun(trigger=s.widget("button", "Start training"))
         _note(level, reply)
-        if any("full" in t or "per visitor" in t or "at most" in t for t in reply.texts):
+        if any(t.startswith("**Not started.**") for t in reply.texts):  # ui/train/form.py's refusal
             level.refused += 1
             return
         live = set(reply.fragments)
@@ -188,8 +191,13 @@ def browser_strokes(url: str, level: Level, until: float, count: int) -> None:
                 tab.goto(url)
             while time.monotonic() < until:
                 for tab in tabs:
-                    clear_canvas(tab)
-                    level.browser_strokes.append(timed_stroke(tab)["stroke_to_prediction_ms"] / 1000)
+                    try:
+                        clear_canvas(tab)
+                        level.browser_strokes.append(
+                            timed_stroke(tab)["stroke_to_prediction_ms"] / 1000)
+                    except AssertionError as err:  # no prediction on screen in time: counted
+                        level.browser_timeouts += 1
+                        level.errors.append(f"browser: {str(err).splitlines()[0]}"[:200])
                 time.sleep(1.0)
         except Exception as err:  # noqa: BLE001
             level.errors.append(f"browser: {type(err).__name__}: {err}"[:200])
@@ -205,7 +213,7 @@ class Usage(threading.Thread):
     def __init__(self, roots: list[int]) -> None:
         super().__init__(daemon=True)
         self.roots, self.done = roots, threading.Event()
-        self.cpu: list[tuple[float, float]] = []  # (monotonic time, CPU seconds so far)
+        self.cpu: list[tuple[float, float, float]] = []  # (monotonic time, CPU s so far, web's)
         self.rss_mb_peak = 0.0
         self.seen: dict[int, float] = {}  # pid -> its last CPU seconds (ended ones stay counted)
 
@@ -223,16 +231,17 @@ class Usage(threading.Thread):
                     rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
                 except (OSError, ValueError, IndexError):
                     continue
-            self.cpu.append((time.monotonic(), sum(self.seen.values())))
+            self.cpu.append((time.monotonic(), sum(self.seen.values()),
+                             sum(self.seen.get(p, 0.0) for p in self.roots)))
             self.rss_mb_peak = max(self.rss_mb_peak, rss / 2**20)
 
-    def cores(self) -> tuple[float, float]:
-        """(mean, highest 1 s) cores used."""
+    def cores(self) -> tuple[float, float, float]:
+        """(mean, highest 1 s) cores used by all, and the mean of the web processes."""
         if len(self.cpu) < 2:
-            return 0.0, 0.0
-        (t0, c0), (t1, c1) = self.cpu[0], self.cpu[-1]
+            return 0.0, 0.0, 0.0
+        (t0, c0, w0), (t1, c1, w1) = self.cpu[0], self.cpu[-1]
         steps = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(self.cpu, self.cpu[1:])]
-        return (c1 - c0) / (t1 - t0), max(steps)
+        return (c1 - c0) / (t1 - t0), max(steps), (w1 - w0) / (t1 - t0)
 
 
 def server_pids(url: str) -> list[int]:
@@ -296,14 +305,15 @@ def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, s
             threads.append(threading.Thread(target=browser_strokes, args=(urls[0], level, until, browsers)))
             threads[-1].start()
         asyncio.run(visitors(urls, level, seed))
+        level.wall_seconds = time.time() - since
+        usage.done.set()  # the visitors' time only, not the browsers' last stroke
+        level.generator_cores = (time.process_time() - cpu0) / level.wall_seconds
+        level.load_average = list(os.getloadavg())
         for t in threads:
             t.join()
-        level.generator_cores = (time.process_time() - cpu0) / (time.time() - since)
-        usage.done.set()
         usage.join()
-        level.cpu_cores, level.cpu_cores_peak = usage.cores()
+        level.cpu_cores, level.cpu_cores_peak, level.web_cores = usage.cores()
         level.rss_mb_peak = usage.rss_mb_peak
-        level.load_average = list(os.getloadavg())
         for app in apps:
             level.server_strokes += server_stroke_seconds(app.timings, since)
         wait_runs_ended(runs, timeout=120)
@@ -333,12 +343,14 @@ def summary(level: Level) -> dict:
             "browser_strokes": len(level.browser_strokes),
             "browser_p50_ms": _pct(level.browser_strokes, 50),
             "browser_p95_ms": _pct(level.browser_strokes, 95),
+            "browser_timeouts": level.browser_timeouts,
             "page_p50_ms": _pct(level.pages, 50), "page_p95_ms": _pct(level.pages, 95),
             "wrong_digits": level.wrong_digits, "errors": len(level.errors), "dropped": level.dropped,
             "runs": level.runs, "refused": level.refused, "runs_lost": level.runs_lost,
-            "server_cpu_cores": round(level.cpu_cores, 2),
+            "server_cpu_cores": round(level.cpu_cores, 2), "web_cpu_cores": round(level.web_cores, 2),
             "server_cpu_cores_peak": round(level.cpu_cores_peak, 2),
             "server_rss_mb_peak": round(level.rss_mb_peak), "generator_cpu_cores": round(level.generator_cores, 2),
+            "wall_seconds": round(level.wall_seconds, 1),
             "load_average": [round(x, 2) for x in level.load_average]}
 
 
@@ -372,9 +384,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_fmt(row['browser_p95_ms'])}) over {row['strokes']} strokes; pages "
                   f"{_fmt(row['page_p50_ms'])}/{_fmt(row['page_p95_ms'])} ms; errors {row['errors']}, "
                   f"dropped {row['dropped']}; runs {row['runs']} refused {row['refused']} lost "
-                  f"{row['runs_lost']}; server CPU {row['server_cpu_cores']} cores (peak "
+                  f"{row['runs_lost']}; server CPU {row['server_cpu_cores']} cores (web "
+                  f"{row['web_cpu_cores']}, peak "
                   f"{row['server_cpu_cores_peak']}), {row['server_rss_mb_peak']} MB; generator "
-                  f"{row['generator_cpu_cores']} cores; load {row['load_average']}", flush=True)
+                  f"{row['generator_cpu_cores']} cores; {row['wall_seconds']} s; load {row['load_average']}",
+                  flush=True)
             for e in level.errors[:5]:
                 print("   ", e)
     if a.json:

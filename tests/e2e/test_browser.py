@@ -31,9 +31,10 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     PlaywrightTimeout = expect = None
 
-PAGES = ["Classify", "Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes",
-         "Dataset explorer"]
-DOCS_NAMES = {"Classify": "classify", "Inside the model": "inside", "Train": "train",
+PAGES = ["Classify", "Inside the model", "Your handwriting", "Train", "Compare runs", "Evaluate",
+         "Mistakes", "Dataset explorer"]
+DOCS_NAMES = {"Classify": "classify", "Inside the model": "inside",
+              "Your handwriting": "handwriting", "Train": "train",
               "Compare runs": "compare", "Evaluate": "evaluate",
               "Mistakes": "mistakes", "Dataset explorer": "explore"}
 EXPECT_MS = 30_000  # default wait of each expect(): reruns are slow on a busy 2-core machine
@@ -395,6 +396,9 @@ def test_every_page_loads(page, app, timings):
         elif title == "Inside the model":
             expect(body.get_by_text("Layer by layer")).to_be_visible(timeout=PAGE_MS)
             expect(body.get_by_text("Embedding map")).to_be_visible(timeout=PAGE_MS)
+        elif title == "Your handwriting":
+            expect(body.get_by_text("Your set is empty")).to_be_visible()
+            expect(body.get_by_text("Fine-tune on it")).to_be_visible()
         elif title == "Compare runs":
             expect(body.get_by_text(re.compile(r"No training runs yet|Settings"))
                    .first).to_be_visible()
