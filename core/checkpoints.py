@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.calibration import apply_temperature, temperature_of
 from core.data import get_spec
 from core.files import atomic_write
 from core.models import build_model
@@ -39,12 +40,16 @@ class CheckpointMeta:
     std: float = 1.0
     created: str = ""
     torch_version: str = ""
+    # Softmax temperature fitted on the validation split (core.calibration); 1.0: none.
+    temperature: float = 1.0
+    # A custom architecture's layers (core.spec's token string); "" for a built-in one.
+    layers: str = ""
 
     @classmethod
     def new(cls, dataset: str, architecture: str, hyperparameters: dict | None = None,
-            metrics: dict | None = None) -> "CheckpointMeta":
+            metrics: dict | None = None, layers: str = "") -> "CheckpointMeta":
         spec = get_spec(dataset)
-        return cls(dataset=dataset, architecture=architecture,
+        return cls(dataset=dataset, architecture=architecture, layers=layers,
                    hyperparameters=dict(hyperparameters or {}), metrics=dict(metrics or {}),
                    class_names=list(spec.classes), mean=spec.mean, std=spec.std,
                    created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -66,7 +71,11 @@ def _cpu_state(state: dict) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta,
                     optimizer_state: dict | None = None, progress: dict | None = None) -> Path:
-    """Write atomically (core.files.atomic_write): a reader never sees half a checkpoint."""
+    """Write atomically (core.files.atomic_write): a reader never sees half a checkpoint.
+    A model with a Temperature layer must say so in `meta` (its weights do not hold it)."""
+    if temperature_of(model) != meta.temperature:
+        raise ValueError(f"the model's temperature {temperature_of(model)} is not the "
+                         f"metadata's {meta.temperature}: set meta.temperature")
     payload = {"format": FORMAT, "state_dict": _cpu_state(model.state_dict()),
                "meta": asdict(meta), "optimizer": optimizer_state, "progress": progress}
     return atomic_write(path, lambda f: torch.save(payload, f))
@@ -100,9 +109,9 @@ def load_checkpoint(source: str | os.PathLike | Any) -> Checkpoint:
     except TypeError as err:
         raise CheckpointError(f"checkpoint metadata is malformed: {err}") from None
     try:
-        model = build_model(meta.architecture)
+        model = build_model(meta.architecture, meta.layers)  # plain data -> modules, no code
         get_spec(meta.dataset)
-    except ValueError as err:
+    except ValueError as err:  # SpecError too
         raise CheckpointError(str(err)) from None
     try:
         model.load_state_dict(payload["state_dict"])
@@ -110,6 +119,10 @@ def load_checkpoint(source: str | os.PathLike | Any) -> Checkpoint:
         first = str(err).split("\n")[0]
         raise CheckpointError(
             f"weights do not fit architecture {meta.architecture!r}: {first}") from None
+    try:
+        apply_temperature(model, float(meta.temperature))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint temperature is unusable: {err}") from None
     model.eval()
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
     return Checkpoint(model, meta, payload.get("optimizer"), payload.get("progress"), path)

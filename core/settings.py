@@ -22,6 +22,9 @@ or by an environment variable, which wins:
     max_new_visitors_per_address = 0  # per hour; 0: off (a laptop), e.g. 20 on a public page
     max_active_per_address = 0
     trusted_proxies = 0         # 1 behind one nginx: the client is X-Forwarded-For's last hop
+    max_layers = 40             # a custom model's size (core.spec), checked before it queues
+    max_parameters = 5000000
+    max_mflops = 200.0          # forward MFLOPs per image
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
@@ -111,6 +114,15 @@ class RunSettings:
         "env": "MNIST_STUDIO_TRUSTED_PROXIES",
         "help": "reverse proxies in front of the app: the client is the X-Forwarded-For hop "
                 "this many from the end (0: the connection's own address)"})
+    # A custom model (core.spec): its size, checked before it is queued. The defaults admit
+    # every built-in (the largest: 15 layers, 0.94 M parameters, 73 MFLOPs per image).
+    max_layers: int = field(default=40, metadata={
+        "env": "MNIST_STUDIO_MAX_LAYERS", "help": "layers of a custom model (0: no limit)"})
+    max_parameters: int = field(default=5_000_000, metadata={
+        "env": "MNIST_STUDIO_MAX_PARAMETERS", "help": "parameters of a custom model (0: no limit)"})
+    max_mflops: float = field(default=200.0, metadata={
+        "env": "MNIST_STUDIO_MAX_MFLOPS",
+        "help": "forward MFLOPs per image of a custom model (0: no limit)"})
     admin_token: str = field(default="", repr=False, metadata={
         "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
 
@@ -120,7 +132,8 @@ class RunSettings:
         for name in ("workers", "max_active_per_visitor", "max_queue", "handwriting_items", "max_stored_mb",
                      "max_uploads_per_visitor", "min_free_mb", "keep_runs", "keep_days",
                      "prune_minutes", "max_new_visitors_per_address", "max_active_per_address",
-                     "max_uploads_per_address", "trusted_proxies"):
+                     "max_uploads_per_address", "trusted_proxies", "max_layers",
+                     "max_parameters", "max_mflops"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:
@@ -133,6 +146,11 @@ class RunSettings:
         """Any limit per client address is on (then identities record their address)."""
         return bool(self.max_new_visitors_per_address or self.max_active_per_address
                     or self.max_uploads_per_address)
+
+    @property
+    def model_bounds(self) -> "Bounds":
+        from core.spec import Bounds
+        return Bounds(self.max_layers, self.max_parameters, self.max_mflops)
 
     @property
     def retention(self) -> bool:

@@ -8,7 +8,7 @@ import streamlit as st
 from core.catalog import find_model
 from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
-from ui.common import charts, state
+from ui.common import calibration, charts, state
 from ui.common.errors import safe_callback
 from ui.common.loaders import evaluation
 from ui.common.selection import require_model, selection
@@ -99,6 +99,8 @@ with right:
 
 if ss.pop("_eval_go", False):
     st.switch_page("pages/mistakes.py")
+
+calibration.section(sel.model, res)
 
 # ---------------------------------------------------------------- compare
 st.divider()

@@ -32,10 +32,19 @@ def target(dataset: str, architecture: str) -> float | None:
     return REFERENCE.get((dataset, architecture), ("", None))[1]
 
 
+def _calibration(entry: dict) -> str:
+    """scripts/calibrate_weights.py's test figures: ECE (15 bins) before and after."""
+    cal = entry.get("calibration")
+    if not cal:
+        return "-"
+    return (f"{cal['test_ece_before']:.2%} → {cal['test_ece_after']:.2%} "
+            f"({cal['temperature']:.2f})")
+
+
 def render(manifest: dict) -> str:
     rows = ["| dataset | model | reference | target | test accuracy | val accuracy | epochs "
-            "| train time | device |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| train time | device | test ECE: as trained → calibrated (T) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     defaults = set(manifest.get("default", {}).values())
     for c in manifest["checkpoints"]:
         ref, goal = REFERENCE.get((c["dataset"], c["architecture"]), ("-", None))
@@ -44,7 +53,7 @@ def render(manifest: dict) -> str:
         rows.append(
             f"| {c['dataset']} | {name} | {ref} | {'-' if goal is None else f'>= {goal}%'} "
             f"| {c['test_accuracy']:.2%}{met} | {c['val_accuracy']:.2%} | {c['epochs']} "
-            f"| {c['train_seconds']:.0f} s | {c['device']} |")
+            f"| {c['train_seconds']:.0f} s | {c['device']} | {_calibration(c)} |")
     return "\n".join(rows)
 
 

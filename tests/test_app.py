@@ -448,6 +448,22 @@ def test_evaluation_numbers_equal_core_evaluate(env):
     assert _metric(at, "B: test accuracy") == f"{res_b.accuracy:.2%}"
 
 
+def test_evaluate_shows_the_reliability_and_the_calibration(env):
+    """The sidebar model's test ECE (as core computes it), its reliability diagram, and
+    whether a temperature was fitted (the fixture's models were saved uncalibrated)."""
+    from core.calibration import expected_calibration_error
+    from core.evaluate.metrics import predict_split
+    at = _app("evaluate")
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    pred = predict_split(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
+    ece = expected_calibration_error(pred.probabilities, pred.labels)
+    assert _metric(at, "Expected calibration error (test)") == f"{ece:.2%}"
+    assert any("Not calibrated (temperature 1)" in m.value for m in at.markdown)
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+              for c in at.get("plotly_chart")]
+    assert any(t.startswith("Reliability") for t in titles), titles
+
+
 def _worst_pair(env) -> tuple[int, int]:
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     res = evaluate(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)

@@ -72,7 +72,8 @@ def test_flags_are_made_from_train_config():
         dataset="fashion", model="resnet", batch_size=64, weight_decay=5e-4,
         label_smoothing=0.1, augment=True, erase=8)
     flags = {a.dest for a in train_cli._parser()._actions}
-    assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help"} == flags
+    assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help",
+                                          "arch_file"} == flags
 
 
 def test_out_of_range_flag_names_the_field(fake_data_root, capsys):

@@ -81,7 +81,7 @@ def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
 
 def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
     """The CPU mask is drawn differently from torch's, with the same distribution."""
-    from core.models import Dropout
+    from core.layers import Dropout
 
     torch.manual_seed(0)
     drop = Dropout(0.2).train()
@@ -102,7 +102,7 @@ def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
 
 
 def test_dropout_is_torch_dropout_where_ours_would_not_help():
-    from core.models import Dropout
+    from core.layers import Dropout
 
     x = torch.randn(64, 64)
     for p in (0.0, 1.0):

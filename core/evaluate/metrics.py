@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.calibration import Reliability, reliability
 from core.data import Split, normalize
 
 
@@ -55,6 +56,8 @@ class EvalResult:
     mistake_true: list[int]
     mistake_predicted: list[int]
     mistake_probabilities: np.ndarray  # (M, 10) float32
+    # Confidence against accuracy over every sample, and the ECE (core.calibration).
+    reliability: Reliability | None = None
 
     def summary(self) -> EvalSummary:
         return EvalSummary(self.accuracy, self.loss, self.per_class_accuracy,
@@ -103,6 +106,7 @@ def summarize(pred: Prediction) -> EvalResult:
         mistake_true=pred.labels[wrong].tolist(),
         mistake_predicted=predicted[wrong].tolist(),
         mistake_probabilities=pred.probabilities[wrong].numpy(),
+        reliability=reliability(pred.probabilities.float(), pred.labels) if n else None,
     )
 
 

@@ -4,7 +4,8 @@ A "layer" is a leaf module of the model (Conv2d, BatchNorm2d, ReLU, MaxPool2d,
 Linear...), except that a Residual block counts as one layer: its output
 x + f(x) is what the next layer sees, while its inner convs' outputs are
 halves of a sum that never exists on its own. Dropout (the identity at
-inference) and Flatten (a reshape) change no value and are left out.
+inference) and Flatten (a reshape) change no value and are left out, and so is the
+calibration's Temperature (a division of the logits, not a learned layer).
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models import Residual, device_of, evaluating
+from core.calibration import Temperature
+from core.layers import Residual
+from core.models import device_of, evaluating
 
-UNCHANGED = (nn.Dropout, nn.Flatten)  # pass values on as they are: nothing to show
+UNCHANGED = (nn.Dropout, nn.Flatten, Temperature)  # nothing to show (see above)
 IMAGE_SIDE = 28
 
 

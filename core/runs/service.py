@@ -31,6 +31,7 @@ from core.runs.state import RunState
 from core.runs.storage import LimitReached, Usage
 from core.runs.store import (WEB_BUSY_SECONDS, RunNotFound, RunRecord, RunStore, StepSeries,
                              TransitionRefused)
+from core.spec import SpecError, check as check_spec
 from core.settings import RunSettings, load_settings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes
@@ -95,6 +96,12 @@ class RunService:
 
     def _check_limits(self, store: RunStore, record: RunRecord) -> None:
         s = self.settings
+        layers = record.config.get("layers") if isinstance(record.config, dict) else ""
+        if layers:
+            try:
+                s.model_bounds.check(check_spec(layers))
+            except SpecError as err:
+                raise LimitReached(f"This model is too large for this server: {err}.") from None
         if record.estimate_minutes is not None and record.estimate_minutes > s.max_run_minutes:
             raise LimitReached(
                 f"This run is estimated at {record.estimate_minutes:.1f} minutes of training; "

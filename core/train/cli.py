@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from core.data import load_bundle
+from core.models import CUSTOM
+from core.spec import GRAMMAR
 from core.train.config import TrainConfig
 from core.evaluate.metrics import EvalResult
 from core.train.events import EpochEvent, Event, StepEvent, TrainResult
@@ -54,6 +56,10 @@ class EventLog:
         self.events.append(dataclasses.asdict(event))
         if self.then is not None:
             self.then(event)
+
+
+_GRAMMAR = ("A custom model (--model custom --layers \"...\", or --arch-file FILE): its "
+            "layers, comma-separated,\nfrom the 1x28x28 image to the 10 logits:\n" + GRAMMAR)
 
 
 # What --register calls: (result, test, summary, best, last, log, runs folder) -> the run's id.
@@ -81,8 +87,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m core.train",
         description="Train a model on MNIST or Fashion-MNIST. The best epoch by validation "
                     "loss (12,000 images held out of the training set) is saved; the test "
-                    "set is evaluated once, at the end.")
+                    "set is evaluated once, at the end.",
+        epilog=_GRAMMAR, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_setting_flags(p)
+    p.add_argument("--arch-file", default=None, metavar="SPEC.json",
+                   help="a custom model's layers from a file: a JSON list (tokens or objects "
+                        "like {\"type\": \"conv\", \"channels\": 32, \"kernel\": 3}) or the "
+                        "token string; implies --model custom")
     p.add_argument("--out", default=None,
                    help="where to write the best checkpoint (default runs/cli/DATASET-MODEL-sSEED.pt); "
                         "the resumable state goes beside it as *.last.pt until the run completes")
@@ -108,6 +119,17 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     for action in p._actions:  # parsed again with no defaults: what is left was typed
         action.default = argparse.SUPPRESS
     given = set(vars(p.parse_args(argv)))
+    if args.arch_file:
+        if "layers" in given:
+            p.error("give the layers once: --layers or --arch-file")
+        try:
+            args.layers = Path(args.arch_file).read_text()
+        except OSError as err:
+            p.error(f"--arch-file: {err.strerror}: {args.arch_file}")
+        given.add("layers")
+    if "layers" in given and "model" not in given:  # --layers alone means a custom model
+        args.model = CUSTOM
+        given.add("model")
     missing = [f"--{n.replace('_', '-')}" for n, s in TrainConfig.settings().items()
                if s.cli_required and n not in given]
     if missing and not args.resume:

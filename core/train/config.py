@@ -12,7 +12,8 @@ from typing import Any, Mapping, get_type_hints
 
 from core.data import DATASETS
 from core.device import DEVICE_NAMES
-from core.models import ARCHITECTURES
+from core.models import ARCHITECTURES, CUSTOM
+from core.spec import SpecError, canonical, check
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle")
@@ -71,8 +72,11 @@ def setting(default: Any, help: str, **kw: Any) -> Any:
 class TrainConfig:
     dataset: str = setting("mnist", "mnist (digits) or fashion (garments)",
                            choices=tuple(DATASETS), noun="dataset", cli_required=True)
-    model: str = setting("cnn", "architecture name, e.g. ffnn, cnn, resnet",
-                         choices=tuple(ARCHITECTURES), noun="architecture", cli_required=True)
+    model: str = setting("cnn", "architecture name, e.g. ffnn, cnn, resnet; custom: your own "
+                         "--layers", choices=(*ARCHITECTURES, CUSTOM), noun="architecture",
+                         cli_required=True)
+    layers: str = setting("", "a custom model's layers, e.g. conv32k3,pool2,relu,fc128,fc10 "
+                          "(the grammar: below)")
     epochs: int = setting(5, "passes over the 48,000 training images", low=1, high=200)
     batch_size: int = setting(128, "samples per step", low=1, high=8192)
     lr: float = setting(1e-3, "learning rate; the peak under onecycle", low=1e-5, high=2.0)
@@ -94,8 +98,25 @@ class TrainConfig:
     def __post_init__(self) -> None:
         problems = {name: text for name, s in self.settings().items()
                     if (text := s.problem(name, getattr(self, name))) is not None}
+        if "model" not in problems and (text := self._layers_problem()) is not None:
+            problems["layers"] = text
         if problems:
             raise ConfigError(problems)
+
+    def _layers_problem(self) -> str | None:
+        """A custom model needs layers that make a model (kept in canonical form); a
+        built-in one takes none."""
+        if self.model != CUSTOM:
+            return (f"{self.model} has fixed layers: choose model custom to give your own"
+                    if self.layers else None)
+        if not isinstance(self.layers, str) or not self.layers.strip():
+            return "a custom model needs its layers, e.g. conv32k3,pool2,relu,fc128,fc10"
+        try:
+            check(self.layers)
+            self.layers = canonical(self.layers)
+        except SpecError as err:
+            return f"layers: {err}"
+        return None
 
     @classmethod
     def settings(cls) -> dict[str, Setting]:

@@ -29,15 +29,15 @@ def counting_flops() -> Iterator:
         yield counter
 
 
-@lru_cache(maxsize=None)
-def training_flops_per_sample(architecture: str) -> float:
+@lru_cache(maxsize=256)
+def training_flops_per_sample(architecture: str, layers: str = "") -> float:
     """FLOPs of one training sample (forward and backward), counted by torch itself."""
     import torch
 
     from core.models import build_model
 
     batch = 4
-    model = build_model(architecture).train()
+    model = build_model(architecture, layers).train()
     with counting_flops() as counter:
         model(torch.zeros(batch, 1, 28, 28)).sum().backward()
     return counter.get_total_flops() / batch
@@ -64,7 +64,7 @@ def estimate_minutes(cfg: TrainConfig, settings: RunSettings, train_size: int = 
     other splits than the dataset's (a fine-tune's).
     """
     gpu = uses_gpu(cfg)
-    flops = training_flops_per_sample(cfg.model)
+    flops = training_flops_per_sample(cfg.model, cfg.layers)
     total = cfg.epochs * (train_size * flops + val_size * flops / 3)
     rate = (settings.gpu_gflops if gpu else settings.cpu_gflops) * 1e9
     steps = cfg.epochs * math.ceil(train_size / cfg.batch_size)

@@ -148,6 +148,7 @@ def train_config(ckpt: Checkpoint, options: FinetuneOptions,
     """The run's TrainConfig: the base model's dataset and architecture, the fine-tune's
     schedule (a constant, small learning rate: the weights start trained)."""
     return TrainConfig(dataset=ckpt.meta.dataset, model=ckpt.meta.architecture,
+                       layers=ckpt.meta.layers,
                        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
                        optimizer="adam", schedule="constant", seed=options.seed,
                        device=options.device, data_dir=data_dir)

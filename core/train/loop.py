@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.augment import augment
+from core.calibration import calibrate
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
 from core.device import (configure_cuda, configure_threads, describe_device, pick_device,
@@ -213,7 +214,7 @@ class _Run:
         if device.type == "cuda":
             configure_cuda()
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model)
+        model = build_model(cfg.model, cfg.layers)
         if init_weights is not None:
             model.load_state_dict(init_weights)
         self.autocast = use_bf16_autocast(device, cfg.model)
@@ -349,7 +350,7 @@ class _Run:
             metrics = {"val_loss": val_loss, "val_accuracy": val_acc, "best_epoch": epochs_done,
                        "steps": prog.global_step}  # RunSummary's names, so far
             save_checkpoint(self.best_path, self.model,
-                            CheckpointMeta.new(cfg.dataset, cfg.model, self.hyper, metrics))
+                            CheckpointMeta.new(cfg.dataset, cfg.model, self.hyper, metrics, cfg.layers))
 
     def save_last(self) -> None:
         """The resumable state: model, optimizer, schedule, progress, best weights."""
@@ -359,7 +360,8 @@ class _Run:
                 self.hooks.before_save()
             self.step.sync_scheduler()
             self.prog.history = [asdict(h) for h in self.history]
-            meta = CheckpointMeta.new(self.cfg.dataset, self.cfg.model, self.hyper)
+            meta = CheckpointMeta.new(self.cfg.dataset, self.cfg.model, self.hyper,
+                                      layers=self.cfg.layers)
             save_checkpoint(self.last_path, self.model, meta, _portable(self.opt.state_dict()),
                             {**asdict(self.prog), "scheduler": self.sched.state_dict(),
                              "best_state_dict": self.best_state, "best_path": self.best_file})
@@ -384,7 +386,7 @@ class _Run:
         prog = self.prog
         setup = self.step.setup_seconds
         prog.loop_seconds = time.perf_counter() - self.loop_start
-        best = build_model(self.cfg.model)
+        best = build_model(self.cfg.model, self.cfg.layers)
         best.load_state_dict(self.best_state if self.best_state is not None
                              else self.model.state_dict())
         return TrainResult(
@@ -415,16 +417,21 @@ def _portable(state: dict) -> dict:
 
 def finish(result: TrainResult, data: DataBundle, path: str | Path,
            run: str | None = None) -> tuple[EvalResult, RunSummary]:
-    """Evaluate the best weights once on the test set and save them with the run's summary.
+    """Calibrate the best weights on the validation split (core.calibration), evaluate them
+    once on the test set and save them with the run's summary.
 
     The test set is looked at here only, after training chose its weights.
     """
     cfg = result.config
+    # The softmax temperature is fitted on validation, before the test set is looked at.
+    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std)
     pred = predict_split(result.model, data.test, data.spec.mean, data.spec.std)
     test = summarize(pred)
     summary = RunSummary.of(result, test, path, run)
-    save_checkpoint(path, result.model,
-                    CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg), summary.to_json()))
+    meta = CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg),
+                              {**summary.to_json(), "calibration": asdict(fit)}, cfg.layers)
+    meta.temperature = fit.temperature
+    save_checkpoint(path, result.model, meta)
     # Kept beside the checkpoint, so Evaluate and Mistakes open it without a model pass.
     save_predictions(predictions_path(path), pred, path, data.test, data.spec.mean, data.spec.std)
     return test, summary

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 # (st.dataframe) imports pandas in another then sees a half-initialised module
 # ("partially initialized module 'pandas' has no attribute 'Series").
 
+from core.calibration import Reliability
 from core.evaluate.compare import Comparison
 from core.runs.curves import TrainingCurves
 
@@ -183,6 +184,27 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
     fig.update_yaxes(autorange="reversed", type="category", title="true class")
     fig.update_xaxes(type="category", title="predicted class")
     return _layout(fig, height, title, clickmode="event+select", dragmode=False)
+
+
+def reliability_diagram(rel: Reliability, height: int = 320,
+                        title: str | None = None) -> go.Figure:
+    """Accuracy per confidence bin against the diagonal of perfect calibration; a bar
+    below the line is over-confidence. Empty bins are left out."""
+    edges = rel.edges
+    centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+    keep = [i for i, n in enumerate(rel.counts) if n]
+    width = edges[1] - edges[0]
+    bars = go.Bar(x=[centres[i] for i in keep], y=[rel.accuracy[i] for i in keep],
+                  width=width * 0.95, marker_color=BLUE, name="accuracy",
+                  customdata=[[rel.confidence[i], rel.counts[i]] for i in keep],
+                  hovertemplate="confidence %{customdata[0]:.1%}: accuracy %{y:.1%} "
+                                "(%{customdata[1]:,} images)<extra></extra>")
+    ideal = go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated",
+                       line=dict(color=GREY, dash="dash"), hoverinfo="skip")
+    fig = go.Figure([bars, ideal])
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence (top probability)")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy")
+    return _layout(fig, height, title, showlegend=False)
 
 
 def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 340) -> go.Figure:
