@@ -307,6 +307,32 @@ def test_non_image_upload_gives_an_error_message(env):
     assert not [m for m in at.metric if m.label == "Prediction"]
 
 
+def _classify_upload(name: str, data: bytes) -> AppTest:
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload(name, data, "image/jpeg")
+    at.run()
+    _no_exception(at)
+    return at
+
+
+def test_noise_photo_is_called_too_noisy_not_blank(env):
+    """Issue 22, defect 3: a 640x480 noise JPEG has no clear object; it is not blank."""
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="JPEG", quality=90)
+    warnings = [w.value for w in _classify_upload("noise.jpg", buf.getvalue()).warning]
+    assert any("too noisy" in w for w in warnings), warnings
+    assert not any("blank" in w for w in warnings), warnings
+
+
+def test_blank_photo_is_called_blank(env):
+    at = _classify_upload("paper.png", _png(np.full((480, 640), 255, np.uint8)))
+    warnings = [w.value for w in at.warning]
+    assert any("it looks blank" in w for w in warnings), warnings
+    assert not [m for m in at.metric if m.label == "Prediction"]
+
+
 # ------------------------------------------------------------------ train
 
 def _fill_train_form(at: AppTest, epochs: int) -> None:
