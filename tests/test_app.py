@@ -333,6 +333,17 @@ def test_blank_photo_is_called_blank(env):
     assert not [m for m in at.metric if m.label == "Prediction"]
 
 
+def test_upload_names_are_shown_exactly_as_uploaded(env):
+    """Issue 22, defect 4: "not_an_image.png" was shown as "Not_an_image.png"."""
+    from tests.test_preprocess import png_header
+    for name, data in [("not_an_image.png", b"just some text"),
+                       ("huge_48mp_digit1.png", png_header(8000, 6000))]:
+        at = _classify_upload(name, data)
+        errors = [e.value for e in at.error]
+        assert any(f"** {name} is " in e for e in errors), (name, errors)
+        assert not any(name.capitalize() in e for e in errors), errors
+
+
 # ------------------------------------------------------------------ train
 
 def _fill_train_form(at: AppTest, epochs: int) -> None:

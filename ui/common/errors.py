@@ -18,6 +18,14 @@ log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)
 
 
+def _sentence(text: str) -> str:
+    """A capital first letter when the message starts with an ordinary word ("cannot read
+    ..." -> "Cannot read ..."); one that starts with a file name ("not_an_image.png is
+    not an image") shows the name exactly as uploaded (uploads always have an extension)."""
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
 def friendly_message(err: BaseException) -> str:
     """One or two sentences a person can act on."""
     # Imported here, on the way to a message, not with this module: the entry script
@@ -34,9 +42,9 @@ def friendly_message(err: BaseException) -> str:
     if isinstance(err, DataMissingError):
         return f"**The dataset is not available.** {text}"
     if isinstance(err, CheckpointError):
-        return f"**This model file cannot be used.** {text[0].upper() + text[1:]}"
+        return f"**This model file cannot be used.** {_sentence(text)}"
     if isinstance(err, InputError):
-        return f"**This file cannot be classified.** {text[0].upper() + text[1:]}."
+        return f"**This file cannot be classified.** {_sentence(text)}."
     if isinstance(err, LimitReached):
         return f"**Not started.** {text}"
     if isinstance(err, NotAllowed):
@@ -47,7 +55,7 @@ def friendly_message(err: BaseException) -> str:
         return ("**Busy.** The run database is busy (another process is writing to it), so "
                 "nothing was changed. Try again in a few seconds.")
     if isinstance(err, TransitionRefused):
-        return f"**Nothing changed.** {text[0].upper() + text[1:]}."
+        return f"**Nothing changed.** {_sentence(text)}."
     if isinstance(err, MemoryError):
         return "**Out of memory.** Try a smaller batch size or a smaller model."
     if isinstance(err, FileNotFoundError):
