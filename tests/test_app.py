@@ -452,9 +452,15 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     assert any("epochs must be between 1 and 200, got 500" in w.value for w in at.warning)
     at.button(key="train_start").click().run()
     _no_exception(at)
-    errors = [e.value for e in at.error]
-    assert any("epochs must be between 1 and 200, got 500" in e for e in errors), errors
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    # Once, as the refusal (issue 22, defect 5: it was a yellow and a red box).
+    assert len([m for m in said if "epochs must be between 1 and 200, got 500" in m]) == 1, said
+    assert any("epochs must be between 1 and 200, got 500" in e.value for e in at.error)
     assert get_service().list_runs(ADMIN) == []  # nothing queued
+    at.run()  # the next rerun is back to the warning, still once
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert [m for m in said if "got 500" in m] == [w.value for w in at.warning if "got 500" in w.value]
+    assert len([m for m in said if "got 500" in m]) == 1
     at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_lr").set_value(5.0)
     at.button(key="train_start").click().run()
@@ -465,6 +471,23 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     assert any("Started run" in s.value for s in at.success)
     (run,) = get_service().list_runs(ADMIN)
     assert (run.config.epochs, run.config.lr) == (1, 0.003)
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 2.5), ("epochs", 0), ("seed", 1.5),
+                                          ("erase", 3.5)])
+def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, value):
+    """Issue 22, defect 5: epochs 2.5 was turned into 2 and a run started."""
+    at = _app("train")
+    _fill_train_form(at, epochs=1)
+    at.toggle(key="train_augment").set_value(True).run()  # cutout: only with augmentation
+    at.number_input(key=f"train_{field}").set_value(value)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    about = [m for m in said if f"{field} must be" in m]
+    assert len(about) == 1 and about[0] in [e.value for e in at.error], said
+    assert get_service().list_runs(ADMIN) == []  # nothing started
+    assert at.number_input(key=f"train_{field}").value == value  # kept as typed
 
 
 # ------------------------------------------------------------------ evaluate
