@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -488,6 +489,21 @@ def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, val
     assert len(about) == 1 and about[0] in [e.value for e in at.error], said
     assert get_service().list_runs(ADMIN) == []  # nothing started
     assert at.number_input(key=f"train_{field}").value == value  # kept as typed
+
+
+def test_routine_input_errors_are_one_info_line_in_the_server_log(env, caplog):
+    """Issue 22, defect 13: epochs 0 and a bad upload wrote full tracebacks to the log."""
+    with caplog.at_level(logging.INFO, logger="mnist_studio"):
+        _classify_upload("not_an_image.png", b"just some text")
+        at = _app("train")
+        _fill_train_form(at, epochs=0)
+        at.button(key="train_start").click().run()
+        _no_exception(at)
+    ours = [r for r in caplog.records if r.name == "mnist_studio"]
+    said = [r.getMessage() for r in ours]
+    assert any("InputError: not_an_image.png is not an image" in m for m in said), said
+    assert any("ConfigError: epochs must be" in m for m in said), said
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in ours), said
 
 
 # ------------------------------------------------------------------ evaluate

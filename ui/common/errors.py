@@ -1,6 +1,8 @@
 """Failures become a clear message in the page, never a Python traceback.
 
-The traceback still goes to the server log, where a developer looks for it.
+A fault's traceback still goes to the server log (ERROR), where a developer looks
+for it; a person's own mistake or a limit they met (a bad upload, epochs 0) is
+routine and gets one INFO line there.
 """
 from __future__ import annotations
 
@@ -66,10 +68,34 @@ def friendly_message(err: BaseException) -> str:
             "The details are in the server log.")
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a person typed, uploaded or asked for could not be used (bad input, a limit,
+    not theirs, already changed): the page says why, and the app is not at fault."""
+    from core.checkpoints import CheckpointError
+    from core.imageset import ImageSetError
+    from core.predict.preprocess import InputError
+    from core.runs.service import LimitReached, NotAllowed
+    from core.runs.store import RunNotFound, TransitionRefused
+    from core.train.config import ConfigError
+    from core.train.finetune import FinetuneError
+
+    return (ConfigError, InputError, CheckpointError, ImageSetError, FinetuneError,
+            DataMissingError, LimitReached, NotAllowed, RunNotFound, TransitionRefused)
+
+
+def log_failure(err: BaseException, where: str) -> None:
+    """One INFO line for a user's error, the traceback at ERROR for anything else."""
+    if isinstance(err, _user_errors()):
+        text = " ".join(str(err).split())[:300]  # one line, whatever the message holds
+        log.info("%s: %s: %s", where, type(err).__name__, text)
+    else:
+        log.error(where, exc_info=err)
+
+
 def show_error(err: BaseException) -> None:
     # Streamlit's own control flow (rerun, stop, switch_page) derives from
     # BaseException, not Exception, so it never reaches here.
-    log.error("error shown in the page", exc_info=err)
+    log_failure(err, "error shown in the page")
     st.error(friendly_message(err), icon=":material/error:")
     if isinstance(err, DataMissingError):  # every page that needs data offers the download
         offer_download(err)
@@ -105,7 +131,7 @@ def safe_callback(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as err:
-            log.error("error in a callback", exc_info=err)
+            log_failure(err, "error in a callback")
             st.session_state[CALLBACK_ERROR] = err
     return wrapper  # type: ignore[return-value]
 
