@@ -10,13 +10,19 @@ page (Classify) shows its heading and canvas first, then loads torch and the mod
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.common import timings
 
+# The tab's icon, served by this server (python -m scripts.favicon draws it): with a
+# ":material/...:" or emoji icon, Streamlit's frontend fetches it from the internet.
+FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
+
 
 def main() -> None:
-    st.set_page_config(page_title="MNIST Studio", page_icon=":material/draw:", layout="wide",
+    st.set_page_config(page_title="MNIST Studio", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="expanded")
 
     from core.paths import runs_dir

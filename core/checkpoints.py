@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickletools
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,19 +83,64 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
     return atomic_write(path, lambda f: torch.save(payload, f))
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format is a zip archive
+_NAMES_A_GLOBAL = {"GLOBAL", "STACK_GLOBAL", "INST"}  # pickle opcodes that import a name
+
+
+def _raw_bytes(source: str | os.PathLike | Any) -> bytes:
+    """The whole file, read again after a failed load (only then: the error path)."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            return Path(source).read_bytes()
+        source.seek(0)
+        return source.read()
+    except (OSError, AttributeError, ValueError):
+        return b""
+
+
+def _pickle_globals(data: bytes) -> list[str]:
+    """The Python names a complete pickle would import, found without running it.
+
+    torch's weights-only loader stops at protocol 4+ opcodes before it meets the
+    globals, so a plain `pickle.dump` of code would otherwise read as random bytes.
+    Bytes that are not one whole pickle (random, text, truncated) give [].
+    """
+    names, strings = [], []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            if opcode.name == "STACK_GLOBAL":
+                names.append(".".join(strings[-2:]))
+            elif opcode.name in _NAMES_A_GLOBAL:
+                names.append(str(arg).replace(" ", "."))
+    except Exception:  # genops raises ValueError and others on bytes that are no pickle
+        return []
+    return names
+
+
+def _why_unloadable(source: str | os.PathLike | Any, err: Exception) -> str:
+    """One line on why torch.load failed, without PyTorch's long text or Python internals."""
+    data = _raw_bytes(source)
+    # torch names the first global it refused (zip checkpoints, protocol-2 pickles).
+    named = re.findall(r"GLOBAL ([\w.]+)", str(err)) or _pickle_globals(data)
+    if named:
+        return f"refused: a pickle that could run code ({named[0][:60]}), not just weights"
+    if not data:
+        return "an empty file, not a checkpoint"
+    if data.startswith(_ZIP_MAGIC):
+        return "not a readable PyTorch checkpoint (corrupt or truncated?)"
+    return "not a PyTorch checkpoint (unreadable)"
+
+
 def read_payload(source: str | os.PathLike | Any) -> dict:
     """The raw dict of a checkpoint (path or file object), safely loaded and checked."""
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint not found: {source}") from None
-    except Exception as err:  # UnpicklingError, EOFError, zip errors, RuntimeError...
-        text = str(err).split("\n")[0][:200]
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
-            raise CheckpointError(
-                "refused: the file contains Python objects other than weights (a pickle "
-                f"that could run code); only MNIST Studio checkpoints load. ({text})") from None
-        raise CheckpointError(f"not a readable checkpoint (corrupt or truncated?): {text}") from None
+    except Exception as err:  # UnpicklingError, EOFError, KeyError, zip errors, RuntimeError...
+        raise CheckpointError(_why_unloadable(source, err)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"not an MNIST Studio checkpoint (expected format {FORMAT!r})")
     if not isinstance(payload.get("state_dict"), dict) or not isinstance(payload.get("meta"), dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -307,6 +308,43 @@ def test_non_image_upload_gives_an_error_message(env):
     assert not [m for m in at.metric if m.label == "Prediction"]
 
 
+def _classify_upload(name: str, data: bytes) -> AppTest:
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload(name, data, "image/jpeg")
+    at.run()
+    _no_exception(at)
+    return at
+
+
+def test_noise_photo_is_called_too_noisy_not_blank(env):
+    """Issue 22, defect 3: a 640x480 noise JPEG has no clear object; it is not blank."""
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="JPEG", quality=90)
+    warnings = [w.value for w in _classify_upload("noise.jpg", buf.getvalue()).warning]
+    assert any("too noisy" in w for w in warnings), warnings
+    assert not any("blank" in w for w in warnings), warnings
+
+
+def test_blank_photo_is_called_blank(env):
+    at = _classify_upload("paper.png", _png(np.full((480, 640), 255, np.uint8)))
+    warnings = [w.value for w in at.warning]
+    assert any("it looks blank" in w for w in warnings), warnings
+    assert not [m for m in at.metric if m.label == "Prediction"]
+
+
+def test_upload_names_are_shown_exactly_as_uploaded(env):
+    """Issue 22, defect 4: "not_an_image.png" was shown as "Not_an_image.png"."""
+    from tests.test_preprocess import png_header
+    for name, data in [("not_an_image.png", b"just some text"),
+                       ("huge_48mp_digit1.png", png_header(8000, 6000))]:
+        at = _classify_upload(name, data)
+        errors = [e.value for e in at.error]
+        assert any(f"** {name} is " in e for e in errors), (name, errors)
+        assert not any(name.capitalize() in e for e in errors), errors
+
+
 # ------------------------------------------------------------------ train
 
 def _fill_train_form(at: AppTest, epochs: int) -> None:
@@ -415,9 +453,15 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     assert any("epochs must be between 1 and 200, got 500" in w.value for w in at.warning)
     at.button(key="train_start").click().run()
     _no_exception(at)
-    errors = [e.value for e in at.error]
-    assert any("epochs must be between 1 and 200, got 500" in e for e in errors), errors
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    # Once, as the refusal (issue 22, defect 5: it was a yellow and a red box).
+    assert len([m for m in said if "epochs must be between 1 and 200, got 500" in m]) == 1, said
+    assert any("epochs must be between 1 and 200, got 500" in e.value for e in at.error)
     assert get_service().list_runs(ADMIN) == []  # nothing queued
+    at.run()  # the next rerun is back to the warning, still once
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert [m for m in said if "got 500" in m] == [w.value for w in at.warning if "got 500" in w.value]
+    assert len([m for m in said if "got 500" in m]) == 1
     at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_lr").set_value(5.0)
     at.button(key="train_start").click().run()
@@ -428,6 +472,38 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     assert any("Started run" in s.value for s in at.success)
     (run,) = get_service().list_runs(ADMIN)
     assert (run.config.epochs, run.config.lr) == (1, 0.003)
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 2.5), ("epochs", 0), ("seed", 1.5),
+                                          ("erase", 3.5)])
+def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, value):
+    """Issue 22, defect 5: epochs 2.5 was turned into 2 and a run started."""
+    at = _app("train")
+    _fill_train_form(at, epochs=1)
+    at.toggle(key="train_augment").set_value(True).run()  # cutout: only with augmentation
+    at.number_input(key=f"train_{field}").set_value(value)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    said = [e.value for e in at.error] + [w.value for w in at.warning]
+    about = [m for m in said if f"{field} must be" in m]
+    assert len(about) == 1 and about[0] in [e.value for e in at.error], said
+    assert get_service().list_runs(ADMIN) == []  # nothing started
+    assert at.number_input(key=f"train_{field}").value == value  # kept as typed
+
+
+def test_routine_input_errors_are_one_info_line_in_the_server_log(env, caplog):
+    """Issue 22, defect 13: epochs 0 and a bad upload wrote full tracebacks to the log."""
+    with caplog.at_level(logging.INFO, logger="mnist_studio"):
+        _classify_upload("not_an_image.png", b"just some text")
+        at = _app("train")
+        _fill_train_form(at, epochs=0)
+        at.button(key="train_start").click().run()
+        _no_exception(at)
+    ours = [r for r in caplog.records if r.name == "mnist_studio"]
+    said = [r.getMessage() for r in ours]
+    assert any("InputError: not_an_image.png is not an image" in m for m in said), said
+    assert any("ConfigError: epochs must be" in m for m in said), said
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in ours), said
 
 
 # ------------------------------------------------------------------ evaluate

@@ -57,16 +57,20 @@ def test_bad_checkpoints_get_a_clear_message_and_change_nothing(env, tmp_path):
     save_checkpoint(wrong, build_model("ffnn-small"), CheckpointMeta.new("mnist", "cnn"))
     pickle = tmp_path / "pickle.pt"
     torch.save({"format": "mnist-studio/1", "evil": object.__new__(Calibration)}, pickle)
-    cases = {b"this is not a checkpoint": "not a readable checkpoint",
+    unreadable = "x.pt: not a PyTorch checkpoint (unreadable)"  # issue 22, defects 1 and 2
+    cases = {b"this is not a checkpoint": unreadable,
+             np.random.default_rng(0).bytes(5000): unreadable,
              wrong.read_bytes(): "do not fit architecture 'cnn'",
-             pickle.read_bytes(): "refused", b"": "is empty"}
+             pickle.read_bytes(): "refused: a pickle that could run code (core.predict.ood.Calibration)",
+             b"": "is empty"}
     at = _app()
     before = at.selectbox(key=MODEL).value
     for raw, reason in cases.items():
         at.file_uploader(key="model_upload").clear()
-        _upload(at, "bad.pt", raw)
+        _upload(at, "x.pt", raw)
         errors = [e.value for e in at.error if "This checkpoint cannot be used" in e.value]
         assert errors and reason in errors[0], (reason, errors)
+        assert "\n" not in errors[0] and len(errors[0]) < 160, errors[0]  # one or two lines
         assert at.selectbox(key=MODEL).value == before
         assert not any(k.startswith("upload:") for k in at.selectbox(key=MODEL).options)
 

@@ -1,3 +1,4 @@
+import io
 import os
 import pickle
 
@@ -65,3 +66,39 @@ def test_foreign_files_are_refused(tmp_path):
         load_checkpoint(tmp_path / "text.pt")
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+class _Custom:  # a class of this test module: torch.save pickles it by name
+    pass
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+def _saved(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (os.urandom(5000), "not a PyTorch checkpoint (unreadable)"),  # issue 22, defect 1
+    (b"just some text\nsaved as .pt\n", "not a PyTorch checkpoint (unreadable)"),  # defect 2
+    (_saved(_Custom()), "could run code (tests.test_checkpoints._Custom)"),
+    (_saved(_RunsCode()), "could run code (posix.system)"),
+    (pickle.dumps(_RunsCode()), "could run code (posix.system)"),  # protocol 5
+    (pickle.dumps(_RunsCode(), protocol=0), "could run code (posix.system)"),
+    (pickle.dumps([1, 2, 3]), "not a PyTorch checkpoint (unreadable)"),  # a pickle, no globals
+], ids=["random", "text", "custom-class", "os-system", "raw-pickle-5", "raw-pickle-0", "list"])
+def test_unloadable_files_get_one_short_line(tmp_path, raw, reason):
+    """Random bytes and text are not called pickles; no PyTorch text or Python internals."""
+    (tmp_path / "x.pt").write_bytes(raw)
+    for source in (tmp_path / "x.pt", io.BytesIO(raw)):
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(source)
+        message = str(caught.value)
+        assert reason in message
+        assert "\n" not in message and len(message) < 120, message
+        assert "weights_only" not in message and "pop from" not in message

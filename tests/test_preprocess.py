@@ -144,6 +144,35 @@ def test_faint_noise_on_paper_is_blank():
     assert from_image(Image.fromarray(paper), "mnist").blank
 
 
+def _jpeg(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_a_noise_photo_is_too_noisy_not_blank(dataset):
+    """Issue 22, defect 3: a 640x480 photo of static has no clear object, but is not empty."""
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
+    pre = from_image(_jpeg(noise), dataset)
+    assert pre.blank and pre.noisy  # nothing to classify, and core says why
+
+
+@pytest.mark.parametrize("pixels", [
+    np.full((480, 640, 3), 255, np.uint8),  # blank paper
+    np.clip(np.random.default_rng(0).normal(200, 6, (300, 400)), 0, 255).astype(np.uint8),
+    np.zeros((480, 640), np.uint8),
+], ids=["white", "faint-noise-paper", "black"])
+def test_an_empty_photo_is_blank_not_noisy(pixels):
+    pre = from_image(_jpeg(pixels), "mnist")
+    assert pre.blank and not pre.noisy
+
+
+def test_a_drawing_is_neither_blank_nor_noisy():
+    pre = from_canvas(canvas_with(white_stroke([(100, 50), (150, 230)])))
+    assert not pre.blank and not pre.noisy
+
+
 def test_normalised_with_dataset_mean_and_std():
     pre = from_canvas(canvas_with(white_stroke([(100, 50), (150, 230)])), "mnist")
     spec = get_spec("mnist")

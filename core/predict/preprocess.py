@@ -48,6 +48,8 @@ WORK_MAX_SIDE = 1024  # larger inputs are area-reduced first: the output is 28 p
 # background's own noise, whichever is larger: an empty canvas, a photo of
 # blank paper, a stray click. Taking the contrast at the MIN_INK_PIXELS-th
 # brightest pixel also keeps a few hot pixels from setting the stretch.
+# Blank for the noise alone (contrast above BLANK_CONTRAST, yet no more than the
+# noise: a photo of static or grain) is reported as `noisy`, not as empty.
 BLANK_CONTRAST = 32.0
 MIN_INK_PIXELS = 5
 NOISE_SIGMAS = 5.0
@@ -69,6 +71,9 @@ class Preprocessed:
     tensor: torch.Tensor  # (1, 1, 28, 28) float, normalised with the dataset's mean/std
     image: np.ndarray  # (28, 28) uint8, what the model sees (ink bright on dark)
     blank: bool  # no ink found: tensor and image are zeros; do not classify
+    # Blank because nothing stands out of a noisy background (a photo of static, grain):
+    # "no clear object (too noisy)", not "empty". Always False when not blank.
+    noisy: bool = False
 
 
 # ---------------------------------------------------------------- decoding
@@ -250,13 +255,25 @@ def _invert_light_background(gray: np.ndarray) -> np.ndarray:
     return gray
 
 
-def _clean_ink(ink: np.ndarray, noise_floor: float) -> np.ndarray | None:
-    """Background to 0 and ink stretched to 0..1, or None when there is no ink.
+@dataclass
+class _Contrast:
+    """How far the brightest ink stands out of the background, and of its noise (0..255)."""
+    background: float  # the median of the border pixels
+    noise: float  # NOISE_SIGMAS robust sigmas of the border: what ink has to beat
+    level: float  # the MIN_INK_PIXELS-th brightest value above the background
 
-    `ink` is float 0..255, bright on dark.
-    """
-    if ink.size < MIN_INK_PIXELS:
-        return None
+    @property
+    def has_ink(self) -> bool:
+        return self.level >= max(BLANK_CONTRAST, self.noise)
+
+    @property
+    def noise_hides_ink(self) -> bool:
+        """Bright enough to be ink on a clean background, but no brighter than the noise."""
+        return BLANK_CONTRAST <= self.level < self.noise
+
+
+def _contrast(ink: np.ndarray) -> _Contrast:
+    """`ink` is float 0..255, bright on dark, at least MIN_INK_PIXELS pixels."""
     border = _border(ink)
     background = float(np.median(border))
     # The border's spread (a robust sigma: 1.4826 * median absolute deviation)
@@ -266,11 +283,27 @@ def _clean_ink(ink: np.ndarray, noise_floor: float) -> np.ndarray | None:
     above = np.clip(ink - background, 0.0, None)
     # The MIN_INK_PIXELS-th brightest value: a few hot pixels cannot fake ink or set the scale.
     level = float(np.partition(above.ravel(), -MIN_INK_PIXELS)[-MIN_INK_PIXELS])
-    if level < max(BLANK_CONTRAST, noise):
+    return _Contrast(background, noise, level)
+
+
+def _clean_ink(ink: np.ndarray, noise_floor: float) -> np.ndarray | None:
+    """Background to 0 and ink stretched to 0..1, or None when there is no ink.
+
+    `ink` is float 0..255, bright on dark.
+    """
+    if ink.size < MIN_INK_PIXELS:
         return None
-    floor = max(noise_floor, noise / level)
-    stretched = np.clip(above / level, 0.0, 1.0)
+    contrast = _contrast(ink)
+    if not contrast.has_ink:
+        return None
+    floor = max(noise_floor, contrast.noise / contrast.level)
+    stretched = np.clip((ink - contrast.background) / contrast.level, 0.0, 1.0)
     return np.clip((stretched - floor) / (1.0 - floor), 0.0, 1.0)
+
+
+def _too_noisy(ink: np.ndarray) -> bool:
+    """For an input found blank: was it empty, or did noise hide whatever is there?"""
+    return ink.size >= MIN_INK_PIXELS and _contrast(ink).noise_hides_ink
 
 
 # ------------------------------------------------------ geometry (28 x 28)
@@ -371,9 +404,11 @@ def _finish(gray: np.ndarray, dataset: str, mean: float | None,
     spec = get_spec(dataset)  # ValueError for an unknown dataset
     mean = spec.mean if mean is None else mean
     std = spec.std if std is None else std
-    image = _to_frame(_invert_light_background(gray), spec, redraw_strokes)
+    ink = _invert_light_background(gray)
+    image = _to_frame(ink, spec, redraw_strokes)
     if not image.any():  # the preprocessors keep any ink non-zero, so zeros means blank
-        return Preprocessed(torch.zeros(1, 1, SIZE, SIZE), image, blank=True)
+        return Preprocessed(torch.zeros(1, 1, SIZE, SIZE), image, blank=True,
+                            noisy=_too_noisy(ink))
     return Preprocessed(normalize(torch.from_numpy(image)[None], mean, std), image, blank=False)
 
 

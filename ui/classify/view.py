@@ -34,6 +34,10 @@ HINTS = {
               "and the object cropped, scaled and centred automatically.",
 }
 SOURCE_NAMES = {"draw": "your drawing", "upload": "your upload"}
+# An upload with nothing to classify: core tells an empty image from a noisy one.
+NO_OBJECT = {False: "No object found in this image: it looks blank.",
+             True: "No clear object in this image: it is too noisy to tell an object from "
+                   "the background."}
 
 
 def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenerator,
@@ -109,7 +113,7 @@ def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
 
 def _hint(source: str, pre: Preprocessed | None, spec) -> None:
     if source == "upload" and pre is not None:
-        st.warning("No object found in this image: it looks blank.", icon=":material/image:")
+        st.warning(NO_OBJECT[pre.noisy], icon=":material/image:")
     else:
         hint = HINTS["draw" if source == "draw" else "upload"]
         st.info(hint.format(noun=spec.noun, first=spec.classes[0], last=spec.classes[-1]),

@@ -1,6 +1,8 @@
 """Failures become a clear message in the page, never a Python traceback.
 
-The traceback still goes to the server log, where a developer looks for it.
+A fault's traceback still goes to the server log (ERROR), where a developer looks
+for it; a person's own mistake or a limit they met (a bad upload, epochs 0) is
+routine and gets one INFO line there.
 """
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ from ui.common.data_download import offer_download
 
 log = logging.getLogger("mnist_studio")
 F = TypeVar("F", bound=Callable)
+
+
+def _sentence(text: str) -> str:
+    """A capital first letter when the message starts with an ordinary word ("cannot read
+    ..." -> "Cannot read ..."); one that starts with a file name ("not_an_image.png is
+    not an image") shows the name exactly as uploaded (uploads always have an extension)."""
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
 
 
 def friendly_message(err: BaseException) -> str:
@@ -34,9 +44,9 @@ def friendly_message(err: BaseException) -> str:
     if isinstance(err, DataMissingError):
         return f"**The dataset is not available.** {text}"
     if isinstance(err, CheckpointError):
-        return f"**This model file cannot be used.** {text[0].upper() + text[1:]}"
+        return f"**This model file cannot be used.** {_sentence(text)}"
     if isinstance(err, InputError):
-        return f"**This file cannot be classified.** {text[0].upper() + text[1:]}."
+        return f"**This file cannot be classified.** {_sentence(text)}."
     if isinstance(err, LimitReached):
         return f"**Not started.** {text}"
     if isinstance(err, NotAllowed):
@@ -47,7 +57,7 @@ def friendly_message(err: BaseException) -> str:
         return ("**Busy.** The run database is busy (another process is writing to it), so "
                 "nothing was changed. Try again in a few seconds.")
     if isinstance(err, TransitionRefused):
-        return f"**Nothing changed.** {text[0].upper() + text[1:]}."
+        return f"**Nothing changed.** {_sentence(text)}."
     if isinstance(err, MemoryError):
         return "**Out of memory.** Try a smaller batch size or a smaller model."
     if isinstance(err, FileNotFoundError):
@@ -58,10 +68,34 @@ def friendly_message(err: BaseException) -> str:
             "The details are in the server log.")
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a person typed, uploaded or asked for could not be used (bad input, a limit,
+    not theirs, already changed): the page says why, and the app is not at fault."""
+    from core.checkpoints import CheckpointError
+    from core.imageset import ImageSetError
+    from core.predict.preprocess import InputError
+    from core.runs.service import LimitReached, NotAllowed
+    from core.runs.store import RunNotFound, TransitionRefused
+    from core.train.config import ConfigError
+    from core.train.finetune import FinetuneError
+
+    return (ConfigError, InputError, CheckpointError, ImageSetError, FinetuneError,
+            DataMissingError, LimitReached, NotAllowed, RunNotFound, TransitionRefused)
+
+
+def log_failure(err: BaseException, where: str) -> None:
+    """One INFO line for a user's error, the traceback at ERROR for anything else."""
+    if isinstance(err, _user_errors()):
+        text = " ".join(str(err).split())[:300]  # one line, whatever the message holds
+        log.info("%s: %s: %s", where, type(err).__name__, text)
+    else:
+        log.error(where, exc_info=err)
+
+
 def show_error(err: BaseException) -> None:
     # Streamlit's own control flow (rerun, stop, switch_page) derives from
     # BaseException, not Exception, so it never reaches here.
-    log.error("error shown in the page", exc_info=err)
+    log_failure(err, "error shown in the page")
     st.error(friendly_message(err), icon=":material/error:")
     if isinstance(err, DataMissingError):  # every page that needs data offers the download
         offer_download(err)
@@ -97,7 +131,7 @@ def safe_callback(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as err:
-            log.error("error in a callback", exc_info=err)
+            log_failure(err, "error in a callback")
             st.session_state[CALLBACK_ERROR] = err
     return wrapper  # type: ignore[return-value]
 

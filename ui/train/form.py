@@ -58,6 +58,11 @@ def _help(name: str, text: str | None = None) -> str:
 
 def _number(container, label: str, name: str, **kw: Any) -> None:
     default = TrainConfig.defaults()[name]
+    if TrainConfig.types()[name] is int:
+        # An integer number_input turns a typed 2.5 into 2 in the browser, silently; a
+        # float one passes 2.5 on, and TrainConfig refuses it ("must be a whole number").
+        # "%.10g" shows whole numbers without decimals, up to the largest seed.
+        default, kw = float(default), {"format": "%.10g", **kw, "step": float(kw["step"])}
     container.number_input(label, value=default, key=key(name), persist_state=SESSION,
                            help=_help(name, kw.pop("help", None)), **kw)
 
@@ -121,7 +126,14 @@ def _start_row() -> None:
                                                            else ""))
         if training or queued:
             st.caption(f"On this server now: {training} training, {queued} queued.")
-    if problem is not None:
+    if problem is None:
+        return
+    # Said once: as the refusal of Start when it was just pressed, else as a warning.
+    notice = st.session_state.get(state.TRAIN_NOTICE)
+    if notice and notice[0] == "invalid":
+        del st.session_state[state.TRAIN_NOTICE]
+        show_error(problem)
+    else:
         st.warning(f"**Start is refused until this is fixed:** {problem}.",
                    icon=":material/warning:")
 
@@ -158,8 +170,8 @@ def _start() -> None:
     ss, service, me = st.session_state, run_service(), state.viewer()
     try:
         cfg = form_config()
-    except ConfigError as err:  # said in the page; nothing queued, nothing replaced
-        ss[state.TRAIN_NOTICE] = ("error", err)
+    except ConfigError:  # said by _start_row, under the button; nothing queued or replaced
+        ss[state.TRAIN_NOTICE] = ("invalid", None)
         return
     token, repeat = _request_id(cfg)
     training, queued = service.busy()  # one look, before this run joins them
@@ -199,9 +211,9 @@ def show_notice() -> None:
     if not notice:
         return
     kind, body = notice
-    if kind == "error":
-        show_error(body)
-    elif kind == "refused":
+    if kind == "invalid":  # _start_row has said why (settings fixed since: nothing to say)
+        return
+    if kind == "refused":
         st.error(f"**Not started.** {body}", icon=":material/block:")
     elif kind == "queued":
         st.info(body, icon=":material/schedule:")
