@@ -17,12 +17,14 @@ import streamlit as st
 from core.catalog import architecture_infos
 from core.data import DATASETS
 from core.device import available_devices
+from core.models import CUSTOM
 from core.train.config import ConfigError, TrainConfig
 from core.runs.state import RunState
 from ui.common import state
 from ui.common.errors import safe_callback, show_error
 from core.runs.service import LimitReached
 from ui.common.loaders import run_service
+from ui.train import custom
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -41,6 +43,8 @@ def form_values() -> dict[str, Any]:
     does not count."""
     ss = st.session_state
     values = {name: ss[key(name)] for name in TrainConfig.settings() if key(name) in ss}
+    if values.get("model") != CUSTOM:  # the editor's layers count for a custom model only
+        values["layers"] = ""
     if not values.get("augment"):
         values["erase"] = 0
     return values
@@ -75,15 +79,19 @@ def render_form(dataset: str) -> None:
     c1, c2, c3, c4 = st.columns(COLUMNS)
     c1.selectbox("Dataset", list(DATASETS), key=key("dataset"), persist_state=SESSION,
                  format_func=lambda n: DATASETS[n].title)
-    arch = c2.selectbox("Architecture", list(infos), index=list(infos).index("cnn"),
+    arch = c2.selectbox("Architecture", [*infos, CUSTOM], index=list(infos).index("cnn"),
                         key=key("model"), persist_state=SESSION,
-                        format_func=lambda n: f"{n} ({infos[n].parameters:,} parameters)")
+                        format_func=lambda n: f"{n} ({infos[n].parameters:,} parameters)"
+                        if n in infos else "custom: your own layers")
     _number(c3, "Epochs", "epochs", step=1)
     c4.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(128), key=key("batch_size"),
                  persist_state=SESSION)
-    info = infos[arch]
-    st.caption(f"**{info.name}**: {info.description} · {info.parameters:,} parameters"
-               + ("" if info.reference else " · MNIST Studio design"))
+    if arch == CUSTOM:
+        custom.editor(run_service().settings)
+    else:
+        info = infos[arch]
+        st.caption(f"**{info.name}**: {info.description} · {info.parameters:,} parameters"
+                   + ("" if info.reference else " · MNIST Studio design"))
     settings = TrainConfig.settings()
     c1, c2, c3, c4 = st.columns(COLUMNS)
     _number(c1, "Learning rate", "lr", step=1e-4, format="%.5f", help="The peak rate under onecycle")

@@ -1,0 +1,104 @@
+"""A custom network from the Train page's layer editor, through AppTest on the fake data:
+the editor's live report, a bad layer named before Start, the server's bounds, and the
+trained model used on every page (Classify, Evaluate, Mistakes, Inside the model) and
+exported."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.checkpoints import load_checkpoint
+from core.export.exporting import export_bytes
+from core.runs.service import get_service
+from tests.test_app import (ADMIN, PAGES, _app, _digit_canvas, _fill_train_form,  # noqa: F401
+                            _metric, _no_exception, env, weights)
+from ui.common.state import CANVAS_RGBA, MODEL
+
+SPEC = "conv8k3,pool2,relu,fc32,drop0.1,fc10"
+
+
+def _custom(at, layers: str) -> None:
+    _fill_train_form(at, epochs=1)
+    at.selectbox(key="train_model").set_value("custom").run()
+    _no_exception(at)
+    at.text_input(key="train_layers").set_value(layers).run()
+    _no_exception(at)
+
+
+def _report(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "FLOPs per image" in d.value.columns)
+
+
+def _table(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if str(d.key or "").startswith("train_layers_table"))
+
+
+def test_the_editor_reports_every_layer_and_names_a_bad_one(env):
+    at = _app("train")
+    _custom(at, SPEC)
+    report = _report(at)
+    assert report["layer"].tolist() == ["conv8k3", "pool2", "relu", "flatten", "fc32", "drop0.1", "fc10"]
+    assert report["output"].tolist()[:2] == ["8 × 26 × 26", "8 × 13 × 13"]
+    assert report["parameters"].sum() == 80 + 1352 * 32 + 32 + 330
+    assert any("Estimated training time" in c.value for c in at.caption)
+    # The table edits the same list: its rows are the layers.
+    assert _table(at)["layer"].tolist() == ["conv", "pool", "relu", "fc", "drop", "fc"]
+    # A layer that cannot work is named, and Start refuses it.
+    at.text_input(key="train_layers").set_value("conv8k3,pool2,pool2,pool2,conv8k5,fc10").run()
+    assert any("layer 5 (conv8k5): a 5x5 kernel on a 3x3 map" in e.value for e in at.error)
+    at.button(key="train_start").click().run()
+    assert get_service().list_runs(ADMIN) == []
+
+
+def test_copying_a_builtin_fills_the_editor(env):
+    at = _app("train")
+    _custom(at, SPEC)
+    at.selectbox(key="train_custom_from").set_value("bn-cnn")
+    at.button(key="train_custom_load").click().run()
+    _no_exception(at)
+    from core.models import ARCHITECTURES
+    assert at.text_input(key="train_layers").value == ARCHITECTURES["bn-cnn"].spec
+
+
+def test_the_servers_bounds_hold(env, monkeypatch):
+    from core.runs.service import shutdown_services
+    shutdown_services()
+    monkeypatch.setenv("MNIST_STUDIO_MAX_PARAMETERS", "10000")
+    at = _app("train")
+    _custom(at, SPEC)
+    assert any("Too large for this server" in w.value for w in at.warning)
+    at.button(key="train_start").click().run()
+    assert any("too large for this server" in e.value for e in at.error)
+    assert get_service().list_runs(ADMIN) == []
+
+
+def test_a_custom_model_is_a_model_on_every_page(env):
+    at = _app("train")
+    _custom(at, SPEC)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    (run,) = get_service().list_runs(ADMIN)
+    snap = get_service().wait(run.id, ADMIN, timeout=120)
+    assert snap.state == "finished", snap.error
+    ckpt = load_checkpoint(snap.best_checkpoint)
+    assert (ckpt.meta.architecture, ckpt.meta.layers) == ("custom", SPEC)
+    at.run()
+    at.button(key="train_use").click().run()
+    _no_exception(at)
+    key = f"run:{run.id}"
+    assert at.sidebar.selectbox(key=MODEL).value == key
+    # Classify: a drawing gets a prediction from it.
+    at.switch_page(PAGES["classify"]).run()
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.run()
+    _no_exception(at)
+    assert _metric(at, "Prediction")
+    for page in ("evaluate", "mistakes"):
+        at.switch_page(PAGES[page]).run()
+        _no_exception(at)
+        assert not at.error, [e.value for e in at.error]
+    at.switch_page("pages/inside.py").run()
+    _no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    # Exports: the model rebuilt from its spec, with no code in the file.
+    assert len(export_bytes(ckpt, "onnx")) > 1000
