@@ -37,7 +37,8 @@ def test_the_editor_reports_every_layer_and_names_a_bad_one(env):
     at = _app("train")
     _custom(at, SPEC)
     report = _report(at)
-    assert report["layer"].tolist() == ["conv8k3", "pool2", "relu", "flatten", "fc32", "drop0.1", "fc10"]
+    assert report["layer"].tolist() == ["conv8k3", "pool2", "relu", "flatten (implied)", "fc32",
+                                      "drop0.1", "fc10"]
     assert report["output"].tolist()[:2] == ["8 × 26 × 26", "8 × 13 × 13"]
     assert report["parameters"].sum() == 80 + 1352 * 32 + 32 + 330
     assert any("Estimated training time" in c.value for c in at.caption)

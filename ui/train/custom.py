@@ -117,10 +117,13 @@ def report_view(spec: str, settings: RunSettings) -> None:
     except SpecError as err:
         st.error(f"**This network cannot be built:** {err}", icon=":material/error:")
         return
-    st.dataframe(pd.DataFrame([{"#": i.index, "layer": i.token,
+    written = [layer.token for layer in parse(spec)]
+    implied = [i.token == "flatten" and written[i.index - 1] != "flatten" for i in report.layers]
+    st.dataframe(pd.DataFrame([{"#": "" if auto else str(i.index),
+                                "layer": "flatten (implied)" if auto else i.token,
                                 "output": " × ".join(map(str, i.shape)),
                                 "parameters": i.parameters, "FLOPs per image": i.flops}
-                               for i in report.layers]),
+                               for i, auto in zip(report.layers, implied)]),
                  hide_index=True, key="train_layers_report",
                  column_config={"parameters": st.column_config.NumberColumn(format="localized"),
                                 "FLOPs per image": st.column_config.NumberColumn(format="compact")})

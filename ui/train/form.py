@@ -82,7 +82,7 @@ def render_form(dataset: str) -> None:
     arch = c2.selectbox("Architecture", [*infos, CUSTOM], index=list(infos).index("cnn"),
                         key=key("model"), persist_state=SESSION,
                         format_func=lambda n: f"{n} ({infos[n].parameters:,} parameters)"
-                        if n in infos else "custom: your own layers")
+                        if n in infos else "custom (your own layers)")
     _number(c3, "Epochs", "epochs", step=1)
     c4.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(128), key=key("batch_size"),
                  persist_state=SESSION)
@@ -136,6 +136,8 @@ def _start_row() -> None:
             st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is None:
         return
+    if set(problem.problems) == {"layers"}:  # the layer editor above says what is wrong
+        problem = ConfigError({"layers": "the layers above cannot be built"})
     # Said once: as the refusal of Start when it was just pressed, else as a warning.
     notice = st.session_state.get(state.TRAIN_NOTICE)
     if notice and notice[0] == "invalid":
