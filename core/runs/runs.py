@@ -71,8 +71,9 @@ def config_summary(config: TrainConfig) -> str:
     """E.g. 'mnist · cnn · 5 epochs · batch 128 · adam lr 0.001 onecycle · augment · seed 0 ·
     device auto'."""
     c = config
-    parts = [c.dataset, c.model, f"{c.epochs} epochs", f"batch {c.batch_size}",
-             f"{c.optimizer} lr {c.lr:g} {c.schedule}"]
+    model = f"custom {c.layers}" if c.layers else c.model
+    parts = [c.dataset, model, f"{c.epochs} epoch{'' if c.epochs == 1 else 's'}",
+             f"batch {c.batch_size}", f"{c.optimizer} lr {c.lr:g} {c.schedule}"]
     if c.weight_decay:
         parts.append(f"wd {c.weight_decay:g}")
     if c.label_smoothing:

@@ -37,7 +37,7 @@ def _model_caption(entry: ModelEntry) -> str:
         parts.append(f"test accuracy {entry.test_accuracy:.2%}")
     epochs = entry.details.get("epochs")
     if epochs:
-        parts.append(f"{epochs} epochs")
+        parts.append(f"{epochs} epoch{'' if epochs == 1 else 's'}")
     seconds = entry.details.get("train_seconds")
     if seconds:
         parts.append(f"trained in {seconds:.0f} s")
