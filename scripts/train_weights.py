@@ -97,9 +97,17 @@ def train_one(name: str, extra: list[str]) -> None:
 
 
 def record(names: list[str]) -> None:
+    """Write the checkpoints' entries. The test ECE of scripts/calibrate_weights.py stays
+    only while the checkpoint keeps the temperature it was measured with (a --rebuild);
+    a retrained one needs `python -m scripts.calibrate_weights NAME` again."""
+    from core.checkpoints import read_payload
     manifest = load_manifest()  # re-read: another process may have added entries meanwhile
     for name in names:
         entry = entry_from_checkpoint(name)
+        old = next((c for c in manifest["checkpoints"] if c["file"] == entry["file"]), {})
+        temperature = read_payload(WEIGHTS / entry["file"])["meta"].get("temperature", 1.0)
+        if old.get("calibration", {}).get("temperature") == round(temperature, 4):
+            entry["calibration"] = old["calibration"]
         manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
         manifest["checkpoints"].append(entry)
         print(f"{name}: test {entry['test_accuracy']:.2%} (val {entry['val_accuracy']:.2%}) "

@@ -25,7 +25,9 @@ def test_rebuild_reads_the_shipped_checkpoints():
     manifest = {c["file"]: c for c in json.loads((WEIGHTS / "manifest.json").read_text())
                 ["checkpoints"]}
     entry = entry_from_checkpoint("mnist-cnn")
-    assert entry == manifest["mnist-cnn.pt"]
+    recorded = dict(manifest["mnist-cnn.pt"])
+    recorded.pop("calibration")  # measured on the test set by scripts/calibrate_weights.py
+    assert entry == recorded
 
 
 def test_run_states_are_the_stored_strings():
