@@ -5,6 +5,7 @@ training view redraws them every second while the trainer needs the CPU.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -70,6 +71,27 @@ def _zoomed_bottom(values: Sequence[float], margin: float = 0.6, pad: float = 0.
 def _percent_ticks(bottom: float) -> str:
     """One decimal when the axis spans a few percent, else none (no '99%, 99%' ticks)."""
     return ".1%" if bottom > 0.9 else ".0%"
+
+
+def _round_step(raw: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least `raw`."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def percent_axis(values: Sequence[float], ticks: int = 6) -> dict:
+    """A y axis in percent over `values` whose tick labels all differ: the data's range
+    padded (within 0..100%), a round tick step, and as many decimals as that step needs
+    (a 0.02% step: '.2%'). A fixed '.1%' over 9.50%..9.58% read '9.5%' on every tick."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    if not finite:
+        return dict(tickformat=".0%")
+    low, high = min(finite), max(finite)
+    pad = max((high - low) * 0.1, 0.005)  # one point alone: half a percent either side
+    bottom, top = max(0.0, low - pad), min(1.0, high + pad)
+    step = _round_step((top - bottom) / ticks)
+    decimals = max(0, -math.floor(math.log10(step * 100) + 1e-9))
+    return dict(range=[bottom, top], dtick=step, tickformat=f".{decimals}%")
 
 
 def top_k_bars(top: Sequence[tuple[int, str, float]], title: str | None = None,
