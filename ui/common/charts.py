@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas  # noqa: F401  (see below)
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 
 # pandas is imported here, once, before any chart is built: Plotly looks it up
 # lazily in sys.modules, and a fragment rerunning in one thread while a page
@@ -90,8 +91,31 @@ def percent_axis(values: Sequence[float], ticks: int = 6) -> dict:
     pad = max((high - low) * 0.1, 0.005)  # one point alone: half a percent either side
     bottom, top = max(0.0, low - pad), min(1.0, high + pad)
     step = _round_step((top - bottom) / ticks)
-    decimals = max(0, -math.floor(math.log10(step * 100) + 1e-9))
-    return dict(range=[bottom, top], dtick=step, tickformat=f".{decimals}%")
+    return dict(range=[bottom, top], dtick=step, tickformat=_percent_format(step))
+
+
+def _percent_format(step: float) -> str:
+    """The tick format of percent ticks `step` apart: as many decimals as the step has."""
+    return f".{max(0, -math.floor(math.log10(step * 100) + 1e-9))}%"
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of '#rrggbb' or 'rgb(r, g, b)'."""
+    rgb = hex_to_rgb(colour) if colour.startswith("#") else unlabel_rgb(colour)
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+              for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21; text wants at least 4.5)."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on `background`."""
+    return max(("#000000", "#ffffff"), key=lambda c: contrast(c, background))
 
 
 def top_k_bars(top: Sequence[tuple[int, str, float]], title: str | None = None,
@@ -169,32 +193,48 @@ def per_class_bars(class_names: Sequence[str], accuracy: Sequence[float], height
     return _layout(fig, height, title, margin=dict(l=10, r=10, t=60 if title else 30, b=10))
 
 
+MISTAKE_SCALE = [[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]]
+DIAGONAL = "#dbe9f6"
+
+
+def _cell_colour(fraction: float, diagonal: bool) -> str:
+    """The colour confusion_heatmap paints a cell: `fraction` of the mistakes' scale."""
+    return DIAGONAL if diagonal else sample_colorscale(MISTAKE_SCALE, min(max(fraction, 0.0), 1.0))[0]
+
+
 def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[str],
                       normalized: bool, height: int = 520, title: str | None = None) -> go.Figure:
     """Rows = true class, columns = predicted. The diagonal is muted so mistakes stand out.
 
     A transparent marker sits on every cell: Plotly heatmaps emit no point
-    selections, markers do, so clicking a cell selects (predicted, true).
+    selections, markers do, so clicking a cell selects (predicted, true). Each cell's
+    label is black or white, whichever reads better on its colour (Plotly's own choice
+    put white on the darkest red, 3.6:1). Row-normalised, the colour bar is in % like
+    the cells.
     """
     z = np.asarray(matrix, dtype=np.float64)
     n = len(class_names)
     off = z.copy()
     np.fill_diagonal(off, np.nan)  # colour scale driven by the mistakes
+    top = float(np.nanmax(off)) if n > 1 else 0.0
+    top = top if top > 0 else 1.0  # the scale's top: the largest mistake (none: any)
     names = list(class_names)
     text = [[(f"{z[r, c]:.1%}" if normalized else f"{int(z[r, c])}") for c in range(n)]
             for r in range(n)]
     hover = ("true %{y} → predicted %{x}: %{customdata}<extra></extra>")
+    colorbar = dict(thickness=10)
+    if normalized:
+        step = _round_step(top / 5)
+        colorbar.update(dtick=step, tickformat=_percent_format(step))
     fig = go.Figure()
     # Light reds only, so the counts printed on the cells stay readable.
-    fig.add_trace(go.Heatmap(z=off, x=names, y=names, showscale=True,
-                             colorscale=[[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]],
-                             text=text, texttemplate="%{text}", customdata=text,
-                             hovertemplate=hover, colorbar=dict(thickness=10),
-                             zmin=0, hoverongaps=False))
+    fig.add_trace(go.Heatmap(z=off, x=names, y=names, showscale=True, colorscale=MISTAKE_SCALE,
+                             customdata=text, hovertemplate=hover, colorbar=colorbar,
+                             zmin=0, zmax=top, hoverongaps=False))
     diag = np.full_like(z, np.nan)
     np.fill_diagonal(diag, 1.0)
-    fig.add_trace(go.Heatmap(z=diag, x=names, y=names, colorscale=[[0, "#dbe9f6"], [1, "#dbe9f6"]],
-                             showscale=False, text=text, texttemplate="%{text}", customdata=text,
+    fig.add_trace(go.Heatmap(z=diag, x=names, y=names, colorscale=[[0, DIAGONAL], [1, DIAGONAL]],
+                             showscale=False, customdata=text,
                              hovertemplate=hover, hoverongaps=False))
     xs, ys = np.meshgrid(np.arange(n), np.arange(n))
     fig.add_trace(go.Scatter(x=[names[i] for i in xs.ravel()], y=[names[i] for i in ys.ravel()],
@@ -202,6 +242,12 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
                                                          symbol="square"),
                              # "none", not "skip": skip would also drop the click events.
                              hoverinfo="none", showlegend=False, name="cells"))
+    # The labels as annotations, not the markers' text: a click selects a marker and
+    # Plotly then dims every other marker's text to 20%.
+    fig.update_layout(annotations=[
+        dict(x=names[c], y=names[r], text=text[r][c], showarrow=False,
+             font=dict(color=text_colour(_cell_colour(z[r, c] / top, r == c))))
+        for r in range(n) for c in range(n)])
     fig.update_yaxes(autorange="reversed", type="category", title="true class")
     fig.update_xaxes(type="category", title="predicted class")
     return _layout(fig, height, title, clickmode="event+select", dragmode=False)
