@@ -11,15 +11,16 @@ sel = selection()
 st.title(":material/model_training: Train")
 
 settings_box, notes_box, runs_box = st.container(border=True), st.container(), st.container()
-# The runs are drawn first, into their place below the form: the form's first draw on a
-# fresh server waits ~2 s for its cost estimate (torch counting FLOPs), and someone back
-# after a restart must see their run at once, not think it lost (issue 22, item 9).
+# The runs are drawn first, into their place below the form, and the form's cost estimate
+# last (torch counting FLOPs: ~1.3 s the first time on a fresh server): someone back after
+# a restart must see their run at once, not think it lost (issue 22, item 9).
 with runs_box:
     run_view.runs_section(in_use=sel.model.key if sel.model is not None else None)
 with settings_box:
-    form.render_form(sel.dataset)
+    show_estimate = form.render_form(sel.dataset)
 with notes_box:
     form.show_notice()
     storage_box.recovery_notice()
     with guard():
         storage_box.storage_box()
+show_estimate()
