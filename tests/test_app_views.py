@@ -76,6 +76,7 @@ def test_a_linked_run_with_the_whole_page(env):
     assert at.selectbox(key="train_show").value == run_id
     assert any(s.value.startswith("**Finished**") for s in at.success)
     assert "Start training" in {b.label for b in at.button}
+    assert any(c.value.startswith("Estimated training time: **") for c in at.caption)
 
 
 # ------------------------------------------------------------------ 10: Compare runs
