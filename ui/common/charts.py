@@ -197,9 +197,11 @@ MISTAKE_SCALE = [[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]]
 DIAGONAL = "#dbe9f6"
 
 
-def _cell_colour(fraction: float, diagonal: bool) -> str:
-    """The colour confusion_heatmap paints a cell: `fraction` of the mistakes' scale."""
-    return DIAGONAL if diagonal else sample_colorscale(MISTAKE_SCALE, min(max(fraction, 0.0), 1.0))[0]
+def _cell_colour(fraction: float) -> str:
+    """The colour of a mistake's cell at `fraction` of the scale (NaN: none, the diagonal)."""
+    if not np.isfinite(fraction):
+        return DIAGONAL
+    return sample_colorscale(MISTAKE_SCALE, min(max(fraction, 0.0), 1.0))[0]
 
 
 def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[str],
@@ -207,10 +209,11 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
     """Rows = true class, columns = predicted. The diagonal is muted so mistakes stand out.
 
     A transparent marker sits on every cell: Plotly heatmaps emit no point
-    selections, markers do, so clicking a cell selects (predicted, true). Each cell's
-    label is black or white, whichever reads better on its colour (Plotly's own choice
-    put white on the darkest red, 3.6:1). Row-normalised, the colour bar is in % like
-    the cells.
+    selections, markers do, so clicking a cell selects (predicted, true). A heatmap
+    has one text colour (Plotly's own choice put white on the darkest red, 3.6:1), so
+    the mistakes are drawn as two heatmaps on one scale, the cells that want black
+    labels and those that want white. Row-normalised, the colour bar is in % like the
+    cells.
     """
     z = np.asarray(matrix, dtype=np.float64)
     n = len(class_names)
@@ -222,32 +225,29 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
     text = [[(f"{z[r, c]:.1%}" if normalized else f"{int(z[r, c])}") for c in range(n)]
             for r in range(n)]
     hover = ("true %{y} → predicted %{x}: %{customdata}<extra></extra>")
+    cells = dict(x=names, y=names, text=text, texttemplate="%{text}", customdata=text,
+                 hovertemplate=hover, hoverongaps=False)
     colorbar = dict(thickness=10)
     if normalized:
         step = _round_step(top / 5)
         colorbar.update(dtick=step, tickformat=_percent_format(step))
+    inks = np.array([[text_colour(_cell_colour(v / top)) for v in row] for row in off])
     fig = go.Figure()
-    # Light reds only, so the counts printed on the cells stay readable.
-    fig.add_trace(go.Heatmap(z=off, x=names, y=names, showscale=True, colorscale=MISTAKE_SCALE,
-                             customdata=text, hovertemplate=hover, colorbar=colorbar,
-                             zmin=0, zmax=top, hoverongaps=False))
+    for i, ink in enumerate(("#000000", "#ffffff")):
+        # Light reds mostly, so that labels read; each cell in the trace of its label's ink.
+        fig.add_trace(go.Heatmap(z=np.where(inks == ink, off, np.nan), colorscale=MISTAKE_SCALE,
+                                 zmin=0, zmax=top, showscale=i == 0, colorbar=colorbar,
+                                 textfont=dict(color=ink), **cells))
     diag = np.full_like(z, np.nan)
     np.fill_diagonal(diag, 1.0)
-    fig.add_trace(go.Heatmap(z=diag, x=names, y=names, colorscale=[[0, DIAGONAL], [1, DIAGONAL]],
-                             showscale=False, customdata=text,
-                             hovertemplate=hover, hoverongaps=False))
+    fig.add_trace(go.Heatmap(z=diag, colorscale=[[0, DIAGONAL], [1, DIAGONAL]], showscale=False,
+                             textfont=dict(color=text_colour(DIAGONAL)), **cells))
     xs, ys = np.meshgrid(np.arange(n), np.arange(n))
     fig.add_trace(go.Scatter(x=[names[i] for i in xs.ravel()], y=[names[i] for i in ys.ravel()],
                              mode="markers", marker=dict(size=28, color="rgba(0,0,0,0)",
                                                          symbol="square"),
                              # "none", not "skip": skip would also drop the click events.
                              hoverinfo="none", showlegend=False, name="cells"))
-    # The labels as annotations, not the markers' text: a click selects a marker and
-    # Plotly then dims every other marker's text to 20%.
-    fig.update_layout(annotations=[
-        dict(x=names[c], y=names[r], text=text[r][c], showarrow=False,
-             font=dict(color=text_colour(_cell_colour(z[r, c] / top, r == c))))
-        for r in range(n) for c in range(n)])
     fig.update_yaxes(autorange="reversed", type="category", title="true class")
     fig.update_xaxes(type="category", title="predicted class")
     return _layout(fig, height, title, clickmode="event+select", dragmode=False)
