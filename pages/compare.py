@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core.catalog import run_stamp
-from core.runs.compare import CurveMetric, compare_configs, metric_series
+from core.runs.compare import (CurveMetric, compare_configs, default_runs, describe_run,
+                               metric_series, missing_note, run_labels)
 from core.runs.curves import training_curves
 from core.runs.store import RunNotFound
 from ui.common import insight_charts, state
@@ -15,7 +16,7 @@ from ui.common.selection import selection
 
 HIGHLIGHT = "background-color: #ffe08a; color: #1a1a1a; font-weight: 600"
 
-selection()  # the shared sidebar ran (and this is not Streamlit's legacy pages pass)
+sel = selection()  # the shared sidebar ran (and this is not Streamlit's legacy pages pass)
 ss = st.session_state
 st.title(":material/compare_arrows: Compare runs")
 
@@ -29,12 +30,11 @@ by_id = {r.id: r for r in all_runs}
 
 def label(run_id: str) -> str:
     run = by_id[run_id]
-    return (f"{run_stamp(run_id)} · {run.config.dataset} · {run.config.model} · "
-            f"{run.state.label}")
+    return f"{run_stamp(run_id)} · {describe_run(run)}"
 
 
 if "compare_runs" not in ss:
-    ss["compare_runs"] = list(by_id)[:2]  # the newest two
+    ss["compare_runs"] = default_runs(all_runs, sel.dataset)
 ss["compare_runs"] = [r for r in ss["compare_runs"] if r in by_id]  # deleted since
 chosen = st.multiselect("Runs", list(by_id), key="compare_runs", format_func=label,
                         placeholder="Pick the runs to compare")
@@ -52,18 +52,19 @@ for run_id in chosen:
 metric = st.segmented_control("Metric", list(CurveMetric), key="compare_metric",
                               format_func=lambda m: m.label, default=CurveMetric.VAL_ACCURACY)
 metric = metric or CurveMetric.VAL_ACCURACY
-series = [(run_stamp(s.id), *metric_series(training_curves(s.steps, s.epochs), metric))
-          for s in snaps]
+names = run_labels(snaps)
+series = [(name, *metric_series(training_curves(s.steps, s.epochs), metric))
+          for name, s in zip(names, snaps)]
 st.plotly_chart(insight_charts.runs_overlay(series, metric), config=STATIC, key="compare_chart")
-empty = [name for name, x, _ in series if not x]
-if empty:
-    st.caption(f"No {metric.label.lower()} recorded yet for: {', '.join(empty)}.")
+for name, snap, (_, x, _) in zip(names, snaps, series):
+    if not x:
+        st.caption(f"**{name}**: {missing_note(snap, metric)}.")
 
 st.subheader("Settings")
 table = compare_configs([s.config for s in snaps])
-frame = pd.DataFrame({run_stamp(s.id): ["—" if v is None else str(v) for v in
-                                         (table.values[f][i] for f in table.fields)]
-                      for i, s in enumerate(snaps)}, index=table.fields)
+frame = pd.DataFrame({name: ["—" if v is None else str(v) for v in
+                             (table.values[f][i] for f in table.fields)]
+                      for i, name in enumerate(names)}, index=table.fields)
 frame.insert(0, "differs", ["✱" if f in table.differing else "" for f in table.fields])
 frame.index.name = "setting"
 styled = frame.style.apply(

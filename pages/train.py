@@ -3,33 +3,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import state
 from ui.common.errors import guard
-from ui.common.loaders import run_service
 from ui.common.selection import selection
 from ui.train import form, run_view, storage_box
 
 sel = selection()
 st.title(":material/model_training: Train")
 
-with st.container(border=True):
-    form.render_form(sel.dataset)
-form.show_notice()
-storage_box.recovery_notice()
-with guard():
-    storage_box.storage_box()
-
-all_runs = run_service().list_runs(state.viewer())
-if not all_runs:
-    st.info("No runs yet. Pick the settings above and press **Start training**; the run keeps "
-            "going in the background when you switch pages or close the tab.",
-            icon=":material/info:")
-    st.stop()
-
-shown = run_view.choose_run(all_runs)
-with guard():
-    run_view.show_run(run_service().get(shown.id, state.viewer()),
-                      in_use=sel.model.key if sel.model is not None else None)
-
-st.subheader("Runs")
-run_view.runs_table(all_runs)
+settings_box, notes_box, runs_box = st.container(border=True), st.container(), st.container()
+# The runs are drawn first, into their place below the form, and the form's cost estimate
+# last (torch counting FLOPs: ~1.3 s the first time on a fresh server): someone back after
+# a restart must see their run at once, not think it lost (issue 22, item 9).
+with runs_box:
+    run_view.runs_section(in_use=sel.model.key if sel.model is not None else None)
+with settings_box:
+    show_estimate = form.render_form(sel.dataset)
+with notes_box:
+    form.show_notice()
+    storage_box.recovery_notice()
+    with guard():
+        storage_box.storage_box()
+show_estimate()

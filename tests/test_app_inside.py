@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import run_stamp
 from core.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.embedding import embedding_path
 from core.evaluate.metrics import evaluate
 from core.predict.activations import activations
+from core.runs.compare import run_labels
 from core.predict.classify import from_dataset_image
 from core.predict.preprocess import from_canvas
 from core.train.config import TrainConfig
@@ -123,11 +123,12 @@ def test_compare_runs_overlays_curves_and_highlights_differences(env, two_runs):
     chart = next(c for c in at.get("plotly_chart") if "compare_chart" in c.proto.id)
     figure = json.loads(chart.proto.spec)
     lines = {t["name"]: t for t in figure["data"]}
-    assert set(lines) == {run_stamp(i) for i in ids}
+    snaps = [get_service(env["runs"]).get(i, Viewer(visitor)) for i in ids]
+    assert set(lines) == set(run_labels(snaps))  # model, dataset, lr, epochs, val accuracy
     assert sorted(len(t["x"]) for t in lines.values()) == [1, 2]  # epochs: 1 and 2
     table = at.dataframe[0].value
     assert set(table.index[table["differs"] == "✱"]) == {"epochs", "lr"}
-    assert table.loc["epochs", run_stamp(ids[1])] == "2"
+    assert table.loc["epochs", run_labels(snaps)[1]] == "2"
     # Training loss: per step, on a step axis.
     from core.runs.compare import CurveMetric
     at.button_group(key="compare_metric").set_value(CurveMetric.TRAIN_LOSS).run()

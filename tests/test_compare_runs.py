@@ -1,11 +1,19 @@
-"""core.runs.compare: which settings differ between runs, and one metric's curves."""
+"""core.runs.compare: which runs to open on and their labels, which settings differ
+between runs, one metric's curves; and the percent axis the Compare chart draws them on."""
 from __future__ import annotations
 
 from dataclasses import fields
 
-from core.runs.compare import CurveMetric, compare_configs, differing_fields, metric_series
+import numpy as np
+import pytest
+
+from core.runs.compare import (CurveMetric, compare_configs, default_runs, differing_fields,
+                               metric_series, missing_note, run_labels)
+from core.runs.snapshot import RunSnapshot
 from core.train.config import TrainConfig
+from core.train.summary import RunSummary
 from core.runs.curves import training_curves
+from ui.common.charts import percent_axis
 
 
 def test_the_differing_fields_are_exactly_those_with_unequal_values():
@@ -38,3 +46,73 @@ def test_metric_series_picks_the_metric_and_its_axis():
     x, y = metric_series(curves, CurveMetric.TRAIN_LOSS)
     assert x == list(range(1, 11)) and y == curves.loss_smooth
     assert CurveMetric.TRAIN_LOSS.x_title == "step" and CurveMetric.VAL_LOSS.x_title == "epoch"
+
+
+# ------------------------------------------------ which runs, how named (issue 22, item 10)
+
+def _run(stamp: str, state: str = "finished", val: float | None = None, mine: bool = True,
+         **cfg) -> RunSnapshot:
+    config = TrainConfig(**{"dataset": "mnist", "model": "cnn", **cfg})
+    result = None if val is None else RunSummary(dataset=config.dataset, val_accuracy=val)
+    return RunSnapshot(id=f"20261205-{stamp}-{config.dataset}-{config.model}-ab12",
+                       state=state, config=config, created="", result=result, mine=mine)
+
+
+def test_compare_opens_on_the_viewers_best_finished_runs_not_the_newest():
+    runs = [_run("120000", "diverged", val=0.098, lr=2.0),     # newest first
+            _run("110000", val=0.101),                          # near chance
+            _run("100000", val=0.985), _run("090000", val=0.991), _run("080000", val=0.97),
+            _run("070000", val=0.999, mine=False),              # another visitor's
+            _run("060000", "running")]
+    assert default_runs(runs) == [runs[3].id, runs[2].id]
+    assert default_runs(runs, n=1) == [runs[3].id]
+
+
+def test_compare_prefers_the_sidebars_dataset_then_any_then_everyones_then_the_newest():
+    mnist, fashion = _run("100000", val=0.99), _run("090000", val=0.91, dataset="fashion")
+    assert default_runs([mnist, fashion], "fashion") == [fashion.id]
+    assert default_runs([mnist, fashion], "mnist") == [mnist.id]
+    theirs = _run("080000", val=0.95, mine=False)
+    assert default_runs([theirs], "mnist") == [theirs.id]
+    nothing_learned = [_run("120000", "running"), _run("110000", "diverged"),
+                       _run("100000", val=0.1)]
+    assert default_runs(nothing_learned) == [r.id for r in nothing_learned[:2]]
+
+
+def test_runs_are_labelled_by_model_dataset_settings_and_result():
+    runs = [_run("100000", val=0.99123, lr=3e-3, epochs=5),
+            _run("090000", "diverged", lr=2.0, epochs=1, model="ffnn"),
+            _run("080000", "running", dataset="fashion")]
+    assert run_labels(runs) == ["cnn · mnist · lr 0.003 · 5 epochs · val 99.12%",
+                                "ffnn · mnist · lr 2 · 1 epoch · diverged",
+                                "cnn · fashion · lr 0.001 · 5 epochs · training"]
+    twins = [_run("100000", val=0.99), _run("090000", val=0.99)]
+    assert run_labels(twins) == ["cnn · mnist · lr 0.001 · 5 epochs · val 99.00% · 12-05 10:00:00 ab12",
+                                 "cnn · mnist · lr 0.001 · 5 epochs · val 99.00% · 12-05 09:00:00 ab12"]
+
+
+def test_a_run_without_points_says_why():
+    val = CurveMetric.VAL_ACCURACY
+    assert missing_note(_run("1", "diverged"), val) == "diverged before its first validation"
+    assert missing_note(_run("1", "cancelled"), val) == "ended before its first validation"
+    assert missing_note(_run("1", "failed"), CurveMetric.TRAIN_LOSS) == \
+        "ended before its first step"
+    assert missing_note(_run("1", "running"), val) == "no validation accuracy recorded yet"
+    assert missing_note(_run("1", "queued"), CurveMetric.VAL_LOSS) == \
+        "no validation loss recorded yet"
+
+
+@pytest.mark.parametrize("values,fmt", [
+    ([0.0950, 0.0952, 0.0955, 0.0958], ".1%"),   # near chance: 9.5% on every tick before
+    ([0.981, 0.985, 0.9912], ".1%"),
+    ([0.1, 0.5, 0.97], ".0%"),
+    ([0.5], ".1%"),                               # one point: half a percent either side
+])
+def test_percent_ticks_have_the_decimals_the_range_needs(values, fmt):
+    axis = percent_axis(values)
+    assert axis["tickformat"] == fmt
+    bottom, top = axis["range"]
+    assert 0 <= bottom <= min(values) and max(values) <= top <= 1
+    ticks = np.arange(np.ceil(bottom / axis["dtick"] - 1e-9), top / axis["dtick"] + 1e-9)
+    labels = [f"{t * axis['dtick']:{fmt}}" for t in ticks]
+    assert 4 <= len(labels) <= 12 and len(set(labels)) == len(labels), labels

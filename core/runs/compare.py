@@ -1,11 +1,15 @@
-"""Runs side by side: their settings (which ones differ) and one metric's curves."""
+"""Runs side by side: which ones to open on, how to name them, their settings (which
+ones differ) and one metric's curves."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Sequence
 
+from core.catalog import run_stamp
 from core.runs.curves import TrainingCurves
+from core.runs.snapshot import RunSnapshot
+from core.runs.state import RunState
 from core.train.config import TrainConfig
 
 
@@ -40,6 +44,11 @@ class CurveMetric(str, Enum):
                 "train_loss": "Training loss (per step, smoothed)"}[self.value]
 
     @property
+    def noun(self) -> str:
+        return {"val_accuracy": "validation accuracy", "val_loss": "validation loss",
+                "train_loss": "training loss"}[self.value]
+
+    @property
     def x_title(self) -> str:
         return "step" if self is CurveMetric.TRAIN_LOSS else "epoch"
 
@@ -55,3 +64,58 @@ def metric_series(curves: TrainingCurves, metric: CurveMetric) -> tuple[list[flo
     if metric is CurveMetric.VAL_LOSS:
         return list(curves.epoch), list(curves.val_loss)
     return list(curves.step), list(curves.loss_smooth)
+
+
+def _learned(run: RunSnapshot) -> bool:
+    """Finished with a validation accuracy that is not near chance."""
+    result = run.result
+    return (run.state == RunState.FINISHED and result is not None
+            and result.val_accuracy is not None and not result.near_chance)
+
+
+def default_runs(runs: Sequence[RunSnapshot], dataset: str | None = None,
+                 n: int = 2) -> list[str]:
+    """The runs to open on: the viewer's best finished runs by validation accuracy, on
+    `dataset` (the sidebar's) where it has some; without any, everyone's best; without
+    a run that learned, the newest (as `runs` come, newest first).
+
+    Not simply the newest two: those may be a diverged and a near-chance run, which
+    compare nothing (issue 22, item 10)."""
+    learned = [r for r in runs if _learned(r)]
+    pools = [[r for r in learned if r.mine and r.config.dataset == dataset],
+             [r for r in learned if r.mine], learned]
+    pool = next((p for p in pools if p), None)
+    if pool is None:
+        return [r.id for r in runs[:n]]
+    return [r.id for r in sorted(pool, key=lambda r: -r.result.val_accuracy)[:n]]
+
+
+def describe_run(run: RunSnapshot) -> str:
+    """A run by what tells it apart: model, dataset, the key settings and its result,
+    e.g. 'cnn · mnist · lr 0.001 · 5 epochs · val 99.12%'."""
+    cfg = run.config
+    val = run.result.val_accuracy if run.result is not None else None
+    outcome = run.state.label if val is None else f"val {val:.2%}"
+    if run.state == RunState.DIVERGED and val is not None:
+        outcome = f"diverged, {outcome}"
+    epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+    return f"{cfg.model} · {cfg.dataset} · lr {cfg.lr:g} · {epochs} · {outcome}"
+
+
+def run_labels(runs: Sequence[RunSnapshot]) -> list[str]:
+    """describe_run for each run; where two runs read the same, each of those gets its
+    time stamp too, so every label names one run (a legend entry, a table column)."""
+    described = [describe_run(r) for r in runs]
+    return [f"{d} · {run_stamp(r.id)}" if described.count(d) > 1 else d
+            for d, r in zip(described, runs)]
+
+
+def missing_note(run: RunSnapshot, metric: CurveMetric) -> str:
+    """Why a run has no point of `metric`: none yet, or it ended before the first one
+    (not "none recorded yet" for a run that is over: issue 22, item 10)."""
+    first = "first step" if metric is CurveMetric.TRAIN_LOSS else "first validation"
+    if run.state.active:
+        return f"no {metric.noun} recorded yet"
+    if run.state == RunState.DIVERGED:
+        return f"diverged before its {first}"
+    return f"ended before its {first}"

@@ -145,6 +145,32 @@ def test_a_stroke_starting_in_any_region_leaves_ink(page, app):
     expect(undo).to_be_disabled()
 
 
+def test_undo_after_two_quick_strokes_keeps_a_prediction(page, app):
+    """Two strokes in quick succession reach the app as one value; Undo used to leave
+    the first stroke on the canvas with no prediction and the "Draw a digit" hint
+    (issue 22, item 12). The prediction is now that of the stroke left."""
+    go_to(page, app.url, "Classify")
+    choose_draw(page)
+    clear_canvas(page)
+    box = drawing_canvas(page).bounding_box()
+    for (x0, y0), (x1, y1) in [((140, 40), (140, 240)), ((60, 140), (220, 140))]:
+        page.mouse.move(box["x"] + x0, box["y"] + y0)
+        page.mouse.down()
+        page.mouse.move(box["x"] + x1, box["y"] + y1, steps=8)
+        page.mouse.up()  # no settle between: the second stroke follows at once
+    settle(page)
+    expect(prediction_metric(page)).to_be_visible()
+    main(page).get_by_role("button", name="Undo").click()
+    settle(page)
+    drawing_canvas(page)
+    page.wait_for_timeout(500)
+    pixels = canvas_pixels(page)
+    assert ink_near(pixels, 140, 140) and not ink_near(pixels, 70, 140)  # the bar is left
+    expect(prediction_metric(page)).to_be_visible()
+    assert main(page).get_by_text(re.compile(r"^Draw a digit")).count() == 0
+    assert_no_errors(page, "Classify after Undo")
+
+
 def touch_stroke(page, canvas, start: tuple[int, int], end: tuple[int, int],
                  steps: int = 12) -> None:
     """A finger drag through Chrome's touch input (page.touchscreen only taps)."""

@@ -8,7 +8,11 @@ The component's own toolbar (undo, redo, reset) is hidden: it is invisible
 until hovered, yet it lies over the top-right strip of the canvas, so a stroke
 starting there (or any touch there: touch has no hover) was silently lost.
 Our buttons do its job instead. Undo re-mounts the canvas (a new key) with
-the strokes drawn so far minus the last one as its initial drawing.
+the strokes drawn so far minus the last one as its initial drawing; such a canvas
+sends no image until it is drawn on, so the app draws those strokes itself
+(render_strokes) and the prediction is always that of what the canvas shows.
+Undo goes by stroke (the component's objects), not by the values it sent: strokes
+drawn in quick succession arrive as one value.
 """
 from __future__ import annotations
 
@@ -39,12 +43,11 @@ COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 COMPONENT_HTML = ('<style>.dc-toolbar { display: none !important; }</style>'
                   '<div class="canvas-root"></div>')
 
-# Session state: the strokes on the current canvas (fabric.js objects), the
-# drawing a re-mounted canvas starts with, and the image after each stroke
-# count (a re-mounted canvas sends no image until its next stroke).
+# Session state: the strokes on the current canvas (fabric.js objects) and the
+# drawing a re-mounted canvas starts with.
 OBJECTS = "classify_canvas_objects"
 INITIAL = "classify_canvas_initial"
-SNAPSHOTS = "classify_canvas_snapshots"
+SUPERSAMPLE = 4  # render_strokes draws at 4x and shrinks: anti-aliased like the browser
 
 log = logging.getLogger("mnist_studio")
 
@@ -60,18 +63,13 @@ def _new_canvas(initial: list[dict[str, Any]] | None = None) -> None:
 def clear() -> None:
     """Button callback: an empty canvas, and nothing left to undo."""
     _new_canvas()
-    st.session_state[SNAPSHOTS] = {}
 
 
 def undo() -> None:
     """Button callback: the canvas again without its last stroke."""
     objects = st.session_state.get(OBJECTS) or []
-    if not objects:
-        return
-    kept = objects[:-1]
-    snapshots = st.session_state.get(SNAPSHOTS) or {}
-    st.session_state[SNAPSHOTS] = {n: img for n, img in snapshots.items() if n <= len(kept)}
-    _new_canvas(kept)
+    if objects:
+        _new_canvas(objects[:-1])
 
 
 def strokes() -> int:
@@ -110,13 +108,55 @@ def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
         key=f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}")
     objects = list((result.json_data or {}).get("objects") or [])
     st.session_state[OBJECTS] = objects
-    snapshots = st.session_state.setdefault(SNAPSHOTS, {})
-    image = result.image_data
-    if image is not None:
-        snapshots[len(objects)] = image
-        return image
+    if result.image_data is not None:
+        return result.image_data
     # A canvas re-mounted by Undo shows its strokes but sends nothing until drawn on.
-    return snapshots.get(len(objects)) if objects else None
+    return render_strokes(objects, size) if objects else None
+
+
+def _points(path: list[list]) -> list[tuple[float, float]]:
+    """The points along a fabric.js path (M, L, Q and C commands, absolute canvas
+    coordinates as freehand strokes have them), curves as short straight pieces."""
+    import numpy as np
+
+    points: list[tuple[float, float]] = []
+    for command, *xy in path:
+        if command in ("M", "L"):
+            points.append((xy[0], xy[1]))
+        elif command in ("Q", "C") and points:
+            controls = np.array([points[-1], *zip(xy[::2], xy[1::2])], dtype=float)
+            t = np.linspace(0, 1, 9)[1:, None]
+            if command == "Q":
+                p0, c, p1 = controls
+                curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t ** 2 * p1
+            else:
+                p0, c0, c1, p1 = controls
+                curve = ((1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * c0
+                         + 3 * (1 - t) * t ** 2 * c1 + t ** 3 * p1)
+            points.extend(map(tuple, curve))
+    return points
+
+
+def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarray:
+    """The canvas image of freehand strokes: white, round-ended lines of each stroke's
+    width on black, as an (size, size, 4) uint8 RGBA array like the component's."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    k = SUPERSAMPLE
+    big = Image.new("L", (size * k, size * k), 0)
+    pen = ImageDraw.Draw(big)
+    for obj in objects:
+        # PIL puts coordinate j at pixel j's centre; the canvas at pixel j's left edge.
+        points = [(x * k - 0.5, y * k - 0.5) for x, y in _points(obj.get("path") or [])]
+        radius = obj.get("strokeWidth", STROKE) * k / 2
+        if len(points) > 1:
+            pen.line(points, fill=255, width=round(2 * radius), joint="curve")
+        for x, y in points[:1] + points[-1:]:  # round ends (and a lone dot)
+            pen.ellipse((x + 0.5 - radius, y + 0.5 - radius, x - 0.5 + radius, y - 0.5 + radius),
+                        fill=255)
+    grey = np.asarray(big.resize((size, size), Image.Resampling.BOX))
+    return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
 
 
 def buttons(key: str = "classify") -> None:

@@ -5,11 +5,13 @@ training view redraws them every second while the trainer needs the CPU.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 import pandas  # noqa: F401  (see below)
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 
 # pandas is imported here, once, before any chart is built: Plotly looks it up
 # lazily in sys.modules, and a fragment rerunning in one thread while a page
@@ -71,6 +73,50 @@ def _zoomed_bottom(values: Sequence[float], margin: float = 0.6, pad: float = 0.
 def _percent_ticks(bottom: float) -> str:
     """One decimal when the axis spans a few percent, else none (no '99%, 99%' ticks)."""
     return ".1%" if bottom > 0.9 else ".0%"
+
+
+def _round_step(raw: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least `raw`."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def percent_axis(values: Sequence[float], ticks: int = 6) -> dict:
+    """A y axis in percent over `values` whose tick labels all differ: the data's range
+    padded (within 0..100%), a round tick step, and as many decimals as that step needs
+    (a 0.02% step: '.2%'). A fixed '.1%' over 9.50%..9.58% read '9.5%' on every tick."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    if not finite:
+        return dict(tickformat=".0%")
+    low, high = min(finite), max(finite)
+    pad = max((high - low) * 0.1, 0.005)  # one point alone: half a percent either side
+    bottom, top = max(0.0, low - pad), min(1.0, high + pad)
+    step = _round_step((top - bottom) / ticks)
+    return dict(range=[bottom, top], dtick=step, tickformat=_percent_format(step))
+
+
+def _percent_format(step: float) -> str:
+    """The tick format of percent ticks `step` apart: as many decimals as the step has."""
+    return f".{max(0, -math.floor(math.log10(step * 100) + 1e-9))}%"
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of '#rrggbb' or 'rgb(r, g, b)'."""
+    rgb = hex_to_rgb(colour) if colour.startswith("#") else unlabel_rgb(colour)
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+              for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21; text wants at least 4.5)."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on `background`."""
+    return max(("#000000", "#ffffff"), key=lambda c: contrast(c, background))
 
 
 def top_k_bars(top: Sequence[tuple[int, str, float]], title: str | None = None,
@@ -148,33 +194,55 @@ def per_class_bars(class_names: Sequence[str], accuracy: Sequence[float], height
     return _layout(fig, height, title, margin=dict(l=10, r=10, t=60 if title else 30, b=10))
 
 
+MISTAKE_SCALE = [[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]]
+DIAGONAL = "#dbe9f6"
+
+
+def _cell_colour(fraction: float) -> str:
+    """The colour of a mistake's cell at `fraction` of the scale (NaN: none, the diagonal)."""
+    if not np.isfinite(fraction):
+        return DIAGONAL
+    return sample_colorscale(MISTAKE_SCALE, min(max(fraction, 0.0), 1.0))[0]
+
+
 def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[str],
                       normalized: bool, height: int = 520, title: str | None = None) -> go.Figure:
     """Rows = true class, columns = predicted. The diagonal is muted so mistakes stand out.
 
     A transparent marker sits on every cell: Plotly heatmaps emit no point
-    selections, markers do, so clicking a cell selects (predicted, true).
+    selections, markers do, so clicking a cell selects (predicted, true). A heatmap
+    has one text colour (Plotly's own choice put white on the darkest red, 3.6:1), so
+    the mistakes are drawn as two heatmaps on one scale, the cells that want black
+    labels and those that want white. Row-normalised, the colour bar is in % like the
+    cells.
     """
     z = np.asarray(matrix, dtype=np.float64)
     n = len(class_names)
     off = z.copy()
     np.fill_diagonal(off, np.nan)  # colour scale driven by the mistakes
+    top = float(np.nanmax(off)) if n > 1 else 0.0
+    top = top if top > 0 else 1.0  # the scale's top: the largest mistake (none: any)
     names = list(class_names)
     text = [[(f"{z[r, c]:.1%}" if normalized else f"{int(z[r, c])}") for c in range(n)]
             for r in range(n)]
     hover = ("true %{y} → predicted %{x}: %{customdata}<extra></extra>")
+    cells = dict(x=names, y=names, text=text, texttemplate="%{text}", customdata=text,
+                 hovertemplate=hover, hoverongaps=False)
+    colorbar = dict(thickness=10)
+    if normalized:
+        step = _round_step(top / 5)
+        colorbar.update(dtick=step, tickformat=_percent_format(step))
+    inks = np.array([[text_colour(_cell_colour(v / top)) for v in row] for row in off])
     fig = go.Figure()
-    # Light reds only, so the counts printed on the cells stay readable.
-    fig.add_trace(go.Heatmap(z=off, x=names, y=names, showscale=True,
-                             colorscale=[[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]],
-                             text=text, texttemplate="%{text}", customdata=text,
-                             hovertemplate=hover, colorbar=dict(thickness=10),
-                             zmin=0, hoverongaps=False))
+    for i, ink in enumerate(("#000000", "#ffffff")):
+        # Light reds mostly, so that labels read; each cell in the trace of its label's ink.
+        fig.add_trace(go.Heatmap(z=np.where(inks == ink, off, np.nan), colorscale=MISTAKE_SCALE,
+                                 zmin=0, zmax=top, showscale=i == 0, colorbar=colorbar,
+                                 textfont=dict(color=ink), **cells))
     diag = np.full_like(z, np.nan)
     np.fill_diagonal(diag, 1.0)
-    fig.add_trace(go.Heatmap(z=diag, x=names, y=names, colorscale=[[0, "#dbe9f6"], [1, "#dbe9f6"]],
-                             showscale=False, text=text, texttemplate="%{text}", customdata=text,
-                             hovertemplate=hover, hoverongaps=False))
+    fig.add_trace(go.Heatmap(z=diag, colorscale=[[0, DIAGONAL], [1, DIAGONAL]], showscale=False,
+                             textfont=dict(color=text_colour(DIAGONAL)), **cells))
     xs, ys = np.meshgrid(np.arange(n), np.arange(n))
     fig.add_trace(go.Scatter(x=[names[i] for i in xs.ravel()], y=[names[i] for i in ys.ravel()],
                              mode="markers", marker=dict(size=28, color="rgba(0,0,0,0)",

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.runs.compare import CurveMetric
-from ui.common.charts import _fast_figure, _static_layout
+from ui.common.charts import _fast_figure, _static_layout, percent_axis
 
 CLASS_COLORS = qualitative.D3  # 10 distinct colours, one per class
 RUN_COLORS = qualitative.Plotly
@@ -85,7 +85,8 @@ def runs_overlay(series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
                    hovertemplate=f"{metric.x_title} %{{x}}: %{{y:{'.2%' if metric.is_accuracy else '.4f'}}}"
                                  f"<extra>{label}</extra>")
               for i, (label, x, y) in enumerate(series)]
-    yaxis = dict(title=dict(text=metric.label), tickformat=".1%" if metric.is_accuracy else None)
+    yaxis = dict(title=dict(text=metric.label),
+                 **(percent_axis([v for _, _, y in series for v in y]) if metric.is_accuracy else {}))
     xaxis = dict(title=dict(text=metric.x_title), dtick=1 if per_epoch and _few(series) else None)
     return _fast_figure(traces, _static_layout(
         height, metric.label, xaxis=xaxis, yaxis=yaxis, hovermode="x unified",

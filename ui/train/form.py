@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -71,8 +71,11 @@ def _number(container, label: str, name: str, **kw: Any) -> None:
                            help=_help(name, kw.pop("help", None)), **kw)
 
 
-def render_form(dataset: str) -> None:
-    """The settings, a Start button, and what is wrong with the settings, if anything."""
+def render_form(dataset: str) -> Callable[[], None]:
+    """The settings, a Start button, and what is wrong with the settings, if anything.
+    Returns the function that writes the cost estimate beside Start: the page calls it
+    last, as it counts the model's FLOPs with torch (about a second the first time for
+    each architecture) and nothing below it should wait for that (issue 22, item 9)."""
     ss = st.session_state
     ss.setdefault(key("dataset"), dataset)
     infos = {a.name: a for a in architecture_infos()}
@@ -111,10 +114,10 @@ def render_form(dataset: str) -> None:
     with c4.popover("More", icon=":material/tune:"):
         _number(st, "Weight decay", "weight_decay", step=1e-4, format="%.4f")
         _number(st, "Label smoothing", "label_smoothing", step=0.05)
-    _start_row()
+    return _start_row()
 
 
-def _start_row() -> None:
+def _start_row() -> Callable[[], None]:
     try:
         cfg = form_config()
         problem = None
@@ -127,11 +130,7 @@ def _start_row() -> None:
                   on_click=_start, key="train_start",
                   help="Runs train in worker processes; a Start while they are busy waits "
                        "in a queue")
-        if cfg is not None:
-            minutes, cap = service.estimate(cfg), service.settings.max_run_minutes
-            st.caption(f"Estimated training time: **{_minutes(minutes)}** "
-                       f"(limit {cap:g} min per run)" + (" · :red[over the limit]" if minutes > cap
-                                                           else ""))
+        estimate = st.empty()
         if training or queued:
             st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is None:
@@ -146,6 +145,14 @@ def _start_row() -> None:
     else:
         st.warning(f"**Start is refused until this is fixed:** {problem}.",
                    icon=":material/warning:")
+
+    def show_estimate() -> None:
+        if cfg is not None:
+            minutes, cap = service.estimate(cfg), service.settings.max_run_minutes
+            estimate.caption(f"Estimated training time: **{_minutes(minutes)}** "
+                             f"(limit {cap:g} min per run)"
+                             + (" · :red[over the limit]" if minutes > cap else ""))
+    return show_estimate
 
 
 def _minutes(minutes: float) -> str:

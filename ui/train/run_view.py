@@ -14,7 +14,7 @@ from core.runs.snapshot import RunSnapshot
 from core.runs.runs import config_summary, run_progress, run_row
 from core.runs.state import RunState
 from ui.common import charts, state
-from ui.common.errors import guarded, safe_callback
+from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
 from ui.train.form import settle
 
@@ -265,6 +265,22 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     if snap.test and snap.result:
         _results(snap)
     _actions(snap, in_use)
+
+
+def runs_section(in_use: str | None) -> None:
+    """The run on show (its select box, then the run) and the table of all runs, or
+    a word on how to start one. `in_use`: as for show_run."""
+    all_runs = run_service().list_runs(state.viewer())
+    if not all_runs:
+        st.info("No runs yet. Pick the settings above and press **Start training**; the run "
+                "keeps going in the background when you switch pages or close the tab.",
+                icon=":material/info:")
+        return
+    shown = choose_run(all_runs)
+    with guard():
+        show_run(run_service().get(shown.id, state.viewer()), in_use=in_use)
+    st.subheader("Runs")
+    runs_table(all_runs)
 
 
 def runs_table(all_runs: list[RunSnapshot]) -> None:
