@@ -133,18 +133,8 @@ def _start_row() -> Callable[[], None]:
         estimate = st.empty()
         if training or queued:
             st.caption(f"On this server now: {training} training, {queued} queued.")
-    if problem is None:
-        return
-    if set(problem.problems) == {"layers"}:  # the layer editor above says what is wrong
-        problem = ConfigError({"layers": "the layers above cannot be built"})
-    # Said once: as the refusal of Start when it was just pressed, else as a warning.
-    notice = st.session_state.get(state.TRAIN_NOTICE)
-    if notice and notice[0] == "invalid":
-        del st.session_state[state.TRAIN_NOTICE]
-        show_error(problem)
-    else:
-        st.warning(f"**Start is refused until this is fixed:** {problem}.",
-                   icon=":material/warning:")
+    if problem is not None:
+        _say(problem)
 
     def show_estimate() -> None:
         if cfg is not None:
@@ -153,6 +143,20 @@ def _start_row() -> Callable[[], None]:
                              f"(limit {cap:g} min per run)"
                              + (" · :red[over the limit]" if minutes > cap else ""))
     return show_estimate
+
+
+def _say(problem: ConfigError) -> None:
+    """What is wrong with the settings, once: as the refusal of Start when it was just
+    pressed, else as a warning."""
+    if set(problem.problems) == {"layers"}:  # the layer editor above says what is wrong
+        problem = ConfigError({"layers": "the layers above cannot be built"})
+    notice = st.session_state.get(state.TRAIN_NOTICE)
+    if notice and notice[0] == "invalid":
+        del st.session_state[state.TRAIN_NOTICE]
+        show_error(problem)
+    else:
+        st.warning(f"**Start is refused until this is fixed:** {problem}.",
+                   icon=":material/warning:")
 
 
 def _minutes(minutes: float) -> str:
