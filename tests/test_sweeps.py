@@ -174,3 +174,36 @@ def test_stopping_a_sweep_stops_its_trials(make_service):
     assert [t.state for t in stopped.trials] == ["stopped", "not run"]
     sweeps.tick(service.store, service.settings)
     assert service.store.queue() == []
+
+
+# ------------------------------------------------------------------ a real sweep
+
+def wait_sweep(service: RunService, sweep_id: str, timeout: float = 240.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        view = service.get_sweep(sweep_id, A)
+        if view.state != "running" and all(not t.run_id or not service.get(
+                t.run_id, A, metrics=False).state.active for t in view.trials):
+            return view
+        assert time.monotonic() < deadline, [(t.state, t.val_accuracy) for t in view.trials]
+        time.sleep(0.2)
+
+
+def test_a_sweep_of_4_trials_through_the_runner_prunes_the_hopeless_one(make_service):
+    """The real runner and workers on the fake data: three learning rates that learn and
+    one (1e-5) that stays near chance, which the median rule stops after its first epoch.
+    Long enough (12 epochs) that the runner sees its first epoch well before its last."""
+    service = make_service()
+    started = time.monotonic()
+    sweep = service.start_sweep(spec(Axis("lr", [3e-3, 2e-3, 1e-3, 1e-5]), epochs=12,
+                                     schedule="constant"), A)
+    done = wait_sweep(service, sweep.id)
+    print(f"4 trials in {time.monotonic() - started:.1f} s:",
+          [(t.params["lr"], t.state, t.epochs_done, round(t.val_accuracy, 3)) for t in done.trials])
+    assert [t.state for t in done.trials] == ["finished", "finished", "finished", "pruned"]
+    assert [t.epochs_done for t in done.trials[:3]] == [12, 12, 12]
+    assert done.trials[3].epochs_done < 12
+    assert done.best is not None and done.best.val_accuracy > 0.5 > done.trials[3].val_accuracy
+    pruned = service.get(done.trials[3].run_id, A)  # a normal run: listed, stopped, usable
+    assert pruned.state == RunState.CANCELLED and pruned.pruned and pruned.sweep["trial"] == 3
+    assert {t.run_id for t in done.trials} <= {r.id for r in service.list_runs(A)}
