@@ -7,7 +7,7 @@ from ui.common import state
 from ui.common.errors import guard
 from ui.common.loaders import run_service
 from ui.common.selection import selection
-from ui.train import form, run_view, storage_box
+from ui.train import form, run_view, storage_box, sweep
 
 sel = selection()
 st.title(":material/model_training: Train")
@@ -15,6 +15,11 @@ st.title(":material/model_training: Train")
 with st.container(border=True):
     form.render_form(sel.dataset)
 form.show_notice()
+with st.expander("Sweep: try several settings at once", icon=":material/stacked_line_chart:"):
+    with guard():
+        sweep.sweep_form()
+with guard():
+    sweep.sweep_view()
 storage_box.recovery_notice()
 with guard():
     storage_box.storage_box()
