@@ -29,7 +29,7 @@ from core.runs.retention import Prunable, prune_plan
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState
 from core.runs.storage import LimitReached, Usage
-from core.runs.store import (WEB_BUSY_SECONDS, RunNotFound, RunRecord, RunStore, StepSeries,
+from core.runs.store import (WEB_BUSY_SECONDS, new_run_id, RunNotFound, RunRecord, RunStore, StepSeries,
                              TransitionRefused)
 from core.spec import SpecError, check as check_spec
 from core.settings import RunSettings, load_settings
@@ -44,11 +44,6 @@ if TYPE_CHECKING:
 
 class NotAllowed(PermissionError):
     """The viewer may look at this run but not control it."""
-
-
-def new_run_id(cfg: TrainConfig) -> str:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{cfg.dataset}-{cfg.model}-{os.urandom(2).hex()}"
 
 
 class RunService:

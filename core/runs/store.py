@@ -218,6 +218,13 @@ class StepSeries:
                 zip(self.step, self.epoch, self.loss, self.lr, self.samples_per_second, self.elapsed)]
 
 
+def new_run_id(config: Any) -> str:
+    """<date>-<time>-<dataset>-<model>-<4 hex>: a run's id and its folder's name."""
+    import datetime as dt
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{config.dataset}-{config.model}-{os.urandom(2).hex()}"
+
+
 def step_level(step: int) -> int:
     """Trailing zero bits of a (1-based) step number: step 8 has level 3."""
     return min(MAX_LEVEL, (step & -step).bit_length() - 1) if step > 0 else 0

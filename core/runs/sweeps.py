@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from core.runs.state import RunState
-from core.runs.store import RunRecord, RunStore, StoreBusy, SweepRow
+from core.runs.store import RunRecord, RunStore, StoreBusy, SweepRow, new_run_id
 from core.settings import RunSettings
 from core.train.config import ConfigError, TrainConfig
 from core.train.cost import estimate_minutes
@@ -263,7 +263,6 @@ def _advance(store: RunStore, settings: RunSettings, row: SweepRow) -> None:
 def _submit(store: RunStore, settings: RunSettings, row: SweepRow, spec: SweepSpec,
             trial) -> RunRecord:
     """Queue one trial as an ordinary run of the sweep's owner."""
-    from core.runs.service import new_run_id
     space = spec.search_space()
     params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
     cfg = spec.config(params)
