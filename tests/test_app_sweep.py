@@ -52,3 +52,23 @@ def test_a_sweep_starts_from_the_train_page_and_its_trials_are_listed(env, monke
     assert at.sidebar.selectbox(key=MODEL).value == f"run:{best.run_id}"
     # A second sweep while... none runs now: allowed; the cap is on running sweeps.
     assert not any(e.value.startswith("**Sweep not started") for e in at.error)
+
+
+def test_the_sweep_chart_marks_pruned_and_best_and_uses_parallel_coordinates_for_two():
+    from core.runs.sweeps import Axis, SweepSpec, SweepView, Trial
+    from ui.train.sweep import sweep_figure
+    one = SweepView("s", "v:a", "finished", SweepSpec({"dataset": "mnist"}, [
+        Axis.log_range("lr", 1e-4, 1e-2, 3)]), "now", trials=[
+        Trial(0, {"lr": 1e-4, "seed": 0}, "finished", "r0", 0.8),
+        Trial(1, {"lr": 1e-3, "seed": 0}, "finished", "r1", 0.9),
+        Trial(2, {"lr": 1e-2, "seed": 0}, "pruned", "r2", 0.95)])
+    fig = sweep_figure(one)
+    assert [t.name for t in fig.data] == ["trial", "pruned", "best"]
+    assert fig.data[2].x == (1e-3,) and fig.layout.xaxis.type == "log"  # pruned is never best
+    two = SweepView("s", "v:a", "running", SweepSpec({"dataset": "mnist"}, [
+        Axis("lr", [1e-3]), Axis("batch_size", [32, 64])]), "now", trials=[
+        Trial(0, {"lr": 1e-3, "batch_size": 32, "seed": 0}, "finished", "r0", 0.8),
+        Trial(1, {"lr": 1e-3, "batch_size": 64, "seed": 0}, "waiting")])
+    (coords,) = sweep_figure(two).data
+    assert coords.type == "parcoords" and [d.label for d in coords.dimensions] == [
+        "learning rate", "batch size", "best val accuracy"]
