@@ -25,6 +25,9 @@ or by an environment variable, which wins:
     max_layers = 40             # a custom model's size (core.spec), checked before it queues
     max_parameters = 5000000
     max_mflops = 200.0          # forward MFLOPs per image
+    max_sweep_trials = 12       # a sweep's trials (values x seeds), checked before it starts
+    max_sweep_parallel = 1      # trials of one sweep queued or training at once
+    max_active_sweeps = 1       # sweeps one visitor may have running
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
@@ -123,6 +126,15 @@ class RunSettings:
     max_mflops: float = field(default=200.0, metadata={
         "env": "MNIST_STUDIO_MAX_MFLOPS",
         "help": "forward MFLOPs per image of a custom model (0: no limit)"})
+    # Sweeps (core/runs/sweeps.py): each trial is a run under the limits above; these cap
+    # a sweep as a whole, so that one sweep cannot fill the queue.
+    max_sweep_trials: int = field(default=12, metadata={
+        "env": "MNIST_STUDIO_MAX_SWEEP_TRIALS", "help": "trials of one sweep (values x seeds)"})
+    max_sweep_parallel: int = field(default=1, metadata={
+        "env": "MNIST_STUDIO_MAX_SWEEP_PARALLEL",
+        "help": "trials of one sweep queued or training at once"})
+    max_active_sweeps: int = field(default=1, metadata={
+        "env": "MNIST_STUDIO_MAX_ACTIVE_SWEEPS", "help": "sweeps one visitor may have running"})
     admin_token: str = field(default="", repr=False, metadata={
         "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
 
@@ -133,11 +145,13 @@ class RunSettings:
                      "max_uploads_per_visitor", "min_free_mb", "keep_runs", "keep_days",
                      "prune_minutes", "max_new_visitors_per_address", "max_active_per_address",
                      "max_uploads_per_address", "trusted_proxies", "max_layers",
-                     "max_parameters", "max_mflops"):
+                     "max_parameters", "max_mflops", "max_active_sweeps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.max_run_minutes > 0 or not self.cpu_gflops > 0 or not self.gpu_gflops > 0:
             raise ValueError("max_run_minutes, cpu_gflops and gpu_gflops must be > 0")
+        if self.max_sweep_trials < 1 or self.max_sweep_parallel < 1:
+            raise ValueError("max_sweep_trials and max_sweep_parallel must be >= 1")
         if not self.save_seconds >= 0:
             raise ValueError(f"save_seconds must be >= 0, got {self.save_seconds}")
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.common.errors import guard
 from ui.common.selection import selection
-from ui.train import form, run_view, storage_box
+from ui.train import form, run_view, storage_box, sweep
 
 sel = selection()
 st.title(":material/model_training: Train")
@@ -20,6 +20,11 @@ with settings_box:
     show_estimate = form.render_form(sel.dataset)
 with notes_box:
     form.show_notice()
+    with st.expander("Sweep: try several settings at once", icon=":material/stacked_line_chart:"):
+        with guard():
+            sweep.sweep_form()
+    with guard():
+        sweep.sweep_view()
     storage_box.recovery_notice()
     with guard():
         storage_box.storage_box()

@@ -27,6 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
+from core.runs import sweeps
 from core.runs.executors import make_executor
 from core.runs.retention import prune
 from core.runs.state import RunState
@@ -34,6 +35,7 @@ from core.runs.store import RunStore, StoreBusy
 from core.settings import RunSettings, load_settings
 
 POLL_SECONDS = 0.1
+SWEEP_SECONDS = 0.5  # sweeps are advanced this often (core/runs/sweeps.py)
 LOCK_NAME = "runner.lock"
 log = logging.getLogger("mnist_studio.runs")
 
@@ -64,6 +66,7 @@ def serve(runs_dir: str | Path, settings: RunSettings, parent: int | None = None
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     deadline = time.monotonic() + max_seconds if max_seconds else None
     next_prune = time.monotonic()  # at start, then every prune_minutes
+    next_sweep = time.monotonic()
     try:
         while not stop["now"]:
             if parent is not None and not _alive(parent):
@@ -71,6 +74,9 @@ def serve(runs_dir: str | Path, settings: RunSettings, parent: int | None = None
             if deadline is not None and time.monotonic() > deadline:
                 break
             try:
+                if time.monotonic() >= next_sweep:  # before dispatch: a new trial starts at once
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
+                    sweeps.tick(store, settings)
                 _dispatch(store, executor, runner_id)
                 if settings.prune_minutes and time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + settings.prune_minutes * 60

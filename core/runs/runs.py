@@ -49,7 +49,8 @@ def run_row(snap: RunSnapshot) -> RunRow:
     if best_val is None and snap.epochs:
         best_val = max(e["val_accuracy"] for e in snap.epochs)
     return RunRow(
-        id=snap.id, state=snap.state.label, dataset=config.dataset, model=config.model,
+        id=snap.id, state="pruned" if snap.pruned else snap.state.label,
+        dataset=config.dataset, model=config.model,
         epochs=f"{max(snap.epochs_done, len(snap.epochs))}/{config.epochs}",
         test_accuracy=test.accuracy if test else None, val_accuracy=best_val,
         train_seconds=result.train_seconds if result else None,

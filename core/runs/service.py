@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from core.paths import ROOT, runs_dir as configured_runs_dir
 from core.runs import storage
@@ -29,7 +29,7 @@ from core.runs.retention import Prunable, prune_plan
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState
 from core.runs.storage import LimitReached, Usage
-from core.runs.store import (WEB_BUSY_SECONDS, RunNotFound, RunRecord, RunStore, StepSeries,
+from core.runs.store import (WEB_BUSY_SECONDS, new_run_id, RunNotFound, RunRecord, RunStore, StepSeries,
                              TransitionRefused)
 from core.spec import SpecError, check as check_spec
 from core.settings import RunSettings, load_settings
@@ -38,13 +38,12 @@ from core.train.cost import estimate_minutes
 from core.visitors import Viewer, can_control, can_see
 
 
+if TYPE_CHECKING:
+    from core.runs.sweeps import SweepSpec, SweepView
+
+
 class NotAllowed(PermissionError):
     """The viewer may look at this run but not control it."""
-
-
-def new_run_id(cfg: TrainConfig) -> str:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{cfg.dataset}-{cfg.model}-{os.urandom(2).hex()}"
 
 
 class RunService:
@@ -220,6 +219,87 @@ class RunService:
         self.store.delete(run_id)
         shutil.rmtree(record.run_dir, ignore_errors=True)
 
+    # --------------------------------------------------------------- sweeps
+
+    def sweep_minutes(self, configs: list[TrainConfig], parallel: int = 1) -> float:
+        """Estimated minutes for a sweep's trials: their sum, over the trials run at once."""
+        at_once = max(1, min(parallel, self.settings.worker_count()))
+        return sum(self.estimate(c) for c in configs) / at_once
+
+    def start_sweep(self, spec: "SweepSpec", viewer: Viewer) -> "SweepView":
+        """Check every trial and the sweep limits, then start the sweep (its trials are
+        queued by the runner, `parallel` at a time). Raises SweepError or LimitReached,
+        with nothing started."""
+        import shutil
+        from core.runs import sweeps
+        from core.runs.store import SweepRow
+        for cfg in spec.check(self.settings):
+            if not viewer.admin:  # each trial must pass the per-run limits on its own
+                self._check_trial(cfg)
+        row = SweepRow(id=sweeps.new_sweep_id(spec), owner=viewer.id, created=time.time(),
+                       spec=spec.to_json(), address=viewer.address)
+        sweeps.create_study(self.runs_dir, row.id, spec)
+        try:
+            self.store.insert_sweep(row, check=None if viewer.admin else self._check_sweeps)
+        except BaseException:
+            shutil.rmtree(sweeps.sweep_dir(self.runs_dir, row.id), ignore_errors=True)
+            raise
+        self.ensure_runner()
+        return sweeps.view(self.store, row, mine=True)
+
+    def _check_trial(self, cfg: TrainConfig) -> None:
+        s = self.settings
+        if cfg.layers:
+            try:
+                s.model_bounds.check(check_spec(cfg.layers))
+            except SpecError as err:
+                raise LimitReached(f"This model is too large for this server: {err}.") from None
+        minutes = self.estimate(cfg)
+        if minutes > s.max_run_minutes:
+            raise LimitReached(
+                f"A trial of this sweep is estimated at {minutes:.1f} minutes of training; "
+                f"the limit on this server is {s.max_run_minutes:g} minutes per run. "
+                "Use fewer epochs or a smaller model.")
+
+    def _check_sweeps(self, store: RunStore, row) -> None:
+        cap = self.settings.max_active_sweeps
+        mine = len(store.list_sweeps(owner=row.owner, state="running"))
+        if mine >= cap:
+            raise LimitReached(f"You already have {mine} sweep{'s' if mine > 1 else ''} running; "
+                               f"the limit is {cap} per visitor. Wait for it to finish, or "
+                               "stop it.")
+        storage.check_disk(self.runs_dir, self.settings, "runs")
+
+    def _sweep(self, sweep_id: str, viewer: Viewer):
+        """A sweep is its owner's (and the admin's) alone: anyone else gets not found."""
+        from core.runs.store import SweepNotFound
+        row = self.store.get_sweep(sweep_id)
+        if not can_control(viewer, row.owner):
+            raise SweepNotFound(sweep_id)
+        return row
+
+    def get_sweep(self, sweep_id: str, viewer: Viewer) -> "SweepView":
+        from core.runs import sweeps
+        return sweeps.view(self.store, self._sweep(sweep_id, viewer), mine=True)
+
+    def list_sweeps(self, viewer: Viewer) -> list["SweepView"]:
+        """The viewer's sweeps (an admin's: everyone's), newest first."""
+        from core.runs import sweeps
+        rows = self.store.list_sweeps(owner=None if viewer.admin else viewer.id)
+        return [sweeps.view(self.store, row, mine=True) for row in rows]
+
+    def stop_sweep(self, sweep_id: str, viewer: Viewer) -> "SweepView":
+        """No more trials; its active ones are stopped (each keeps its best checkpoint)."""
+        row = self._sweep(sweep_id, viewer)
+        self.store.end_sweep(row.id, "stopped")
+        for record in self.store.sweep_runs(row.id):
+            if record.state.active:
+                try:
+                    self.store.request_stop(record.id)
+                except TransitionRefused:
+                    pass  # ended meanwhile
+        return self.get_sweep(sweep_id, viewer)
+
     # ---------------------------------------------------------------- reads
 
     def _view(self, record: RunRecord, viewer: Viewer, metrics: bool = False,
@@ -241,7 +321,8 @@ class RunService:
             executor=record.executor, node=record.node,
             estimate_minutes=record.estimate_minutes, last_step=record.step, pinned=record.pinned,
             epochs_done=len(epochs) if metrics else record.epochs_done,
-            finetune=record.config.get("finetune"))
+            finetune=record.config.get("finetune"), pruned=record.pruned,
+            sweep=record.config.get("sweep"))
 
     def _queue_positions(self) -> dict[str, int]:
         return {r.id: i + 1 for i, r in enumerate(self.store.queue())}

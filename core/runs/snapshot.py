@@ -37,6 +37,8 @@ class RunSnapshot(RunFolder):
     pinned: bool = False  # an admin keeps it from retention
     epochs_done: int = 0
     finetune: dict | None = None  # a fine-tune run's entry (core.train.finetune.run_entry)
+    pruned: bool = False  # a sweep's pruner stopped it (core/runs/sweeps.py)
+    sweep: dict | None = None  # a sweep trial's entry: the sweep's id, trial number, params
 
     def __post_init__(self) -> None:
         # Runs read back from disk (status.json, config.json) arrive as plain JSON values.

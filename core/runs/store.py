@@ -91,6 +91,16 @@ CREATE TABLE IF NOT EXISTS visitors (
 );
 CREATE INDEX IF NOT EXISTS visitors_new ON visitors(first_address, first_seen);
 CREATE INDEX IF NOT EXISTS steps_level ON steps(run_id, level, step);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,             -- its folder: <runs>/sweeps/<id> (spec, Optuna study)
+    owner TEXT NOT NULL,
+    created REAL NOT NULL,
+    spec TEXT NOT NULL,              -- core.runs.sweeps.SweepSpec as JSON
+    state TEXT NOT NULL,             -- running, finished, stopped
+    finished_at REAL,
+    address TEXT
+);
+CREATE INDEX IF NOT EXISTS sweeps_owner ON sweeps(owner, state);
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL,
     epoch INTEGER NOT NULL,
@@ -100,7 +110,8 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 # Columns added since the first schema: (name, declaration), added to an older file at open.
-ADDED_COLUMNS = (("pinned", "INTEGER NOT NULL DEFAULT 0"), ("address", "TEXT"))
+ADDED_COLUMNS = (("pinned", "INTEGER NOT NULL DEFAULT 0"), ("address", "TEXT"),
+                 ("pruned", "INTEGER NOT NULL DEFAULT 0"))  # a sweep's pruner stopped it
 BUSY_SECONDS = 120.0  # the runner's and workers' patience: a lock held that long is a fault
 WEB_BUSY_SECONDS = 3.0  # a page's: past it, the page says "busy" instead of hanging
 log = logging.getLogger("mnist_studio.runs")
@@ -119,6 +130,31 @@ class RunNotFound(KeyError):
 
 class TransitionRefused(RuntimeError):
     """The run was no longer in the state the change expected."""
+
+
+class SweepNotFound(KeyError):
+    """No such sweep (or not one this viewer may see)."""
+
+    def __str__(self) -> str:
+        return f"sweep {self.args[0]!r} not found"
+
+
+@dataclass
+class SweepRow:
+    """One row of `sweeps`: who started it, its spec (a SweepSpec's dict), its state."""
+    id: str
+    owner: str
+    created: float
+    spec: dict
+    state: str = "running"  # running, finished, stopped
+    finished_at: float | None = None
+    address: str | None = None
+
+
+def _sweep(row: sqlite3.Row) -> SweepRow:
+    d = dict(row)
+    d["spec"] = json.loads(d["spec"])
+    return SweepRow(**d)
 
 
 class StoreBusy(RuntimeError):
@@ -158,6 +194,7 @@ class RunRecord(RunFolder):
     result: dict | None = None
     pinned: bool = False
     address: str | None = None
+    pruned: bool = False  # a sweep's trial its pruner stopped (core/runs/sweeps.py)
     epochs_done: int = 0
 
 
@@ -181,6 +218,13 @@ class StepSeries:
                 zip(self.step, self.epoch, self.loss, self.lr, self.samples_per_second, self.elapsed)]
 
 
+def new_run_id(config: Any) -> str:
+    """<date>-<time>-<dataset>-<model>-<4 hex>: a run's id and its folder's name."""
+    import datetime as dt
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{config.dataset}-{config.model}-{os.urandom(2).hex()}"
+
+
 def step_level(step: int) -> int:
     """Trailing zero bits of a (1-based) step number: step 8 has level 3."""
     return min(MAX_LEVEL, (step & -step).bit_length() - 1) if step > 0 else 0
@@ -196,6 +240,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     d["state"] = RunState(d["state"])
     d["stop_requested"] = bool(d["stop_requested"])
     d["pinned"] = bool(d.get("pinned"))
+    d["pruned"] = bool(d.get("pruned"))
     d["test"], d["result"] = _loads(d["test"]), _loads(d["result"])
     return RunRecord(**d)
 
@@ -384,6 +429,7 @@ class RunStore:
         columns["state"] = record.state.value
         columns["stop_requested"] = int(record.stop_requested)
         columns["pinned"] = int(record.pinned)
+        columns["pruned"] = int(record.pruned)
         columns["test"] = None if record.test is None else json.dumps(record.test)
         columns["result"] = None if record.result is None else json.dumps(record.result)
         with self._write() as db:
@@ -560,6 +606,49 @@ class RunStore:
         return self._db().execute(
             f"SELECT COUNT(*) FROM runs WHERE address = ? AND state IN "
             f"({','.join('?' * len(active))})", (address, *active)).fetchone()[0]
+
+    # --------------------------------------------------------------- sweeps
+
+    def insert_sweep(self, row: "SweepRow", check: Any = None) -> None:
+        """Add a running sweep; `check(store, row)` runs first in the same transaction
+        (the visitor's cap on active sweeps)."""
+        with self._write() as db:
+            if check is not None:
+                check(self, row)
+            db.execute("INSERT INTO sweeps (id, owner, created, spec, state, address) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (row.id, row.owner, row.created,
+                                                     json.dumps(row.spec), row.state, row.address))
+
+    def get_sweep(self, sweep_id: str) -> "SweepRow":
+        row = self._db().execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        if row is None:
+            raise SweepNotFound(sweep_id)
+        return _sweep(row)
+
+    def list_sweeps(self, owner: str | None = None, state: str | None = None) -> list["SweepRow"]:
+        """Newest first."""
+        where, args = [], []
+        for column, value in (("owner", owner), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = ("SELECT * FROM sweeps" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY created DESC, id DESC")
+        return [_sweep(r) for r in self._db().execute(sql, args)]
+
+    def end_sweep(self, sweep_id: str, state: str) -> bool:
+        """A running sweep becomes finished or stopped; False if it was not running."""
+        with self._write() as db:
+            cur = db.execute("UPDATE sweeps SET state = ?, finished_at = ? WHERE id = ? AND "
+                             "state = 'running'", (state, time.time(), sweep_id))
+        return cur.rowcount == 1
+
+    def sweep_runs(self, sweep_id: str) -> list[RunRecord]:
+        """The runs of a sweep's trials (their config's `sweep` entry), oldest first."""
+        rows = self._db().execute(
+            f"{SELECT_RUNS} WHERE json_extract(config, '$.sweep.id') = ? ORDER BY created, id",
+            (sweep_id,))
+        return [_record(r) for r in rows]
 
     # ------------------------------------------------------------- visitors
 

@@ -75,12 +75,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from core.imageset import ImageSetError
     from core.predict.preprocess import InputError
     from core.runs.service import LimitReached, NotAllowed
-    from core.runs.store import RunNotFound, TransitionRefused
+    from core.runs.store import RunNotFound, SweepNotFound, TransitionRefused
+    from core.runs.sweeps import SweepError
     from core.train.config import ConfigError
     from core.train.finetune import FinetuneError
 
     return (ConfigError, InputError, CheckpointError, ImageSetError, FinetuneError,
-            DataMissingError, LimitReached, NotAllowed, RunNotFound, TransitionRefused)
+            DataMissingError, LimitReached, NotAllowed, RunNotFound, TransitionRefused,
+            SweepError, SweepNotFound)
 
 
 def log_failure(err: BaseException, where: str) -> None:
