@@ -192,17 +192,19 @@ def wait_sweep(service: RunService, sweep_id: str, timeout: float = 240.0):
 def test_a_sweep_of_4_trials_through_the_runner_prunes_the_hopeless_one(make_service):
     """The real runner and workers on the fake data: three learning rates that learn and
     one (1e-5) that stays near chance, which the median rule stops after its first epoch.
-    Long enough (12 epochs) that the runner sees its first epoch well before its last."""
+    Long enough (40 epochs of 320 images: seconds) that the runner sees its first epochs
+    well before its last: with 12, a loaded machine once let it finish unpruned (it was
+    pruned at epoch 7 of 40 when measured)."""
     service = make_service()
     started = time.monotonic()
-    sweep = service.start_sweep(spec(Axis("lr", [3e-3, 2e-3, 1e-3, 1e-5]), epochs=12,
+    sweep = service.start_sweep(spec(Axis("lr", [3e-3, 2e-3, 1e-3, 1e-5]), epochs=40,
                                      schedule="constant"), A)
     done = wait_sweep(service, sweep.id)
     print(f"4 trials in {time.monotonic() - started:.1f} s:",
           [(t.params["lr"], t.state, t.epochs_done, round(t.val_accuracy, 3)) for t in done.trials])
     assert [t.state for t in done.trials] == ["finished", "finished", "finished", "pruned"]
-    assert [t.epochs_done for t in done.trials[:3]] == [12, 12, 12]
-    assert done.trials[3].epochs_done < 12
+    assert [t.epochs_done for t in done.trials[:3]] == [40, 40, 40]
+    assert done.trials[3].epochs_done < 40
     assert done.best is not None and done.best.val_accuracy > 0.5 > done.trials[3].val_accuracy
     pruned = service.get(done.trials[3].run_id, A)  # a normal run: listed, stopped, usable
     assert pruned.state == RunState.CANCELLED and pruned.pruned and pruned.sweep["trial"] == 3
