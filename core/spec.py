@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from torch import nn
 
@@ -134,7 +134,7 @@ def _from_object(obj: dict, index: int) -> Layer:
 
 
 def parse(spec: str | list) -> list[Layer]:
-    """A token string, a JSON string, or a list of tokens/objects -> layers."""
+    """A token string, a JSON string, or a list of tokens/objects/Layers -> layers."""
     if isinstance(spec, str):
         text = spec.strip()
         if text.startswith("[") or text.startswith("{"):
@@ -151,13 +151,33 @@ def parse(spec: str | list) -> list[Layer]:
         spec = spec.get("layers")
     if not isinstance(spec, list) or not spec:
         raise SpecError("the spec is empty: give a list of layers, ending in fc10")
-    return [parse_token(x, i) if isinstance(x, str) else _from_object(x, i)
-            for i, x in enumerate(spec, 1)]
+    return [x if isinstance(x, Layer) else parse_token(x, i) if isinstance(x, str)
+            else _from_object(x, i) for i, x in enumerate(spec, 1)]
 
 
 def canonical(spec: str | list) -> str:
     """The spec as its token string: what checkpoints and run configs keep."""
     return ",".join(layer.token for layer in parse(spec))
+
+
+SIZED = ("conv", "convbn", "res", "fc")  # layers with a width (channels or units)
+
+
+def widths(spec: str | list) -> list[tuple[int, str]]:
+    """(position, token) of the layers whose width can change: every conv, convbn, res
+    and fc but the last layer (the 10 classes)."""
+    layers = parse(spec)
+    return [(i, layer.token) for i, layer in enumerate(layers[:-1], 1) if layer.kind in SIZED]
+
+
+def with_width(spec: str | list, position: int, size: int) -> str:
+    """The spec with layer `position`'s (1-based) channels or units set to `size`."""
+    layers = parse(spec)
+    if position not in dict(widths(layers)):
+        raise SpecError(f"layer {position} has no width to change: choose one of "
+                        + ", ".join(f"{i} ({t})" for i, t in widths(layers)))
+    layers[position - 1] = replace(layers[position - 1], size=int(size))
+    return ",".join(layer.token for layer in layers)
 
 
 # ------------------------------------------------------------------ shapes and costs

@@ -72,3 +72,17 @@ def test_the_sweep_chart_marks_pruned_and_best_and_uses_parallel_coordinates_for
     (coords,) = sweep_figure(two).data
     assert coords.type == "parcoords" and [d.label for d in coords.dimensions] == [
         "learning rate", "batch size", "best val accuracy"]
+
+
+def test_a_custom_models_layer_widths_are_offered_to_the_sweep(env):
+    at = _app("train")
+    _fill_train_form(at, epochs=1)
+    at.selectbox(key="train_model").set_value("custom").run()
+    at.text_input(key="train_layers").set_value("conv8k3,pool2,relu,fc32,fc10").run()
+    _no_exception(at)
+    assert at.multiselect(key="sweep_names").options[-2:] == [
+        "width of layer 1 (conv8k3)", "width of layer 4 (fc32)"]  # conv8k3 and fc32 have widths
+    at.multiselect(key="sweep_names").set_value(["layer:4"]).run()
+    at.text_input(key="sweep_values_layer:4").set_value("16, 64").run()
+    _no_exception(at)
+    assert any("**2 trials** · estimated" in c.value for c in at.caption)

@@ -209,3 +209,18 @@ def test_a_sweep_of_4_trials_through_the_runner_prunes_the_hopeless_one(make_ser
     pruned = service.get(done.trials[3].run_id, A)  # a normal run: listed, stopped, usable
     assert pruned.state == RunState.CANCELLED and pruned.pruned and pruned.sweep["trial"] == 3
     assert {t.run_id for t in done.trials} <= {r.id for r in service.list_runs(A)}
+
+
+def test_a_custom_models_layer_width_can_vary():
+    layers = "conv8k3,pool2,relu,fc32,fc10"
+    sweep = spec(Axis("layer:1", [4, 16]), Axis("layer:4", [8, 64]), model="custom",
+                 layers=layers)
+    configs = sweep.check(settings())
+    assert [c.layers for c in configs] == [
+        "conv4k3,pool2,relu,fc8,fc10", "conv4k3,pool2,relu,fc64,fc10",
+        "conv16k3,pool2,relu,fc8,fc10", "conv16k3,pool2,relu,fc64,fc10"]
+    assert Axis.log_range("layer:1", 8, 64, 4).values == [8, 16, 32, 64]
+    with pytest.raises(SweepError, match="layer 3 of .* has no width to vary"):
+        spec(Axis("layer:3", [4]), model="custom", layers=layers).check(settings())
+    with pytest.raises(SweepError, match="only a custom model's layer widths"):
+        spec(Axis("layer:1", [4])).check(settings())

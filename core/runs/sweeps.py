@@ -31,9 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.models import CUSTOM
 from core.runs.state import RunState
 from core.runs.store import RunRecord, RunStore, StoreBusy, SweepRow, new_run_id
 from core.settings import RunSettings
+from core.spec import SpecError, widths, with_width
 from core.train.config import ConfigError, TrainConfig
 from core.train.cost import estimate_minutes
 
@@ -41,6 +43,16 @@ log = logging.getLogger("mnist_studio.runs")
 
 # Settings a sweep may vary: TrainConfig's numbers with a range (the seed has its own axis).
 SWEEPABLE = ("lr", "batch_size", "epochs", "weight_decay", "label_smoothing", "erase")
+# A custom model may also vary the width of one of its layers: "layer:3" is layer 3's
+# channels or units (core.spec.with_width).
+LAYER = "layer:"
+
+
+def layer_position(name: str) -> int | None:
+    """3 for "layer:3"; None for a TrainConfig setting."""
+    if name.startswith(LAYER) and name[len(LAYER):].isdigit():
+        return int(name[len(LAYER):])
+    return None
 MAX_AXES = 2
 MAX_SEEDS = 10
 # MedianPruner: judged against 2 completed trials, from the end of the first epoch on.
@@ -70,7 +82,7 @@ class Axis:
             raise SweepError(f"a log range of {name} needs 0 < low < high, got {low:g} to {high:g}")
         ratio = math.log(high / low) / (count - 1)
         values = [low * math.exp(ratio * i) for i in range(count)]
-        whole = TrainConfig.types().get(name) is int
+        whole = TrainConfig.types().get(name) is int or layer_position(name) is not None
         values = [round(v) if whole else float(f"{v:.4g}") for v in values]
         return cls(name, list(dict.fromkeys(values)), log=True)
 
@@ -122,7 +134,16 @@ class SweepSpec:
 
     def config(self, params: dict) -> TrainConfig:
         """One trial's settings; ConfigError if a value is out of its setting's range."""
-        return TrainConfig.from_values({**self.base, **params})
+        base = dict(self.base)
+        for name, value in params.items():
+            position = layer_position(name)
+            if position is not None:
+                try:
+                    base["layers"] = with_width(base.get("layers") or "", position, int(value))
+                except SpecError as err:
+                    raise ConfigError({"layers": str(err)}) from None
+        settings = {k: v for k, v in params.items() if layer_position(k) is None}
+        return TrainConfig.from_values({**base, **settings})
 
     def check(self, settings: RunSettings) -> list[TrainConfig]:
         """Every trial's TrainConfig, or SweepError naming the first problem."""
@@ -130,9 +151,17 @@ class SweepSpec:
             raise SweepError(f"a sweep varies 1 or 2 settings, got {len(self.axes)}")
         names = [a.name for a in self.axes]
         for name in names:
+            position = layer_position(name)
+            if position is not None:
+                if self.base.get("model") != CUSTOM:
+                    raise SweepError(f"{name}: only a custom model's layer widths can vary")
+                if position not in dict(widths(self.base.get("layers") or "")):
+                    raise SweepError(f"{name}: layer {position} of "
+                                     f"{self.base.get('layers')} has no width to vary")
+                continue
             if name not in SWEEPABLE:
                 raise SweepError(f"cannot vary {name!r}: a sweep varies one of "
-                                 + ", ".join(SWEEPABLE))
+                                 + ", ".join(SWEEPABLE) + " (and a custom model's layer:N)")
         if len(set(names)) != len(names):
             raise SweepError(f"{names[0]} is varied twice: choose two different settings")
         for axis in self.axes:

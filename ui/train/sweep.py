@@ -11,7 +11,10 @@ import streamlit as st
 
 from core.runs.curves import format_duration
 from core.runs.service import LimitReached
-from core.runs.sweeps import SWEEPABLE, Axis, SweepError, SweepSpec, SweepView, parse_values
+from core.models import CUSTOM
+from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, layer_position,
+                               parse_values)
+from core.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
 from ui.common import charts, state
 from ui.common.errors import guarded, safe_callback
@@ -50,11 +53,34 @@ def _spec() -> SweepSpec:
                      parallel=int(ss.get("sweep_parallel", 1)))
 
 
-def _axis_inputs(name: str) -> None:
+def _label(name: str) -> str:
+    position = layer_position(name)
+    return LABELS[name] if position is None else f"width of layer {position}"
+
+
+def _choices() -> dict[str, str]:
+    """What the sweep can vary, with its label: the settings, and a custom model's layer
+    widths (as the form's layers are now)."""
+    choices = dict(LABELS)
+    ss = st.session_state
+    if ss.get("train_model") == CUSTOM:
+        try:
+            choices |= {f"{LAYER}{i}": f"width of layer {i} ({token})"
+                        for i, token in widths(ss.get("train_layers") or "")}
+        except SpecError:  # the editor says what is wrong
+            pass
+    return choices
+
+
+def _axis_inputs(name: str, label: str) -> None:
     c1, c2, c3, c4 = st.columns([1.2, 1, 1, 1], vertical_alignment="bottom")
-    kind = c1.segmented_control(f"{LABELS[name].capitalize()}: values", KINDS, default="list",
+    kind = c1.segmented_control(f"{label[0].upper() + label[1:]}: values", KINDS, default="list",
                                 key=f"sweep_kind_{name}")
-    if kind == "log range":
+    if kind == "log range" and layer_position(name) is not None:
+        c2.number_input("low", value=8.0, format="%g", key=f"sweep_low_{name}")
+        c3.number_input("high", value=64.0, format="%g", key=f"sweep_high_{name}")
+        c4.number_input("count", value=4, step=1, key=f"sweep_count_{name}")
+    elif kind == "log range":
         low, high = TrainConfig.settings()[name].low, TrainConfig.settings()[name].high
         c2.number_input("low", value=max(low, 1e-4) if name == "lr" else max(low, 1.0),
                         format="%g", key=f"sweep_low_{name}")
@@ -63,7 +89,7 @@ def _axis_inputs(name: str) -> None:
         c4.number_input("count", value=3, step=1, key=f"sweep_count_{name}")
     else:
         c2.text_input("values, separated by commas", key=f"sweep_values_{name}",
-                      placeholder=EXAMPLES[name], label_visibility="collapsed")
+                      placeholder=EXAMPLES.get(name, "16, 32, 64"), label_visibility="collapsed")
 
 
 def sweep_form() -> None:
@@ -73,11 +99,14 @@ def sweep_form() -> None:
     st.caption("Train the settings above several times, varying one or two of them; each "
                "trial is an ordinary run. Optuna's median rule stops a trial early when it "
                "is below the median of the finished trials at the same epoch (**pruned**).")
-    st.multiselect("Settings to vary", SWEEPABLE, max_selections=2, key="sweep_names",
-                   format_func=LABELS.__getitem__, placeholder="Choose 1 or 2 settings")
+    choices = _choices()
+    if any(n not in choices for n in st.session_state.get("sweep_names") or []):
+        st.session_state["sweep_names"] = [n for n in st.session_state["sweep_names"] if n in choices]
+    st.multiselect("Settings to vary", list(choices), max_selections=2, key="sweep_names",
+                   format_func=choices.__getitem__, placeholder="Choose 1 or 2 settings")
     names = st.session_state.get("sweep_names") or []
     for name in names:
-        _axis_inputs(name)
+        _axis_inputs(name, choices[name])
     c1, c2 = st.columns(2)
     c1.number_input("Seeds", min_value=1, max_value=10, value=1, step=1, key="sweep_seeds",
                     help="Each setting's value is trained with this many seeds (the form's "
@@ -150,7 +179,7 @@ def _view(sweep_id: str, was_live: bool) -> None:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.badge(sweep.state.capitalize(), color="blue" if sweep.state == "running" else "green")
         st.caption(f"{done} of {len(sweep.trials)} trials over · "
-                   + " × ".join(LABELS[a.name] for a in sweep.spec.axes)
+                   + " × ".join(_label(a.name) for a in sweep.spec.axes)
                    + f" · {sweep.spec.seeds} seed{'s' if sweep.spec.seeds > 1 else ''}")
         if sweep.state == "running":
             st.button("Stop sweep", icon=":material/stop:", on_click=_stop, args=(sweep.id,),
@@ -166,7 +195,7 @@ def _table(sweep: SweepView) -> None:
     best = sweep.best
     names = [a.name for a in sweep.spec.axes]
     st.dataframe(
-        [{"#": t.number + 1, **{LABELS[n]: t.params[n] for n in names}, "seed": t.params["seed"],
+        [{"#": t.number + 1, **{_label(n): t.params[n] for n in names}, "seed": t.params["seed"],
           "State": t.state, "Best val accuracy": t.val_accuracy, "Epochs": t.epochs_done,
           "Time": format_duration(t.seconds), "Best": "★" if best is t else "",
           "Run": f"/train?run={t.run_id}" if t.run_id else None} for t in sweep.trials],
@@ -200,7 +229,7 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
     trials = [t for t in sweep.trials if t.val_accuracy is not None]
     axes = sweep.spec.axes
     if len(axes) == 2:
-        dims = [dict(label=LABELS[a.name], values=[t.params[a.name] for t in trials])
+        dims = [dict(label=_label(a.name), values=[t.params[a.name] for t in trials])
                 for a in axes]
         dims.append(dict(label="best val accuracy", values=[t.val_accuracy for t in trials],
                          range=[0, 1]))
@@ -222,6 +251,6 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
                                         color=colour),
                             text=[f"trial {t.number + 1}, seed {t.params['seed']}: {t.state}"
                                   for t in shown])
-    fig.update_xaxes(title=LABELS[name], type="log" if axes[0].log else None)
+    fig.update_xaxes(title=_label(name), type="log" if axes[0].log else None)
     fig.update_yaxes(title="best val accuracy", tickformat=".0%")
     return charts._layout(fig, 300, "Best validation accuracy per trial")
