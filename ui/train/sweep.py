@@ -117,6 +117,11 @@ def sweep_form() -> None:
                         key="sweep_parallel")
     problem = None
     try:
+        form_config()
+    except ConfigError:  # the form above says what is wrong (once)
+        st.caption("Fix the settings above to start a sweep.")
+        return
+    try:
         spec = _spec()
         configs = spec.check(service.settings) if names else []
     except (SweepError, ConfigError) as err:
