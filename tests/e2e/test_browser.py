@@ -479,8 +479,8 @@ def pick(page, label: str, option: str) -> None:
 
 
 def fill_number(page, label: str, value: int) -> None:
-    field = main(page).locator('[data-testid="stNumberInput"]').filter(
-        has_text=label).locator("input")
+    # By its exact label: "Seed" is also the start of the sweep form's "Seeds".
+    field = main(page).locator(f'[data-testid="stNumberInput"] input[aria-label="{label}"]')
     field.fill(str(value))
     field.press("Enter")
     expect(field).to_have_value(str(value))
