@@ -17,7 +17,7 @@ from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
-from ui.classify import teach
+from ui.classify import fool, teach
 from ui.classify.familiarity import show_flag
 from ui.common import charts, state, timings
 from ui.common.errors import show_error
@@ -152,6 +152,8 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         c2.plotly_chart(charts.saliency_overlay(pre.image, sal.values, title=looks),
                         config=charts.STATIC, key="classify_saliency")
     st.caption(f"{sel.model.label} · model time {result.model_ms:.1f} ms on the CPU")
+    with timings.stage("fool"):
+        fool.panel(sel, ckpt, pre)  # runs the attack only while its expander is open
 
 
 def _every_model(sel: state.Selection, pre: Preprocessed) -> None:

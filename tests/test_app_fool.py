@@ -1,0 +1,72 @@
+"""Classify's "Fool it" panel through AppTest: closed it costs nothing; open, it fools the
+drawn digit within the budget, shows the change and the transfer to the other models, and
+says so when the budget is too small or zero."""
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+
+from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
+from ui.classify.fool import OPEN
+from ui.common.state import CANVAS_RGBA
+
+SHIPPED = Path(__file__).resolve().parent.parent / "weights"
+
+
+def _drawn_and_open(eps: float):
+    at = _app()
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.session_state[OPEN] = True  # as a click on the expander leaves it
+    at.session_state["fool_eps"] = eps
+    at.run()
+    _no_exception(at)
+    return at
+
+
+def test_closed_the_panel_runs_no_attack(env):
+    at = _app()
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.run()
+    _no_exception(at)
+    assert any(e.label.startswith("Fool it") for e in at.expander)
+    assert not [m for m in at.metric if m.label == "Now it says"]
+
+
+def test_the_panel_fools_the_drawing_within_its_budget(env):
+    at = _drawn_and_open(0.3)
+    before = _metric(at, "Prediction")
+    assert [s.value for s in at.success if s.value.startswith("Fooled: it now says")]
+    assert _metric(at, "Now it says") != before
+    assert float(_metric(at, "L∞ size")) <= 0.3
+    titles = {json.loads(c.proto.spec)["layout"]["title"]["text"]
+              for c in at.get("plotly_chart") if "fool" in c.proto.id}
+    assert {"Original", "Perturbed"} <= titles
+    assert any(t.startswith("Change ×") for t in titles)
+    transfer, = [d.value for d in at.dataframe]
+    assert len(transfer) == 2  # both mnist models of the test weights
+    assert transfer["fooled"].any()
+    assert any("Transfer:" in m.value for m in at.markdown)
+
+
+def test_a_budget_too_small_or_zero_says_so(env, tmp_path, monkeypatch):
+    # The test weights barely learned the fake data, so the smallest budget fools them:
+    # here the shipped cnn, which reads the drawn 1 with confidence.
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / "mnist-cnn.pt").symlink_to(SHIPPED / "mnist-cnn.pt")
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(tmp_path / "shipped"))
+    at = _drawn_and_open(0.01)
+    assert any(w.value.startswith("Not fooled at eps=0.01") for w in at.warning), \
+        [w.value for w in at.warning]
+    at.slider(key="fool_eps").set_value(0.0).run()
+    _no_exception(at)
+    assert any("budget eps must be more than 0" in w.value for w in at.warning)
+    assert not [m for m in at.metric if m.label == "Now it says"]
+
+
+def test_aiming_at_the_answer_it_already_gives_is_refused(env):
+    at = _drawn_and_open(0.3)
+    answer = _metric(at, "Prediction")
+    at.selectbox(key="fool_target").set_value(int(answer)).run()
+    _no_exception(at)
+    assert any(f"already answers {answer}" in w.value for w in at.warning)
