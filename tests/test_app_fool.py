@@ -7,6 +7,9 @@ import json
 
 from pathlib import Path
 
+from core.checkpoints import load_checkpoint
+from core.data import load_split
+from core.evaluate.robust import robust_accuracy
 from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
 from ui.classify.fool import OPEN
 from ui.common.state import CANVAS_RGBA
@@ -70,3 +73,19 @@ def test_aiming_at_the_answer_it_already_gives_is_refused(env):
     at.selectbox(key="fool_target").set_value(int(answer)).run()
     _no_exception(at)
     assert any(f"already answers {answer}" in w.value for w in at.warning)
+
+
+def test_evaluate_shows_accuracy_under_attack_once_computed(env):
+    at = _app("evaluate")
+    assert not [m for m in at.metric if m.label.startswith("Under attack")]
+    at.select_slider(key="eval_eps").set_value(0.2).run()
+    at.button(key="eval_robust").click().run()
+    _no_exception(at)
+    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
+    direct = robust_accuracy(ckpt.model, load_split("mnist", False), ckpt.meta.mean,
+                             ckpt.meta.std, 0.2, samples=100)  # the fake test split: 100
+    assert _metric(at, "Under attack, ε=0.2") == f"{direct.robust_accuracy:.2%}"
+    assert _metric(at, "Clean, first 100") == f"{direct.clean_accuracy:.2%}"
+    again = _app("evaluate")  # a new session reads it from the disk cache, no button
+    again.select_slider(key="eval_eps").set_value(0.2).run()
+    assert _metric(again, "Under attack, ε=0.2") == f"{direct.robust_accuracy:.2%}"
