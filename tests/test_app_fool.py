@@ -10,7 +10,8 @@ from pathlib import Path
 from core.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.robust import robust_accuracy
-from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
+from core.runs.service import get_service
+from tests.test_app import ADMIN, _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
 from ui.classify.fool import OPEN
 from ui.common.state import CANVAS_RGBA
 
@@ -89,3 +90,18 @@ def test_evaluate_shows_accuracy_under_attack_once_computed(env):
     again = _app("evaluate")  # a new session reads it from the disk cache, no button
     again.select_slider(key="eval_eps").set_value(0.2).run()
     assert _metric(again, "Under attack, ε=0.2") == f"{direct.robust_accuracy:.2%}"
+
+
+def test_the_train_form_starts_an_adversarial_run(env):
+    at = _app("train")
+    at.number_input(key="train_epochs").set_value(1)
+    at.selectbox(key="train_model").set_value("ffnn-small")
+    at.selectbox(key="train_adversarial").set_value("fgsm").run()  # the budget turns on
+    at.number_input(key="train_adv_eps").set_value(0.9).run()
+    assert any("adv_eps must be between 0.01 and 0.5, got 0.9" in w.value for w in at.warning)
+    at.number_input(key="train_adv_eps").set_value(0.2)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    assert any("Started run" in s.value for s in at.success)
+    (run,) = get_service().list_runs(ADMIN)
+    assert (run.config.adversarial, run.config.adv_eps) == ("fgsm", 0.2)
