@@ -229,7 +229,7 @@ def training_attack(kind: str, eps: float, steps: int, mean: float, std: float
     def adversarial(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         adv, _ = perturb(model, x * std + mean, y, eps, steps, size, mean, std,
                          random_start=True, stop_when_fooled=False)
-        return ((adv - mean) / std).contiguous(memory_format=_layout(x))
+        return (adv - mean) / std  # elementwise: keeps the batch's memory layout
 
     return adversarial
 
@@ -238,7 +238,3 @@ def attack_passes(kind: str, steps: int) -> int:
     """Extra forward-and-backward passes per training sample the attack costs."""
     return {"none": 0, "fgsm": 1}.get(kind, steps)
 
-
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if x.dim() == 4 and x.is_contiguous(
-        memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
