@@ -32,6 +32,6 @@ def test_fool_a_drawing(page, app):
     expect(panel.get_by_text(re.compile(r"^Fooled: it now says"))).to_be_visible(timeout=30_000)
     expect(panel).to_contain_text(f"was {predicted}")
     expect(panel).to_contain_text("Transfer:")
-    expect(panel).to_contain_text("Change ×")
+    expect(panel).to_contain_text("The change amplified ×")
     assert_no_errors(page, "Classify with Fool it open")
     shot(page, "fool-it")

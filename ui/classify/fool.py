@@ -22,7 +22,7 @@ from ui.common.errors import show_error
 from ui.common.loaders import load_model
 
 OPEN = "fool_open"  # the expander's state: the attack runs only while it is open
-METHODS = {"pgd": f"PGD ({DEFAULT_STEPS} steps)", "fgsm": "FGSM (one step)"}
+METHODS = {"pgd": "PGD", "fgsm": "FGSM"}
 ANY = "any other class"
 
 
@@ -35,12 +35,14 @@ def panel(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed) -> None:
     with box:
         names = list(ckpt.meta.class_names)
         c1, c2, c3 = st.columns([1.2, 1, 1.1], vertical_alignment="bottom")
-        eps = c1.slider("Budget ε (L∞, in pixels 0-1)", 0.0, MAX_EPS, 0.1, step=0.01,
+        eps = c1.slider("Budget ε (L∞)", 0.0, MAX_EPS, 0.1, step=0.01,
                         key="fool_eps", persist_state="session",
-                        help="No pixel may change by more than ε (0.1: a tenth of black to white)")
+                        help="No pixel may change by more than ε, in pixel units from black "
+                             "(0) to white (1): 0.1 is a tenth of the way")
         method = c2.segmented_control("Method", list(METHODS), format_func=METHODS.get,
-                                      default="pgd", key="fool_method",
-                                      persist_state="session") or "pgd"
+                                      default="pgd", key="fool_method", persist_state="session",
+                                      help=f"PGD: up to {DEFAULT_STEPS} small steps, stopping "
+                                           "once fooled; FGSM: one step of ε") or "pgd"
         target = c3.selectbox("Aim at", [ANY] + list(range(len(names))), key="fool_target",
                               format_func=lambda t: t if t == ANY else f"class {names[t]}",
                               persist_state="session",
@@ -71,10 +73,12 @@ def _show(result: AttackResult, names: list[str]) -> None:
                     config=charts.STATIC, key="fool_original")
     scale = 0.5 / max(result.linf, 1e-6)  # the largest change reaches black or white
     change = _uint8(0.5 + scale * result.perturbation)
-    c2.plotly_chart(charts.image_figure(change, 200, f"Change ×{scale:.1f} (grey: none)"),
+    c2.plotly_chart(charts.image_figure(change, 200, f"Change ×{scale:.1f}"),
                     config=charts.STATIC, key="fool_change")
     c3.plotly_chart(charts.image_figure(_uint8(result.perturbed), 200, "Perturbed"),
                     config=charts.STATIC, key="fool_perturbed")
+    st.caption(f"The change amplified ×{scale:.1f}: grey is no change, white and black the "
+               f"largest (±{result.linf:.3f} in pixel units).")
     st.plotly_chart(charts.top_k_bars(result.top, title="Top 5 for the perturbed image"),
                     config=charts.STATIC, key="fool_topk")
     st.caption(f"{result.steps_used} of {result.steps} step{'s' * (result.steps != 1)} · "
@@ -95,9 +99,8 @@ def _transfer(sel: state.Selection, result: AttackResult, names: list[str]) -> N
     fooled = sum(r.fooled for r in rows)
     st.markdown(f"**Transfer:** the same perturbed image fools {fooled} of {len(rows)} "
                 f"{sel.dataset} model{'s' * (len(rows) != 1)}")
-    st.dataframe([{"model": r.model, "original": names[r.original],
-                   "perturbed": names[r.perturbed], "confidence": r.confidence,
-                   "fooled": r.fooled} for r in rows],
+    st.dataframe([{"model": r.model, "fooled": r.fooled, "original": names[r.original],
+                   "perturbed": names[r.perturbed], "confidence": r.confidence} for r in rows],
                  hide_index=True, key="fool_transfer",
                  column_config={"confidence": st.column_config.NumberColumn(format="percent")})
 
