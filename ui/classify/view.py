@@ -69,6 +69,9 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
             _hint(source, pre, spec)
         else:
             _prediction(sel, ckpt, pre, source, method, k)
+    if pre is not None and not pre.blank:
+        with timings.stage("fool"):  # full width, under both columns
+            fool.panel(sel, ckpt, pre)  # runs the attack only while its expander is open
     if compare_all and pre is not None and not pre.blank:
         with timings.stage("every model"):
             _every_model(sel, pre)
@@ -152,8 +155,6 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         c2.plotly_chart(charts.saliency_overlay(pre.image, sal.values, title=looks),
                         config=charts.STATIC, key="classify_saliency")
     st.caption(f"{sel.model.label} · model time {result.model_ms:.1f} ms on the CPU")
-    with timings.stage("fool"):
-        fool.panel(sel, ckpt, pre)  # runs the attack only while its expander is open
 
 
 def _every_model(sel: state.Selection, pre: Preprocessed) -> None:
