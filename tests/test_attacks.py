@@ -234,3 +234,21 @@ def test_adversarial_training_trains_on_attacked_batches(fake_data_root, monkeyp
     result = train(cfg, bundle)
     assert len(seen) == result.steps == 2 * 13
     assert result.best_val_accuracy > 0.5  # it still learns the (easy) fake classes
+
+
+def test_the_cli_flags_set_adversarial_training():
+    from core.train.cli import _config, _parse
+    args, _ = _parse(["--dataset", "mnist", "--model", "cnn", "--adversarial", "fgsm",
+                      "--adv-eps", "0.3"])
+    cfg = _config(args)
+    assert (cfg.adversarial, cfg.adv_eps) == ("fgsm", 0.3)
+
+
+def test_the_time_estimate_counts_the_attack():
+    from core.settings import RunSettings
+    from core.train.cost import estimate_minutes
+    base = dict(dataset="mnist", model="cnn", epochs=3, device="cpu")
+    plain, fgsm, pgd = (estimate_minutes(TrainConfig(**base, **kw), RunSettings())
+                        for kw in ({}, {"adversarial": "fgsm"},
+                                   {"adversarial": "pgd", "adv_steps": 7}))
+    assert 1.7 < fgsm / plain < 2.1 and 6 < pgd / plain < 8.1
