@@ -24,11 +24,12 @@ def robustness(entry: ModelEntry, test_accuracy: float) -> None:
     c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1], vertical_alignment="bottom")
     eps = c1.select_slider("Budget ε", BUDGETS, value=0.1, key="eval_eps",
                            persist_state="session")
-    result = robust_if_known(entry, eps)
-    if result is None and c1.button("Compute accuracy under attack", key="eval_robust",
-                                    icon=":material/bug_report:"):
+    result, slot = robust_if_known(entry, eps), c1.empty()
+    if result is None and slot.button("Compute accuracy under attack", key="eval_robust",
+                                      icon=":material/bug_report:"):
         with st.spinner(f"Attacking {DEFAULT_SAMPLES:,} test images at ε={eps:g} (once)…"):
             result = robust(entry, eps)
+        slot.empty()  # done: the button goes, as it does on every later visit
     c2.metric("Clean, all test images", f"{test_accuracy:.2%}")
     if result is None:
         st.caption(f"Not computed yet for ε={eps:g}: up to a minute or two on the 2-core CPU "
