@@ -87,6 +87,7 @@ def test_evaluate_shows_accuracy_under_attack_once_computed(env):
                              ckpt.meta.std, 0.2, samples=100)  # the fake test split: 100
     assert _metric(at, "Under attack, ε=0.2") == f"{direct.robust_accuracy:.2%}"
     assert _metric(at, "Clean, first 100") == f"{direct.clean_accuracy:.2%}"
+    assert not [b for b in at.button if b.key == "eval_robust"]  # done: no button left
     again = _app("evaluate")  # a new session reads it from the disk cache, no button
     again.select_slider(key="eval_eps").set_value(0.2).run()
     assert _metric(again, "Under attack, ε=0.2") == f"{direct.robust_accuracy:.2%}"
