@@ -11,6 +11,7 @@ from core.data import DATASETS
 from ui.common import calibration, charts, state
 from ui.common.errors import safe_callback
 from ui.common.loaders import evaluation
+from ui.evaluate.robust import robustness
 from ui.common.selection import require_model, selection
 
 sel = selection()
@@ -101,6 +102,10 @@ if ss.pop("_eval_go", False):
     st.switch_page("pages/mistakes.py")
 
 calibration.section(sel.model, res)
+
+# ---------------------------------------------------------------- under attack
+st.divider()
+robustness(sel.model, res.accuracy)
 
 # ---------------------------------------------------------------- compare
 st.divider()

@@ -44,3 +44,6 @@ def test_config_summary_names_the_settings():
     text = config_summary(TrainConfig.from_dict(CONFIG))
     assert text.startswith("mnist · cnn · 4 epochs · batch 128 · adam lr 0.001 onecycle")
     assert "augment + erase 6px" in text and "seed 3" in text
+    assert "adversarial" not in text
+    robust = config_summary(TrainConfig.from_dict({**CONFIG, "adversarial": "fgsm"}))
+    assert "augment + erase 6px · adversarial fgsm eps 0.3 · seed 3" in robust

@@ -1,6 +1,9 @@
 """python -m core.evaluate CHECKPOINT [--json]: a checkpoint's results on its test set.
 
     python -m core.evaluate weights/mnist-cnn.pt --json
+    python -m core.evaluate robust --model weights/mnist-cnn.pt --eps 0.1 0.3 --samples 1000 --json
+
+`robust`: clean accuracy and accuracy under PGD (core/evaluate/robust.py).
 """
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["robust"]:
+        return robust_main(argv[1:])
     from core.checkpoints import CheckpointError, load_checkpoint
     from core.data import DATASETS, DataMissingError, load_split
     from core.device import configure_threads, pick_device
@@ -44,3 +50,53 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:>12}  {acc:.2%}")
     return 0
 
+
+
+def robust_main(argv: list[str]) -> int:
+    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.data import DataMissingError, load_split
+    from core.device import configure_threads, pick_device
+    from core.evaluate.robust import DEFAULT_SAMPLES, DEFAULT_STEPS, robust_accuracy, robust_cached
+
+    p = argparse.ArgumentParser(
+        prog="python -m core.evaluate robust",
+        description="Clean accuracy and accuracy under an L-inf PGD attack (no random start, "
+                    "step 2.5*eps/steps) on the first SAMPLES test images.")
+    p.add_argument("--model", required=True, metavar="CKPT", help="a .pt checkpoint")
+    p.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.3],
+                   help="budgets in pixel units, 0-1 (default 0.1 0.3)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                   help=f"PGD steps (default {DEFAULT_STEPS})")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                   help=f"the first N test images (default {DEFAULT_SAMPLES:,}; 10000: all)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compute even when the cache folder holds the result")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    try:
+        ckpt = load_checkpoint(args.model)
+        device = pick_device(args.device)
+        configure_threads(device)
+        test = load_split(ckpt.meta.dataset, train=False, root=args.data_dir)
+        model, m, s = ckpt.model.to(device), ckpt.meta.mean, ckpt.meta.std
+        results = [robust_accuracy(model, test, m, s, eps, args.steps, args.samples, device)
+                   if args.no_cache else
+                   robust_cached(model, args.model, test, m, s, eps, args.steps, args.samples,
+                                 device)
+                   for eps in args.eps]
+    except (CheckpointError, DataMissingError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"model": args.model, "dataset": ckpt.meta.dataset,
+                          "architecture": ckpt.meta.architecture,
+                          "results": [r.to_json() for r in results]}))
+        return 0
+    print(f"{ckpt.meta.dataset} / {ckpt.meta.architecture}: the first {args.samples:,} test "
+          f"images, PGD {args.steps} steps")
+    for r in results:
+        print(f"  eps {r.eps:g}: clean {r.clean_accuracy:.2%}, under attack "
+              f"{r.robust_accuracy:.2%}  ({r.seconds:.1f} s)")
+    return 0

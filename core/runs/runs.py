@@ -81,5 +81,8 @@ def config_summary(config: TrainConfig) -> str:
         parts.append(f"smoothing {c.label_smoothing:g}")
     if c.augment:
         parts.append("augment" + (f" + erase {c.erase}px" if c.erase else ""))
+    if c.adversarial != "none":
+        steps = f"-{c.adv_steps}" if c.adversarial == "pgd" else ""
+        parts.append(f"adversarial {c.adversarial}{steps} eps {c.adv_eps:g}")
     parts += [f"seed {c.seed}", f"device {c.device}"]
     return " · ".join(parts)

@@ -17,6 +17,7 @@ from core.spec import SpecError, canonical, check
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle")
+ADVERSARIAL = ("none", "fgsm", "pgd")  # core.attacks.training_attack
 
 
 class ConfigError(ValueError):
@@ -89,6 +90,14 @@ class TrainConfig:
     augment: bool = setting(False, "random shifts of up to 2 px (and horizontal flips for "
                             "fashion)")
     erase: int = setting(0, "with augment: cutout square side in px (0 = off)", low=0, high=14)
+    adversarial: str = setting("none", "adversarial training: train on perturbed images; "
+                               "fgsm is fast FGSM from a random start (Wong et al. 2020), "
+                               "pgd takes adv-steps steps (slower, stronger)",
+                               choices=ADVERSARIAL, noun="adversarial training")
+    adv_eps: float = setting(0.3, "with adversarial: the L-inf budget in pixel units (0-1) "
+                             "that training images are perturbed within", low=0.01, high=0.5)
+    adv_steps: int = setting(7, "with adversarial pgd: attack steps per training step",
+                             low=1, high=40)
     seed: int = setting(0, "random seed", low=0, high=2**31 - 1)
     device: str = setting("auto", "auto picks cuda, then mps, then cpu",
                           choices=DEVICE_NAMES, noun="device")

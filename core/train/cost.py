@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
 
+from core.attacks import attack_passes
 from core.data import TRAIN_SIZE, VAL_SIZE
 from core.settings import RunSettings
 from core.train.config import TrainConfig
@@ -65,7 +66,9 @@ def estimate_minutes(cfg: TrainConfig, settings: RunSettings, train_size: int = 
     """
     gpu = uses_gpu(cfg)
     flops = training_flops_per_sample(cfg.model, cfg.layers)
-    total = cfg.epochs * (train_size * flops + val_size * flops / 3)
+    # An attack's pass (forward and input gradient) costs about a training pass.
+    passes = 1 + attack_passes(cfg.adversarial, cfg.adv_steps)
+    total = cfg.epochs * (train_size * flops * passes + val_size * flops / 3)
     rate = (settings.gpu_gflops if gpu else settings.cpu_gflops) * 1e9
     steps = cfg.epochs * math.ceil(train_size / cfg.batch_size)
     step_seconds = (settings.gpu_step_ms if gpu else settings.cpu_step_ms) / 1000

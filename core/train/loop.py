@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.attacks import training_attack
 from core.augment import augment
 from core.calibration import calibrate
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
@@ -228,7 +229,7 @@ class _Run:
         # A CUDA graph needs one batch shape: it drops each epoch's last short batch.
         n = len(data.train)
         self.refusal = graph_refusal(device, cfg.optimizer, n, cfg.batch_size,
-                                     math.ceil(n / cfg.batch_size) * cfg.epochs)
+                                     math.ceil(n / cfg.batch_size) * cfg.epochs, cfg.adversarial)
         graph = self.refusal is None
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
@@ -252,8 +253,11 @@ class _Run:
         spec, cfg = self.data.spec, self.cfg
         fill = (0.0 - spec.mean) / spec.std  # a black pixel, normalised
         aug = (lambda x: augment(x, fill, hflip=spec.hflip_ok, erase=cfg.erase)) if cfg.augment else None
+        # Adversarial training: each batch is attacked (after augmentation) and trained on
+        # as perturbed; validation stays clean, so the best epoch is the clean best.
+        attack = training_attack(cfg.adversarial, cfg.adv_eps, cfg.adv_steps, spec.mean, spec.std)
         inputs = StepInputs(self.train_x, self.train_y, cfg.batch_size, cfg.label_smoothing,
-                            self.autocast, aug)
+                            self.autocast, aug, attack)
         if self.refusal is None:
             self.step = GraphStep(self.model, self.opt, self.sched, inputs,
                                   shadow_scheduler(cfg, self.total_steps),

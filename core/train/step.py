@@ -92,6 +92,8 @@ class StepInputs:
     label_smoothing: float
     autocast: bool  # bf16 autocast
     augment: Callable[[torch.Tensor], torch.Tensor] | None
+    # adversarial training: (model, x, y) -> the batch perturbed (core.attacks.training_attack)
+    attack: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 class EagerStep:
@@ -110,6 +112,8 @@ class EagerStep:
         x, y = inp.train_x.index_select(0, idx), inp.train_y.index_select(0, idx)
         if inp.augment is not None:
             x = inp.augment(x)
+        if inp.attack is not None:
+            x = inp.attack(self.model, x, y)
         # No cast cache: a CUDA graph cannot capture autocast's cache, and each weight is
         # cast once per step anyway.
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=inp.autocast,
@@ -250,7 +254,7 @@ class GraphStep(StaticStep):
 
 
 def graph_refusal(device: torch.device, optimizer: str, n_train: int, batch_size: int,
-                  total_steps: int) -> str | None:
+                  total_steps: int, adversarial: str = "none") -> str | None:
     """Why this run's step cannot be a CUDA graph, or None when it can."""
     if device.type != "cuda":
         return f"eager on {device.type.upper()}: CUDA graphs are for NVIDIA GPUs"
@@ -259,6 +263,8 @@ def graph_refusal(device: torch.device, optimizer: str, n_train: int, batch_size
         return f"eager: CUDA graphs are {graphs} (MNIST_STUDIO_CUDA_GRAPHS=on turns them on)"
     if optimizer not in ("adam", "adamw"):
         return f"eager: {optimizer}'s momentum schedule is applied on the host"
+    if adversarial != "none":
+        return "eager: adversarial training's attack runs eagerly"
     if batch_size > n_train:
         return "eager: the batch is larger than the training split"
     if total_steps > MAX_GRAPH_STEPS:

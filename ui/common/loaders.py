@@ -19,6 +19,7 @@ from core.device import cpu_threads, describe_device, pick_device
 from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
+from core.evaluate.robust import DEFAULT_SAMPLES, RobustResult, cached_only, robust_cached
 from core.runs.service import RunService, get_service
 
 
@@ -84,6 +85,32 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
 def evaluation(entry: ModelEntry) -> EvalResult:
     """The model's results on its dataset's test set (computed once, then cached on disk)."""
     return _evaluation(*_stamp(entry.path), entry.dataset, str(data_root()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _robust(path: str, mtime_ns: int, size: int, dataset: str, root: str, eps: float
+            ) -> RobustResult:
+    ckpt = _checkpoint(path, mtime_ns, size)
+    split = _split(dataset, False, root, False)
+    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
+    try:  # on the CPU, on the shared model: PGD needs no copy (only the input gets a gradient)
+        return robust_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std, eps,
+                             samples=min(DEFAULT_SAMPLES, len(split)))
+    finally:
+        use_one_thread()
+
+
+def robust(entry: ModelEntry, eps: float) -> RobustResult:
+    """Clean and PGD accuracy on the fixed test subset (core.evaluate.robust), computed
+    once per model and budget, then read from the disk cache."""
+    return _robust(*_stamp(entry.path), entry.dataset, str(data_root()), float(eps))
+
+
+def robust_if_known(entry: ModelEntry, eps: float) -> RobustResult | None:
+    """The cached result without computing anything; None when it was never computed."""
+    ckpt, split = load_model(entry), test_split(entry.dataset)
+    return cached_only(entry.path, split, ckpt.meta.mean, ckpt.meta.std, float(eps),
+                       samples=min(DEFAULT_SAMPLES, len(split)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

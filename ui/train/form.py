@@ -39,14 +39,18 @@ def key(name: str) -> str:
 
 
 def form_values() -> dict[str, Any]:
-    """The form's values by field name. A disabled widget (cutout without augmentation)
-    does not count."""
+    """The form's values by field name. A disabled widget (cutout without augmentation,
+    the adversarial budget without adversarial training) does not count."""
     ss = st.session_state
     values = {name: ss[key(name)] for name in TrainConfig.settings() if key(name) in ss}
     if values.get("model") != CUSTOM:  # the editor's layers count for a custom model only
         values["layers"] = ""
     if not values.get("augment"):
         values["erase"] = 0
+    if values.get("adversarial", "none") == "none":  # the budget and steps are greyed out
+        values.pop("adv_eps", None)
+    if values.get("adversarial") != "pgd":
+        values.pop("adv_steps", None)
     return values
 
 
@@ -114,7 +118,22 @@ def render_form(dataset: str) -> Callable[[], None]:
     with c4.popover("More", icon=":material/tune:"):
         _number(st, "Weight decay", "weight_decay", step=1e-4, format="%.4f")
         _number(st, "Label smoothing", "label_smoothing", step=0.05)
+        _adversarial()
     return _start_row()
+
+
+def _adversarial() -> None:
+    """Advanced: adversarial training, and its budget and steps when it is on."""
+    st.caption("**Advanced: adversarial training** (robust to small changes, "
+               "docs/robustness.md)")
+    kinds = {"none": "off", "fgsm": "fast FGSM (about 2x the time)",
+             "pgd": "PGD (about steps+1 x the time)"}
+    kind = st.selectbox("Adversarial training", TrainConfig.settings()["adversarial"].choices,
+                        format_func=kinds.get, key=key("adversarial"), persist_state=SESSION,
+                        help=_help("adversarial"))
+    _number(st, "Adversarial ε (pixels)", "adv_eps", step=0.05, format="%.2f",
+            disabled=kind == "none")
+    _number(st, "PGD steps", "adv_steps", step=1, disabled=kind != "pgd")
 
 
 def _start_row() -> Callable[[], None]:

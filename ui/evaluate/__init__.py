@@ -1,0 +1,1 @@
+"""The Evaluate page's helpers: accuracy under attack (robust.py)."""
