@@ -26,7 +26,11 @@ from core.settings import load_settings  # noqa: E402
 from core.train.config import TrainConfig  # noqa: E402
 from core.runs.service import RunService  # noqa: E402
 from core.runs.state import RunState  # noqa: E402
+from core.imageset import ImageSet  # noqa: E402
+from core.runs.finetune import submit_finetune  # noqa: E402
+from core.train.finetune import FinetuneOptions, read_measure  # noqa: E402
 from core.visitors import Viewer  # noqa: E402
+from tests.test_finetune import writer  # noqa: E402
 
 MARK = "MNIST_STUDIO_TEST_RAY_CLUSTER"  # in the environment of every process of the cluster
 # Ray turns "--node-ip-address 127.0.0.1" into this machine's routable address unless its
@@ -83,7 +87,7 @@ def cfg(**kw) -> TrainConfig:
                                  lr=3e-3, device="cpu"), **kw})
 
 
-def test_two_visitors_train_at_once_on_ray_and_one_stops(ray_cluster, tmp_path, fake_data_root,
+def test_two_visitors_train_at_once_on_ray_one_stops_and_a_finetune_runs(ray_cluster, tmp_path, fake_data_root,
                                                         monkeypatch):
     t0 = time.monotonic()
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
@@ -105,6 +109,12 @@ def test_two_visitors_train_at_once_on_ray_and_one_stops(ray_cluster, tmp_path, 
         service.stop(long.id, b)
         done = service.wait(short.id, a, timeout=60)
         stopped = service.wait(long.id, b, timeout=60)
+        # A fine-tune on the cluster: its set and base checkpoint travel with the task
+        # (a node need not share this machine's files), its measure comes back.
+        images, labels = writer(per_class=4, seed=3)
+        tuned = submit_finetune(service, a, ImageSet(images, labels), done.best_checkpoint,
+                                "base", options=FinetuneOptions(lr=3e-3, epochs=1, device="cpu"))
+        tuned = service.wait(tuned.id, a, timeout=90)
     finally:
         service.shutdown()
     print(f"\nRay test: {time.monotonic() - t0:.1f} s after the cluster started")
@@ -120,9 +130,37 @@ def test_two_visitors_train_at_once_on_ray_and_one_stops(ray_cluster, tmp_path, 
     assert stopped.best_checkpoint is not None and stopped.last_checkpoint.stat().st_size > 0
     assert service.steps(long.id, b, 10**6).step == list(range(1, stopped.step + 1))
 
-    for run in (done, stopped):
+    assert tuned.state == RunState.FINISHED and tuned.error is None, tuned.error
+    measure = read_measure(tuned.run_dir)
+    assert measure is not None and (measure.train_count, measure.held_out_count) == (20, 20)
+    for run in (done, stopped, tuned):
         assert run.executor == "ray" and run.node and run.device
         assert any(Path(run.run_dir).glob("events.out.tfevents.*"))  # written by the runner
     # Both trained at once: each started before the other ended.
     assert done.started_at < stopped.finished_at and stopped.started_at < done.finished_at
     assert wait_gone(lambda: with_command(f"core.runs.runner --runs {runs}")) == []
+
+
+def test_a_finetunes_inputs_travel_with_its_task(tmp_path):
+    """Without a cluster: what the executor sends and how the task places it."""
+    from core.runs.executors.ray import BASE_FILE, placed_inputs, run_inputs
+    from core.runs.store import RunRecord
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "finetune-set.npz").write_bytes(b"set")
+    base = tmp_path / "base.pt"
+    base.write_bytes(b"weights")
+    config = {"model": "cnn", "finetune": {"base": str(base), "set": "finetune-set.npz"}}
+    record = RunRecord(id="r1", owner="v:a", created=0.0, config=config, state=RunState.QUEUED,
+                       run_dir=str(run_dir))
+    inputs = run_inputs(record)
+    assert inputs == {"finetune-set.npz": b"set", BASE_FILE: b"weights"}
+    task_dir = tmp_path / "node" / "r1"
+    task_dir.mkdir(parents=True)
+    placed = placed_inputs(config, inputs, task_dir)
+    assert placed["finetune"]["base"] == str(task_dir / BASE_FILE)
+    assert (task_dir / "finetune-set.npz").read_bytes() == b"set"
+    assert config["finetune"]["base"] == str(base)  # the record's own config is untouched
+    plain = RunRecord(id="r2", owner="v:a", created=0.0, config={"model": "cnn"},
+                      state=RunState.QUEUED, run_dir=str(run_dir))
+    assert run_inputs(plain) == {} and placed_inputs({"model": "cnn"}, {}, task_dir) == {"model": "cnn"}

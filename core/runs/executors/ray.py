@@ -84,6 +84,30 @@ class MessageRecorder:
         self.out.put(("failed", (message,)))
 
 
+BASE_FILE = "finetune-base.pt"  # a fine-tune's base checkpoint, in the task's run folder
+
+
+def run_inputs(record: RunRecord) -> dict[str, bytes]:
+    """The files a run reads besides the dataset, which a node of the cluster may not
+    have: a fine-tune's set (in its run folder) and its base checkpoint."""
+    entry = record.config.get("finetune")
+    if not entry:
+        return {}
+    from core.train.finetune import SET_FILE
+    set_name = entry.get("set", SET_FILE)
+    return {set_name: (Path(record.run_dir) / set_name).read_bytes(),
+            BASE_FILE: Path(entry["base"]).read_bytes()}
+
+
+def placed_inputs(config: dict, inputs: dict[str, bytes], run_dir: Path) -> dict:
+    """Write the run's inputs into the task's run folder; the config, pointing at them."""
+    for name, data in inputs.items():
+        (run_dir / Path(name).name).write_bytes(data)
+    if BASE_FILE in inputs and config.get("finetune"):
+        config = {**config, "finetune": {**config["finetune"], "base": str(run_dir / BASE_FILE)}}
+    return config
+
+
 def _remote_functions():
     import ray
 
@@ -102,10 +126,12 @@ def _remote_functions():
             return run_id in self.stopped
 
     @ray.remote(num_returns="streaming", max_retries=0)
-    def train_task(run_id: str, config: dict, resume: bytes | None, board):
+    def train_task(run_id: str, config: dict, resume: bytes | None, board,
+                   inputs: dict[str, bytes] | None = None):
         node = ray.get_runtime_context().get_node_id()[:8]
         run_dir = Path(tempfile.mkdtemp(prefix="mnist-studio-")) / run_id
         run_dir.mkdir(parents=True)
+        config = placed_inputs(config, inputs or {}, run_dir)
         resume_from = None
         if resume is not None:
             resume_from = str(run_dir / "resume.pt")
@@ -164,7 +190,7 @@ class RayExecutor:
         resume = Path(record.resume_from).read_bytes() if record.resume_from else None
         self.ray.get(self.board.clear.remote(record.id))
         stream = self.train_task.options(num_gpus=1 if wants_gpu else 0, num_cpus=1).remote(
-            record.id, record.config, resume, self.board)
+            record.id, record.config, resume, self.board, run_inputs(record))
         thread = threading.Thread(target=self._relay, args=(record, stream), daemon=True,
                                   name=f"ray-{record.id}")
         self.threads[record.id] = thread
