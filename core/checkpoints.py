@@ -148,6 +148,25 @@ def read_payload(source: str | os.PathLike | Any) -> dict:
     return payload
 
 
+def _check_layers(meta: CheckpointMeta, state_dict: dict) -> None:
+    """A custom model's layers are checked before anything is built, and must not ask for
+    more parameters than the file holds: a small file naming huge layers would otherwise
+    make the server allocate them (an upload is at most 20 MB)."""
+    if not meta.layers:
+        return
+    if not isinstance(meta.layers, str):
+        raise CheckpointError("checkpoint metadata is malformed: layers must be text")
+    from core.spec import SpecError, check
+    try:
+        wanted = check(meta.layers).parameters
+    except SpecError as err:
+        raise CheckpointError(f"its layers cannot be built: {err}") from None
+    held = sum(v.numel() for v in state_dict.values() if torch.is_tensor(v))
+    if wanted > held:
+        raise CheckpointError(f"its layers need {wanted:,} parameters but the file holds "
+                              f"{held:,} numbers: not a checkpoint of these layers")
+
+
 def load_checkpoint(source: str | os.PathLike | Any) -> Checkpoint:
     """Rebuild the model named in the metadata and load its weights (CPU, eval mode)."""
     payload = read_payload(source)
@@ -155,6 +174,7 @@ def load_checkpoint(source: str | os.PathLike | Any) -> Checkpoint:
         meta = CheckpointMeta(**payload["meta"])
     except TypeError as err:
         raise CheckpointError(f"checkpoint metadata is malformed: {err}") from None
+    _check_layers(meta, payload["state_dict"])
     try:
         model = build_model(meta.architecture, meta.layers)  # plain data -> modules, no code
         get_spec(meta.dataset)

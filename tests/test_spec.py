@@ -164,3 +164,21 @@ def test_help_documents_the_grammar():
     for word in ("--layers", "--arch-file", "conv32k3", "convbn64", "res64", "gmaxpool", "drop0.2",
                  "fc10"):
         assert word in out, word
+
+
+def test_a_checkpoint_naming_huge_layers_is_refused_before_anything_is_built(tmp_path):
+    """A small file whose metadata asks for 40 layers of fc4096 (640 M parameters) must
+    not make the server allocate them."""
+    from core.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
+    path = save_checkpoint(tmp_path / "m.pt", build("fc16,fc10"),
+                           CheckpointMeta.new("mnist", CUSTOM, layers="fc16,fc10"))
+    payload = torch.load(path, weights_only=True)
+    payload["meta"]["layers"] = ",".join(["fc4096"] * 40 + ["fc10"])
+    torch.save(payload, tmp_path / "huge.pt")
+    with pytest.raises(CheckpointError, match="need 657,727,498 parameters but the file holds 12,730"):
+        load_checkpoint(tmp_path / "huge.pt")
+    payload["meta"]["layers"] = "conv8k99,fc10"
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="its layers cannot be built: layer 1"):
+        load_checkpoint(tmp_path / "bad.pt")
+    assert load_checkpoint(path).meta.layers == "fc16,fc10"
