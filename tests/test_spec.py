@@ -182,3 +182,16 @@ def test_a_checkpoint_naming_huge_layers_is_refused_before_anything_is_built(tmp
     with pytest.raises(CheckpointError, match="its layers cannot be built: layer 1"):
         load_checkpoint(tmp_path / "bad.pt")
     assert load_checkpoint(path).meta.layers == "fc16,fc10"
+
+
+def test_the_estimate_of_a_custom_model_builds_nothing(monkeypatch):
+    """Read off the spec (within 10% of torch's count for the built-ins), so the Train form
+    can price a network far too large for the server without allocating it."""
+    from core.train import cost
+    for name in ("cnn", "resnet", "fastcnn"):
+        counted = cost.training_flops_per_sample(name)
+        assert abs(cost.training_flops_per_sample(CUSTOM, ARCHITECTURES[name].spec) / counted - 1) < 0.1
+    import core.models
+    monkeypatch.setattr(core.models, "build_model", lambda *a: pytest.fail("built a model"))
+    huge = ",".join(["fc4096"] * 40 + ["fc10"])
+    assert cost.training_flops_per_sample(CUSTOM, huge) == 3 * check(huge).flops

@@ -32,10 +32,16 @@ def counting_flops() -> Iterator:
 
 @lru_cache(maxsize=256)
 def training_flops_per_sample(architecture: str, layers: str = "") -> float:
-    """FLOPs of one training sample (forward and backward), counted by torch itself."""
+    """FLOPs of one training sample (forward and backward), counted by torch itself for a
+    built-in. A custom model's are read off its spec (forward x 3: the backward pass costs
+    about twice the forward), without building it: a visitor's layers may be far too
+    large for this server, which the estimate must be able to say without allocating them."""
     import torch
 
     from core.models import build_model
+    if layers:
+        from core.spec import check
+        return 3.0 * check(layers).flops
 
     batch = 4
     model = build_model(architecture, layers).train()
