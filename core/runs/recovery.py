@@ -42,12 +42,15 @@ class Recovery:
     kept_as: Path  # the damaged file, renamed
     rebuilt: list[str] = field(default_factory=list)  # run ids rebuilt from their folders
     at: float = field(default_factory=time.time)
+    sweeps: list[str] = field(default_factory=list)  # sweep ids rebuilt from their folders
 
     @property
     def message(self) -> str:
         return (f"The run database was damaged ({self.problem}). It was kept aside as "
-                f"{self.kept_as.name}, and {len(self.rebuilt)} run(s) were rebuilt from their "
-                "folders; step speeds and times of rebuilt runs are not kept.")
+                f"{self.kept_as.name}, and {len(self.rebuilt)} run(s)"
+                + (f" and {len(self.sweeps)} sweep(s)" if self.sweeps else "")
+                + " were rebuilt from their folders; step speeds and times of rebuilt runs are "
+                "not kept.")
 
 
 _recoveries: dict[Path, Recovery] = {}  # this process's, by runs folder
@@ -118,7 +121,9 @@ def open_checked(store: RunStore) -> Recovery | None:
         store.close()
         kept = keep_aside(store.path)
         store.create_schema()
-        recovery = Recovery(problem, kept, rebuild(store))
+        from core.runs import sweeps  # after the runs: a sweep's state comes from its trials
+        runs = rebuild(store)
+        recovery = Recovery(problem, kept, runs, sweeps=sweeps.rebuild(store))
         log.error("%s", recovery.message)
         _recoveries[store.runs_dir] = recovery
         return recovery

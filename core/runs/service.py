@@ -244,6 +244,7 @@ class RunService:
         except BaseException:
             shutil.rmtree(sweeps.sweep_dir(self.runs_dir, row.id), ignore_errors=True)
             raise
+        sweeps.write_record(self.runs_dir, row)
         self.ensure_runner()
         return sweeps.view(self.store, row, mine=True)
 

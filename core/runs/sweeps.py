@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import math
 import os
@@ -33,7 +34,8 @@ from typing import Any
 
 from core.models import CUSTOM
 from core.runs.state import RunState
-from core.runs.store import RunRecord, RunStore, StoreBusy, SweepRow, new_run_id
+from core.files import atomic_write
+from core.runs.store import RunRecord, RunStore, StoreBusy, SweepNotFound, SweepRow, new_run_id
 from core.settings import RunSettings
 from core.spec import SpecError, widths, with_width
 from core.train.config import ConfigError, TrainConfig
@@ -225,6 +227,40 @@ class SweepView:
 
 def sweep_dir(runs_dir: str | Path, sweep_id: str) -> Path:
     return Path(runs_dir) / "sweeps" / sweep_id
+
+
+RECORD_FILE = "sweep.json"  # who started it and its spec: what rebuilds its row
+
+
+def write_record(runs_dir: str | Path, row: SweepRow) -> None:
+    """The sweep's own record in its folder, as run.json is a run's: a damaged database
+    is rebuilt from the folders (core/runs/recovery.py), sweeps included."""
+    record = {k: v for k, v in asdict(row).items() if k not in ("state", "finished_at")}
+    atomic_write(sweep_dir(runs_dir, row.id) / RECORD_FILE,
+                 json.dumps(record, indent=1).encode())
+
+
+def rebuild(store: RunStore) -> list[str]:
+    """Put every sweep folder's sweep back into a rebuilt store (after its runs): finished
+    if all its trials ran and ended, else stopped (the rebuild stopped what was active)."""
+    rebuilt = []
+    for path in sorted((store.runs_dir / "sweeps").glob(f"*/{RECORD_FILE}")):
+        try:
+            row = SweepRow(**json.loads(path.read_text()))
+            spec = SweepSpec.from_json(row.spec)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        runs = store.sweep_runs(row.id)
+        done = len(runs) == len(spec.trials()) and not any(r.state.active for r in runs)
+        try:
+            store.get_sweep(row.id)
+            continue  # already there
+        except SweepNotFound:
+            pass
+        store.insert_sweep(row)  # running, then ended: its finish time is the rebuild's
+        store.end_sweep(row.id, "finished" if done else "stopped")
+        rebuilt.append(row.id)
+    return rebuilt
 
 
 def new_sweep_id(spec: SweepSpec) -> str:
