@@ -138,6 +138,10 @@ def take(page, url: str, out: Path) -> list[Path]:
     settle(page)
     written.append(_shot(page, out, "Inside the model"))
 
+    go_to(page, url, "Your handwriting")
+    expect(main(page).get_by_text("Fine-tune on it")).to_be_visible()
+    written.append(_shot(page, out, "Your handwriting"))
+
     go_to(page, url, "Evaluate")
     expect(main(page).get_by_text("Compare two models")).to_be_visible()
     written.append(_shot(page, out, "Evaluate"))
