@@ -12,9 +12,11 @@ from core.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
 from core.checkpoints import load_checkpoint
 from core.data import load_bundle
 from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, calibration_for, judge, file_sha1,
-                              choose_threshold, flagged_rate, logits_of, read_calibrations,
-                              unfamiliarity, write_calibrations)
-from core.predict.ood_sets import KINDS, LETTERS, build_ood_sets
+                              choose_threshold, flagged_rate, logits_of, quantiles_of,
+                              read_calibrations, share_more_familiar, unfamiliarity,
+                              write_calibrations)
+from core.predict.ood_sets import (HELD_OUT, KINDS, LETTERS, PARTS, TRAINING, build_ood_sets,
+                                   build_one, kinds_for, redraws)
 from tests.conftest import needs_real_data
 
 
@@ -74,15 +76,46 @@ def test_calibration_is_found_only_for_the_file_it_was_made_for(tmp_path):
 
 def test_ood_sets_look_like_inputs_and_their_parts_differ(fake_data_root):
     for dataset in ("mnist", "fashion"):
-        val = build_ood_sets(dataset, 6, "val", fake_data_root)
-        test = build_ood_sets(dataset, 6, "test", fake_data_root)
-        assert set(val) == set(KINDS)
-        for kind in KINDS:
-            images = val[kind]
-            assert images.shape == (6, 28, 28) and images.dtype == torch.uint8
-            assert all(img.max() == 255 for img in images), (dataset, kind)  # ink, stretched
-            assert not torch.equal(images, test[kind]), (dataset, kind)
+        sets = {part: build_ood_sets(dataset, 6, part, fake_data_root) for part in PARTS}
+        assert set(sets["val"]) == set(kinds_for(dataset)) == set(sets["test"])
+        assert set(sets["train"]) == set(kinds_for(dataset, "train"))
+        assert ("drawn_digit" in sets["val"]) == (dataset == "fashion")
+        for part, found in sets.items():
+            for kind, images in found.items():
+                assert images.shape == (6, 28, 28) and images.dtype == torch.uint8
+                assert all(img.max() == 255 for img in images), (dataset, part, kind)
+        for kind in sets["val"]:
+            assert not torch.equal(sets["val"][kind], sets["test"][kind]), (dataset, kind)
+        for kind in set(sets["train"]) & set(sets["val"]):
+            assert not torch.equal(sets["train"][kind], sets["val"][kind]), (dataset, kind)
     assert "O" not in LETTERS and "l" not in LETTERS and "A" in LETTERS
+
+
+def test_held_out_families_have_no_training_part(fake_data_root):
+    assert set(HELD_OUT) <= set(KINDS) and not set(HELD_OUT) & set(TRAINING)
+    for kind in HELD_OUT:
+        with pytest.raises(ValueError, match="held out of training"):
+            build_one(kind, "mnist", 2, "train", fake_data_root)
+
+
+def test_drawings_are_preprocessed_as_the_canvas_would_be(fake_data_root):
+    """Digits redrawn as canvas strokes get MNIST's stroke width back (from_canvas fits it):
+    what a person's drawing looks like to the model."""
+    from core.predict.strokes import stroke_width
+    images = load_bundle("mnist", fake_data_root).train.images[:4].numpy()
+    drawn = redraws(images, "mnist")
+    assert drawn.shape == (4, 28, 28) and (drawn.reshape(4, -1).max(1) == 255).all()
+    assert all(0.5 <= stroke_width(d) <= 4 for d in drawn)
+
+
+def test_share_more_familiar_reads_the_recorded_percentiles():
+    scores = np.arange(1000, dtype=np.float64)
+    cal = Calibration("energy", choose_threshold(scores), 0.05, 0.05,
+                      val_quantiles=quantiles_of(scores))
+    assert share_more_familiar(cal.threshold, cal) == pytest.approx(0.95, abs=0.002)
+    assert share_more_familiar(-5.0, cal) == 0.0 and share_more_familiar(5000.0, cal) == 1.0
+    assert share_more_familiar(998.0, cal) == pytest.approx(0.998, abs=0.001)
+    assert share_more_familiar(1.0, Calibration("energy", 1.0, 0.05, 0.05)) is None
 
 
 # ------------------------------------------------ the shipped thresholds, on real data

@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue an interrupted run from its *.last.pt, with its own settings "
                         "and --out (only --device and --data-dir may differ)")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights instead of random ones (a "
+                        "fine-tune, e.g. with --outlier-exposure); it must be of the same "
+                        "dataset and architecture")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
     p.add_argument("--register", action="store_true",
@@ -161,6 +165,16 @@ def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Pa
     said = [f"--{n.replace('_', '-')} overridden to {v}" for n, v in overrides.items()
             if v != getattr(cfg, n)]
     return point, out, "; ".join([f"resuming {out} from step {point.step}"] + said)
+
+
+def _init_weights(path: str, cfg: TrainConfig) -> dict:
+    """The weights a run starts from (--init-from); ValueError when they do not fit it."""
+    from core.checkpoints import load_checkpoint
+    meta = load_checkpoint(path).meta
+    if (meta.dataset, meta.architecture, meta.layers) != (cfg.dataset, cfg.model, cfg.layers):
+        raise ValueError(f"--init-from {path} is a {meta.dataset} {meta.architecture} model; "
+                         f"this run trains a {cfg.dataset} {cfg.model}")
+    return load_checkpoint(path).model.state_dict()
 
 
 def _progress_printer(cfg: TrainConfig, train_size: int):
@@ -234,6 +248,9 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
             cfg = _config(args)
             out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
             last = out.with_suffix(".last.pt")
+        if args.init_from and args.resume:
+            raise ValueError("--init-from starts a new run; a resumed run has its own weights")
+        init = _init_weights(args.init_from, cfg) if args.init_from else None
         pick_device(cfg.device)  # a device this machine lacks: said now, not as a traceback
         data = load_bundle(cfg.dataset, cfg.data_dir)
     except (ValueError, DataMissingError, CheckpointError, RuntimeError) as err:
@@ -245,7 +262,8 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     should_stop = _stop_on_sigint()
     bar, on_event = _progress_printer(cfg, len(data.train))
     log = EventLog(on_event) if args.register else None  # the metrics it records
-    result = train(cfg, data, log or on_event, should_stop, out, last, args.resume)
+    result = train(cfg, data, log or on_event, should_stop, out, last, args.resume,
+                   init_weights=init)
     bar.close()
     test, summary = finish(result, data, out)
     if not result.stopped:  # finished, or diverged (resuming would diverge again)

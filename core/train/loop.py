@@ -31,7 +31,7 @@ from torch import nn
 
 from core.attacks import training_attack
 from core.augment import augment
-from core.calibration import calibrate
+from core.calibration import apply_temperature, calibrate
 from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
 from core.device import (configure_cuda, configure_threads, describe_device, pick_device,
@@ -39,10 +39,12 @@ from core.device import (configure_cuda, configure_threads, describe_device, pic
 from core.evaluate.metrics import EvalResult, predict_split, summarize
 from core.evaluate.predictions import predictions_path, save_predictions
 from core.models import build_model
+from core.predict.ood import OWN_KEY, logits_of, run_calibration
 from core.train.config import TrainConfig
 from core.train.events import EpochEvent, Event, StepEvent, StopEvent, TrainResult  # noqa: F401
 from core.train.health import DivergenceWatch
-from core.train.step import EagerStep, GraphStep, StepInputs, graph_refusal
+from core.train.outliers import OUTLIER_SHARE, exposure_pools
+from core.train.step import EagerStep, Exposure, GraphStep, StepInputs, graph_refusal
 from core.train.summary import RunSummary
 
 SAVE_EVERY_SECONDS = 30.0  # mid-epoch resumable saves: a kill loses at most this much
@@ -152,6 +154,22 @@ def _validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool
     return loss.item() / n, correct.item() / n
 
 
+def _exposure(cfg: TrainConfig, data: DataBundle, device: torch.device,
+              memory_format: torch.memory_format) -> Exposure | None:
+    """Outliers and canvas redraws on the device, when the run asks for either."""
+    if cfg.outlier_exposure <= 0 and cfg.canvas_redraws <= 0:
+        return None
+    pools = exposure_pools(cfg.dataset, data.train, cfg.data_dir)
+    spec = data.spec
+
+    def put(images: torch.Tensor) -> torch.Tensor:
+        return normalize(images, spec.mean, spec.std).to(device).contiguous(
+            memory_format=memory_format)
+    return Exposure(put(pools.outliers), cfg.outlier_exposure,
+                    round(OUTLIER_SHARE * cfg.batch_size) if cfg.outlier_exposure > 0 else 0,
+                    put(pools.redrawn), pools.redrawn_labels.to(device), cfg.canvas_redraws)
+
+
 def _to_device(split: Split, mean: float, std: float, device: torch.device,
                memory_format: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
     x = normalize(split.images, mean, std).to(device).contiguous(memory_format=memory_format)
@@ -228,8 +246,10 @@ class _Run:
                                             self.memory_format)
         # A CUDA graph needs one batch shape: it drops each epoch's last short batch.
         n = len(data.train)
+        self.exposure = _exposure(cfg, data, device, self.memory_format)
         self.refusal = graph_refusal(device, cfg.optimizer, n, cfg.batch_size,
-                                     math.ceil(n / cfg.batch_size) * cfg.epochs, cfg.adversarial)
+                                     math.ceil(n / cfg.batch_size) * cfg.epochs, cfg.adversarial,
+                                     self.exposure is not None)
         graph = self.refusal is None
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
@@ -257,7 +277,7 @@ class _Run:
         # as perturbed; validation stays clean, so the best epoch is the clean best.
         attack = training_attack(cfg.adversarial, cfg.adv_eps, cfg.adv_steps, spec.mean, spec.std)
         inputs = StepInputs(self.train_x, self.train_y, cfg.batch_size, cfg.label_smoothing,
-                            self.autocast, aug, attack)
+                            self.autocast, aug, attack, self.exposure)
         if self.refusal is None:
             self.step = GraphStep(self.model, self.opt, self.sched, inputs,
                                   shadow_scheduler(cfg, self.total_steps),
@@ -427,13 +447,18 @@ def finish(result: TrainResult, data: DataBundle, path: str | Path,
     The test set is looked at here only, after training chose its weights.
     """
     cfg = result.config
-    # The softmax temperature is fitted on validation, before the test set is looked at.
-    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std)
+    # The softmax temperature is fitted on validation, before the test set is looked at;
+    # so is the run's own "I don't know" threshold, on the same logits, calibrated.
+    apply_temperature(result.model, 1.0)
+    raw = logits_of(result.model, data.val.images, data.spec.mean, data.spec.std)
+    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std, logits=raw)
+    own = {OWN_KEY: asdict(run_calibration(raw / fit.temperature))} if len(raw) else {}
     pred = predict_split(result.model, data.test, data.spec.mean, data.spec.std)
     test = summarize(pred)
     summary = RunSummary.of(result, test, path, run)
     meta = CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg),
-                              {**summary.to_json(), "calibration": asdict(fit)}, cfg.layers)
+                              {**summary.to_json(), "calibration": asdict(fit), **own},
+                              cfg.layers)
     meta.temperature = fit.temperature
     save_checkpoint(path, result.model, meta)
     # Kept beside the checkpoint, so Evaluate and Mistakes open it without a model pass.

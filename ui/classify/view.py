@@ -135,7 +135,7 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         found = model_answer(ckpt.model, pre, ckpt.meta.class_names, k,
                              gradient=method == "gradient")
     result = found.classification
-    show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
+    show_flag(sel.model, found.logits, ckpt.meta)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     m1, m2, m3 = st.columns(3)

@@ -1,0 +1,104 @@
+"""Classify's "I don't know" (AppTest): a flag says why in words, a model without a
+threshold says the check is not available, and a run's own threshold is used."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import torch
+
+from core.checkpoints import load_checkpoint, read_payload, save_checkpoint
+from core.predict.ood import (OWN_KEY, Calibration, file_sha1, quantiles_of, unfamiliarity,
+                              write_calibrations)
+from core.predict.preprocess import from_canvas
+from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
+from tests.test_app_model_files import FLAG, _upload
+from ui.common.state import CANVAS_RGBA
+
+NOT_AVAILABLE = "“I don't know” is not available for this model"
+
+
+def _canvas_score(path) -> float:
+    ckpt = load_checkpoint(path)
+    with torch.no_grad():
+        logits = ckpt.model(from_canvas(_digit_canvas(), "mnist").tensor)
+    return float(unfamiliarity(logits, "energy")[0])
+
+
+def _calibration(value: float, offset: float, sha1: str = "") -> Calibration:
+    """A threshold `offset` above `value`; the validation scores spread below it, so the
+    input is more unusual than nearly all of them when it is past the threshold."""
+    threshold = value + offset
+    val = np.concatenate([np.linspace(threshold - 5, threshold, 95),
+                          np.linspace(threshold, threshold + 0.5, 6)[1:]])
+    return Calibration("energy", threshold, 0.05, 0.05, checkpoint_sha1=sha1,
+                       val_quantiles=quantiles_of(val))
+
+
+def _classify(at):
+    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.run()
+    _no_exception(at)
+    assert _metric(at, "Prediction")  # answered, flagged or not
+    return at
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def test_a_flag_says_why_in_words(env, tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    shutil.copytree(env["weights"], folder)
+    path = folder / "mnist-ffnn-small.pt"
+    value = _canvas_score(path)
+    write_calibrations(folder / "ood.json", {path.name: _calibration(
+        value, -0.05, file_sha1(path))})
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
+    at = _classify(_app())
+    assert any(FLAG in w.value for w in at.warning)
+    why = [c for c in _captions(at) if c.startswith("**Why:**")]
+    assert why, _captions(at)
+    # How unusual, against the real images, in percent; and how often real ones are flagged.
+    assert re.search(r"more unusual than \d+(\.\d)?% of the real digits", why[0]), why[0]
+    assert "1 real digit in 20" in why[0], why[0]
+    # No raw score in what a person reads (the numbers are in the caption's help).
+    assert "Unfamiliarity" not in why[0] and f"{value:.3f}" not in why[0]
+    assert NOT_AVAILABLE not in " ".join(_captions(at))
+
+
+def test_an_input_within_the_threshold_shows_no_reason(env, tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    shutil.copytree(env["weights"], folder)
+    path = folder / "mnist-ffnn-small.pt"
+    write_calibrations(folder / "ood.json", {path.name: _calibration(
+        _canvas_score(path), +0.05, file_sha1(path))})
+    monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
+    at = _classify(_app())
+    assert not any(FLAG in w.value for w in at.warning)
+    assert not any(c.startswith("**Why:**") or NOT_AVAILABLE in c for c in _captions(at))
+
+
+def test_a_model_without_a_threshold_says_the_check_is_not_available(env):
+    at = _classify(_app())  # the test weights have no ood.json
+    said = [c for c in _captions(at) if NOT_AVAILABLE in c]
+    assert said and "threshold" in said[0], _captions(at)
+    assert not any(FLAG in w.value for w in at.warning)
+
+
+def test_an_uploaded_run_checkpoint_uses_the_threshold_its_run_recorded(env, tmp_path):
+    """A run records its own threshold when it ends (core.train.loop.finish); such a
+    checkpoint, uploaded, is checked against it."""
+    source = env["weights"] / "mnist-ffnn-small.pt"
+    ckpt = load_checkpoint(source)
+    value = _canvas_score(source)
+    ckpt.meta.metrics = {**ckpt.meta.metrics,
+                         OWN_KEY: _calibration(value, -0.05).__dict__}
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, ckpt.model, ckpt.meta)
+    assert OWN_KEY in read_payload(path)["meta"]["metrics"]
+    at = _upload(_app(), "run.pt", path.read_bytes())
+    at = _classify(at)
+    assert any(FLAG in w.value for w in at.warning)
+    assert any(c.startswith("**Why:**") for c in _captions(at))
