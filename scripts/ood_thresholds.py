@@ -100,6 +100,27 @@ def row(name: str, cal: Calibration, means: dict[str, float], kinds) -> str:
             f"{cal.test_false_alarm:8.1%} {drawn:>9} {test}   (val detection: {alts})")
 
 
+def val_row(name: str, ckpt, bundle, ood_val: dict, drawn_val, target: float) -> str:
+    """Validation only, each score: its threshold's false alarms and detection per family."""
+    def scored(images):
+        return logits_of(ckpt.model, images, ckpt.meta.mean, ckpt.meta.std)
+    val, ood = scored(bundle.val.images), {k: scored(v) for k, v in ood_val.items()}
+    drawn = None if drawn_val is None else scored(drawn_val)
+    parts = []
+    for score in SCORES:
+        threshold = choose_threshold(unfamiliarity(val, score), target)
+        if drawn is not None:
+            threshold = max(threshold, choose_threshold(unfamiliarity(drawn, score), target))
+        rates = " ".join(f"{k}={flagged_rate(unfamiliarity(v, score), threshold):.1%}"
+                         for k, v in ood.items())
+        fa = f"val FA {flagged_rate(unfamiliarity(val, score), threshold):.1%}"
+        if drawn is not None:
+            fa += f", drawn FA {flagged_rate(unfamiliarity(drawn, score), threshold):.1%}"
+        parts.append(f"  {score}: {fa}; {rates}")
+    accuracy = float((val.argmax(1) == bundle.val.labels).double().mean())
+    return f"{name}: val accuracy {accuracy:.2%}\n" + "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="checkpoint file names (default: all shipped)")
@@ -111,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", action="append", default=[], metavar="PATH",
                         help="measure this checkpoint file too (not shipped; with --dry-run)")
     parser.add_argument("--dry-run", action="store_true", help="measure and print; write nothing")
+    parser.add_argument("--val-only", action="store_true",
+                        help="validation figures only (for choosing between candidate models: "
+                             "the test parts are not even scored); implies --dry-run")
     args = parser.parse_args(argv)
+    args.dry_run = args.dry_run or args.val_only
     torch.set_num_threads(cpu_threads())
     out = ood_path(args.weights_dir)
     calibrations = read_calibrations(out)
@@ -126,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
                      drawn_digits(bundle.test.images, "test", DRAWN)) if dataset == "mnist" \
                 else (None, None)
             sets[dataset] = (bundle, cached_ood_sets(dataset, args.n, "val", args.data_dir),
+                             None if args.val_only else
                              cached_ood_sets(dataset, args.n, "test", args.data_dir), drawn)
             print(header(kinds_for(dataset)), flush=True)
         bundle, ood_val, ood_test, drawn = sets[dataset]
         ckpt = load_checkpoint(path)
         start = time.perf_counter()
+        if args.val_only:
+            print(val_row(path.name, ckpt, bundle, ood_val, drawn[0], args.target), flush=True)
+            continue
         cal, means = calibrate(ckpt.model, ckpt.meta.mean, ckpt.meta.std, bundle.val.images,
                                bundle.test.images, ood_val, ood_test, file_sha1(path),
                                args.target, *drawn)

@@ -40,7 +40,7 @@ from PIL import Image, ImageFont
 from core.data import DATASETS, load_bundle, load_split
 from core.predict import doodles
 from core.predict.preprocess import from_canvas, preprocess_gray
-from core.predict.redraw import CANVAS, as_rgba, glyph, random_drawing, redraw, skeleton_points
+from core.predict.redraw import as_rgba, glyph, random_drawing, redraw, skeleton_points
 
 MEASURED = ("other", "letters", "unseen_font", "scribble", "pair", "doodle")
 GARMENT_EXTRA = ("drawn_digit",)  # digits drawn on the canvas, for garment models
