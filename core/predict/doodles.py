@@ -5,9 +5,11 @@ y down); `on_canvas` places them at a random size, slant and place on the
 280 px canvas, shakes them a little like a hand, and draws them with a round
 brush (core.predict.redraw.draw_polylines).
 
-Three families, kept apart on purpose (docs/ood.md says which trains what):
+Four families, kept apart on purpose (docs/ood.md says which trains what):
     scribbles  1-3 random strokes (smoothed random walks)
-    shapes     triangles, squares, stars, crosses, zigzags, waves, spirals, grids of dots
+    shapes     triangles, squares, stars, crosses, zigzags, waves, spirals, dots, bumpy loops
+    compositions  3-6 random parts (rings, arcs, segments, dots, bent lines, boxes)
+               scattered at random: drawn things in general, none designed as a picture
     doodles    pictures: smileys, #, houses, suns, hearts, trees, flowers, fish, clouds,
                stick figures, arrows, envelopes
 Shapes a digit model should read as a digit (a ring, a single line) are left out.
@@ -81,9 +83,47 @@ def dots(rng: np.random.Generator) -> Lines:
     return [p[None] for p in rng.uniform(0, 1, (n, 2))]
 
 
+def bumpy_loop(rng: np.random.Generator) -> Lines:
+    """A closed curve with 5-9 bumps: no smooth oval (that would be a 0)."""
+    t = np.linspace(0, 2 * math.pi, 90)
+    r = 0.5 * (1 + rng.uniform(0.15, 0.3) * np.sin(int(rng.integers(5, 10)) * t
+                                                     + rng.uniform(0, 2 * math.pi)))
+    return [np.stack([0.5 + r * np.cos(t), 0.5 + r * np.sin(t)], 1)]
+
+
+def _primitive(rng: np.random.Generator, ring: bool = True) -> np.ndarray:
+    """One small random part: a ring (if allowed), an arc, a segment, a dot, a bent line
+    or a box."""
+    cx, cy = rng.uniform(0.1, 0.9, 2)
+    size = rng.uniform(0.08, 0.3)
+    kind = int(rng.integers(0 if ring else 1, 6))
+    if kind == 0:
+        return _arc(cx, cy, size, size * rng.uniform(0.6, 1.4), 0, 360, 20)
+    if kind == 1:
+        start = rng.uniform(0, 360)
+        return _arc(cx, cy, size, size, start, start + rng.uniform(90, 240), 14)
+    if kind == 2:
+        angle = rng.uniform(0, math.pi)
+        d = np.array([math.cos(angle), math.sin(angle)]) * size
+        return np.stack([[cx, cy] - d, [cx, cy] + d])
+    if kind == 3:
+        return np.array([[cx, cy], [cx + 0.01, cy + 0.01]])
+    if kind == 4:
+        return np.array([cx, cy]) + rng.uniform(-size, size, (3, 2))
+    return _poly((cx - size, cy - size), (cx + size, cy - size), (cx + size, cy + size),
+                 (cx - size, cy + size), (cx - size, cy - size))
+
+
+def composition(rng: np.random.Generator) -> Lines:
+    """3-6 random parts scattered over the square: a drawing of nothing in particular. At
+    most one ring: two rings, or a ring and a stroke alone, are how 8, 6 and 9 look."""
+    first = _primitive(rng)
+    return [first] + [_primitive(rng, ring=False) for _ in range(int(rng.integers(2, 6)))]
+
+
 SHAPES: dict[str, Callable[[np.random.Generator], Lines]] = {
     "triangle": triangle, "square": square, "star": star, "cross": cross, "zigzag": zigzag,
-    "wave": wave, "spiral": spiral, "dots": dots}
+    "wave": wave, "spiral": spiral, "dots": dots, "bumpy loop": bumpy_loop}
 
 
 # ---------------------------------------------------------------- doodles (held out)
@@ -230,6 +270,10 @@ def draw_family(kinds: dict[str, Callable[[np.random.Generator], Lines]],
     """One random member of a family, drawn on the canvas (RGBA)."""
     names = sorted(kinds)
     return on_canvas(kinds[names[int(rng.integers(len(names)))]](rng), rng)
+
+
+def composition_on_canvas(rng: np.random.Generator) -> np.ndarray:
+    return on_canvas(composition(rng), rng)
 
 
 def draw_scribble(rng: np.random.Generator) -> np.ndarray:

@@ -16,7 +16,8 @@ preprocessed as an upload is.
     doodle       pictures drawn with a few strokes: smileys, #, houses, suns, ...
     drawn_digit  (garment models only) MNIST digits redrawn as canvas strokes
 and, for training only:
-    shape        triangles, squares, stars, crosses, zigzags, waves, spirals, dots
+    shape        triangles, squares, stars, crosses, zigzags, waves, spirals, dots, bumpy loops
+    composition  3-6 random parts (rings, arcs, segments, dots, boxes) scattered at random
     crop         a corner quarter of one of the model's own training images, enlarged
     texture      noise, stripes, checks, blobs
 
@@ -44,7 +45,7 @@ from core.predict.redraw import as_rgba, glyph, random_drawing, redraw, skeleton
 
 MEASURED = ("other", "letters", "unseen_font", "scribble", "pair", "doodle")
 GARMENT_EXTRA = ("drawn_digit",)  # digits drawn on the canvas, for garment models
-TRAINING = ("other", "letters", "scribble", "shape", "pair", "crop", "texture")
+TRAINING = ("other", "letters", "scribble", "shape", "composition", "pair", "crop", "texture")
 HELD_OUT = ("unseen_font", "doodle")  # never in a "train" part
 KINDS = MEASURED  # the families every model is measured on
 PARTS = ("train", "val", "test")
@@ -204,6 +205,8 @@ def build_one(kind: str, dataset: str, n: int, part: str, root=None) -> np.ndarr
                                  dataset, n, part),
         "shape": lambda: _drawn(lambda r: doodles.draw_family(doodles.SHAPES, r), "shape",
                                 dataset, n, part),
+        "composition": lambda: _drawn(doodles.composition_on_canvas, "composition", dataset,
+                                      n, part),
         "crop": lambda: _crops(dataset, n, part, root),
         "texture": lambda: _textures(dataset, n, part),
         "drawn_digit": lambda: _drawn_digits(dataset, n, part, root),
