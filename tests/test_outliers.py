@@ -12,6 +12,7 @@ import core.train.outliers as outliers
 from core.checkpoints import load_checkpoint
 from core.data import load_bundle
 from core.predict.ood import OWN_KEY, own_calibration, unfamiliarity
+from core.predict.ood_sets import kinds_for
 from core.train import cli as train_cli
 from core.train.config import ConfigError, TrainConfig
 from core.train.loop import resume_point, train
@@ -57,8 +58,11 @@ def test_redraws_replace_a_share_of_the_batch_with_their_own_labels():
 def test_pools_hold_every_training_family_and_labelled_redraws(fake_data_root, tmp_path):
     train_split = load_bundle("fashion", fake_data_root).train
     pools = make_pools("fashion", train_split, fake_data_root, per_kind=3, redraws=10)
-    # 8 families for garments (7 + digits drawn on the canvas), "other" twice as many
-    assert pools.outliers.shape == (3 * 9, 28, 28) and pools.outliers.dtype == torch.uint8
+    # every training family, digits drawn on the canvas for garments, "other" twice as many
+    families = len(kinds_for("fashion", "train"))
+    assert "drawn_digit" in kinds_for("fashion", "train")
+    assert pools.outliers.shape == (3 * (families + 1), 28, 28)
+    assert pools.outliers.dtype == torch.uint8
     assert 0 < len(pools.redrawn) <= 10 and len(pools.redrawn_labels) == len(pools.redrawn)
     again = exposure_pools("fashion", train_split, fake_data_root, tmp_path, 3, 10)
     assert torch.equal(again.outliers, pools.outliers)  # made, then read from the cache
