@@ -54,8 +54,10 @@ def drawn_digits(images: torch.Tensor, part: str, n: int, cache=None) -> torch.T
 
 def calibrate(model, mean: float, std: float, val_images, test_images, ood_val: dict,
               ood_test: dict, sha1: str = "", target: float = TARGET_FALSE_ALARM,
-              drawn_val=None, drawn_test=None) -> tuple[Calibration, dict[str, float]]:
-    """The chosen calibration, and each score's mean validation detection rate."""
+              drawn_val=None, drawn_test=None, recorded: Calibration | None = None
+              ) -> tuple[Calibration, dict[str, float]]:
+    """The chosen calibration, and each score's mean validation detection rate. With
+    `recorded`, its score and threshold are kept (measured, not chosen)."""
     def scored(images):
         return logits_of(model, images, mean, std)
     logits = {"val": scored(val_images), "test": scored(test_images)}
@@ -65,7 +67,7 @@ def calibrate(model, mean: float, std: float, val_images, test_images, ood_val: 
         logits.update({(part, kind): scored(images) for kind, images in sets.items()})
     choosing = [k for k in ood_val if k not in HELD_OUT]
     candidates, means = [], {}
-    for score in SCORES:
+    for score in [recorded.score] if recorded else SCORES:
         def rate(key, threshold):
             return flagged_rate(unfamiliarity(logits[key], score), threshold)
         val = unfamiliarity(logits["val"], score)
@@ -73,6 +75,8 @@ def calibrate(model, mean: float, std: float, val_images, test_images, ood_val: 
         if drawn_val is not None:  # a person's drawings: no more false alarms than images
             threshold = max(threshold, choose_threshold(
                 unfamiliarity(logits["drawn_val"], score), target))
+        if recorded:
+            threshold = recorded.threshold
         detection = {k: rate(("ood_val", k), threshold) for k in ood_val}
         means[score] = sum(detection[k] for k in choosing) / max(1, len(choosing))
         candidates.append(Calibration(
@@ -132,11 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", action="append", default=[], metavar="PATH",
                         help="measure this checkpoint file too (not shipped; with --dry-run)")
     parser.add_argument("--dry-run", action="store_true", help="measure and print; write nothing")
+    parser.add_argument("--recorded", action="store_true",
+                        help="keep each model's score and threshold as recorded in ood.json "
+                             "and measure the rates with them (how a shipped model did); "
+                             "implies --dry-run")
     parser.add_argument("--val-only", action="store_true",
                         help="validation figures only (for choosing between candidate models: "
                              "the test parts are not even scored); implies --dry-run")
     args = parser.parse_args(argv)
-    args.dry_run = args.dry_run or args.val_only
+    args.dry_run = args.dry_run or args.val_only or args.recorded
     torch.set_num_threads(cpu_threads())
     out = ood_path(args.weights_dir)
     calibrations = read_calibrations(out)
@@ -160,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.val_only:
             print(val_row(path.name, ckpt, bundle, ood_val, drawn[0], args.target), flush=True)
             continue
+        recorded = calibrations.get(path.name) if args.recorded else None
+        if args.recorded and recorded is None:
+            print(f"{path.name}: nothing recorded in {out}")
+            continue
         cal, means = calibrate(ckpt.model, ckpt.meta.mean, ckpt.meta.std, bundle.val.images,
                                bundle.test.images, ood_val, ood_test, file_sha1(path),
-                               args.target, *drawn)
+                               args.target, *drawn, recorded=recorded)
         print(row(path.name, cal, means, kinds_for(dataset))
               + f"  {time.perf_counter() - start:.0f} s", flush=True)
         if args.dry_run or str(path) in args.checkpoint:

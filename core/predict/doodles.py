@@ -84,11 +84,17 @@ def dots(rng: np.random.Generator) -> Lines:
 
 
 def bumpy_loop(rng: np.random.Generator) -> Lines:
-    """A closed curve with 5-9 bumps: no smooth oval (that would be a 0)."""
-    t = np.linspace(0, 2 * math.pi, 90)
-    r = 0.5 * (1 + rng.uniform(0.15, 0.3) * np.sin(int(rng.integers(5, 10)) * t
-                                                     + rng.uniform(0, 2 * math.pi)))
-    return [np.stack([0.5 + r * np.cos(t), 0.5 + r * np.sin(t)], 1)]
+    """A closed curve with 3-9 bumps, all round or over part of it, round or wide, one side
+    sometimes flattened: no smooth oval (that would be a 0)."""
+    t = np.linspace(0, 2 * math.pi, 120)
+    k, phase = int(rng.integers(3, 9)), rng.uniform(0, 2 * math.pi)
+    span = rng.uniform(0.4, 1.0) * 2 * math.pi  # the bumps cover this much of the loop
+    on = ((t - phase) % (2 * math.pi)) < span
+    r = 1 + rng.uniform(0.3, 0.5) * np.abs(np.sin(k * math.pi * (t - phase) / span)) * on
+    x, y = r * np.cos(t) * rng.uniform(1.0, 1.8), r * np.sin(t)
+    if rng.random() < 0.5:  # a flat side
+        y = np.minimum(y, rng.uniform(0.3, 0.8))
+    return [np.stack([x, y], 1)]
 
 
 def _primitive(rng: np.random.Generator, ring: bool = True) -> np.ndarray:

@@ -35,7 +35,7 @@ from core.data import DataMissingError, Split
 PER_KIND = 3000
 REDRAWS = 12000
 OUTLIER_SHARE = 0.5  # outliers per step, as a share of the batch size
-POOL_VERSION = 3  # bump when the generators change: cached pools are then made again
+POOL_VERSION = 4  # bump when the generators change: cached pools are then made again
 
 
 def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
