@@ -159,7 +159,10 @@ def _exposure(cfg: TrainConfig, data: DataBundle, device: torch.device,
     """Outliers and canvas redraws on the device, when the run asks for either."""
     if cfg.outlier_exposure <= 0 and cfg.canvas_redraws <= 0:
         return None
-    pools = exposure_pools(cfg.dataset, data.train, cfg.data_dir)
+    # Only what the run uses is made (0: none of it).
+    pools = exposure_pools(cfg.dataset, data.train, cfg.data_dir,
+                           per_kind=None if cfg.outlier_exposure > 0 else 0,
+                           redraws=None if cfg.canvas_redraws > 0 else 0)
     spec = data.spec
 
     def put(images: torch.Tensor) -> torch.Tensor:

@@ -74,7 +74,7 @@ def make_pools(dataset: str, train: Split, root: str | os.PathLike | None = None
     redraws = REDRAWS if redraws is None else redraws
     from core.predict.ood_sets import build_one, kinds_for, redraws as redraw_images
     found = []
-    for kind in kinds_for(dataset, "train") if outliers else ():
+    for kind in kinds_for(dataset, "train") if outliers and per_kind > 0 else ():
         try:
             found.append(build_one(kind, dataset, per_kind * (2 if kind == "other" else 1),
                                    "train", root))
@@ -82,7 +82,7 @@ def make_pools(dataset: str, train: Split, root: str | os.PathLike | None = None
             continue
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(train), min(redraws, len(train)), replace=False))
-    drawn = redraw_images(train.images[chosen].numpy(), dataset, seed) if redraws else \
+    drawn = redraw_images(train.images[chosen].numpy(), dataset, seed) if len(chosen) else \
         np.zeros((0, 28, 28), np.uint8)
     keep = drawn.reshape(len(drawn), -1).max(1) > 0 if len(drawn) else np.zeros(0, bool)
     return ExposurePools(
