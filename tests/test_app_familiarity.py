@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from core.checkpoints import load_checkpoint, read_payload, save_checkpoint
+from core.data import load_bundle
 from core.predict.ood import (OWN_KEY, Calibration, file_sha1, quantiles_of, unfamiliarity,
                               write_calibrations)
 from core.predict.preprocess import from_canvas
@@ -102,3 +103,33 @@ def test_an_uploaded_run_checkpoint_uses_the_threshold_its_run_recorded(env, tmp
     at = _classify(at)
     assert any(FLAG in w.value for w in at.warning)
     assert any(c.startswith("**Why:**") for c in _captions(at))
+
+
+def test_the_train_form_runs_outlier_exposure_and_the_run_knows(env):
+    """Outlier exposure and canvas redraws from the Train form: the run trains with them
+    (its pools read from the cache, made small here) and records its own threshold."""
+    from core.runs.service import get_service
+    from core.train.outliers import make_pools, pool_path
+    from tests.test_app import ADMIN, _fill_train_form
+    import core.train.outliers as outliers
+
+    train_split = load_bundle("mnist", env["data"]).train
+    pools = make_pools("mnist", train_split, env["data"], per_kind=4, redraws=20)
+    path = pool_path(env["cache"], "mnist", train_split, outliers.PER_KIND, outliers.REDRAWS, 0)
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(path, outliers=pools.outliers.numpy(), redrawn=pools.redrawn.numpy(),
+                        redrawn_labels=pools.redrawn_labels.numpy())
+    at = _app("train")
+    _fill_train_form(at, epochs=1)
+    at.number_input(key="train_outlier_exposure").set_value(0.5)
+    at.number_input(key="train_canvas_redraws").set_value(0.25)
+    at.button(key="train_start").click().run()
+    _no_exception(at)
+    svc = get_service()
+    (run,) = svc.list_runs(ADMIN)
+    snap = svc.wait(run.id, ADMIN, timeout=180)
+    assert snap.state == "finished", snap.error
+    assert (snap.config.outlier_exposure, snap.config.canvas_redraws) == (0.5, 0.25)
+    meta = load_checkpoint(snap.best_checkpoint).meta
+    assert meta.hyperparameters["outlier_exposure"] == 0.5
+    assert OWN_KEY in meta.metrics

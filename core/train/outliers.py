@@ -59,7 +59,7 @@ def _digest(split: Split) -> str:
     return h.hexdigest()[:16]
 
 
-def _pool_path(folder: Path, dataset: str, train: Split, per_kind: int, redraws: int,
+def pool_path(folder: Path, dataset: str, train: Split, per_kind: int, redraws: int,
                seed: int) -> Path:
     name = f"{dataset}-v{POOL_VERSION}-{_digest(train)}-{per_kind}-{redraws}-s{seed}.npz"
     return folder / "exposure" / name
@@ -99,7 +99,7 @@ def exposure_pools(dataset: str, train: Split, root: str | os.PathLike | None = 
     redraws = REDRAWS if redraws is None else redraws
     from core.evaluate.predictions import cache_dir
     from core.files import atomic_write
-    path = _pool_path(cache_dir(cache), dataset, train, per_kind, redraws, seed)
+    path = pool_path(cache_dir(cache), dataset, train, per_kind, redraws, seed)
     try:
         with np.load(path) as f:
             return ExposurePools(torch.from_numpy(f["outliers"]), torch.from_numpy(f["redrawn"]),
