@@ -25,8 +25,8 @@ def main() -> None:
     st.set_page_config(page_title="MNIST Studio", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="expanded")
 
-    from core.paths import runs_dir
-    from core.visitors import server_secret
+    from core.machine.paths import runs_dir
+    from core.server.visitors import server_secret
     from ui.common import state
     from ui.common.errors import guard, show_callback_error
     from ui.common.identity import current_viewer
@@ -50,7 +50,7 @@ def main() -> None:
     timings.set_page(page.url_path or "classify")
     state.new_run()
     with guard(), timings.stage("identity"):
-        # The runs folder's secret signs the visitor cookie (core.paths: without the
+        # The runs folder's secret signs the visitor cookie (core.machine.paths: without the
         # run service, which imports torch).
         st.session_state[state.VIEWER] = current_viewer(server_secret(runs_dir()))
     show_callback_error()

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 def main(datasets: list[str]) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from core.catalog import default_model, list_models
+    from core.networks.catalog import default_model, list_models
     from ui.common.state import DATASET
 
     for dataset in datasets:

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.settings import RunSettings
+from core.server.settings import RunSettings
 from core.runs.state import RunState
-from core.runs.store import RunStore
+from core.runs.database import RunDatabase
 
 SAMPLE_SECONDS = 0.1
 
@@ -80,11 +80,11 @@ def still_alive(processes: set[tuple[int, str]]) -> list[int]:
 
 class Monitor(threading.Thread):
     """Samples the store every SAMPLE_SECONDS until stop(); also notes every process this
-    one starts (the runner, its forkserver, the training processes)."""
+    one starts (the scheduler, its forkserver, the training processes)."""
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__(name="loadtest-monitor", daemon=True)
-        self.store = RunStore(runs_dir)
+        self.store = RunDatabase(runs_dir)
         self.samples: list[Sample] = []
         self.processes: set[tuple[int, str]] = set()
         self._halt = threading.Event()
@@ -173,7 +173,7 @@ class Outcomes:
     problems: list[str] = field(default_factory=list)  # states no run may be in
 
 
-def final_problems(store: RunStore, baseline_owner: str) -> Outcomes:
+def final_problems(store: RunDatabase, baseline_owner: str) -> Outcomes:
     """Every run is checked; the baseline owner's runs are not counted in the outcomes."""
     out = Outcomes()
     db = store._db()

@@ -260,8 +260,8 @@ def server_stroke_seconds(timings: Path, since: float) -> list[float]:
 
 
 def run_outcomes(runs: Path, level: Level) -> None:
-    from core.runs.store import RunStore
-    store = RunStore(runs)
+    from core.runs.database import RunDatabase
+    store = RunDatabase(runs)
     for record in store.list():
         state = record.state.value if hasattr(record.state, "value") else str(record.state)
         level.runs[state] = level.runs.get(state, 0) + 1
@@ -273,8 +273,8 @@ def run_outcomes(runs: Path, level: Level) -> None:
 
 
 def wait_runs_ended(runs: Path, timeout: float) -> None:
-    from core.runs.store import RunStore
-    store = RunStore(runs)
+    from core.runs.database import RunDatabase
+    store = RunDatabase(runs)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = [str(getattr(r.state, "value", r.state)) for r in store.list()]

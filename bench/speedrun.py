@@ -22,7 +22,7 @@ import os
 import statistics
 
 from core.data import DATASETS, load_bundle
-from core.device import pick_device
+from core.machine.device import pick_device
 from core.evaluate.metrics import evaluate
 from core.train.config import TrainConfig
 from core.train.loop import train

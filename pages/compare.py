@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.catalog import run_stamp
+from core.networks.catalog import run_stamp
 from core.runs.compare import (CurveMetric, compare_configs, default_runs, describe_run,
                                metric_series, missing_note, run_labels)
 from core.runs.curves import training_curves
-from core.runs.store import RunNotFound
+from core.runs.api import RunNotFound
 from ui.common import insight_charts, state
 from ui.common.charts import STATIC
 from ui.common.loaders import run_service

@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from core.catalog import find_model
+from core.networks.catalog import find_model
 from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
 from ui.common import calibration, charts, state

@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 
 from core.data import load_bundle
-from core.imageset import read_npz
+from core.data.imageset import read_npz
 from core.train.finetune import FinetuneJob, FinetuneOptions
 from core.train.loop import train
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.catalog import shipped_models  # noqa: E402
-from core.checkpoints import load_checkpoint  # noqa: E402
+from core.networks.catalog import shipped_models  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
 from core.data import load_bundle  # noqa: E402
-from core.device import cpu_threads  # noqa: E402
+from core.machine.device import cpu_threads  # noqa: E402
 from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration, choose_threshold,  # noqa: E402
                               file_sha1, flagged_rate, logits_of, ood_path,
                               read_calibrations, unfamiliarity, write_calibrations)

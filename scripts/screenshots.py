@@ -221,7 +221,7 @@ def main_(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.alarm(0)
-        # The runner and its workers (in the server's process group) see the end too.
+        # The scheduler and its workers (in the server's process group) see the end too.
         left = wait_gone(lambda: with_command(str(work)), timeout=15)
         if left:
             print(f"note: processes still using {work}: {left}", file=sys.stderr)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.catalog import shipped_models, weights_dir  # noqa: E402
-from core.checkpoints import load_checkpoint  # noqa: E402
+from core.networks.catalog import shipped_models, weights_dir  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
 from core.data import load_split  # noqa: E402
-from core.device import cpu_threads, pick_device  # noqa: E402
+from core.machine.device import cpu_threads, pick_device  # noqa: E402
 from core.evaluate.metrics import predict_split, summarize  # noqa: E402
 from core.evaluate.predictions import load_predictions, predictions_path, save_predictions  # noqa: E402
 

@@ -126,8 +126,8 @@ def table(cells: list[Cell]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.catalog import default_model, list_models
-    from core.checkpoints import load_checkpoint
+    from core.networks.catalog import default_model, list_models
+    from core.networks.checkpoints import load_checkpoint
     from core.data import load_bundle
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -33,7 +33,7 @@ def children(pid: int) -> list[int]:
 
 def with_environment(name: str, value: str) -> list[int]:
     """Live processes (not this one) started with name=value in their environment:
-    a runner, its forkserver and its workers inherit the test's MNIST_STUDIO_DATA."""
+    a scheduler, its forkserver and its workers inherit the test's MNIST_STUDIO_DATA."""
     needle = f"{name}={value}".encode()
     return [p for p in pids() if p != os.getpid() and _alive(p)
             and needle in _read(p, "environ").split(b"\0")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import ui.common.identity as identity
-from core.visitors import LOCAL, address_visitor, client_address
+from core.server.visitors import LOCAL, address_visitor, client_address
 from tests.test_app import ADMIN, _app, _fill_train_form, _no_exception, env, weights  # noqa: F401
 from ui.common.identity import ADDRESS, SHARED_ID, VISITOR
 
@@ -30,7 +30,7 @@ def test_the_client_is_the_hop_before_the_trusted_proxies():
 
 
 def test_the_shared_id_is_one_per_address_and_not_a_cookie():
-    from core.visitors import verify_token
+    from core.server.visitors import verify_token
     a, b = address_visitor(b"k", "203.0.113.9"), address_visitor(b"k", "203.0.113.10")
     assert a == address_visitor(b"k", "203.0.113.9") and a != b and a.startswith("v:addr-")
     assert verify_token(b"k", a) is None and verify_token(b"k", a + ".x") is None
@@ -79,7 +79,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_the_address(env, monkeyp
 def test_a_visitor_without_the_cookie_cannot_queue_more_than_the_address_cap(
         env, monkeypatch, from_address):
     """Two ids from one address (a dropped cookie): the second is refused past the cap."""
-    from core.runs.service import get_service
+    from core.runs.api import get_service
     monkeypatch.setenv("MNIST_STUDIO_MAX_ACTIVE", "2")
     monkeypatch.setenv("MNIST_STUDIO_MAX_ACTIVE_PER_ADDRESS", "2")
     monkeypatch.setenv("MNIST_STUDIO_MAX_QUEUE", "8")

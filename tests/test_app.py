@@ -21,12 +21,12 @@ from PIL import Image
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.predict.classify import classify
 from core.data import DATASETS, load_bundle, load_split
 from core.evaluate.metrics import evaluate
-from core.runs.service import get_service, shutdown_services
-from core.visitors import Viewer
+from core.runs.api import get_service, shutdown_services
+from core.server.visitors import Viewer
 from core.predict.preprocess import from_canvas, from_image
 from core.train.config import TrainConfig
 from core.train.loop import train
@@ -70,7 +70,7 @@ def env(monkeypatch, tmp_path, fake_data_root, weights):
     st_config.set_option("client.showErrorDetails", "full")
     yield paths
     st_config.set_option("client.showErrorDetails", previous)
-    # No training process may outlive its test: stop every run, then the runner.
+    # No training process may outlive its test: stop every run, then the scheduler.
     svc = get_service(paths["runs"])
     for run in svc.list_runs(ADMIN):
         if run.state.active:
@@ -388,7 +388,7 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     at.button(key="train_start").click().run()
     at.button(key="train_start").click().run()  # a double click: not a second run
     (started,) = get_service().list_runs(ADMIN)
-    # A worker process has taken it (the runner may still be starting on a busy machine).
+    # A worker process has taken it (the scheduler may still be starting on a busy machine).
     get_service().wait(started.id, ADMIN, until=lambda s: s.state == "running", timeout=60)
     at.number_input(key="train_seed").set_value(1)
     at.button(key="train_start").click().run()
@@ -527,7 +527,7 @@ def test_evaluation_numbers_equal_core_evaluate(env):
 def test_evaluate_shows_the_reliability_and_the_calibration(env):
     """The sidebar model's test ECE (as core computes it), its reliability diagram, and
     whether a temperature was fitted (the fixture's models were saved uncalibrated)."""
-    from core.calibration import expected_calibration_error
+    from core.networks.calibration import expected_calibration_error
     from core.evaluate.metrics import predict_split
     at = _app("evaluate")
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")

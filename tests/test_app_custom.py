@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.export.exporting import export_bytes
-from core.runs.service import get_service
+from core.runs.api import get_service
 from tests.test_app import (ADMIN, PAGES, _app, _digit_canvas, _fill_train_form,  # noqa: F401
                             _metric, _no_exception, env, weights)
 from ui.common.state import CANVAS_RGBA, MODEL
@@ -57,12 +57,12 @@ def test_copying_a_builtin_fills_the_editor(env):
     at.selectbox(key="train_custom_from").set_value("bn-cnn")
     at.button(key="train_custom_load").click().run()
     _no_exception(at)
-    from core.models import ARCHITECTURES
+    from core.networks.models import ARCHITECTURES
     assert at.text_input(key="train_layers").value == ARCHITECTURES["bn-cnn"].spec
 
 
 def test_the_servers_bounds_hold(env, monkeypatch):
-    from core.runs.service import shutdown_services
+    from core.runs.api import shutdown_services
     shutdown_services()
     monkeypatch.setenv("MNIST_STUDIO_MAX_PARAMETERS", "10000")
     at = _app("train")

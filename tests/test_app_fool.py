@@ -7,10 +7,10 @@ import json
 
 from pathlib import Path
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.robust import robust_accuracy
-from core.runs.service import get_service
+from core.runs.api import get_service
 from tests.test_app import ADMIN, _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
 from ui.classify.fool import OPEN
 from ui.common.state import CANVAS_RGBA

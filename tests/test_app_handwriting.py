@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.handwriting import HandwritingSet
+from core.data.handwriting import HandwritingSet
 from core.predict.preprocess import from_canvas
 from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
 from ui.common.identity import VISITOR

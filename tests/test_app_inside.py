@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.embedding import embedding_path
 from core.evaluate.metrics import evaluate
@@ -16,8 +16,8 @@ from core.runs.compare import run_labels
 from core.predict.classify import from_dataset_image
 from core.predict.preprocess import from_canvas
 from core.train.config import TrainConfig
-from core.runs.service import get_service
-from core.visitors import Viewer
+from core.runs.api import get_service
+from core.server.visitors import Viewer
 from tests.test_app import (APP, PAGES, TIMEOUT, _digit_canvas, _no_exception,  # noqa: F401
                             _worst_pair, env, weights)
 from ui.common.identity import VISITOR

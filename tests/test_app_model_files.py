@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import torch
 
-from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
-from core.models import build_model
+from core.networks.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.models import build_model
 from core.predict.classify import classify
 from core.predict.ood import Calibration, file_sha1, unfamiliarity, write_calibrations
 from core.predict.preprocess import from_canvas

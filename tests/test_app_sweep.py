@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from core.runs.service import get_service
+from core.runs.api import get_service
 from tests.test_app import (ADMIN, _app, _fill_train_form, _no_exception, env,  # noqa: F401
                             weights)
 from ui.common.state import MODEL
@@ -28,15 +28,15 @@ def test_a_sweep_starts_from_the_train_page_and_its_trials_are_listed(env, monke
     at.button(key="sweep_start").click().run()
     _no_exception(at)
     svc = get_service()
-    (sweep,) = svc.list_sweeps(ADMIN)
+    (sweep,) = svc.sweeps.list(ADMIN)
     table = _sweep_table(at)
     assert table["learning rate"].tolist() == [0.003, 0.01]
     assert set(table["State"]) <= {"waiting", "queued", "training", "finished"}
     deadline = time.monotonic() + 180
-    while svc.get_sweep(sweep.id, ADMIN).state == "running":
+    while svc.sweeps.get(sweep.id, ADMIN).state == "running":
         assert time.monotonic() < deadline
         time.sleep(0.5)
-    for trial in svc.get_sweep(sweep.id, ADMIN).trials:
+    for trial in svc.sweeps.get(sweep.id, ADMIN).trials:
         svc.wait(trial.run_id, ADMIN, timeout=60)
     at.run()
     _no_exception(at)
@@ -47,7 +47,7 @@ def test_a_sweep_starts_from_the_train_page_and_its_trials_are_listed(env, monke
     assert at.get("plotly_chart")
     # The trials are ordinary runs in the page's table, and the best is one click away.
     assert len(at.dataframe[-1].value) == 2 and "Owner" in at.dataframe[-1].value.columns
-    best = svc.get_sweep(sweep.id, ADMIN).best
+    best = svc.sweeps.get(sweep.id, ADMIN).best
     at.button(key="sweep_use").click().run()
     assert at.sidebar.selectbox(key=MODEL).value == f"run:{best.run_id}"
     # A second sweep while... none runs now: allowed; the cap is on running sweeps.

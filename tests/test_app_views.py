@@ -9,13 +9,13 @@ import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.predict.classify import classify
 from core.predict.preprocess import from_canvas
 from core.runs.compare import run_labels
-from core.runs.service import RunService, get_service, shutdown_services
+from core.runs.api import RunService, get_service, shutdown_services
 from core.train.config import TrainConfig
-from core.visitors import Viewer
+from core.server.visitors import Viewer
 from tests.test_app import APP, PAGES, TIMEOUT, _no_exception, env, weights  # noqa: F401
 from ui.classify import canvas
 from ui.common.identity import VISITOR
@@ -28,7 +28,7 @@ BASE = dict(dataset="mnist", model="ffnn-small", batch_size=64, device="cpu",
 
 
 def _finished_runs(env, *configs: dict) -> list[str]:
-    """Runs trained to the end by the runner, then the service shut down (a restart).
+    """Runs trained to the end by the scheduler, then the service shut down (a restart).
     Submitted as an admin of the visitor's own id: past the per-visitor limit of 2."""
     svc, me = get_service(env["runs"]), Viewer(VISITOR_ID, admin=True)
     ids = [svc.submit(TrainConfig(**BASE, data_dir=str(env["data"]), **c), me).id

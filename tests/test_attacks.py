@@ -1,4 +1,4 @@
-"""Fool the model (core/attacks.py), accuracy under attack (core/evaluate/robust.py) and
+"""Fool the model (core/networks/attacks.py), accuracy under attack (core/evaluate/robust.py) and
 adversarial training (TrainConfig.adversarial)."""
 import json
 from pathlib import Path
@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.attacks import attack, check_budget, training_attack, transfer
-from core.checkpoints import load_checkpoint
+from core.networks.attacks import attack, check_budget, training_attack, transfer
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_bundle
 from core.evaluate.cli import main as evaluate_main
 from core.evaluate.robust import cached_only, robust_accuracy, robust_cached
@@ -245,7 +245,7 @@ def test_the_cli_flags_set_adversarial_training():
 
 
 def test_the_time_estimate_counts_the_attack():
-    from core.settings import RunSettings
+    from core.server.settings import RunSettings
     from core.train.cost import estimate_minutes
     base = dict(dataset="mnist", model="cnn", epochs=3, device="cpu")
     plain, fgsm, pgd = (estimate_minutes(TrainConfig(**base, **kw), RunSettings())

@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from core.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
-from core.models import build_model
+from core.networks.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.models import build_model
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):

@@ -84,7 +84,7 @@ def test_out_of_range_flag_names_the_field(fake_data_root, capsys):
 
 def test_a_trained_model_keeps_its_test_predictions_beside_it(fake_data_root, tmp_path):
     """Evaluate and Mistakes open a new model without running it: finish() saved them."""
-    from core.checkpoints import load_checkpoint
+    from core.networks.checkpoints import load_checkpoint
     from core.data import load_split
     from core.evaluate.metrics import predict_split
     from core.evaluate.predictions import load_predictions, predictions_path
@@ -120,7 +120,7 @@ def test_the_printed_resume_command_finishes_the_run_into_its_own_out(
     """It failed for want of --dataset and --model; given those, it wrote runs/cli/ instead."""
     import os
     import shlex
-    from core.checkpoints import load_checkpoint
+    from core.networks.checkpoints import load_checkpoint
 
     polls = {"n": 0}
 

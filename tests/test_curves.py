@@ -1,4 +1,4 @@
-"""core.runs.curves and core.runs.runs: smoothing, thinning, progress text."""
+"""core.runs.curves and core.runs.summaries: smoothing, thinning, progress text."""
 from __future__ import annotations
 
 import numpy as np

@@ -10,7 +10,7 @@ from core.data import Split
 from core.evaluate import embedding as emb_mod
 from core.evaluate.embedding import (embedding_cached, embedding_path, pca_2d,
                                      penultimate_features)
-from core.models import build_model
+from core.networks.models import build_model
 
 
 def _split(n: int = 60, seed: int = 0) -> Split:

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from core.checkpoints import CheckpointError
+from core.networks.checkpoints import CheckpointError
 from core.predict.preprocess import InputError
-from core.runs.storage import LimitReached
+from core.runs.quotas import LimitReached
 from core.train.config import ConfigError
 from ui.common.errors import friendly_message, log_failure
 

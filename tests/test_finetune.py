@@ -11,21 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoints import CheckpointMeta, save_checkpoint
+from core.networks.checkpoints import CheckpointMeta, save_checkpoint
 from core.data import load_bundle
-from core.handwriting import HandwritingSet
-from core.imageset import npz_bytes, read_npz
+from core.data.handwriting import HandwritingSet
+from core.data.imageset import npz_bytes, read_npz
 from core.runs.finetune import finetune_runs, submit_finetune
-from core.runs.service import RunService
+from core.runs.api import RunService
 from core.runs.state import RunState
-from core.runs.worker import RunRecorder, execute
-from core.settings import load_settings
+from core.runs.job import RunRecorder, execute
+from core.server.settings import load_settings
 from core.train import cli
 from core.train.config import TrainConfig
 from core.train.finetune import (FinetuneError, FinetuneOptions, check_set, read_measure,
                                  split_holdout)
 from core.train.loop import train
-from core.visitors import Viewer
+from core.server.visitors import Viewer
 
 FAST = ["--lr", "3e-3", "--epochs", "2", "--repeats", "20", "--device", "cpu"]
 
@@ -155,7 +155,7 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     visitor can neither see it nor start one on someone else's set."""
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))
     settings = load_settings(tmp_path / "none.toml", show_others=False)
-    service = RunService(tmp_path / "runs", settings, start_runner=False)
+    service = RunService(tmp_path / "runs", settings, start_scheduler=False)
     alice, bob = Viewer("v:alice"), Viewer("v:bob")
     hw = HandwritingSet(service.runs_dir, alice.id)
     images, labels = writer(per_class=4, seed=4)
@@ -176,10 +176,10 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     assert [r.id for r in finetune_runs(service, alice)] == [snap.id]
     assert finetune_runs(service, bob) == [] and service.list_runs(bob) == []
 
-    record = service.store.claim_next("test-runner", "local")
+    record = service.db.claim_next("test-runner", "local")
     assert record is not None and record.id == snap.id
     execute(record.id, record.config, Path(record.run_dir),
-            RunRecorder(service.store, record.id, record.run_dir), lambda: False)
+            RunRecorder(service.db, record.id, record.run_dir), lambda: False)
     done = service.get(snap.id, alice)
     assert done.state == RunState.FINISHED, done.error
     measure = read_measure(done.run_dir)
@@ -187,15 +187,15 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     assert measure.held_out_after > measure.held_out_before
     assert measure.test_after == pytest.approx(done.test.accuracy)
 
-    from core.catalog import run_models
+    from core.networks.catalog import run_models
     entry, = run_models(finetune_runs(service, alice))
     assert "your handwriting" in entry.label and entry.path.is_file()
 
 
 def test_a_refused_fine_tune_leaves_no_files(tmp_path, base):
-    from core.runs.service import LimitReached
+    from core.runs.api import LimitReached
     settings = load_settings(tmp_path / "none.toml", max_active_per_visitor=0)
-    service = RunService(tmp_path / "runs", settings, start_runner=False)
+    service = RunService(tmp_path / "runs", settings, start_scheduler=False)
     images, labels = writer(per_class=2, seed=5)
     with pytest.raises(LimitReached):
         submit_finetune(service, Viewer("v:alice"), read_npz(npz_bytes(images, labels)),

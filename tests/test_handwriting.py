@@ -1,4 +1,4 @@
-"""The handwriting set (core/handwriting.py): items round-trip, downloads re-read through
+"""The handwriting set (core/data/handwriting.py): items round-trip, downloads re-read through
 the real loaders, the cap, and one visitor's set is out of every other visitor's reach."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from core.handwriting import HandwritingSet, ItemNotFound, SetFull, visitor_folder
-from core.imageset import (IDX_IMAGES, IDX_LABELS, ImageSetError, idx_zip, npz_bytes,
+from core.data.handwriting import HandwritingSet, ItemNotFound, SetFull, visitor_folder
+from core.data.imageset import (IDX_IMAGES, IDX_LABELS, ImageSetError, idx_zip, npz_bytes,
                            read_npz)
-from core.settings import load_settings
+from core.server.settings import load_settings
 
 
 def _image(seed: int) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
-from core.checkpoints import load_checkpoint
+from core.networks.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_bundle
 from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, calibration_for, judge, file_sha1,
                               choose_threshold, flagged_rate, logits_of, read_calibrations,

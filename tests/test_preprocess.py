@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from core.data import get_spec
-from core.models import build_model
+from core.networks.models import build_model
 from core.predict.classify import probabilities as predict
 from core.predict.preprocess import (MAX_FILE_BYTES, InputError, Preprocessed, from_canvas,
                                      from_image, load_image, preprocess_gray)

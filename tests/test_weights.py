@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.metrics import Prediction, predict_split, summarize
 from core.evaluate.predictions import load_predictions, predictions_path

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.paths import ROOT, configured_dir
+from core.machine.paths import ROOT, configured_dir
 
 if TYPE_CHECKING:
     import torch

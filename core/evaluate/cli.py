@@ -16,9 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["robust"]:
         return robust_main(argv[1:])
-    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.networks.checkpoints import CheckpointError, load_checkpoint
     from core.data import DATASETS, DataMissingError, load_split
-    from core.device import configure_threads, pick_device
+    from core.machine.device import configure_threads, pick_device
     from core.evaluate.metrics import evaluate
 
     p = argparse.ArgumentParser(prog="python -m core.evaluate",
@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def robust_main(argv: list[str]) -> int:
-    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.networks.checkpoints import CheckpointError, load_checkpoint
     from core.data import DataMissingError, load_split
-    from core.device import configure_threads, pick_device
+    from core.machine.device import configure_threads, pick_device
     from core.evaluate.robust import DEFAULT_SAMPLES, DEFAULT_STEPS, robust_accuracy, robust_cached
 
     p = argparse.ArgumentParser(

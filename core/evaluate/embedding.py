@@ -22,8 +22,8 @@ from torch import nn
 
 from core.data import Split, normalize
 from core.evaluate.predictions import cache_dir, evaluation_key
-from core.files import atomic_write
-from core.models import device_of, evaluating
+from core.machine.files import atomic_write
+from core.networks.models import device_of, evaluating
 
 FOLDER = "embeddings"
 

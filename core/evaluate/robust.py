@@ -1,6 +1,6 @@
 """Accuracy under attack: the share of test images a model still gets right after PGD.
 
-PGD with an L-inf budget eps in pixel units (core.attacks.perturb), untargeted from
+PGD with an L-inf budget eps in pixel units (core.networks.attacks.perturb), untargeted from
 the true class, no random start (deterministic, so a result can be cached and checked),
 a step of 2.5 * eps / steps; a sample stops moving once it is misclassified, so it
 counts as wrong if any step fooled the model. Clean accuracy is measured on the same
@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.attacks import check_budget, perturb, pgd_step_size
+from core.networks.attacks import check_budget, perturb, pgd_step_size
 from core.data import Split
-from core.files import atomic_write
-from core.models import evaluating
+from core.machine.files import atomic_write
+from core.networks.models import evaluating
 from core.evaluate.predictions import cache_dir, file_digest, split_digest
 
 DEFAULT_SAMPLES = 1000  # the first 1,000 test images

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.checkpoints import Checkpoint
-from core.files import atomic_write
+from core.networks.checkpoints import Checkpoint
+from core.machine.files import atomic_write
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
 

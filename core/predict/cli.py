@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.checkpoints import Checkpoint
+    from core.networks.checkpoints import Checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def _text(record: dict, class_names: list[str], top_k: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Imported after parsing: torch takes seconds to import, --help should not.
-    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.networks.checkpoints import CheckpointError, load_checkpoint
     from core.predict.preprocess import InputError
 
     try:

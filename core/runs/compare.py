@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Sequence
 
-from core.catalog import run_stamp
+from core.networks.catalog import run_stamp
 from core.runs.curves import TrainingCurves
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState

@@ -1,5 +1,5 @@
 """Training one model: `python -m core.train`. The run system behind the Train page
-(queue, runner, executors, run store) is core/runs/, which uses this package.
+(queue, scheduler, executors, run database) is core/runs/, which uses this package.
 
     config.py    TrainConfig, the one schema of a run's settings (CLI flags come from it)
     loop.py      the trainer: in-memory batches, events, stop, bit-exact resume, finish()

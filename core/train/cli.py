@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from core.data import load_bundle
-from core.models import CUSTOM
-from core.spec import GRAMMAR
+from core.networks.models import CUSTOM
+from core.networks.spec import GRAMMAR
 from core.train.config import TrainConfig
 from core.evaluate.metrics import EvalResult
 from core.train.events import EpochEvent, Event, StepEvent, TrainResult
-from core.train.loop import ResumePoint, finish, resume_point, train
+from core.evaluate.final import finish
+from core.train.loop import train
+from core.train.resume import ResumePoint, resume_point
 from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
@@ -216,10 +218,10 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     if argv[:1] == ["finetune"]:  # python -m core.train finetune ...: core/train/finetune_cli.py
         from core.train.finetune_cli import main as finetune_main
         return finetune_main(argv[1:])
-    from core.checkpoints import CheckpointError
+    from core.networks.checkpoints import CheckpointError
     from core.data import DataMissingError
 
-    from core.device import pick_device
+    from core.machine.device import pick_device
 
     args, given = _parse(argv)
     if args.register and register is None:

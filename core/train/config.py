@@ -11,13 +11,13 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Mapping, get_type_hints
 
 from core.data import DATASETS
-from core.device import DEVICE_NAMES
-from core.models import ARCHITECTURES, CUSTOM
-from core.spec import SpecError, canonical, check
+from core.machine.device import DEVICE_NAMES
+from core.networks.models import ARCHITECTURES, CUSTOM
+from core.networks.spec import SpecError, canonical, check
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle")
-ADVERSARIAL = ("none", "fgsm", "pgd")  # core.attacks.training_attack
+ADVERSARIAL = ("none", "fgsm", "pgd")  # core.networks.attacks.training_attack
 
 
 class ConfigError(ValueError):

@@ -6,9 +6,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
 
-from core.attacks import attack_passes
+from core.networks.attacks import attack_passes
 from core.data import TRAIN_SIZE, VAL_SIZE
-from core.settings import RunSettings
+from core.server.settings import RunSettings
 from core.train.config import TrainConfig
 
 
@@ -38,9 +38,9 @@ def training_flops_per_sample(architecture: str, layers: str = "") -> float:
     large for this server, which the estimate must be able to say without allocating them."""
     import torch
 
-    from core.models import build_model
+    from core.networks.models import build_model
     if layers:
-        from core.spec import check
+        from core.networks.spec import check
         return 3.0 * check(layers).flops
 
     batch = 4

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
+from core.networks.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from core.data import DATASETS, DataBundle, Split
 from core.evaluate.metrics import evaluate
-from core.imageset import ImageSet
+from core.data.imageset import ImageSet
 from core.train.config import TrainConfig
 
 MEASURE_FILE = "finetune.json"  # a fine-tune run's measure, in its run folder
@@ -246,7 +246,7 @@ def estimate_samples(set_size: int, options: FinetuneOptions) -> tuple[int, int]
 
 def job_for_run(entry: dict[str, Any], run_dir: Path, data: DataBundle) -> FinetuneJob:
     """The job a fine-tune run's config describes (the worker calls this)."""
-    from core.imageset import read_npz
+    from core.data.imageset import read_npz
     options = FinetuneOptions(**{k: v for k, v in entry.get("options", {}).items()
                                  if k in FinetuneOptions.__dataclass_fields__})
     path = run_dir / entry.get("set", SET_FILE)

@@ -60,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from core.data import DataMissingError, load_bundle
-    from core.device import pick_device
-    from core.imageset import ImageSetError, read_npz
-    from core.train.loop import finish, train
+    from core.machine.device import pick_device
+    from core.data.imageset import ImageSetError, read_npz
+    from core.evaluate.final import finish
+    from core.train.loop import train
 
     args = _parser().parse_args(argv)
     try:

@@ -43,13 +43,13 @@ LIMIT = "the limit is 2 per visitor"
 LONG_RUN = {"Architecture": "ffnn-small", "Epochs": 200, "Batch size": "32", "Device": "CPU"}
 FAKE_TRAIN_IMAGES = 12_000
 PLACED = re.compile(rf"Trains on local · node {re.escape(socket.gethostname())} · CPU")
-EXIT_WAIT_S = 40  # the runner and its workers end after the server (runner polls its parent)
+EXIT_WAIT_S = 40  # the scheduler and its workers end after the server (the scheduler polls its parent)
 
 
 # ------------------------------------------------------------------ processes
 
 def _group_members(pgid: int) -> list[int]:
-    """Live processes in a process group (the server, its runner, forkserver, workers)."""
+    """Live processes in a process group (the server, its scheduler, forkserver, workers)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -66,7 +66,7 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def _runners_of(runs: Path) -> list[int]:
-    """`python -m core.runs.runner --runs <runs>` processes serving this runs folder."""
+    """`python -m core.runs.scheduler --runs <runs>` processes serving this runs folder."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -75,7 +75,7 @@ def _runners_of(runs: Path) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"core.runs.runner" in argv and str(runs).encode() in argv:
+        if b"core.runs.scheduler" in argv and str(runs).encode() in argv:
             found.append(int(entry.name))
     return found
 
@@ -140,7 +140,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM to the server's process group (SIGKILL if it lingers), then wait until
-        every process it started has ended: no runner may outlive its server."""
+        every process it started has ended: no scheduler may outlive its server."""
         if self.proc is None:
             return
         pgid = self.proc.pid
@@ -176,7 +176,7 @@ def server(browser_ready, setup: AppSetup):
     finally:
         srv.stop()
         left = _wait_gone(lambda: _runners_of(setup.runs))
-        assert not left, f"runner processes of {setup.runs} outlived the server: {left}"
+        assert not left, f"scheduler processes of {setup.runs} outlived the server: {left}"
 
 
 def _new_page(browser, name: str):
@@ -241,14 +241,14 @@ def stop_button(page):
 
 
 def store(server: Server):
-    """The run store, read as the app's runner writes it (SQLite WAL: safe beside it)."""
+    """The run store, read as the app's scheduler writes it (SQLite WAL: safe beside it)."""
     return _store(str(server.setup.runs))
 
 
 @functools.lru_cache(maxsize=None)
 def _store(runs: str):
-    from core.runs.store import RunStore
-    return RunStore(runs)
+    from core.runs.database import RunDatabase
+    return RunDatabase(runs)
 
 
 def press_start(page) -> None:
@@ -394,7 +394,7 @@ def test_restart_keeps_owner(visitor_a, visitor_b, server, shared):
     A's cookie still verifies, A can resume their run, B still only reads it."""
     run_id = shared["run1"]
     server.stop()
-    assert not _wait_gone(lambda: _runners_of(server.setup.runs)), "the runner outlived its server"
+    assert not _wait_gone(lambda: _runners_of(server.setup.runs)), "the scheduler outlived its server"
     # The worker got the server's SIGTERM too and stopped as a Stop does, keeping its step.
     stopped = store(server).get(run_id)
     assert stopped.state == "cancelled" and stopped.resumable, (stopped.state, stopped.phase)

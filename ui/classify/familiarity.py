@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.catalog import ModelEntry
+from core.networks.catalog import ModelEntry
 from core.data import DATASETS
 from core.predict.ood import SCORE_NAMES, Calibration, Familiarity, calibration_for, judge, ood_path
 

@@ -1,5 +1,5 @@
 """Classify's "It's a 7" control: keep the input the model saw, with its right label, in the
-visitor's handwriting set (core/handwriting.py), in one click.
+visitor's handwriting set (core/data/handwriting.py), in one click.
 
 A confirm button for the predicted digit, and one button per other digit to correct
 it. A second click on the same input changes that item's label instead of adding the
@@ -13,8 +13,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.handwriting import ItemNotFound, SetFull, strokes_json
-from core.runs.storage import LimitReached
+from core.data.handwriting import ItemNotFound, SetFull, strokes_json
+from core.runs.api import LimitReached
 from ui.classify.canvas import OBJECTS
 from ui.common import state
 from ui.common.handwriting import DATASET, my_set
@@ -43,7 +43,7 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
                 del saved[digest]
         strokes = strokes_json(ss.get(OBJECTS)) if source == "draw" else ""
         from ui.common.loaders import run_service
-        run_service().check_keep(state.viewer(), ITEM_BYTES, "drawing")  # quota, disk floor
+        run_service().quotas.check_keep(state.viewer(), ITEM_BYTES, "drawing")  # quota, disk floor
         item = hw.add(image, label, strokes)
         saved[digest] = (item.id, label)
         n = len(hw)

@@ -10,8 +10,8 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.catalog import no_model_help
-from core.checkpoints import Checkpoint
+from core.networks.catalog import no_model_help
+from core.networks.checkpoints import Checkpoint
 from core.data import DATASETS
 from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.catalog import ModelEntry
+from core.networks.catalog import ModelEntry
 from core.evaluate.metrics import EvalResult
 from ui.common import charts
 from ui.common.loaders import load_model

@@ -18,7 +18,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 # (st.dataframe) imports pandas in another then sees a half-initialised module
 # ("partially initialized module 'pandas' has no attribute 'Series").
 
-from core.calibration import Reliability
+from core.networks.calibration import Reliability
 from core.evaluate.compare import Comparison
 from core.runs.curves import TrainingCurves
 

@@ -4,10 +4,10 @@ The visitor id lives in a cookie (`mnist_studio_visitor`, one year), so it
 survives refreshes, new tabs and server restarts. Streamlit reads cookies
 only from the request that opened the session, so a new visitor's cookie
 is written by a line of JavaScript, and the session keeps its id in
-session_state meanwhile. The cookie is signed (core/visitors.py): an edited
+session_state meanwhile. The cookie is signed (core/server/visitors.py): an edited
 one is not anyone's, and its holder simply becomes a new visitor.
 
-With limits per client address on (core/settings.py), each session also records
+With limits per client address on (core/server/settings.py), each session also records
 its address (the connection's, or X-Forwarded-For's hop behind the trusted
 proxies), and an address that had max_new_visitors_per_address new ids within
 the hour gets no more: its cookie-less sessions share one id (and its limits).
@@ -20,9 +20,10 @@ import time
 
 import streamlit as st
 
-from core.paths import runs_dir
-from core.settings import RunSettings, load_settings
-from core.visitors import (NEW_VISITOR_WINDOW, Viewer, address_visitor, client_address,
+from core.machine.paths import runs_dir
+from core.runs.visitor_log import VisitorLog
+from core.server.settings import RunSettings, load_settings
+from core.server.visitors import (NEW_VISITOR_WINDOW, Viewer, address_visitor, client_address,
                            is_admin_token, new_token, verify_token)
 
 log = logging.getLogger("mnist_studio")
@@ -72,44 +73,30 @@ def request_origin() -> tuple[str | None, list[str]]:
 
 
 @st.cache_resource(show_spinner=False)
-def _registry(folder: str):
-    """The run store, for its visitors table (imported here: only with address limits on;
-    the run store imports no torch)."""
-    from core.runs.recovery import open_store
-    from core.runs.store import WEB_BUSY_SECONDS
-    return open_store(folder, busy_seconds=WEB_BUSY_SECONDS)
-
-
-def _seen(registry, visitor: str, address: str, new: bool = False) -> None:
-    """Record the visitor's address; a database held by another process for seconds must
-    not keep the page from opening (its limits then count this session a moment late)."""
-    from core.runs.store import StoreBusy
-    try:
-        registry.visitor_seen(visitor, address, new=new)
-    except StoreBusy as err:
-        log.warning("visitor %s not recorded: %s", visitor, err)
+def _visitor_log(folder: str) -> VisitorLog:
+    return VisitorLog(folder)
 
 
 def _visitor_for(secret: bytes, slot, address: str, settings: RunSettings) -> str:
     """This session's visitor id: its cookie's, else a new one, else (an address past its
     new ids for the hour) the address's shared id."""
     visitor = verify_token(secret, st.context.cookies.get(COOKIE))
-    registry = _registry(str(runs_dir())) if settings.address_limits else None
+    registry = _visitor_log(str(runs_dir())) if settings.address_limits else None
     if visitor is not None:
         if registry is not None:
-            _seen(registry, visitor, address)
+            registry.seen(visitor, address)
         return visitor
     cap = settings.max_new_visitors_per_address
     if registry is not None and cap and \
-            registry.new_visitors(address, time.time() - NEW_VISITOR_WINDOW) >= cap:
+            registry.new_since(address, time.time() - NEW_VISITOR_WINDOW) >= cap:
         visitor = address_visitor(secret, address)
-        _seen(registry, visitor, address)
+        registry.seen(visitor, address)
         slot.info(SHARED_ID, icon=":material/group:")
         return visitor
     visitor, token = new_token(secret)
     _write_cookie(slot, token)
     if registry is not None:
-        _seen(registry, visitor, address, new=True)
+        registry.seen(visitor, address, new=True)
     return visitor
 
 

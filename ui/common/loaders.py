@@ -11,16 +11,16 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core.catalog import ModelEntry
-from core.checkpoints import Checkpoint, load_checkpoint
+from core.networks.catalog import ModelEntry
+from core.networks.checkpoints import Checkpoint, load_checkpoint
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
-from core.device import cpu_threads, describe_device, pick_device
+from core.machine.device import cpu_threads, describe_device, pick_device
 from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
 from core.evaluate.robust import DEFAULT_SAMPLES, RobustResult, cached_only, robust_cached
-from core.runs.service import RunService, get_service
+from core.runs.api import RunService, get_service
 
 
 def use_one_thread() -> None:

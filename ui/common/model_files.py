@@ -1,17 +1,17 @@
 """Models in and out of the app: upload a checkpoint, download the selected model exported.
 
 Uploaded models belong to the visitor's session (their files to a per-visitor folder,
-core.uploads) and join the sidebar's model list, so every page can use them.
+core.server.uploads) and join the sidebar's model list, so every page can use them.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from core.catalog import SHIPPED, ModelEntry
-from core.checkpoints import Checkpoint, CheckpointError
+from core.networks.catalog import SHIPPED, ModelEntry
+from core.networks.checkpoints import Checkpoint, CheckpointError
 from core.export.exporting import ExportFormat, export_bytes
-from core.runs.storage import LimitReached
-from core.uploads import accept_upload, visitor_folder
+from core.runs.api import LimitReached
+from core.server.uploads import accept_upload, visitor_folder
 from ui.common import state
 from ui.common.loaders import load_model, run_service
 
@@ -35,7 +35,7 @@ def _on_upload() -> None:
         return
     raw, service = upload.getvalue(), run_service()
     try:
-        service.check_upload(state.viewer(), len(raw))  # quotas and the disk's floor
+        service.quotas.check_upload(state.viewer(), len(raw))  # quotas and the disk's floor
         entry = accept_upload(raw, upload.name, visitor_folder(service.runs_dir, state.viewer().id))
     except CheckpointError as err:
         ss[UPLOAD_NOTE] = ("error", f"This checkpoint cannot be used. {err}")

@@ -15,7 +15,7 @@ from typing import Iterator
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from core.catalog import ModelEntry, default_model, find_model, list_models, no_model_help
+from core.networks.catalog import ModelEntry, default_model, find_model, list_models, no_model_help
 from core.data import DATASETS
 from ui.common import state
 from ui.common.identity import admin_box

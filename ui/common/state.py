@@ -14,12 +14,12 @@ import streamlit as st
 from core.data import DATASETS
 from ui.common.deep_links import leave_legacy_pages_pass
 
-if TYPE_CHECKING:  # annotations only: core.catalog imports torch (this module is on a
+if TYPE_CHECKING:  # annotations only: core.networks.catalog imports torch (this module is on a
     # cold start's path, before torch), numpy takes tens of ms
     import numpy as np
 
-    from core.catalog import ModelEntry
-    from core.visitors import Viewer
+    from core.networks.catalog import ModelEntry
+    from core.server.visitors import Viewer
 
 DATASET = "dataset"  # sidebar: "mnist" or "fashion"
 MODEL = "model_key"  # sidebar: a ModelEntry.key

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.catalog import ModelEntry
+from core.networks.catalog import ModelEntry
 from core.evaluate.robust import DEFAULT_SAMPLES, DEFAULT_STEPS
 from ui.common.loaders import robust, robust_if_known
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.catalog import ModelEntry
-from core.handwriting import HandwritingSet
+from core.networks.catalog import ModelEntry
+from core.data.handwriting import HandwritingSet
 from core.runs.finetune import finetune_runs, submit_finetune
-from core.runs.service import LimitReached
+from core.runs.api import LimitReached
 from core.runs.snapshot import RunSnapshot
 from core.train.finetune import FinetuneError, FinetuneOptions, Measure, read_measure
 from ui.common import state

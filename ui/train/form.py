@@ -14,15 +14,15 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core.catalog import architecture_infos
+from core.networks.catalog import architecture_infos
 from core.data import DATASETS
-from core.device import available_devices
-from core.models import CUSTOM
+from core.machine.device import available_devices
+from core.networks.models import CUSTOM
 from core.train.config import ConfigError, TrainConfig
 from core.runs.state import RunState
 from ui.common import state
 from ui.common.errors import safe_callback, show_error
-from core.runs.service import LimitReached
+from core.runs.api import LimitReached
 from ui.common.loaders import run_service
 from ui.train import custom
 

@@ -1,17 +1,17 @@
 """The Train page's runs: which one is on show, its live view or results, its actions,
-and the table of all runs. Reads the run system (core.runs.service) as this visitor."""
+and the table of all runs. Reads the run system (core.runs.api) as this visitor."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import streamlit as st
 
-from core.catalog import run_stamp
+from core.networks.catalog import run_stamp
 from core.data import DATASETS
 from core.runs.curves import format_duration, training_curves
 from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
-from core.runs.runs import config_summary, run_progress, run_row
+from core.runs.summaries import config_summary, run_progress, run_row
 from core.runs.state import RunState
 from ui.common import charts, state
 from ui.common.errors import guard, guarded, safe_callback
@@ -83,7 +83,7 @@ def choose_run(all_runs: list[RunSnapshot]) -> RunSnapshot:
 def owner_label(run: RunSnapshot) -> str:
     if run.owner == state.viewer().id:
         return "you"
-    special = {"legacy": "an earlier version", "cli": "the command line"}  # LEGACY_OWNER, CLI_OWNER
+    special = {"cli": "the command line"}  # core.runs.register.CLI_OWNER
     return special.get(run.owner) or f"visitor {run.owner.split(':')[-1][:6]}"
 
 

@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.runs.curves import format_duration
-from core.runs.service import LimitReached
-from core.models import CUSTOM
+from core.runs.api import LimitReached
+from core.networks.models import CUSTOM
 from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, layer_position,
                                parse_values)
-from core.spec import SpecError, widths
+from core.networks.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
 from ui.common import charts, state
 from ui.common.errors import guarded, safe_callback
@@ -130,7 +130,7 @@ def sweep_form() -> None:
         st.button("Start sweep", icon=":material/stacked_line_chart:", on_click=_start,
                   key="sweep_start", disabled=not names)
         if configs:
-            minutes = service.sweep_minutes(configs, spec.parallel)
+            minutes = service.sweeps.minutes(configs, spec.parallel)
             st.caption(f"**{len(configs)} trials** · estimated **{_minutes(minutes)}** in all "
                        f"(limit {service.settings.max_sweep_trials} trials per sweep)")
     if problem:
@@ -147,7 +147,7 @@ def _minutes(minutes: float) -> str:
 @safe_callback
 def _start() -> None:
     try:
-        sweep = run_service().start_sweep(_spec(), state.viewer())
+        sweep = run_service().sweeps.start(_spec(), state.viewer())
     except (SweepError, ConfigError, LimitReached) as err:  # said in the form; nothing started
         st.session_state[NOTICE] = str(err)
         return
@@ -156,14 +156,14 @@ def _start() -> None:
 
 @safe_callback
 def _stop(sweep_id: str) -> None:
-    run_service().stop_sweep(sweep_id, state.viewer())
+    run_service().sweeps.stop(sweep_id, state.viewer())
 
 
 # ------------------------------------------------------------------ the view
 
 def sweep_view() -> None:
     """The visitor's sweeps: one on show, live while it runs."""
-    sweeps = run_service().list_sweeps(state.viewer())
+    sweeps = run_service().sweeps.list(state.viewer())
     if not sweeps:
         return
     st.subheader("Sweeps")
@@ -177,7 +177,7 @@ def sweep_view() -> None:
 
 
 def _view(sweep_id: str, was_live: bool) -> None:
-    sweep = run_service().get_sweep(sweep_id, state.viewer())
+    sweep = run_service().sweeps.get(sweep_id, state.viewer())
     if was_live and sweep.state != "running":
         st.rerun(scope="app")  # over: the page (its run list, the sidebar's models) catches up
     done = sum(t.state not in ("waiting", "queued", "training", "stopping") for t in sweep.trials)

@@ -22,7 +22,7 @@ or by an environment variable, which wins:
     max_new_visitors_per_address = 0  # per hour; 0: off (a laptop), e.g. 20 on a public page
     max_active_per_address = 0
     trusted_proxies = 0         # 1 behind one nginx: the client is X-Forwarded-For's last hop
-    max_layers = 40             # a custom model's size (core.spec), checked before it queues
+    max_layers = 40             # a custom model's size (core.networks.spec), checked before it queues
     max_parameters = 5000000
     max_mflops = 200.0          # forward MFLOPs per image
     max_sweep_trials = 12       # a sweep's trials (values x seeds), checked before it starts
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV_CONFIG = "MNIST_STUDIO_CONFIG"
 EXECUTORS = ("local", "ray")
 
@@ -82,7 +82,7 @@ class RunSettings:
     handwriting_items: int = field(default=500, metadata={
         "env": "MNIST_STUDIO_HANDWRITING_ITEMS",
         "help": "labelled drawings one visitor may keep in their handwriting set (each ~1 KB)"})
-    # Storage (core/runs/storage.py, retention.py): generous for a laptop, tighter for a
+    # Storage (core/runs/quotas.py, retention.py): generous for a laptop, tighter for a
     # public page. A visitor over a cap, or a disk under the floor, gets no new run or upload.
     max_stored_mb: float = field(default=2000.0, metadata={
         "env": "MNIST_STUDIO_MAX_STORED_MB",
@@ -100,7 +100,7 @@ class RunSettings:
         "help": "retention: runs newer than this are kept (0: count alone decides; both 0: keep all)"})
     prune_minutes: float = field(default=10.0, metadata={
         "env": "MNIST_STUDIO_PRUNE_MINUTES",
-        "help": "the runner applies retention this often (0: only `python -m core.runs prune`)"})
+        "help": "the scheduler applies retention this often (0: only `python -m core.runs prune`)"})
     # Limits per client address, behind the per-visitor ones (a script that drops its
     # cookie is a new visitor, not a new address). Off (0) for a single-user laptop.
     max_new_visitors_per_address: int = field(default=0, metadata={
@@ -117,7 +117,7 @@ class RunSettings:
         "env": "MNIST_STUDIO_TRUSTED_PROXIES",
         "help": "reverse proxies in front of the app: the client is the X-Forwarded-For hop "
                 "this many from the end (0: the connection's own address)"})
-    # A custom model (core.spec): its size, checked before it is queued. The defaults admit
+    # A custom model (core.networks.spec): its size, checked before it is queued. The defaults admit
     # every built-in (the largest: 15 layers, 0.94 M parameters, 73 MFLOPs per image).
     max_layers: int = field(default=40, metadata={
         "env": "MNIST_STUDIO_MAX_LAYERS", "help": "layers of a custom model (0: no limit)"})
@@ -163,7 +163,7 @@ class RunSettings:
 
     @property
     def model_bounds(self) -> "Bounds":
-        from core.spec import Bounds
+        from core.networks.spec import Bounds
         return Bounds(self.max_layers, self.max_parameters, self.max_mflops)
 
     @property
@@ -217,7 +217,7 @@ def settings_table() -> list[tuple[str, str, str, str]]:
             for f in fields(RunSettings)]
 
 
-if __name__ == "__main__":  # python -m core.settings: docs/deploying.md's table of settings
+if __name__ == "__main__":  # python -m core.server.settings: docs/deploying.md's table of settings
     print("| setting (`studio.toml`, `[runs]`) | environment variable | default | meaning |")
     print("|---|---|---|---|")
     for name, env, default, meaning in settings_table():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 RUNS_ENV = "MNIST_STUDIO_RUNS"
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import atomic_write
-from core.imageset import ImageSet, check
+from core.machine.files import atomic_write
+from core.data.imageset import ImageSet, check
 
 FOLDER = ".handwriting"  # hidden: the runs folder's listing of runs never sees it
 CLASSES = 10
@@ -60,7 +60,7 @@ def new_item_id() -> str:
 
 
 class HandwritingSet:
-    """One visitor's set. `max_items` caps it (core.settings: handwriting_items)."""
+    """One visitor's set. `max_items` caps it (core.server.settings: handwriting_items)."""
 
     def __init__(self, runs_dir: str | os.PathLike, viewer_id: str, max_items: int = 500) -> None:
         self.folder = visitor_folder(runs_dir, viewer_id)

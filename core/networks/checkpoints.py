@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.calibration import apply_temperature, temperature_of
+from core.networks.calibration import apply_temperature, temperature_of
 from core.data import get_spec
-from core.files import atomic_write
-from core.models import build_model
+from core.machine.files import atomic_write
+from core.networks.models import build_model
 
 FORMAT = "mnist-studio/1"
 
@@ -42,9 +42,9 @@ class CheckpointMeta:
     std: float = 1.0
     created: str = ""
     torch_version: str = ""
-    # Softmax temperature fitted on the validation split (core.calibration); 1.0: none.
+    # Softmax temperature fitted on the validation split (core.networks.calibration); 1.0: none.
     temperature: float = 1.0
-    # A custom architecture's layers (core.spec's token string); "" for a built-in one.
+    # A custom architecture's layers (core.networks.spec's token string); "" for a built-in one.
     layers: str = ""
 
     @classmethod
@@ -73,7 +73,7 @@ def _cpu_state(state: dict) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta,
                     optimizer_state: dict | None = None, progress: dict | None = None) -> Path:
-    """Write atomically (core.files.atomic_write): a reader never sees half a checkpoint.
+    """Write atomically (core.machine.files.atomic_write): a reader never sees half a checkpoint.
     A model with a Temperature layer must say so in `meta` (its weights do not hold it)."""
     if temperature_of(model) != meta.temperature:
         raise ValueError(f"the model's temperature {temperature_of(model)} is not the "
@@ -156,7 +156,7 @@ def _check_layers(meta: CheckpointMeta, state_dict: dict) -> None:
         return
     if not isinstance(meta.layers, str):
         raise CheckpointError("checkpoint metadata is malformed: layers must be text")
-    from core.spec import SpecError, check
+    from core.networks.spec import SpecError, check
     try:
         wanted = check(meta.layers).parameters
     except SpecError as err:

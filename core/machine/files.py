@@ -1,4 +1,4 @@
-"""Writing a file so that a reader never sees half of it."""
+"""Files: writing one so that a reader never sees half of it, and the bytes under a folder."""
 from __future__ import annotations
 
 import os
@@ -31,3 +31,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None] | by
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def folder_bytes(path: str | os.PathLike) -> int:
+    """Bytes of the files under a folder (0 if it is missing); links are not followed."""
+    total = 0
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                total += folder_bytes(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:  # removed meanwhile
+            continue
+    return total

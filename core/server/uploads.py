@@ -1,6 +1,6 @@
 """Checkpoints people upload: validated, stored per visitor, offered like any other model.
 
-A file is accepted only if core.checkpoints.load_checkpoint takes it (weights_only
+A file is accepted only if core.networks.checkpoints.load_checkpoint takes it (weights_only
 load, a known architecture and dataset, every weight the right shape); it is then
 kept under <runs folder>/.uploads/<visitor>/ with its digest in the name, so the
 app's model cache and evaluation cache treat it like a shipped file.
@@ -13,9 +13,9 @@ import os
 import re
 from pathlib import Path
 
-from core.catalog import UPLOAD, ModelEntry
-from core.checkpoints import CheckpointError, load_checkpoint
-from core.files import atomic_write
+from core.networks.catalog import UPLOAD, ModelEntry
+from core.networks.checkpoints import CheckpointError, load_checkpoint
+from core.machine.files import atomic_write
 
 UPLOADS = ".uploads"  # hidden: the runs folder's listing of runs never sees it
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the largest shipped model is ~4 MB

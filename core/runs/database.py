@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS visitors (
-    id TEXT PRIMARY KEY,             -- a visitor id (core/visitors.py)
+    id TEXT PRIMARY KEY,             -- a visitor id (core/server/visitors.py)
     address TEXT,                    -- the client address it was last seen from
     first_seen REAL NOT NULL,
     first_address TEXT               -- the address that got this id (the new-id rate limit)
@@ -245,20 +245,20 @@ def _record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(**d)
 
 
-class RunStore:
+class RunDatabase:
     """One SQLite file per runs folder; safe to use from many threads and processes."""
 
     def __init__(self, runs_dir: str | os.PathLike, busy_seconds: float = BUSY_SECONDS,
                  schema: bool = True) -> None:
         """`busy_seconds`: how long a write waits for another process's lock before
         StoreBusy. To check the file for damage first, open it with
-        core.runs.recovery.open_store (the web app does), which passes schema=False."""
+        core.runs.recovery.open_database (the web app does), which passes schema=False."""
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.runs_dir / DB_NAME
         self.busy_seconds = busy_seconds
         self._local = threading.local()
-        self.recovery = None  # a core.runs.recovery.Recovery when open_store rebuilt the file
+        self.recovery = None  # a core.runs.recovery.Recovery when open_database rebuilt the file
         if schema:
             self.create_schema()
 
@@ -670,9 +670,6 @@ class RunStore:
         """Visitors last seen from a client address."""
         return [r[0] for r in self._db().execute("SELECT id FROM visitors WHERE address = ?",
                                                  (address,))]
-
-    def known_ids(self) -> set[str]:
-        return {r[0] for r in self._db().execute("SELECT id FROM runs")}
 
     def delete(self, run_id: str, keep_pinned: bool = False) -> None:
         """Remove a run's record and metrics (not an active one; with keep_pinned, not a

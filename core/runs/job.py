@@ -3,10 +3,10 @@
 `execute` trains and scores a run and tells a recorder what happens; every
 executor (core/runs/executors/) calls it. The recorder is where the two differ:
 - `RunRecorder` writes straight into the run store and the run's folder
-  (a local worker process, core/runs/executors/local.py, and the runner
+  (a local worker process, core/runs/executors/processes.py, and the scheduler
   process for Ray runs);
 - a Ray task gets a recorder that turns each call into a message, streamed
-  back to the runner, which replays it on a RunRecorder (core/runs/executors/ray.py).
+  back to the scheduler, which replays it on a RunRecorder (core/runs/executors/ray.py).
 So both executors record the same things in the same way.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from core.runs.state import RunState
-from core.runs.store import RunStore
+from core.runs.database import RunDatabase
 
 FLUSH_SECONDS = 0.25  # progress reaches the store (and the live view) 4x a second
 STOP_POLL_SECONDS = 0.2  # a Stop is seen within this, then the step in flight ends
@@ -40,7 +40,7 @@ class Recorder(Protocol):
 class RunRecorder:
     """Records a run's progress in the store, and its curves as TensorBoard scalars."""
 
-    def __init__(self, store: RunStore, run_id: str, run_dir: str | Path) -> None:
+    def __init__(self, store: RunDatabase, run_id: str, run_dir: str | Path) -> None:
         self.store, self.run_id, self.run_dir = store, run_id, Path(run_dir)
         self._tb = None
 
@@ -78,7 +78,7 @@ class RunRecorder:
         self.store.update(self.run_id, phase=name)
 
     def file(self, name: str, data: bytes) -> None:
-        from core.files import atomic_write
+        from core.machine.files import atomic_write
         atomic_write(self.run_dir / name, data)
 
     def done(self, summary: dict, test: dict, stopped: bool) -> None:
@@ -160,10 +160,11 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
     batcher = _Batcher(recorder)
     try:
         from core.data import load_bundle
-        from core.device import configure_threads, describe_device, pick_device
-        from core.settings import load_settings
+        from core.machine.device import configure_threads, describe_device, pick_device
+        from core.server.settings import load_settings
         from core.train.config import TrainConfig
-        from core.train.loop import finish, train
+        from core.evaluate.final import finish
+        from core.train.loop import train
 
         cfg = TrainConfig.from_dict(config)
         device = pick_device(cfg.device)

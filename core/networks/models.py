@@ -1,4 +1,4 @@
-"""Architectures, by name: each a layer list in core.spec's grammar, built by core.spec.
+"""Architectures, by name: each a layer list in core.networks.spec's grammar, built by core.networks.spec.
 
 The reference architectures keep the exact layers of the notebooks and posts
 that inspired MNIST Studio; what makes them reach better accuracy here is the
@@ -14,14 +14,14 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from core.spec import build as build_spec
+from core.networks.spec import build as build_spec
 
 
 @dataclass(frozen=True)
 class Architecture:
     name: str
     description: str
-    spec: str  # its layers (core.spec's grammar): the one definition of the model
+    spec: str  # its layers (core.networks.spec's grammar): the one definition of the model
     reference: bool  # True: layers fixed by the reference it comes from
 
     def build(self) -> nn.Module:

@@ -2,8 +2,8 @@
 
 At most `workers` runs train at once, each in its own process, started from a
 forkserver that has imported torch once, so a start costs a fork, not an
-import. The process trains the run with core.runs.worker.execute and records
-it straight into the store (a RunRecorder); the runner only watches it end.
+import. The process trains the run with core.runs.job.execute and records
+it straight into the store (a RunRecorder); the scheduler only watches it end.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import os
 import signal
 from pathlib import Path
 
-from core.runs.store import INTERRUPTED, RunRecord, RunStore
-from core.runs.worker import RunRecorder, execute, polled
+from core.runs.database import INTERRUPTED, RunRecord, RunDatabase
+from core.runs.job import RunRecorder, execute, polled
 
 THREADS_ENV = "MNIST_STUDIO_THREADS"
 
@@ -22,15 +22,15 @@ class LocalExecutor:
     """Runs each run in its own process on this machine."""
     name = "local"
 
-    def __init__(self, store: RunStore, workers: int) -> None:
+    def __init__(self, store: RunDatabase, workers: int) -> None:
         self.store, self.workers = store, max(1, workers)
-        if not os.environ.get(THREADS_ENV):  # the workers inherit it (core.device.configure_threads)
+        if not os.environ.get(THREADS_ENV):  # the workers inherit it (core.machine.device.configure_threads)
             os.environ[THREADS_ENV] = str(worker_threads(self.workers))
         self.ctx = mp.get_context("forkserver")
         # What every run imports, once, in the forkserver: a run's process forks from it
         # warm. torchvision.datasets (the IDX reader) alone took 1.8 s of a 2 s start
         # (bench.first_point, 2-core CPU).
-        self.ctx.set_forkserver_preload(["core.runs.executors.local", "core.train.loop",
+        self.ctx.set_forkserver_preload(["core.runs.executors.processes", "core.train.loop",
                                          "torchvision.datasets"])
         self.procs: dict[str, mp.process.BaseProcess] = {}
         self.claims: dict[str, float | None] = {}  # run id -> started_at of the claim it runs
@@ -58,9 +58,9 @@ class LocalExecutor:
             self.store.fail_unfinished(run_id, started_at, f"the training process {why}")
 
     def shutdown(self) -> None:
-        # A worker takes SIGTERM as "the runner is gone": it stops after its current step,
+        # A worker takes SIGTERM as "the scheduler is gone": it stops after its current step,
         # resumably, and records that. Waiting without telling them would wait for runs
-        # to end by themselves, while they wait for the runner to be gone.
+        # to end by themselves, while they wait for the scheduler to be gone.
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():
@@ -73,7 +73,7 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     op's barrier for a descheduled thread: bench/loadtest.py measured runs 20x slower
     on 2 cores (2 threads: ~2,100 samples/s under page load; 1 thread: ~42,000)."""
     if cores is None:
-        from core.device import cpu_threads
+        from core.machine.device import cpu_threads
         cores = cpu_threads()
     return max(1, (cores - 1) // max(1, workers))
 
@@ -82,21 +82,21 @@ def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
     """A local worker process's entry point: one run, then exit.
 
     A run in its own process cannot take the web app down (an out-of-memory
-    kill ends this process only), and shares no GIL with it. If the runner
+    kill ends this process only), and shares no GIL with it. If the scheduler
     dies (the app was shut down), or this process is sent SIGTERM or SIGINT, the run stops
     as if Stop were pressed, so it can be resumed.
     """
-    store = RunStore(runs_dir)
+    store = RunDatabase(runs_dir)
     record = store.get(run_id)
     recorder = RunRecorder(store, run_id, record.run_dir)
-    def runner_gone() -> bool:  # the forkserver, not the runner, is this process's parent
+    def runner_gone() -> bool:  # the forkserver, not the scheduler, is this process's parent
         try:
             os.kill(runner_pid, 0)
             return False
         except ProcessLookupError:
             return True
 
-    # SIGTERM comes from the runner when it shuts down (it waits for this process, so
+    # SIGTERM comes from the scheduler when it shuts down (it waits for this process, so
     # waiting for it to be gone would wait for each other), or to the server's whole
     # process group (systemd, docker), as SIGINT does on Ctrl+C: stop after the step in
     # flight, as a Stop does, instead of dying mid-step without the last step saved.

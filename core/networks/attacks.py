@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.models import device_of, evaluating
+from core.networks.models import device_of, evaluating
 
 METHODS = ("fgsm", "pgd")
 MAX_EPS = 0.5  # beyond half the pixel range a "perturbation" can paint any digit

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from core.data import DATASETS
-from core.models import ARCHITECTURES, build_model, count_parameters
-from core.paths import configured_dir
+from core.networks.models import ARCHITECTURES, build_model, count_parameters
+from core.machine.paths import configured_dir
 
 ENV_WEIGHTS = "MNIST_STUDIO_WEIGHTS"
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 MANIFEST = "manifest.json"
 
 SHIPPED, RUN, UPLOAD = "shipped", "run", "upload"
@@ -29,7 +29,7 @@ SHIPPED, RUN, UPLOAD = "shipped", "run", "upload"
 class ModelEntry:
     """One selectable model. `key` is stable across reruns and sessions."""
     key: str  # "shipped:mnist-cnn.pt", "run:<run id>" or "upload:<sha1 of the file>"
-    source: str  # SHIPPED, RUN or UPLOAD (core.uploads: a visitor's own checkpoint)
+    source: str  # SHIPPED, RUN or UPLOAD (core.server.uploads: a visitor's own checkpoint)
     dataset: str
     architecture: str
     path: Path

@@ -1,4 +1,4 @@
-"""The building blocks core.spec makes models of, beyond torch.nn's own."""
+"""The building blocks core.networks.spec makes models of, beyond torch.nn's own."""
 from __future__ import annotations
 
 import torch
