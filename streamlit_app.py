@@ -29,7 +29,7 @@ def main() -> None:
     from core.server.visitors import server_secret
     from ui.common import state
     from ui.common.errors import guard, show_callback_error
-    from ui.common.identity import current_viewer
+    from ui.common.identity import current_viewer, settings_problem
 
     # Each url_path is its page file's name (the default page's URL is "/"): Streamlit
     # 1.67 runs the first script run after a server start (and AppTest every run) as a
@@ -47,6 +47,11 @@ def main() -> None:
         st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:"),
     ]
     page = st.navigation({"MNIST Studio": pages})
+    problem = settings_problem()
+    if problem:  # e.g. an admin token short enough to guess: the app does not run
+        st.error(f"**MNIST Studio will not run with this server's settings.** {problem}",
+                 icon=":material/block:")
+        st.stop()
     timings.set_page(page.url_path or "classify")
     state.new_run()
     with guard(), timings.stage("identity"):
