@@ -135,7 +135,7 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         found = model_answer(ckpt.model, pre, ckpt.meta.class_names, k,
                              gradient=method == "gradient")
     result = found.classification
-    show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
+    verdict = show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     m1, m2, m3 = st.columns(3)
@@ -146,7 +146,8 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     if runner:
         m3.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
                   delta_arrow="off")
-    teach.offer(sel.dataset, pre.image, result.predicted, source)  # "It's a 7"
+    teach.offer(sel.dataset, pre.image, result.predicted, source,  # "It's a 7"
+                flagged=verdict is not None and not verdict.familiar)
     with timings.stage("charts"):
         st.plotly_chart(charts.top_k_bars(result.top, title=f"Top {k}"), config=charts.STATIC,
                         key="classify_topk")
