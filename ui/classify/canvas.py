@@ -39,7 +39,12 @@ STROKE = 10
 # again under its own name with the same assets and a root that carries one
 # style rule: the style lands in the component's shadow root, where page CSS
 # cannot reach. !important beats the inline display the component sets.
+# The package registers its own definition when imported, so Streamlit's registry
+# warns that ours overwrites it ("is already registered. Overwriting previous
+# definition"), once per server start; that one warning, about this component, is
+# expected and dropped (_ExpectedOverwrite).
 COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
 COMPONENT_HTML = ('<style>.dc-toolbar { display: none !important; }</style>'
                   '<div class="canvas-root"></div>')
 
@@ -77,14 +82,27 @@ def strokes() -> int:
     return len(st.session_state.get(OBJECTS) or [])
 
 
+class _ExpectedOverwrite(logging.Filter):
+    """Drops the registry's warning that COMPONENT is overwritten: we mean to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.args and record.args[0] == COMPONENT
+                    and "already registered" in str(record.msg))
+
+
 def _use_toolbarless_component() -> None:
     """Register the canvas component with COMPONENT_HTML once per runtime (see above)."""
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 
     existing = get_bidi_component_manager().get(COMPONENT)
     if existing is None or existing.html != COMPONENT_HTML:
-        st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
-                                   css="index-*.css", isolate_styles=True)
+        registry_log, expected = logging.getLogger(REGISTRY_LOGGER), _ExpectedOverwrite()
+        registry_log.addFilter(expected)
+        try:
+            st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
+                                       css="index-*.css", isolate_styles=True)
+        finally:
+            registry_log.removeFilter(expected)
 
 
 def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
