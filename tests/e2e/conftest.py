@@ -113,8 +113,11 @@ def _snapshot_shipped_weights(dest: Path) -> None:
     for path in SHIPPED_WEIGHTS.glob("*.pt"):
         if not path.name.endswith(".last.pt"):  # resumable state of a run in progress
             shutil.copy2(path, dest / path.name)
-    if (SHIPPED_WEIGHTS / "predictions").is_dir():  # their test-set results (Evaluate, Mistakes)
-        shutil.copytree(SHIPPED_WEIGHTS / "predictions", dest / "predictions")
+    # Their test-set results (Evaluate, Mistakes), embedding maps (Inside the model) and
+    # accuracy under attack (Evaluate), as shipped.
+    for folder in ("predictions", "embeddings", "robust"):
+        if (SHIPPED_WEIGHTS / folder).is_dir():
+            shutil.copytree(SHIPPED_WEIGHTS / folder, dest / folder)
 
 
 def _train_stand_in_weights(dest: Path, data_root: Path) -> None:

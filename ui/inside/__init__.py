@@ -1,0 +1,1 @@
+"""Helpers of the Inside the model page (pages/inside.py)."""
