@@ -16,6 +16,10 @@ change the run is refused. A run whose loss diverged exits with status 1.
 
 fine-tunes a checkpoint on a small labelled set (core/train/finetune_cli.py).
 
+    python -m core.train --dataset mnist --model fastcnn --epochs 1 --export-script run.py
+
+writes the run as a standalone PyTorch script (core/train/script.py) and trains nothing.
+
 --register records the run in the app's run store, through the registrar that
 `main` is given: the run system's (core.runs.register.register_run, passed
 in by core/train/__main__.py), so the trainer does not import the run system.
@@ -102,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue an interrupted run from its *.last.pt, with its own settings "
                         "and --out (only --device and --data-dir may differ)")
+    p.add_argument("--export-script", default=None, metavar="FILE.py",
+                   help="write these settings as a standalone PyTorch script (imports only "
+                        "torch and torchvision; run it with: python FILE.py --data DIR) and "
+                        "train nothing")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
     p.add_argument("--register", action="store_true",
@@ -211,6 +219,25 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
     return True
 
 
+def _export_script(args: argparse.Namespace) -> int:
+    """--export-script: the settings as a standalone script (core/train/script.py); no data
+    is read and nothing trains."""
+    from core.train.script import script
+    if args.resume:
+        print("error: --export-script writes the script of the settings given as flags; "
+              "it does not take --resume", file=sys.stderr)
+        return 2
+    try:
+        text = script(_config(args))
+        Path(args.export_script).write_text(text)
+    except (ValueError, OSError) as err:  # ConfigError, SpecError; an unwritable path
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.export_script} ({len(text.splitlines())} lines): run it with "
+          f"python {shlex.quote(args.export_script)} --data DIR (a torchvision data root)")
+    return 0
+
+
 def main(argv: list[str] | None = None, register: Registrar | None = None) -> int:
     """The command line; `register` records a run for --register (core/train/__main__.py
     passes the run system's)."""
@@ -224,6 +251,8 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     from core.machine.device import pick_device
 
     args, given = _parse(argv)
+    if args.export_script:
+        return _export_script(args)
     if args.register and register is None:
         print("error: --register needs the app's run system: run python -m core.train",
               file=sys.stderr)
