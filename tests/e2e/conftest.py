@@ -115,6 +115,8 @@ def _snapshot_shipped_weights(dest: Path) -> None:
             shutil.copy2(path, dest / path.name)
     if (SHIPPED_WEIGHTS / "predictions").is_dir():  # their test-set results (Evaluate, Mistakes)
         shutil.copytree(SHIPPED_WEIGHTS / "predictions", dest / "predictions")
+    if (SHIPPED_WEIGHTS / "neighbours").is_dir():  # the defaults' training-set features
+        shutil.copytree(SHIPPED_WEIGHTS / "neighbours", dest / "neighbours")
 
 
 def _train_stand_in_weights(dest: Path, data_root: Path) -> None:

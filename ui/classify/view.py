@@ -17,7 +17,7 @@ from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
 from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
 from core.predict.saliency import METHODS, saliency
-from ui.classify import fool, teach
+from ui.classify import fool, neighbours, teach
 from ui.classify.familiarity import show_flag
 from ui.common import charts, state, timings
 from ui.common.errors import show_error
@@ -76,6 +76,8 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
     if pre is not None and not pre.blank:
         with timings.stage("fool"):  # full width, under both columns
             fool.panel(sel, ckpt, pre)  # runs the attack only while its expander is open
+        with timings.stage("neighbours"):  # searches only while its expander is open
+            neighbours.panel(sel, pre, source)
     if compare_all and pre is not None and not pre.blank:
         with timings.stage("every model"):
             _every_model(sel, pre)

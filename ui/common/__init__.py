@@ -10,6 +10,7 @@ errors          failures shown as messages (guard, guarded, safe_callback), neve
 data_download   the "Download <dataset>" button under a missing-dataset message
 deep_links      a page URL opened on a fresh server: leaving Streamlit's legacy pages/ pass
 timings         opt-in stage-by-stage timings of script runs ($MNIST_STUDIO_TIMINGS)
+neighbours      the nearest training images to an input (Classify, Mistakes), computed once
 charts          Plotly figure builders used across pages: bars, images, heatmaps, curves
 insight_charts  figures of Inside the model and Compare runs: heat strips, embedding map, runs
 

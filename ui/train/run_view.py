@@ -16,6 +16,7 @@ from core.runs.state import RunState
 from ui.common import charts, state
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
+from ui.train.code import no_code_for_finetune, show_code
 from ui.train.form import settle
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
@@ -255,6 +256,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
         st.caption(config_summary(snap.config))
     if snap.state.active:
         _live(snap, side)
+        _code(snap)
         return
     _placement(snap)
     _outcome(snap)
@@ -265,6 +267,15 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     if snap.test and snap.result:
         _results(snap)
     _actions(snap, in_use)
+    _code(snap)
+
+
+def _code(snap: RunSnapshot) -> None:
+    """The run as a standalone PyTorch script (any run: its settings are on show anyway)."""
+    if snap.finetune:
+        no_code_for_finetune()
+    else:
+        show_code(snap.config, key="train_code")
 
 
 def runs_section(in_use: str | None) -> None:
