@@ -12,7 +12,7 @@ from core.predict.preprocess import from_canvas
 from core.runs.api import get_service
 from core.train.config import TrainConfig
 from core.train.script import script
-from tests.test_app import (ADMIN, PAGES, _app, _digit_canvas, _fill_train_form, _metric,  # noqa: F401
+from tests.test_app import (ADMIN, _app, _digit_canvas, _fill_train_form, _metric,  # noqa: F401
                             _no_exception, env, weights)
 from ui.common.state import CANVAS_RGBA
 

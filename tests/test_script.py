@@ -246,3 +246,16 @@ def test_a_missing_dataset_is_said_in_one_line(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         _load(path, "run_missing").main(["--data", str(not_a_folder), "--epochs", "1"])
     assert str(exit_.value.code).startswith(f"cannot load MNIST under {not_a_folder}: ")
+
+
+def test_a_kind_without_a_code_rule_trains_but_has_no_script(monkeypatch):
+    from core.networks import spec as specs
+    from core.networks.spec import Kind, SpecError
+
+    monkeypatch.setitem(specs.KINDS, "twice", Kind(
+        "twice", "twice", "doubles its input", walk=lambda layer, shape: (shape, 0, 0),
+        module=lambda layer, shape: nn.Identity()))
+    cfg = _config(model="custom", layers="conv4k3,twice,fc10")
+    assert build_model(cfg.model, cfg.layers)  # it builds (and so trains)
+    with pytest.raises(SpecError, match=r"layer 2 \(twice\): the twice kind has no code rule"):
+        script(cfg)

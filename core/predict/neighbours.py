@@ -8,10 +8,10 @@ with: "your A sits among these 4s".
 
 The training images are the 48,000 the app's runs train on (core.data.load_bundle's
 train part, never the 12,000 validation images or the test set). Their features cost
-a pass of the model over all of them (about 3 minutes for the ResNet on a busy 2-core
-CPU), so they are computed once per model and kept as unit vectors in float16
-(48,000 x 128 x 2 bytes = 12 MB for the ResNet), in one of two places, like the test
-predictions (core.evaluate.predictions):
+a pass of the model over all of them (minutes for the ResNet on a 2-core CPU), so they
+are computed once per model and kept as unit vectors in float16 (48,000 x 128 x 2
+bytes = 12 MB for the ResNet, before compression), in one of two places, like the
+test predictions (core.evaluate.predictions):
 
 - beside the checkpoint: `<folder>/neighbours/<stem>.npz` (the shipped models', written
   by scripts/ship_neighbours.py);
@@ -22,10 +22,11 @@ was computed from; a file that does not match (a retrained checkpoint, other dat
 ignored and the features are computed again rather than answering for another model.
 
 A query is exact over the stored vectors: every cosine, in float32, then the top k
-(ties: the lower index first). The float16 rounding moves a cosine by at most 2^-11
-(measured: 1.3e-4); among the 48,000 the 8th and 9th neighbours of a drawing are often
-closer than that (median gap 5e-5 for the ResNet), so the rounding may swap which of
-two practically equal images comes 8th, never one that is clearly nearer.
+(ties: the lower index first), the same answer as a brute-force search. Rounding the
+features to float16 moves a cosine by less than 0.001 (each number by at most 2^-11 of
+itself, the vector's length likewise); where two training images are closer than that
+to the k-th place it may swap them, never put in one that is clearly farther
+(`python -m bench.neighbours --float16-effect` measures how often: docs/speed.md).
 """
 from __future__ import annotations
 

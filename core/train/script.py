@@ -57,14 +57,17 @@ def script(cfg: TrainConfig) -> str:
 def _header(cfg: TrainConfig) -> str:
     spec = DATASETS[cfg.dataset]
     model = "a custom network" if cfg.model == CUSTOM else cfg.model
+    what = textwrap.fill(
+        "Generated from the run's settings; it needs only torch and torchvision, and does "
+        "what the app's trainer does with them: the same network, the same "
+        f"{TRAIN_SIZE:,} training and {VAL_SIZE:,} validation images, optimizer, schedule"
+        + (", augmentation" if cfg.augment else "") + "; the best epoch (by validation "
+        "loss) is scored once on the 10,000 test images. The app adds only speed "
+        "(channels-last, fused optimizers, bf16 where the CPU has it) and stop/resume, so "
+        "a run of this script ends within the luck of the draw of the app's.", width=88)
     return f'''"""An MNIST Studio run as a standalone PyTorch script: {model} on {spec.title}.
 
-Generated from the run's settings; it needs only torch and torchvision, and does what
-the app's trainer does with them: the same network, the same {TRAIN_SIZE:,} training and
-{VAL_SIZE:,} validation images, optimizer, schedule{", augmentation" if cfg.augment else ""}; the best epoch (by
-validation loss) is scored once on the 10,000 test images. The app adds only speed
-(channels-last, fused optimizers, bf16 where the CPU has it) and stop/resume, so a run
-of this script ends within the luck of the draw of the app's.
+{what}
 
     python run.py --data DIR --epochs {cfg.epochs}
 
