@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import REAL_DATA, real_data_present  # noqa: E402
-from tests.e2e.conftest import (CHROMIUM_ARGS, OUTPUT, SHIPPED_WEIGHTS, AppSetup,  # noqa: E402
-                                browser_missing, chromium_path)
-from tests.e2e.test_browser import cold_start, load_average, summary  # noqa: E402
+from bench.appserver import REAL_DATA, real_data_present  # noqa: E402
+from bench.browser import CHROMIUM_ARGS, browser_missing, chromium_path
+from bench.appserver import OUTPUT, SHIPPED_WEIGHTS, AppSetup
+from bench.browser import cold_start, load_average, summary  # noqa: E402
 
 PARTS = ["release_to_encode_ms", "encode_ms", "encode_to_send_ms", "send_to_server_run_ms",
          "server_run_to_prediction_sent_ms", "prediction_sent_to_received_ms",

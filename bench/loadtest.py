@@ -37,7 +37,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -238,7 +238,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def _data_root(s: LoadSettings, folder: Path) -> Path:
     if s.real_data:
         return REAL_DATA
-    from tests.fakedata import write_fake_dataset
+    from bench.fakedata import write_fake_dataset
     root = folder / "data"
     write_fake_dataset(root, "mnist", n_train=s.train_samples, n_test=200, seed=1)
     return root

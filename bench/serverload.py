@@ -30,13 +30,12 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.protocol import Session  # noqa: E402
 from bench.strokes import canvas_value  # noqa: E402
-from tests.conftest import REAL_DATA  # noqa: E402
-from tests.e2e.conftest import SHIPPED_WEIGHTS, AppSetup, _snapshot_shipped_weights, serve  # noqa: E402
+from bench.appserver import (REAL_DATA, SHIPPED_WEIGHTS, AppSetup, serve,  # noqa: E402
+                             snapshot_shipped_weights)
+from bench.procs import descendants  # noqa: E402
 
 PAGES = ["Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes", "Dataset explorer",
          "Classify"]
@@ -180,8 +180,8 @@ def browser_strokes(url: str, level: Level, until: float, count: int) -> None:
     """`count` Chromium tabs, each drawing a stroke on a cleared canvas every few seconds."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, new_tab
-    from tests.e2e.test_browser import clear_canvas, timed_stroke
+    from bench.browser import CHROMIUM_ARGS, chromium_path, new_tab
+    from bench.browser import clear_canvas, timed_stroke
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -218,10 +218,9 @@ class Usage(threading.Thread):
         self.seen: dict[int, float] = {}  # pid -> its last CPU seconds (ended ones stay counted)
 
     def run(self) -> None:
-        from bench.loadcheck import _descendants
         tick = os.sysconf("SC_CLK_TCK")
         while not self.done.wait(1.0):
-            pids = set(self.roots) | {p for root in self.roots for p, _ in _descendants(root)}
+            pids = set(self.roots) | {p for root in self.roots for p, _ in descendants(root)}
             rss = 0.0
             for pid in pids:
                 try:
@@ -245,7 +244,7 @@ class Usage(threading.Thread):
 
 
 def server_pids(url: str) -> list[int]:
-    from tests.procs import with_command
+    from bench.procs import with_command
     return with_command(f"--server.port {url.rsplit(':', 1)[1]}")
 
 
@@ -373,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="serverload-") as tmp:
         base = Path(tmp)
-        _snapshot_shipped_weights(base / "weights")
+        snapshot_shipped_weights(base / "weights")
         for n in a.visitors:
             level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed)
             row = summary(level)

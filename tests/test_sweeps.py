@@ -13,7 +13,7 @@ from core.runs.sweeps import Axis, SweepError, SweepSpec
 from core.server.settings import load_settings
 from core.train.config import TrainConfig
 from core.server.visitors import Viewer
-from tests.test_service import cfg, make_service  # noqa: F401  (the fixture)
+from tests.test_service import cfg
 
 A, B = Viewer("v:alice"), Viewer("v:bob")
 ADMIN = Viewer("u:teacher@example.org", admin=True)

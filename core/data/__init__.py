@@ -171,18 +171,18 @@ def load_split(name: str, train: bool, root: str | os.PathLike | None = None,
             split = _load_torchvision(spec, train, root_path, download=False)
         except RuntimeError:
             if not download:
-                raise DataMissingError(_missing_message(spec, root_path), spec.name) from None
+                raise DataMissingError(missing_message(spec, root_path), spec.name) from None
             try:
                 split = _load_torchvision(spec, train, root_path, download=True)
             except Exception as err:  # URLError, socket errors, checksum errors...
                 raise DataMissingError(
-                    _missing_message(spec, root_path) + f" Download failed: {err}",
+                    missing_message(spec, root_path) + f" Download failed: {err}",
                     spec.name) from None
         _cache[key] = split
         return split
 
 
-def _missing_message(spec: DatasetSpec, root: Path) -> str:
+def missing_message(spec: DatasetSpec, root: Path) -> str:
     raw = root / spec.folder / "raw"
     return (f"{spec.title} not found under {raw}. Put the four IDX files there "
             "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "

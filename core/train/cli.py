@@ -84,7 +84,8 @@ def _add_setting_flags(p: argparse.ArgumentParser) -> None:
                        help=s.help + (f" ({'; '.join(shown)})" if shown else ""))
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The flags: every TrainConfig setting, plus where to write, resume and register."""
     p = argparse.ArgumentParser(
         prog="python -m core.train",
         description="Train a model on MNIST or Fashion-MNIST. The best epoch by validation "
@@ -114,9 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     """The arguments, and the names of those given on the command line (not defaulted)."""
-    p = _parser()
+    p = parser()
     args = p.parse_args(argv)
     for action in p._actions:  # parsed again with no defaults: what is left was typed
         action.default = argparse.SUPPRESS
@@ -139,11 +140,12 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     return args, given
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
+def config_of(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings from parsed flags (raises ConfigError, naming the field)."""
     return TrainConfig.from_values(vars(args))
 
 
-def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
+def resumed_run(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
     """The run a --resume continues (on this machine's device and data), its --out, and
     a line saying so. Raises ValueError for a flag that would change the run."""
     point = resume_point(args.resume)
@@ -223,17 +225,17 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
 
     from core.machine.device import pick_device
 
-    args, given = _parse(argv)
+    args, given = parse_args(argv)
     if args.register and register is None:
         print("error: --register needs the app's run system: run python -m core.train",
               file=sys.stderr)
         return 2
     try:
         if args.resume:
-            point, out, said = _resumed(args, given)
+            point, out, said = resumed_run(args, given)
             cfg, last = point.config, Path(args.resume)  # saves go on into the same file
         else:
-            cfg = _config(args)
+            cfg = config_of(args)
             out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
             last = out.with_suffix(".last.pt")
         pick_device(cfg.device)  # a device this machine lacks: said now, not as a traceback

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, serve
-from tests.e2e.test_browser import (FIRST_LOAD_MS, assert_no_errors, go_to, main,
-                                    prediction_metric, settle)
+from bench.browser import SCREENSHOTS
+from bench.appserver import serve
+from bench.browser import FIRST_LOAD_MS, assert_no_errors, go_to, main, prediction_metric, settle
 
 try:
     from playwright.sync_api import Error as PlaywrightError

@@ -19,9 +19,8 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     expect = None
 
-from tests.e2e.conftest import new_tab
-from tests.e2e.test_browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors, fill_number, main,
-                                    settle)
+from bench.browser import new_tab
+from bench.browser import FIRST_LOAD_MS, PAGE_MS, assert_no_errors, fill_number, main, settle
 
 # (URL path, heading): every page of streamlit_app.py.
 PAGES = [("", "Classify"), ("inside", "Inside the model"), ("handwriting", "Your handwriting"),
