@@ -10,8 +10,8 @@ the live view does, until its run has ended. Every 4th visitor starts a run thre
 as long and presses Stop once it trains; `--over-quota` visitors start a second run and then a third,
 which the per-visitor limit must refuse. The first of them presses Start before anyone
 else does, so that its third Start meets its own limit, not a queue the others filled
-(CI, 2026-12-05: every second Start of theirs found the queue full, was retried after
-the first run had ended, and the limit went untested). A visitor whose Start finds the
+(else its Starts may find the queue full, be retried after its first run has ended, and
+leave the limit untested). A visitor whose Start finds the
 server's queue full is told so and tries again a few seconds later.
 
 Visitors are interleaved on a small thread pool (one page render at a time per

@@ -33,14 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.data import DATASETS, data_root
-from bench.browser import CHROMIUM_ARGS, DOCS_SCREENSHOTS, browser_missing, chromium_path, new_tab
-from bench.appserver import OUTPUT, SHIPPED_WEIGHTS, AppSetup, snapshot_shipped_weights, serve
-from bench.browser import (CHART_POINTS, DOCS_MAX_HEIGHT, DOCS_NAMES, FIRST_LOAD_MS, PAGE_MS,
-                           assert_no_errors, fill_number, go_to, main, open_app, pick,
-                           prediction_metric, screenshot, settle)
+from playwright.sync_api import sync_playwright
+
+from bench.appserver import OUTPUT, SHIPPED_WEIGHTS, AppSetup, serve, snapshot_shipped_weights
+from bench.browser import (CHART_POINTS, CHROMIUM_ARGS, DOCS_MAX_HEIGHT, DOCS_NAMES,
+                           DOCS_SCREENSHOTS, FIRST_LOAD_MS, PAGE_MS, PAGES, assert_no_errors,
+                           browser_missing, chromium_path, expect, fill_number, go_to, main,
+                           new_tab, open_app, pick, prediction_metric, screenshot, settle)
 from bench.procs import wait_gone, with_command
-from bench.browser import expect, PAGES
+from core.data import DATASETS, data_root
 
 DEFAULT_TIMEOUT_S = 900
 RUNS = (("ffnn-small", 3), ("ffnn", 5))  # (architecture, epochs): the second is pictured live
@@ -187,7 +188,6 @@ def main_(argv: list[str] | None = None) -> int:
         print(f"cannot take screenshots: no {SHIPPED_WEIGHTS / 'manifest.json'}", file=sys.stderr)
         return 2
 
-    from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
     logs = OUTPUT / "screenshots-run"

@@ -13,7 +13,7 @@ pytest_plugins = ["tests.apptest"]
 
 from bench.appserver import REAL_DATA, real_data_present  # noqa: E402
 from bench.fakedata import write_fake_dataset  # noqa: E402
-from bench.procs import wait_gone, with_command  # noqa: E402
+from bench.procs import wait_gone, with_command, with_environment  # noqa: E402
 from core.runs.api import RunService  # noqa: E402
 from core.server.settings import load_settings  # noqa: E402
 

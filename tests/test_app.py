@@ -236,7 +236,7 @@ def _classify_upload(name: str, data: bytes) -> AppTest:
 
 
 def test_noise_photo_is_called_too_noisy_not_blank(env):
-    """Issue 22, defect 3: a 640x480 noise JPEG has no clear object; it is not blank."""
+    """a 640x480 noise JPEG has no clear object; it is not blank."""
     noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
     buf = io.BytesIO()
     Image.fromarray(noise).save(buf, format="JPEG", quality=90)
@@ -253,7 +253,7 @@ def test_blank_photo_is_called_blank(env):
 
 
 def test_upload_names_are_shown_exactly_as_uploaded(env):
-    """Issue 22, defect 4: "not_an_image.png" was shown as "Not_an_image.png"."""
+    """"not_an_image.png" was shown as "Not_an_image.png"."""
     from tests.test_preprocess import png_header
     for name, data in [("not_an_image.png", b"just some text"),
                        ("huge_48mp_digit1.png", png_header(8000, 6000))]:
@@ -365,7 +365,7 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
     at.button(key="train_start").click().run()
     no_exception(at)
     said = [e.value for e in at.error] + [w.value for w in at.warning]
-    # Once, as the refusal (issue 22, defect 5: it was a yellow and a red box).
+    # Once, as the refusal (not a yellow and a red box).
     assert len([m for m in said if "epochs must be between 1 and 200, got 500" in m]) == 1, said
     assert any("epochs must be between 1 and 200, got 500" in e.value for e in at.error)
     assert get_service().list_runs(ADMIN) == []  # nothing queued
@@ -388,7 +388,7 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
 @pytest.mark.parametrize("field, value", [("epochs", 2.5), ("epochs", 0), ("seed", 1.5),
                                           ("erase", 3.5)])
 def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, value):
-    """Issue 22, defect 5: epochs 2.5 was turned into 2 and a run started."""
+    """epochs 2.5 was turned into 2 and a run started."""
     at = new_session("train")
     fill_train_form(at, epochs=1)
     at.toggle(key="train_augment").set_value(True).run()  # cutout: only with augmentation
@@ -403,7 +403,7 @@ def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, val
 
 
 def test_routine_input_errors_are_one_info_line_in_the_server_log(env, caplog):
-    """Issue 22, defect 13: epochs 0 and a bad upload wrote full tracebacks to the log."""
+    """epochs 0 and a bad upload wrote full tracebacks to the log."""
     with caplog.at_level(logging.INFO, logger="mnist_studio"):
         _classify_upload("not_an_image.png", b"just some text")
         at = new_session("train")

@@ -51,7 +51,7 @@ def test_bad_checkpoints_get_a_clear_message_and_change_nothing(env, tmp_path):
     save_checkpoint(wrong, build_model("ffnn-small"), CheckpointMeta.new("mnist", "cnn"))
     pickle = tmp_path / "pickle.pt"
     torch.save({"format": "mnist-studio/1", "evil": object.__new__(Calibration)}, pickle)
-    unreadable = "x.pt: not a PyTorch checkpoint (unreadable)"  # issue 22, defects 1 and 2
+    unreadable = "x.pt: not a PyTorch checkpoint (unreadable)"
     cases = {b"this is not a checkpoint": unreadable,
              np.random.default_rng(0).bytes(5000): unreadable,
              wrong.read_bytes(): "do not fit architecture 'cnn'",

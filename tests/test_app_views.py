@@ -1,4 +1,4 @@
-"""Views that confused a new user (issue 22, items 9-12), through AppTest on the fake data."""
+"""Views that confused a new user, through AppTest on the fake data."""
 from __future__ import annotations
 
 import json

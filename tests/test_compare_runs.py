@@ -48,7 +48,7 @@ def test_metric_series_picks_the_metric_and_its_axis():
     assert CurveMetric.TRAIN_LOSS.x_title == "step" and CurveMetric.VAL_LOSS.x_title == "epoch"
 
 
-# ------------------------------------------------ which runs, how named (issue 22, item 10)
+# ------------------------------------------------------------------ which runs, how named
 
 def _run(stamp: str, state: str = "finished", val: float | None = None, mine: bool = True,
          **cfg) -> RunSnapshot:

@@ -148,7 +148,7 @@ def test_tick_queues_trials_one_at_a_time_and_prunes_a_hopeless_one(make_service
     assert [t.state for t in done.trials] == ["finished", "finished", "finished", "pruned"]
     assert [t.val_accuracy for t in done.trials] == [0.90, 0.80, 0.85, 0.1]
     assert done.best.number == 0 and done.best.params == {"lr": 3e-3, "seed": 0}
-    from core.runs.summaries import run_row
+    from ui.train.run_rows import run_row
     assert run_row(service.get(hopeless.id, A)).state == "pruned"  # the Train page's table
 
 

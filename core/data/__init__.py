@@ -147,7 +147,7 @@ _cache_lock = threading.Lock()
 
 
 def _load_torchvision(spec: DatasetSpec, train: bool, root: Path, download: bool) -> Split:
-    import torch
+    import torch  # here, not with DATASETS: see the module's docstring
 
     ds = spec.torchvision_class(str(root), train=train, download=download)
     return Split(ds.data.contiguous(), ds.targets.to(torch.int64).contiguous())
@@ -193,7 +193,7 @@ def missing_message(spec: DatasetSpec, root: Path) -> str:
 def train_val_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
                       seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """A deterministic, disjoint split of range(n) into (train, validation) indices."""
-    import torch
+    import torch  # here, not with DATASETS: see the module's docstring
 
     if not 0 < val_size < n:
         raise ValueError(f"val_size must be in (0, {n}), got {val_size}")

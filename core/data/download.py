@@ -67,6 +67,7 @@ def raw_folder(name: str, root: str | os.PathLike | None = None) -> Path:
 
 
 def _md5(path: Path) -> str:
+    # torchvision: seconds of import (with torch) that a page offering Download need not pay
     from torchvision.datasets.utils import calculate_md5
     return calculate_md5(str(path))
 
@@ -133,7 +134,7 @@ def download(name: str, root: str | os.PathLike | None = None,
         raise DataMissingError(
             missing_message(spec, data_root(root)) + f" Download failed: no network "
             f"({hosts} did not answer within {CONNECT_TIMEOUT_S:g} s).", dataset=name)
-    from torchvision.datasets.utils import download_and_extract_archive
+    from torchvision.datasets.utils import download_and_extract_archive  # as above
 
     archives = dict(cls.resources)  # "train-images-idx3-ubyte.gz" -> MD5 of the .gz
     folder.mkdir(parents=True, exist_ok=True)

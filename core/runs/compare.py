@@ -80,7 +80,7 @@ def default_runs(runs: Sequence[RunSnapshot], dataset: str | None = None,
     a run that learned, the newest (as `runs` come, newest first).
 
     Not simply the newest two: those may be a diverged and a near-chance run, which
-    compare nothing (issue 22, item 10)."""
+    compare nothing."""
     learned = [r for r in runs if _learned(r)]
     pools = [[r for r in learned if r.mine and r.config.dataset == dataset],
              [r for r in learned if r.mine], learned]
@@ -112,7 +112,7 @@ def run_labels(runs: Sequence[RunSnapshot]) -> list[str]:
 
 def missing_note(run: RunSnapshot, metric: CurveMetric) -> str:
     """Why a run has no point of `metric`: none yet, or it ended before the first one
-    (not "none recorded yet" for a run that is over: issue 22, item 10)."""
+    (not "none recorded yet" for a run that is over)."""
     first = "first step" if metric is CurveMetric.TRAIN_LOSS else "first validation"
     if run.state.active:
         return f"no {metric.noun} recorded yet"

@@ -21,6 +21,7 @@ web process, whose page then says "busy"), then raise StoreBusy.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from core.runs.manifest import write_manifest
 from core.runs.state import RunFolder, RunState
 
 DB_NAME = "runs.sqlite"
@@ -220,7 +222,6 @@ class StepSeries:
 
 def new_run_id(config: Any) -> str:
     """<date>-<time>-<dataset>-<model>-<4 hex>: a run's id and its folder's name."""
-    import datetime as dt
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{config.dataset}-{config.model}-{os.urandom(2).hex()}"
 
@@ -586,7 +587,6 @@ class RunDatabase:
         Two processes changing one run at once may write it in either order; the next
         change of the run (its end is the last) puts the newest back."""
         record = self.get(run_id)
-        from core.runs.manifest import write_manifest
         try:
             write_manifest(record, self.epochs(run_id))
         except OSError as err:

@@ -269,6 +269,7 @@ def new_sweep_id(spec: SweepSpec) -> str:
 
 
 def _study(runs_dir: str | Path, sweep_id: str, spec: SweepSpec, create: bool = False):
+    # optuna (0.44 s to import) where a study is opened, not in every page that lists sweeps
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -308,7 +309,7 @@ def tick(store: RunDatabase, settings: RunSettings) -> None:
 
 
 def _advance(store: RunDatabase, settings: RunSettings, row: SweepRow) -> None:
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # as in _study
     spec = SweepSpec.from_json(row.spec)
     study = _study(store.runs_dir, row.id, spec)
     runs = {r.config["sweep"]["trial"]: r for r in store.sweep_runs(row.id)}
@@ -343,7 +344,7 @@ def _submit(store: RunDatabase, settings: RunSettings, row: SweepRow, spec: Swee
 
 def _follow(store: RunDatabase, study, frozen, run: RunRecord | None) -> None:
     """Report a trial's new epochs to Optuna; prune it, or record how it ended."""
-    import optuna
+    import optuna  # as in _study
     from optuna.trial import TrialState
     if run is None:  # asked for, never queued (the scheduler stopped in between)
         study.tell(frozen.number, state=TrialState.FAIL)

@@ -28,18 +28,24 @@ import json
 import math
 import shlex
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from core.data import load_bundle
+from tqdm import tqdm
+
+from core.data import DataMissingError, load_bundle
+from core.evaluate.final import finish
+from core.evaluate.metrics import EvalResult
+from core.machine.device import pick_device
+from core.networks.checkpoints import CheckpointError
 from core.networks.models import CUSTOM
 from core.networks.spec import GRAMMAR
 from core.train.config import TrainConfig
-from core.evaluate.metrics import EvalResult
 from core.train.events import EpochEvent, Event, StepEvent, TrainResult
-from core.evaluate.final import finish
+from core.train.finetune_cli import main as finetune_main
 from core.train.loop import train
 from core.train.resume import ResumePoint, resume_point
 from core.train.summary import RunSummary
@@ -169,8 +175,6 @@ def resumed_run(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint,
 
 def _progress_printer(cfg: TrainConfig, train_size: int):
     """A tqdm bar on stderr moved by StepEvents, and one line per epoch."""
-    from tqdm import tqdm
-
     steps_per_epoch = math.ceil(train_size / cfg.batch_size)
     bar = tqdm(total=steps_per_epoch * cfg.epochs, unit="step", file=sys.stderr,
                dynamic_ncols=True, disable=None)
@@ -202,7 +206,6 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
               out: Path, last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
     """--register: record the run in the app's run store; False (said why) if it failed.
     The checkpoint stays where it was written either way."""
-    import sqlite3
     try:
         run_id = register(result, test, summary, out, last, log, runs)
     except (OSError, RuntimeError, sqlite3.Error) as err:
@@ -218,12 +221,8 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     passes the run system's)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["finetune"]:  # python -m core.train finetune ...: core/train/finetune_cli.py
-        from core.train.finetune_cli import main as finetune_main
         return finetune_main(argv[1:])
-    from core.networks.checkpoints import CheckpointError
-    from core.data import DataMissingError
 
-    from core.machine.device import pick_device
 
     args, given = parse_args(argv)
     if args.register and register is None:

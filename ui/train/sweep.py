@@ -9,7 +9,6 @@ from dataclasses import asdict
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.runs.curves import format_duration
 from core.runs.api import LimitReached
 from core.networks.models import CUSTOM
 from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, layer_position,
@@ -17,6 +16,7 @@ from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, lay
 from core.networks.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
 from ui.common import charts, state
+from ui.common.format import format_duration
 from ui.common.errors import guarded, safe_callback
 from ui.common.loaders import run_service
 from ui.train.form import form_config

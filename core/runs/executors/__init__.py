@@ -35,8 +35,8 @@ class Executor(Protocol):
 
 
 def make_executor(store: RunDatabase, settings: RunSettings) -> Executor:
-    if settings.uses_ray:
-        from core.runs.executors.ray import RayExecutor
+    if settings.uses_ray:  # only the chosen executor's module: Ray's (and Ray) for a cluster
+        from core.runs.executors.ray import RayExecutor  # see above
         return RayExecutor(store, settings)
-    from core.runs.executors.processes import LocalExecutor
+    from core.runs.executors.processes import LocalExecutor  # as above
     return LocalExecutor(store, settings.worker_count())
