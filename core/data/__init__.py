@@ -7,6 +7,13 @@ out of it directly (see core.train).
 torch is imported by the functions that use it, not here: the app's first page
 reads DATASETS (names, classes, whether one can draw them) before it needs
 torch, and importing torch is most of a cold start (about a second).
+
+Beside this module (DatasetSpec, DATASETS, loading, the split, normalize):
+    download.py     fetching the raw files (torchvision's mirrors, checksums)
+    explore.py      class counts and samples for the Dataset explorer
+    imageset.py     labelled 28x28 image sets as files (.npz, IDX)
+    handwriting.py  a visitor's own labelled drawings, kept for them alone
+    cli.py          `python -m core.data download` (__main__.py runs it)
 """
 from __future__ import annotations
 

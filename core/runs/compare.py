@@ -21,11 +21,6 @@ class ConfigTable:
     differing: list[str]  # the fields whose values are not all equal, in field order
 
 
-def differing_fields(configs: Sequence[TrainConfig]) -> list[str]:
-    """The TrainConfig fields on which the runs disagree (none for fewer than two runs)."""
-    return compare_configs(configs).differing
-
-
 def compare_configs(configs: Sequence[TrainConfig]) -> ConfigTable:
     names = [f.name for f in fields(TrainConfig)]
     values = {name: [getattr(c, name) for c in configs] for name in names}

@@ -1,7 +1,7 @@
 """Executors: where the scheduler's claimed runs train. There are two:
 
-    local.py  one worker process per run on this machine (the default)
-    ray.py    one Ray task per run on a Ray cluster (executor = "ray", or RAY_ADDRESS)
+    processes.py  one worker process per run on this machine (the default)
+    ray.py        one Ray task per run on a Ray cluster (executor = "ray", or RAY_ADDRESS)
 
 The scheduler (core/runs/scheduler.py) claims queued runs from the store and hands
 each to its one executor, which it polls about 10 times a second. An executor
