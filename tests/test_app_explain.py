@@ -12,8 +12,8 @@ from core.predict.preprocess import from_canvas
 from core.runs.api import get_service
 from core.train.config import TrainConfig
 from core.train.script import script
-from tests.test_app import (ADMIN, _app, _digit_canvas, _fill_train_form, _metric,  # noqa: F401
-                            _no_exception, env, weights)
+from tests.apptest import (ADMIN, digit_canvas, fill_train_form, metric_value, new_session,
+                           no_exception, upload_model)
 from ui.common.state import CANVAS_RGBA
 
 OPEN = "classify_neighbours_open"
@@ -27,11 +27,11 @@ def _headline(at) -> re.Match | None:
 
 
 def _drawn(open_: bool):
-    at = _app()
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at = new_session()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.session_state[OPEN] = open_  # as a click on the expander leaves it
     at.run()
-    _no_exception(at)
+    no_exception(at)
     return at
 
 
@@ -47,13 +47,13 @@ def test_a_drawing_sits_among_its_nearest_training_images(env):
     found = _headline(at)
     assert found, [m.value for m in at.markdown]
     assert found["input"] == "Your drawing"
-    assert found["answer"] == _metric(at, "Prediction")
+    assert found["answer"] == metric_value(at, "Prediction")
     # The same neighbours the model finds for the drawing the page saw, counted alike.
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     part = load_bundle("mnist", env["data"]).train
     index = FeatureIndex(compute_features(ckpt.model, part, ckpt.meta.mean, ckpt.meta.std),
                          part.labels)
-    expected = neighbours(ckpt.model, index, from_canvas(_digit_canvas(), "mnist").tensor)
+    expected = neighbours(ckpt.model, index, from_canvas(digit_canvas(), "mnist").tensor)
     names = ckpt.meta.class_names
     share = found["share"]
     assert share == ("all 8" if expected.agreeing == 8 else "none" if expected.agreeing == 0
@@ -72,23 +72,21 @@ def test_a_model_without_features_of_its_own_says_so(env):
     path = env["weights"].parent / "linear.pt"
     save_checkpoint(path, build_model(CUSTOM, "fc10"),
                     CheckpointMeta.new("mnist", CUSTOM, layers="fc10"))
-    at = _app()
-    at.file_uploader(key="model_upload").upload("linear.pt", path.read_bytes()).run()
-    _no_exception(at)
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at = upload_model(new_session(), "linear.pt", path.read_bytes())
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.session_state[OPEN] = True
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert _headline(at) is None
     assert any("No nearest training images for this model: its only learned layer is the "
                "classifier itself" in i.value for i in at.info), [i.value for i in at.info]
 
 
 def test_a_mistake_sits_among_the_training_images_it_was_taken_for(env):
-    at = _app("mistakes")
+    at = new_session("mistakes")
     at.session_state["mistakes_neighbours_open"] = True
     at.run()
-    _no_exception(at)
+    no_exception(at)
     found = _headline(at)
     assert found, [m.value for m in at.markdown]
     shown = next(m.value for m in at.markdown if m.value.startswith("**Test image #"))
@@ -100,10 +98,10 @@ def test_a_mistake_sits_among_the_training_images_it_was_taken_for(env):
 
 
 def test_a_runs_script_is_shown_and_offered(env):
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     (run,) = get_service().list_runs(ADMIN)
     snap = get_service().wait(run.id, ADMIN, timeout=120)
     assert snap.state == "finished", snap.error
@@ -112,7 +110,7 @@ def test_a_runs_script_is_shown_and_offered(env):
     assert not at.code  # closed: not even written
     at.session_state["train_code_open"] = True
     at.run()
-    _no_exception(at)
+    no_exception(at)
     (code,) = [c for c in at.code if c.language == "python"]
     assert code.value == script(snap.config).rstrip("\n")  # st.code drops the last newline
     assert "python run.py --data DIR --epochs 1" in code.value
@@ -120,13 +118,13 @@ def test_a_runs_script_is_shown_and_offered(env):
 
 
 def test_the_layer_editors_network_as_a_script(env):
-    at = _app("train")
-    _fill_train_form(at, epochs=2)
+    at = new_session("train")
+    fill_train_form(at, epochs=2)
     at.selectbox(key="train_model").set_value("custom").run()
     at.text_input(key="train_layers").set_value("conv8k3,pool2,relu,fc32,drop0.1,fc10").run()
     at.session_state["train_form_code_open"] = True
     at.run()
-    _no_exception(at)
+    no_exception(at)
     (code,) = [c for c in at.code if c.language == "python"]
     cfg = TrainConfig(dataset="mnist", model=CUSTOM, layers="conv8k3,pool2,relu,fc32,drop0.1,fc10",
                       epochs=2, batch_size=64, device="cpu")
@@ -134,5 +132,5 @@ def test_the_layer_editors_network_as_a_script(env):
     assert "nn.Conv2d(1, 8, 3)," in code.value and "nn.Linear(1352, 32)," in code.value
     # A network that cannot be built has no script: the form says what is wrong instead.
     at.text_input(key="train_layers").set_value("conv8k3,fc11").run()
-    _no_exception(at)
+    no_exception(at)
     assert not [c for c in at.code if c.language == "python"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from core.runs.api import get_service
-from tests.test_app import (ADMIN, _app, _fill_train_form, _no_exception, env,  # noqa: F401
-                            weights)
+from tests.apptest import ADMIN, new_session, fill_train_form, no_exception
 from ui.common.state import MODEL
 
 
@@ -16,17 +15,17 @@ def _sweep_table(at):
 
 def test_a_sweep_starts_from_the_train_page_and_its_trials_are_listed(env, monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_MAX_SWEEP_TRIALS", "3")
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.multiselect(key="sweep_names").set_value(["lr"]).run()
     at.text_input(key="sweep_values_lr").set_value("0.001, 0.003, 0.01, 0.03").run()
-    _no_exception(at)
+    no_exception(at)
     assert any("this sweep has 4 trials (4 values x 1 seed); the limit on this server is 3"
                in w.value for w in at.warning)
     at.text_input(key="sweep_values_lr").set_value("0.003, 0.01").run()
     assert any("**2 trials** · estimated" in c.value for c in at.caption)
     at.button(key="sweep_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     svc = get_service()
     (sweep,) = svc.sweeps.list(ADMIN)
     table = _sweep_table(at)
@@ -39,7 +38,7 @@ def test_a_sweep_starts_from_the_train_page_and_its_trials_are_listed(env, monke
     for trial in svc.sweeps.get(sweep.id, ADMIN).trials:
         svc.wait(trial.run_id, ADMIN, timeout=60)
     at.run()
-    _no_exception(at)
+    no_exception(at)
     table = _sweep_table(at)
     assert table["State"].tolist() == ["finished", "finished"]
     assert table["Best"].tolist().count("★") == 1
@@ -75,14 +74,14 @@ def test_the_sweep_chart_marks_pruned_and_best_and_uses_parallel_coordinates_for
 
 
 def test_a_custom_models_layer_widths_are_offered_to_the_sweep(env):
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.selectbox(key="train_model").set_value("custom").run()
     at.text_input(key="train_layers").set_value("conv8k3,pool2,relu,fc32,fc10").run()
-    _no_exception(at)
+    no_exception(at)
     assert at.multiselect(key="sweep_names").options[-2:] == [
         "width of layer 1 (conv8k3)", "width of layer 4 (fc32)"]  # conv8k3 and fc32 have widths
     at.multiselect(key="sweep_names").set_value(["layer:4"]).run()
     at.text_input(key="sweep_values_layer:4").set_value("16, 64").run()
-    _no_exception(at)
+    no_exception(at)
     assert any("**2 trials** · estimated" in c.value for c in at.caption)

@@ -1,4 +1,4 @@
-"""ui.common.charts figures, checked on the figure objects (issue 22, item 11)."""
+"""ui.common.charts figures, checked on the figure objects."""
 from __future__ import annotations
 
 import numpy as np

@@ -28,7 +28,7 @@ from core.train import cli as train_cli
 from core.train.config import TrainConfig
 from core.train.loop import train
 from core.train.script import script
-from tests.fakedata import write_idx
+from bench.fakedata import write_idx
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import (assert_no_errors, draw_vertical_stroke, go_to, main, pick,
-                                    prediction_metric, settle, shot)
+from bench.browser import (assert_no_errors, draw_vertical_stroke, go_to, main, pick,
+                           prediction_metric, settle, shot)
 
 try:
     from playwright.sync_api import expect

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 import re
 
-from tests.e2e.test_browser import assert_no_errors, fill_number, go_to, main, pick, settle, shot
-from tests.e2e.test_handwriting import _draw
+from bench.browser import assert_no_errors, fill_number, go_to, main, pick, settle, shot
+from tests.e2e.test_handwriting import draw_strokes
 
 try:
     from playwright.sync_api import expect
@@ -34,7 +34,7 @@ def _open(page, title: str):
 
 def test_draw_a_digit_and_see_its_neighbours(page, app):
     go_to(page, app.url, "Classify")
-    predicted = _draw(page)
+    predicted = draw_strokes(page)
     box = _open(page, "Nearest training images")
     line = box.get_by_text(SITS_AMONG)
     expect(line).to_be_visible(timeout=FEATURES_MS)

@@ -8,16 +8,18 @@ import streamlit as st
 
 from core.networks.catalog import run_stamp
 from core.data import DATASETS
-from core.runs.curves import format_duration, training_curves
+from core.runs.curves import training_curves
 from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
-from core.runs.summaries import config_summary, run_progress, run_row
 from core.runs.state import RunState
 from ui.common import charts, state
+from ui.common.format import format_duration
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
+from ui.common.run_badges import BADGES
 from ui.train.code import no_code_for_finetune, show_code
 from ui.train.form import settle
+from ui.train.run_rows import config_summary, run_progress, run_row
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
 
@@ -251,7 +253,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     `in_use` is the selected model's key, to mark this run's model as the one in use."""
     head, side = st.columns([6, 1], vertical_alignment="center")
     with head.container(horizontal=True, vertical_alignment="center"):
-        badge = snap.state.badge
+        badge = BADGES[snap.state]
         st.badge(badge.text, icon=badge.icon, color=badge.colour)
         st.caption(config_summary(snap.config))
     if snap.state.active:

@@ -9,7 +9,6 @@ from dataclasses import asdict
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.runs.curves import format_duration
 from core.runs.api import LimitReached
 from core.networks.models import CUSTOM
 from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, layer_position,
@@ -17,6 +16,7 @@ from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, lay
 from core.networks.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
 from ui.common import charts, state
+from ui.common.format import format_duration
 from ui.common.errors import guarded, safe_callback
 from ui.common.loaders import run_service
 from ui.train.form import form_config
@@ -240,7 +240,7 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
                          range=[0, 1]))
         fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(
             color=[t.val_accuracy for t in trials], colorscale="Viridis", cmin=0, cmax=1)))
-        return charts._layout(fig, 320, "Best validation accuracy per trial",
+        return charts.apply_layout(fig, 320, "Best validation accuracy per trial",
                               margin=dict(l=60, r=60, t=70, b=20))
     name, best = axes[0].name, sweep.best
     fig = go.Figure()
@@ -258,4 +258,4 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
                                   for t in shown])
     fig.update_xaxes(title=_label(name), type="log" if axes[0].log else None)
     fig.update_yaxes(title="best val accuracy", tickformat=".0%")
-    return charts._layout(fig, 300, "Best validation accuracy per trial")
+    return charts.apply_layout(fig, 300, "Best validation accuracy per trial")
