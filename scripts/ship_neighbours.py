@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch  # noqa: E402
+
 from core.data import load_bundle  # noqa: E402
 from core.machine.device import cpu_threads, pick_device  # noqa: E402
 from core.networks.catalog import read_manifest, shipped_models, weights_dir  # noqa: E402
@@ -37,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    import torch
     torch.set_num_threads(cpu_threads())
     device = pick_device(args.device)
     defaults = set((read_manifest(args.weights_dir).get("default") or {}).values())

@@ -19,11 +19,12 @@ import pytest
 import torch
 from torch import nn
 
-from core.data import DATASETS, load_bundle
+from core.data import DATASETS, load_bundle, train_val_indices
 from core.evaluate.metrics import evaluate
 from core.networks import layers as blocks
+from core.networks import spec as specs
 from core.networks.models import ARCHITECTURES, build_model
-from core.networks.spec import INPUT_SHAPE, KINDS, Layer, check, module_code
+from core.networks.spec import INPUT_SHAPE, KINDS, Kind, Layer, SpecError, check, module_code
 from core.train import cli as train_cli
 from core.train.config import TrainConfig
 from core.train.loop import train
@@ -159,7 +160,6 @@ def test_the_scripts_split_is_the_apps(glyph_root, tmp_path):
     path = tmp_path / "run.py"
     path.write_text(script(_config(model="ffnn-small")))
     module = _load(path, "run_split")
-    from core.data import train_val_indices
     for n in (2000, 60_000):
         ours, theirs = train_val_indices(n, 12_000 if n == 60_000 else n // 5), module.split(n)
         assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
@@ -249,9 +249,6 @@ def test_a_missing_dataset_is_said_in_one_line(tmp_path):
 
 
 def test_a_kind_without_a_code_rule_trains_but_has_no_script(monkeypatch):
-    from core.networks import spec as specs
-    from core.networks.spec import Kind, SpecError
-
     monkeypatch.setitem(specs.KINDS, "twice", Kind(
         "twice", "twice", "doubles its input", walk=lambda layer, shape: (shape, 0, 0),
         module=lambda layer, shape: nn.Identity()))
