@@ -93,8 +93,8 @@ def _settings(cfg: TrainConfig) -> str:
     lines = [
         "# ---- the run's settings",
         f"DATASET = datasets.{spec.torchvision_name}",
-        f"MEAN, STD = {spec.mean}, {spec.std}  # of the training pixels (0..1): inputs are "
-        "normalised with them",
+        f"MEAN, STD = {spec.mean}, {spec.std}  # the training pixels' (0..1): inputs are "
+        "normalised",
         f"EPOCHS = {cfg.epochs}",
         f"BATCH_SIZE = {cfg.batch_size}",
         f"LR = {cfg.lr!r}  # " + ("the peak rate of the one-cycle schedule"
@@ -124,7 +124,7 @@ def _network(cfg: TrainConfig) -> str:
     name = "Your own layers" if cfg.model == CUSTOM else cfg.model
     doc = textwrap.fill(f"{name}: {spec_of(cfg).replace(',', ', ')}. Each line is one layer "
                         "and its output for one image (channels x height x width).",
-                        width=88, subsequent_indent="    ")
+                        width=84, subsequent_indent="    ")
     return "# ---- the network\n" + "\n\n".join([*helpers, f'''def make_model() -> nn.Sequential:
     """{doc}"""
     return nn.Sequential(
