@@ -308,6 +308,23 @@ def test_non_image_upload_gives_an_error_message(env):
     assert not [m for m in at.metric if m.label == "Prediction"]
 
 
+def test_a_text_file_is_refused_in_words_and_taken_off_the_uploader(env):
+    """A .txt got the browser's own refusal: a red icon, its message cut off; the file
+    stayed listed."""
+    at = _app()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload("notes.txt", b"my notes", "text/plain")
+    at.run()
+    _no_exception(at)
+    errors = [e.value for e in at.error]
+    assert errors == ["**This file cannot be classified.** notes.txt is not an image (PNG, "
+                      "JPEG, GIF, BMP or WebP)."], errors
+    (uploader,) = [u for u in at.get("file_uploader") if u.key.startswith("classify_upload")]
+    assert uploader.key != "classify_upload_mnist" and uploader.value is None  # new, empty
+    at.run()
+    assert not at.error  # said once, not kept beside the next file
+
+
 def _classify_upload(name: str, data: bytes) -> AppTest:
     at = _app()
     at.radio(key="classify_source").set_value("upload").run()

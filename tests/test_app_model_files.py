@@ -17,8 +17,15 @@ from ui.common.state import CANVAS_RGBA, MODEL
 FLAG = "This does not look like a digit the model knows"
 
 
+def _uploader(at):
+    """The checkpoint uploader as it is now (its key changes after a refused file)."""
+    version = at.session_state["_model_upload_version"] if "_model_upload_version" in \
+        at.session_state else 0
+    return at.file_uploader(key="model_upload" + (f"_{version}" if version else ""))
+
+
 def _upload(at, name: str, raw: bytes):
-    at.file_uploader(key="model_upload").upload(name, raw).run()
+    _uploader(at).upload(name, raw).run()
     _no_exception(at)
     return at
 
@@ -66,13 +73,29 @@ def test_bad_checkpoints_get_a_clear_message_and_change_nothing(env, tmp_path):
     at = _app()
     before = at.selectbox(key=MODEL).value
     for raw, reason in cases.items():
-        at.file_uploader(key="model_upload").clear()
         _upload(at, "x.pt", raw)
         errors = [e.value for e in at.error if "This checkpoint cannot be used" in e.value]
         assert errors and reason in errors[0], (reason, errors)
         assert "\n" not in errors[0] and len(errors[0]) < 160, errors[0]  # one or two lines
         assert at.selectbox(key=MODEL).value == before
         assert not any(k.startswith("upload:") for k in at.selectbox(key=MODEL).options)
+        assert _uploader(at).value is None  # the refused file is off the uploader's list
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_in_words_and_leaves_no_stale_message(env):
+    """A .txt got the browser's own refusal (a red icon, its message cut off), and the
+    message of the file before stayed on screen beside it."""
+    at = _upload(_app(), "broken.pt", b"not a checkpoint")
+    assert [e.value for e in at.error if "broken.pt" in e.value]
+    _upload(at, "notes.txt", b"my notes")
+    errors = [e.value for e in at.error]
+    assert errors == ["This checkpoint cannot be used. notes.txt is not a checkpoint: choose a "
+                      ".pt or .pth file written by MNIST Studio"], errors
+    assert _uploader(at).value is None
+    _upload(at, "mine.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
+    assert not at.error and any("Added bn-cnn" in s.value for s in at.success)
+    at.run()  # said once
+    assert not at.error and not any("Added bn-cnn" in s.value for s in at.success)
 
 
 def test_export_download_buttons_for_the_selected_model(env):
