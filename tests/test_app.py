@@ -555,6 +555,8 @@ def test_evaluate_shows_the_reliability_and_the_calibration(env):
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
               for c in at.get("plotly_chart")]
     assert any(t.startswith("Reliability") for t in titles), titles
+    assert any(c.value.startswith("Each bar is the test images whose confidence fell in its "
+                                  "bin, the number on it how many") for c in at.caption)
 
 
 def _worst_pair(env) -> tuple[int, int]:

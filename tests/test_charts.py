@@ -56,3 +56,33 @@ def test_row_normalised_colour_bar_is_in_percent_like_the_cells():
 def test_contrast_is_the_wcag_ratio():
     assert contrast("#000000", "#ffffff") == pytest.approx(21)
     assert contrast("#ffffff", "#e8553f") < 4.5 < contrast("#000000", "#e8553f")
+
+
+def _reliability():
+    """A well-calibrated test set: 9,800 confident images, a few bins of a handful."""
+    from core.networks.calibration import Reliability
+    edges = [i / 15 for i in range(16)]
+    counts = [0] * 15
+    accuracy = [float("nan")] * 15
+    confidence = [float("nan")] * 15
+    for i, n, acc in ((6, 4, 1.0), (9, 12, 0.25), (12, 60, 0.8), (14, 9800, 0.995)):
+        counts[i], accuracy[i], confidence[i] = n, acc, (edges[i] + edges[i + 1]) / 2
+    return Reliability(edges, confidence, accuracy, counts, ece=0.0012)
+
+
+def test_the_reliability_diagram_shows_each_bins_count_and_greys_the_small_ones():
+    """Bins of a handful of images sat far off the diagonal beside "ECE 0.12%", with
+    nothing to say they hold almost no images."""
+    from ui.common.charts import BLUE, GREY, RELIABILITY_MIN_IMAGES, reliability_diagram
+    (bars, _) = reliability_diagram(_reliability()).data
+    assert list(bars.text) == ["4", "12", "60", "9.8k"]
+    assert RELIABILITY_MIN_IMAGES > 12
+    assert list(bars.marker.color) == [GREY, GREY, BLUE, BLUE]
+
+
+def test_the_reliability_caption_says_how_to_read_it():
+    from ui.common.calibration import reading
+    text = reading(_reliability())
+    assert "the number on it how many" in text
+    assert "9,800 of the 9,876 images (99%) are in the 93%-100% bin" in text
+    assert "the 2 grey bins, under 30 images each, can sit far from the line" in text
