@@ -640,3 +640,19 @@ def test_a_diverged_run_is_flagged_and_not_offered_plainly(env):
     assert "Resume" not in buttons  # it would diverge again
     assert any(run.id[-4:] in label and label.endswith(" · diverged · near chance")
                for label in at.sidebar.selectbox(key=MODEL).options)
+
+
+def test_per_class_numbers_have_one_format_and_headers_that_fit(env):
+    """The per-class table read "99.9%" beside "99.91%" (the browser trims zeros unless the
+    column fixes its decimals), its last header was cut to "most often mistaken f…", and
+    its hardest class's metric could round differently from its row."""
+    at = _app("evaluate")
+    table = next(d for d in at.dataframe if "mistaken for" in d.value.columns)
+    columns = json.loads(table.proto.columns)
+    accuracy = next(v for k, v in columns.items() if "accuracy" in k)
+    assert accuracy["type_config"]["format"] == "percent"
+    assert accuracy["type_config"]["step"] == 0.0001  # two decimals on every row
+    assert max(len(c) for c in table.value.columns) <= 12  # "mistaken for"
+    hardest = next(m for m in at.metric if m.label == "Hardest class")
+    row = table.value.set_index("class").loc[hardest.value]
+    assert hardest.proto.delta == f"{row['accuracy']:.2%}"

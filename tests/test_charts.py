@@ -86,3 +86,14 @@ def test_the_reliability_caption_says_how_to_read_it():
     assert "the number on it how many" in text
     assert "9,800 of the 9,876 images (99%) are in the 93%-100% bin" in text
     assert "the 2 grey bins, under 30 images each, can sit far from the line" in text
+
+
+def test_one_rounding_rule_for_percents_in_text_and_tables():
+    """A tie (11,883 of 12,000: 99.025%) read 99.02% in a metric (Python's :.2%) and
+    99.03% in a table (the browser's Intl.NumberFormat, half up)."""
+    from core.evaluate.percent import percent_text, rounded
+    tie = 11883 / 12000
+    assert f"{tie:.2%}" == "99.02%"  # Python's own rule, the one that disagreed
+    assert rounded(tie) == 0.9903 and percent_text(tie) == "99.03%"
+    assert percent_text(1.0) == "100.00%" and percent_text(None) == "—"
+    assert rounded(float("nan")) is None and percent_text(0.98765, 1) == "98.8%"

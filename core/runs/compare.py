@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Sequence
 
+from core.evaluate.percent import percent_text
 from core.networks.catalog import run_stamp
 from core.runs.curves import TrainingCurves
 from core.runs.snapshot import RunSnapshot
@@ -95,7 +96,7 @@ def describe_run(run: RunSnapshot) -> str:
     e.g. 'cnn · mnist · lr 0.001 · 5 epochs · val 99.12%'."""
     cfg = run.config
     val = run.result.val_accuracy if run.result is not None else None
-    outcome = run.state.label if val is None else f"val {val:.2%}"
+    outcome = run.state.label if val is None else f"val {percent_text(val)}"
     if run.state == RunState.DIVERGED and val is not None:
         outcome = f"diverged, {outcome}"
     epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
