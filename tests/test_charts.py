@@ -97,3 +97,34 @@ def test_one_rounding_rule_for_percents_in_text_and_tables():
     assert rounded(tie) == 0.9903 and percent_text(tie) == "99.03%"
     assert percent_text(1.0) == "100.00%" and percent_text(None) == "—"
     assert rounded(float("nan")) is None and percent_text(0.98765, 1) == "98.8%"
+
+
+def test_the_comparison_chart_stops_at_100_percent_with_its_legend_clear_of_the_title():
+    """Its axis ran to 100.5%, and its legend (two long model names) sat over the
+    "Per-class accuracy" title."""
+    from core.evaluate.compare import Comparison
+    from ui.common.charts import comparison_bars
+    names = [str(d) for d in range(10)]
+    comp = Comparison(class_names=names, accuracy_a=0.99, accuracy_b=0.98,
+                      per_class_a=[1.0] + [0.99] * 9, per_class_b=[0.98] * 10,
+                      per_class_delta=[-0.02] + [-0.01] * 9,
+                      both_right=0, only_a_right=0, only_b_right=0, both_wrong=0)
+    fig = comparison_bars(comp, "resnet (shipped) · 99.60%", "custom (run 12-05 10:00:00 ab12)")
+    assert fig.layout.yaxis.range[1] == 1.0
+    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+
+
+def test_the_last_layers_class_names_have_room_under_the_strip():
+    """Inside the model's last strip cut its digits in half and hid Fashion's slanted
+    names (24 px under the strip)."""
+    import numpy as np
+    from core.data import DATASETS
+    from ui.common.insight_charts import heat_strip
+    digits = heat_strip(np.arange(10.0), DATASETS["mnist"].classes)
+    assert digits.layout.margin.b >= 28 and not digits.layout.xaxis.tickangle
+    names = heat_strip(np.arange(10.0), DATASETS["fashion"].classes)
+    assert names.layout.xaxis.tickangle == -45
+    longest = max(len(n) for n in DATASETS["fashion"].classes)  # "Ankle boot"
+    assert names.layout.margin.b >= longest * 0.6 * 12 * 0.7 + 12
+    assert names.layout.height - names.layout.margin.b >= 60  # the strip keeps its height
+    assert heat_strip(np.arange(5.0)).layout.margin.b == 4  # no labels, no room

@@ -65,11 +65,12 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
                               help="How the map of what the model looks at is computed")
         k = o2.select_slider("Top k", [3, 5, 10], value=5, key="classify_k",
                              persist_state="session")
-        compare_all = st.toggle(f"Compare every {spec.title} model on this input "
-                                f"({len(sel.models)})", key="classify_compare",
-                                disabled=len(sel.models) < 2,
-                                help="Each available model's answer to the same input, "
-                                     "side by side")
+        # A short label: the column is narrow ("Compare every MNIST digits model on
+        # this inpu…" was cut); the help says the rest.
+        compare_all = st.toggle(f"Compare all models ({len(sel.models)})",
+                                key="classify_compare", disabled=len(sel.models) < 2,
+                                help=f"Every available {spec.title} model's answer to this "
+                                     "input, side by side")
     with right:
         if pre is None or pre.blank:
             _hint(source, pre, spec)

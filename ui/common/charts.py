@@ -298,10 +298,12 @@ def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 
                hovertemplate="%{x}: %{y:.2%}<extra>B</extra>"),
     ])
     bottom = _zoomed_bottom(comp.per_class_a + comp.per_class_b)
-    fig.update_yaxes(range=[bottom, 1.005], tickformat=_percent_ticks(bottom))
+    fig.update_yaxes(range=[bottom, 1.0], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
+    # The legend under the bars: its two model names are long, and above the plot they
+    # ran over the title.
     return _layout(fig, height, "Per-class accuracy", barmode="group",
-                   legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+                   legend=dict(orientation="h", y=-0.12, yanchor="top", x=0, xanchor="left"))
 
 
 def delta_bars(comp: Comparison, height: int = 280) -> go.Figure:

@@ -96,9 +96,9 @@ def export_buttons(entry: ModelEntry) -> None:
     st.caption("Export: input (N, 1, 28, 28) float32 pixels in [0, 1], ink bright on dark; "
                "output the 10 logits; normalisation built in.")
     stem = entry.path.stem if entry.source == SHIPPED else f"{entry.dataset}-{entry.architecture}"
-    cols = st.columns(len(ExportFormat))
-    for col, fmt in zip(cols, ExportFormat):
-        col.download_button(FORMAT_NAMES[fmt], data=lambda fmt=fmt: exported(entry, fmt),
+    # One under the other: side by side in the sidebar, "TorchScript" was cut to "Torc…".
+    for fmt in ExportFormat:
+        st.download_button(FORMAT_NAMES[fmt], data=lambda fmt=fmt: exported(entry, fmt),
                             file_name=f"{stem}{fmt.suffix}",
                             mime=fmt.mime, key=f"export_{fmt.value}", icon=":material/download:",
                             on_click="ignore", width="stretch")
