@@ -289,6 +289,9 @@ def test_fashion_upload_names_the_garment(env):
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()
     options = at.radio(key="classify_source").options
     assert len(options) == 2 and not any("Draw" in o for o in options)  # no canvas
+    # ...and the page says so, instead of leaving Draw to be looked for.
+    assert any(c.value.startswith("No Draw for Fashion-MNIST garments: its models learned "
+                                  "photos") for c in at.caption), [c.value for c in at.caption]
     image = np.zeros((64, 64), np.uint8)
     image[10:54, 20:44] = 200
     at.file_uploader(key="classify_upload_fashion").upload("shirt.png", _png(image), "image/png")
