@@ -8,8 +8,9 @@ import streamlit as st
 from core.networks.catalog import find_model
 from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
-from ui.common import calibration, charts, percent, state
+from ui.common import calibration, charts, state
 from ui.common.errors import safe_callback
+from ui.common.format import percent_column, percent_text, rounded_percent
 from ui.common.loaders import evaluation
 from ui.evaluate.robust import robustness
 from ui.common.selection import require_model, selection
@@ -35,10 +36,10 @@ worst_acc, worst_name = min(finite) if finite else (float("nan"), "—")
 
 st.caption(f"{sel.model.label} · {total:,} test images of {sel.dataset}")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Test accuracy", percent.text(res.accuracy))
+m1.metric("Test accuracy", percent_text(res.accuracy))
 m2.metric("Test loss", f"{res.loss:.4f}")
 m3.metric("Mistakes", f"{len(res.mistake_indices):,}", help=f"of {total:,} test images")
-m4.metric("Hardest class", worst_name, percent.text(worst_acc), delta_color="off",
+m4.metric("Hardest class", worst_name, percent_text(worst_acc), delta_color="off",
           delta_arrow="off")
 
 
@@ -71,12 +72,12 @@ with left:
                                           title="Accuracy per class"),
                     config=charts.STATIC, key="eval_per_class")
     with st.expander("Per-class numbers"):
-        st.dataframe([{"class": r.name, "accuracy": percent.rounded(r.accuracy),
+        st.dataframe([{"class": r.name, "accuracy": rounded_percent(r.accuracy),
                        "correct": r.correct, "images": r.images,
                        "mistaken for": r.most_confused_with or "—"}
                       for r in per_class_table(res, names)],
                      hide_index=True, key="eval_table", placeholder="—",
-                     column_config={"accuracy": percent.column(),
+                     column_config={"accuracy": percent_column(),
                                     "mistaken for": st.column_config.TextColumn(
                                         help="The class its mistakes were most often taken "
                                              "for")})

@@ -252,10 +252,10 @@ def test_adversarial_training_trains_on_attacked_batches(fake_data_root, monkeyp
 
 
 def test_the_cli_flags_set_adversarial_training():
-    from core.train.cli import _config, _parse
-    args, _ = _parse(["--dataset", "mnist", "--model", "cnn", "--adversarial", "fgsm",
+    from core.train.cli import config_of, parse_args
+    args, _ = parse_args(["--dataset", "mnist", "--model", "cnn", "--adversarial", "fgsm",
                       "--adv-eps", "0.3"])
-    cfg = _config(args)
+    cfg = config_of(args)
     assert (cfg.adversarial, cfg.adv_eps) == ("fgsm", 0.3)
 
 

@@ -1,4 +1,4 @@
-"""ui.common.charts figures, checked on the figure objects (issue 22, item 11)."""
+"""ui.common.charts figures, checked on the figure objects."""
 from __future__ import annotations
 
 import numpy as np
@@ -91,7 +91,7 @@ def test_the_reliability_caption_says_how_to_read_it():
 def test_one_rounding_rule_for_percents_in_text_and_tables():
     """A tie (11,883 of 12,000: 99.025%) read 99.02% in a metric (Python's :.2%) and
     99.03% in a table (the browser's Intl.NumberFormat, half up)."""
-    from core.evaluate.percent import percent_text, rounded
+    from core.evaluate.percent import percent_text, rounded_percent as rounded
     tie = 11883 / 12000
     assert f"{tie:.2%}" == "99.02%"  # Python's own rule, the one that disagreed
     assert rounded(tie) == 0.9903 and percent_text(tie) == "99.03%"

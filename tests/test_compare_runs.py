@@ -7,7 +7,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from core.runs.compare import (CurveMetric, compare_configs, default_runs, differing_fields,
+from core.runs.compare import (CurveMetric, compare_configs, default_runs,
                                metric_series, missing_note, run_labels)
 from core.runs.snapshot import RunSnapshot
 from core.train.config import TrainConfig
@@ -20,11 +20,11 @@ def test_the_differing_fields_are_exactly_those_with_unequal_values():
     a = TrainConfig(model="cnn", epochs=5, lr=1e-3)
     b = TrainConfig(model="cnn", epochs=3, lr=0.001, augment=True)
     c = TrainConfig(model="resnet", epochs=5, lr=1e-3)
-    assert differing_fields([a, b]) == ["epochs", "augment"]
-    assert differing_fields([a, c]) == ["model"]
-    assert differing_fields([a, b, c]) == ["model", "epochs", "augment"]  # field order
-    assert differing_fields([a, TrainConfig(model="cnn", epochs=5)]) == []
-    assert differing_fields([a]) == [] and differing_fields([]) == []
+    assert compare_configs([a, b]).differing == ["epochs", "augment"]
+    assert compare_configs([a, c]).differing == ["model"]
+    assert compare_configs([a, b, c]).differing == ["model", "epochs", "augment"]  # field order
+    assert compare_configs([a, TrainConfig(model="cnn", epochs=5)]).differing == []
+    assert compare_configs([a]).differing == [] and compare_configs([]).differing == []
 
 
 def test_the_table_has_every_field_with_each_runs_value():
@@ -59,7 +59,7 @@ def test_metric_series_picks_the_metric_and_its_axis():
     assert CurveMetric.TRAIN_LOSS.x_title == "step" and CurveMetric.VAL_LOSS.x_title == "epoch"
 
 
-# ------------------------------------------------ which runs, how named (issue 22, item 10)
+# ------------------------------------------------------------------ which runs, how named
 
 def _run(stamp: str, state: str = "finished", val: float | None = None, mine: bool = True,
          **cfg) -> RunSnapshot:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.browser import DOCS_NAMES, PAGES as TITLES
 from tests.test_screenshots import PAGES, app_pages, png_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +93,23 @@ def test_every_page_is_listed_and_pictured():
 def test_the_screenshot_script_pictures_every_page():
     """scripts/screenshots.py takes one picture per title of the browser test's page list,
     named by DOCS_NAMES, and checks it wrote them all: that list is the app's."""
-    from tests.e2e.test_browser import DOCS_NAMES, PAGES as TITLES
     pages = app_pages()
     assert TITLES == [p.title for p in pages]
     assert [DOCS_NAMES[t] for t in TITLES] == [p.name for p in pages]
+
+
+def test_every_module_and_command_the_docs_name_exists():
+    """A file path (core/train/loop.py, tests/test_x.py) or a `python -m` module the README
+    or docs name is there: a move or a rename updates the docs too."""
+    path = re.compile(r"\b((?:core|ui|pages|bench|scripts|tests)/[\w/]+\.(?:py|sh))\b")
+    command = re.compile(r"python -m ((?:core|bench|scripts)(?:\.\w+)*)(?!\.<)")
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        missing += [f"{doc.name}: {p}" for p in sorted(set(path.findall(text)))
+                    if not (ROOT / p).exists()]
+        for module in sorted(set(command.findall(text))):
+            base = ROOT / module.replace(".", "/")
+            if not (base.with_suffix(".py").exists() or (base / "__main__.py").exists()):
+                missing.append(f"{doc.name}: python -m {module}")
+    assert missing == []

@@ -6,7 +6,6 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs.snapshot import RunSnapshot
 from core.train.config import TrainConfig
-from core.train.summary import RunSummary
 from ui.train.run_view import stopped_text
 
 
@@ -36,7 +35,7 @@ def _runs_script():
     from core.train.config import TrainConfig
     from core.train.summary import RunSummary
     from ui.common.state import VIEWER
-    from ui.train.run_view import _results, runs_table
+    from ui.train.run_view import runs_table, show_results
 
     st.session_state[VIEWER] = Viewer("v:me")
     # 11,883 of 12,000 validation images: 99.025%, a tie at two decimals.
@@ -47,7 +46,7 @@ def _runs_script():
                                          train_seconds=12.0, samples_per_second=1000.0))
     training = RunSnapshot(id="training", state="running", config=TrainConfig(), created="now",
                            owner="v:me")
-    _results(done)
+    show_results(done)
     runs_table([done, training])
 
 

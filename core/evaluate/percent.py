@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 PLACES = 2  # decimals of a percent: 99.12%
 
 
-def rounded(fraction: float | None, places: int = PLACES) -> float | None:
+def rounded_percent(fraction: float | None, places: int = PLACES) -> float | None:
     """0.99025 -> 0.9903 (places=2): the fraction whose percent has `places` decimals;
     None and NaN give None."""
     if fraction is None or not math.isfinite(fraction):
@@ -24,7 +24,7 @@ def rounded(fraction: float | None, places: int = PLACES) -> float | None:
 
 
 def percent_text(fraction: float | None, places: int = PLACES, missing: str = "—") -> str:
-    """'99.03%' (the number a percent column shows for `rounded(fraction)`); `missing`
+    """'99.03%' (the number a percent column shows for `rounded_percent(fraction)`); `missing`
     for None or NaN."""
-    value = rounded(fraction, places)
+    value = rounded_percent(fraction, places)
     return missing if value is None else f"{value:.{places}%}"

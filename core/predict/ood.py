@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from core.data import normalize
+from core.machine.files import atomic_write
+from core.networks.catalog import weights_dir
 from core.networks.models import device_of, evaluating
 
 OOD_FILE = "ood.json"  # in the weights folder, next to manifest.json
@@ -112,7 +114,6 @@ def judge(logits: torch.Tensor, calibration: Calibration) -> Familiarity:
 
 
 def ood_path(folder: str | os.PathLike | None = None) -> Path:
-    from core.networks.catalog import weights_dir
     return weights_dir(folder) / OOD_FILE
 
 
@@ -128,7 +129,6 @@ def read_calibrations(path: str | os.PathLike) -> dict[str, Calibration]:
 
 def write_calibrations(path: str | os.PathLike, calibrations: dict[str, Calibration],
                        about: dict[str, Any] | None = None) -> Path:
-    from core.machine.files import atomic_write
     payload = {**(about or {}), "models": {k: asdict(v) for k, v in sorted(calibrations.items())}}
     return atomic_write(path, (json.dumps(payload, indent=1) + "\n").encode())
 

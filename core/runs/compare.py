@@ -25,11 +25,6 @@ class ConfigTable:
     differing: list[str]  # the fields whose values are not all equal, in field order
 
 
-def differing_fields(configs: Sequence[TrainConfig]) -> list[str]:
-    """The TrainConfig fields on which the runs disagree (none for fewer than two runs)."""
-    return compare_configs(configs).differing
-
-
 def compare_configs(configs: Sequence[TrainConfig]) -> ConfigTable:
     unused = [c.unused() for c in configs]
     names = [f.name for f in fields(TrainConfig)
@@ -94,7 +89,7 @@ def default_runs(runs: Sequence[RunSnapshot], dataset: str | None = None,
     a run that learned, the newest (as `runs` come, newest first).
 
     Not simply the newest two: those may be a diverged and a near-chance run, which
-    compare nothing (issue 22, item 10)."""
+    compare nothing."""
     learned = [r for r in runs if _learned(r)]
     pools = [[r for r in learned if r.mine and r.config.dataset == dataset],
              [r for r in learned if r.mine], learned]
@@ -133,7 +128,7 @@ def run_labels(runs: Sequence[RunSnapshot]) -> list[str]:
 
 def missing_note(run: RunSnapshot, metric: CurveMetric) -> str:
     """Why a run has no point of `metric`: none yet, or it ended before the first one
-    (not "none recorded yet" for a run that is over: issue 22, item 10)."""
+    (not "none recorded yet" for a run that is over)."""
     first = "first step" if metric is CurveMetric.TRAIN_LOSS else "first validation"
     if run.state.active:
         return f"no {metric.noun} recorded yet"

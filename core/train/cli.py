@@ -28,18 +28,24 @@ import json
 import math
 import shlex
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from core.data import load_bundle
+from tqdm import tqdm
+
+from core.data import DataMissingError, load_bundle
+from core.evaluate.final import finish
+from core.evaluate.metrics import EvalResult
+from core.machine.device import pick_device
+from core.networks.checkpoints import CheckpointError
 from core.networks.models import CUSTOM
 from core.networks.spec import GRAMMAR
 from core.train.config import TrainConfig
-from core.evaluate.metrics import EvalResult
 from core.train.events import EpochEvent, Event, StepEvent, TrainResult
-from core.evaluate.final import finish
+from core.train.finetune_cli import main as finetune_main
 from core.train.loop import train
 from core.train.resume import ResumePoint, resume_point
 from core.train.summary import RunSummary
@@ -84,7 +90,8 @@ def _add_setting_flags(p: argparse.ArgumentParser) -> None:
                        help=s.help + (f" ({'; '.join(shown)})" if shown else ""))
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The flags: every TrainConfig setting, plus where to write, resume and register."""
     p = argparse.ArgumentParser(
         prog="python -m core.train",
         description="Train a model on MNIST or Fashion-MNIST. The best epoch by validation "
@@ -114,9 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     """The arguments, and the names of those given on the command line (not defaulted)."""
-    p = _parser()
+    p = parser()
     args = p.parse_args(argv)
     for action in p._actions:  # parsed again with no defaults: what is left was typed
         action.default = argparse.SUPPRESS
@@ -139,11 +146,12 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     return args, given
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
+def config_of(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings from parsed flags (raises ConfigError, naming the field)."""
     return TrainConfig.from_values(vars(args))
 
 
-def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
+def resumed_run(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
     """The run a --resume continues (on this machine's device and data), its --out, and
     a line saying so. Raises ValueError for a flag that would change the run."""
     point = resume_point(args.resume)
@@ -167,8 +175,6 @@ def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Pa
 
 def _progress_printer(cfg: TrainConfig, train_size: int):
     """A tqdm bar on stderr moved by StepEvents, and one line per epoch."""
-    from tqdm import tqdm
-
     steps_per_epoch = math.ceil(train_size / cfg.batch_size)
     bar = tqdm(total=steps_per_epoch * cfg.epochs, unit="step", file=sys.stderr,
                dynamic_ncols=True, disable=None)
@@ -200,7 +206,6 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
               out: Path, last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
     """--register: record the run in the app's run store; False (said why) if it failed.
     The checkpoint stays where it was written either way."""
-    import sqlite3
     try:
         run_id = register(result, test, summary, out, last, log, runs)
     except (OSError, RuntimeError, sqlite3.Error) as err:
@@ -216,24 +221,20 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     passes the run system's)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["finetune"]:  # python -m core.train finetune ...: core/train/finetune_cli.py
-        from core.train.finetune_cli import main as finetune_main
         return finetune_main(argv[1:])
-    from core.networks.checkpoints import CheckpointError
-    from core.data import DataMissingError
 
-    from core.machine.device import pick_device
 
-    args, given = _parse(argv)
+    args, given = parse_args(argv)
     if args.register and register is None:
         print("error: --register needs the app's run system: run python -m core.train",
               file=sys.stderr)
         return 2
     try:
         if args.resume:
-            point, out, said = _resumed(args, given)
+            point, out, said = resumed_run(args, given)
             cfg, last = point.config, Path(args.resume)  # saves go on into the same file
         else:
-            cfg = _config(args)
+            cfg = config_of(args)
             out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
             last = out.with_suffix(".last.pt")
         pick_device(cfg.device)  # a device this machine lacks: said now, not as a traceback

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.networks.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from core.data import DATASETS, DataBundle, Split
+from core.data.imageset import ImageSet, read_npz
 from core.evaluate.metrics import evaluate
-from core.data.imageset import ImageSet
+from core.evaluate.predictions import evaluate_cached
+from core.networks.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from core.train.config import TrainConfig
 
 MEASURE_FILE = "finetune.json"  # a fine-tune run's measure, in its run folder
@@ -221,7 +222,6 @@ class FinetuneJob:
         meta = self.base.meta
         held_x, held_y = self.images[self.held_idx], self.labels[self.held_idx]
         if test_before is None:
-            from core.evaluate.predictions import evaluate_cached
             test_before = evaluate_cached(self.base.model, self.base_path, self.data.test,
                                           meta.mean, meta.std).accuracy
         return Measure(
@@ -251,7 +251,6 @@ def estimate_samples(set_size: int, options: FinetuneOptions) -> tuple[int, int]
 
 def job_for_run(entry: dict[str, Any], run_dir: Path, data: DataBundle) -> FinetuneJob:
     """The job a fine-tune run's config describes (the worker calls this)."""
-    from core.data.imageset import read_npz
     options = FinetuneOptions(**{k: v for k, v in entry.get("options", {}).items()
                                  if k in FinetuneOptions.__dataclass_fields__})
     path = run_dir / entry.get("set", SET_FILE)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import (assert_no_errors, draw_vertical_stroke, go_to, main, pick,
-                                    prediction_metric, settle, shot)
+from core.networks.models import ARCHITECTURES
+from core.networks.spec import parse
+from bench.browser import (assert_no_errors, draw_vertical_stroke, go_to, main, pick,
+                           prediction_metric, settle, shot)
 
 try:
     from playwright.sync_api import expect
@@ -22,9 +24,6 @@ LAYERS = "fc64,relu,fc10"
 def test_the_layer_table_shows_every_layer(page, app):
     """fastcnn's 12 layers, the editor's first list: Streamlit's default height showed
     ten and a half of them. The grid's accessible rows are the ones on screen."""
-    from core.networks.models import ARCHITECTURES
-    from core.networks.spec import parse
-
     go_to(page, app.url, "Train")
     pick(page, "Architecture", "custom")
     settle(page)

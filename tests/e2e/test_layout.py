@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors,
-                                    draw_vertical_stroke, go_to, main, prediction_metric,
-                                    settle)
+from bench.browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors, draw_vertical_stroke,
+                           go_to, main, prediction_metric, settle)
 
 try:
     from playwright.sync_api import expect

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import torch
 
-from tests.e2e.test_browser import FIRST_LOAD_MS, PAGE_MS, assert_no_errors, open_app, settle
+from bench.browser import FIRST_LOAD_MS, PAGE_MS, assert_no_errors, open_app, settle
 
 try:
     from playwright.sync_api import expect

@@ -18,6 +18,7 @@ from core.runs.api import LimitReached
 from ui.classify.canvas import OBJECTS
 from ui.common import state
 from ui.common.handwriting import DATASET, my_set
+from ui.common.loaders import run_service
 
 SAVED = "teach_saved"  # session: image digest -> (item id, label), what this session kept
 ERROR = "teach_error"  # session: a message from the last click (the set is full)
@@ -43,7 +44,6 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
             except ItemNotFound:  # deleted meanwhile: keep it again
                 del saved[digest]
         strokes = strokes_json(ss.get(OBJECTS)) if source == "draw" else ""
-        from ui.common.loaders import run_service
         run_service().quotas.check_keep(state.viewer(), ITEM_BYTES, "drawing")  # quota, disk floor
         item = hw.add(image, label, strokes)
         saved[digest] = (item.id, label)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.runs.compare import CurveMetric
-from ui.common.charts import _fast_figure, _static_layout, percent_axis
+from ui.common.charts import fast_figure, static_layout, percent_axis
 
 CLASS_COLORS = qualitative.D3  # 10 distinct colours, one per class
 RUN_COLORS = qualitative.Plotly
@@ -32,10 +32,10 @@ def heat_strip(values: np.ndarray, labels: Sequence[str] | None = None,
     room = label_room(labels)
     xaxis = dict(type="category", showticklabels=labels is not None, fixedrange=True,
                  tickangle=room.angle)
-    layout = _static_layout(height + room.pixels, None, xaxis=xaxis,
-                            yaxis=dict(visible=False, fixedrange=True))
+    layout = static_layout(height + room.pixels, None, xaxis=xaxis,
+                           yaxis=dict(visible=False, fixedrange=True))
     layout["margin"] = dict(l=4, r=4, t=4, b=4 + room.pixels)
-    return _fast_figure([strip], layout)
+    return fast_figure([strip], layout)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def embedding_map(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
                       "%{customdata[2]}<extra>mistake</extra>"))
     axis = lambda i: dict(title=dict(text=f"PC {i + 1} ({explained[i]:.0%} of the variance)"),  # noqa: E731
                           zeroline=False, showticklabels=False)
-    return _fast_figure(traces, _static_layout(
+    return fast_figure(traces, static_layout(
         height, None, xaxis=axis(0), yaxis=axis(1), clickmode="event+select",
         hovermode="closest", legend=dict(itemsizing="constant", title=dict(text="true class"))))
 
@@ -110,7 +110,7 @@ def runs_overlay(series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
     yaxis = dict(title=dict(text=metric.label),
                  **(percent_axis([v for _, _, y in series for v in y]) if metric.is_accuracy else {}))
     xaxis = dict(title=dict(text=metric.x_title), dtick=1 if per_epoch and _few(series) else None)
-    return _fast_figure(traces, _static_layout(
+    return fast_figure(traces, static_layout(
         height, metric.label, xaxis=xaxis, yaxis=yaxis, hovermode="x unified",
         legend=dict(orientation="h", y=-0.18, yanchor="top", x=0, xanchor="left")))
 

@@ -14,6 +14,7 @@ from core.train.finetune import FinetuneError, FinetuneOptions, Measure, read_me
 from ui.common import state
 from ui.common.errors import guarded
 from ui.common.loaders import run_service
+from ui.common.run_badges import BADGES
 
 FOLLOWED = "hw_tune_run"  # session: the fine-tune run this page shows
 HOLDOUTS = {0.5: "half of each digit's drawings", 0.25: "a quarter", 0.0: "none (no measure)"}
@@ -84,7 +85,7 @@ def measure_table(m: Measure) -> pd.DataFrame:
 def show(snap: RunSnapshot) -> None:
     """The followed run: live while it trains, then its measure and a button to use it."""
     st.markdown(f"**Fine-tune run** [{snap.id}](/train?run={snap.id}) · "
-                f":{snap.state.badge.colour}[{snap.state.badge.text}]")
+                f":{BADGES[snap.state].colour}[{BADGES[snap.state].text}]")
     if snap.state.active or snap.phase is not None:
         st.fragment(guarded(_live), run_every=POLL_SECONDS)(snap.id)
         return

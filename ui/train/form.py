@@ -79,7 +79,7 @@ def render_form(dataset: str) -> Callable[[], None]:
     """The settings, a Start button, and what is wrong with the settings, if anything.
     Returns the function that writes the cost estimate beside Start: the page calls it
     last, as it counts the model's FLOPs with torch (about a second the first time for
-    each architecture) and nothing below it should wait for that (issue 22, item 9)."""
+    each architecture) and nothing below it should wait for that."""
     ss = st.session_state
     ss.setdefault(key("dataset"), dataset)
     infos = {a.name: a for a in architecture_infos()}

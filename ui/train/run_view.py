@@ -8,18 +8,19 @@ import streamlit as st
 
 from core.networks.catalog import run_stamp
 from core.data import DATASETS
-from core.runs.curves import format_duration, training_curves
+from core.runs.curves import training_curves
 from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
-from core.runs.summaries import config_summary, run_progress, run_row
-from core.runs.state import Badge, RunState
-from ui.common import charts, percent, state
+from core.runs.state import RunState
+from ui.common import charts, state
+from ui.common.format import format_duration, percent_column, percent_text, rounded_percent
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
+from ui.common.run_badges import BADGES, PRUNED
 from ui.train.form import settle
+from ui.train.run_rows import config_summary, run_progress, run_row
 
 POLL_SECONDS = 1.0  # the live view's refresh period (the issue asks for >= once a second)
-PRUNED = Badge("Pruned", ":material/content_cut:", "orange")  # a sweep trial its pruner stopped
 
 
 # Button callbacks may run twice for one click when the click lands while the live
@@ -98,12 +99,12 @@ def _charts(snap: RunSnapshot, live: bool = False) -> None:
                     config=charts.STATIC, key="train_acc_chart")
 
 
-def _results(snap: RunSnapshot) -> None:
+def show_results(snap: RunSnapshot) -> None:
     test, result = snap.test, snap.result
     names = list(DATASETS[snap.config.dataset].classes)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Test accuracy", percent.text(test.accuracy))
-    m2.metric("Best validation accuracy", percent.text(result.val_accuracy or 0),
+    m1.metric("Test accuracy", percent_text(test.accuracy))
+    m2.metric("Best validation accuracy", percent_text(result.val_accuracy or 0),
               help=f"Best epoch {result.best_epoch} (by validation loss)")
     m3.metric("Training time", format_duration(result.train_seconds))
     m4.metric("Samples/s", f"{result.samples_per_second or 0:,.0f}", help=snap.device)
@@ -263,7 +264,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     `in_use` is the selected model's key, to mark this run's model as the one in use."""
     head, side = st.columns([6, 1], vertical_alignment="center")
     with head.container(horizontal=True, vertical_alignment="center"):
-        badge = PRUNED if snap.pruned and snap.state == RunState.CANCELLED else snap.state.badge
+        badge = PRUNED if snap.pruned and snap.state == RunState.CANCELLED else BADGES[snap.state]
         st.badge(badge.text, icon=badge.icon, color=badge.colour)
         st.caption(config_summary(snap.config))
     if snap.state.active:
@@ -276,7 +277,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     if snap.steps or snap.epochs:
         _charts(snap)
     if snap.test and snap.result:
-        _results(snap)
+        show_results(snap)
     _actions(snap, in_use)
 
 
@@ -302,13 +303,13 @@ def runs_table(all_runs: list[RunSnapshot]) -> None:
     rows = [(run_row(r), r) for r in all_runs]
     st.dataframe(
         [{"Run": r.id, "Owner": owner_label(run), "State": r.state, "Dataset": r.dataset, "Model": r.model,
-          "Epochs": r.epochs, "Test accuracy": percent.rounded(r.test_accuracy),
-          "Best val accuracy": percent.rounded(r.val_accuracy), "Train time (s)": r.train_seconds,
+          "Epochs": r.epochs, "Test accuracy": rounded_percent(r.test_accuracy),
+          "Best val accuracy": rounded_percent(r.val_accuracy), "Train time (s)": r.train_seconds,
           "Samples/s": r.samples_per_second, "Device": r.device} for r, run in rows],
         hide_index=True, key="train_runs_table", placeholder="—",
         column_config={
-            "Test accuracy": percent.column(),
-            "Best val accuracy": percent.column(),
+            "Test accuracy": percent_column(),
+            "Best val accuracy": percent_column(),
             "Train time (s)": st.column_config.NumberColumn(format="%.1f"),
             "Samples/s": st.column_config.NumberColumn(format="%.0f"),
         })

@@ -10,15 +10,15 @@ from dataclasses import asdict
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.runs.curves import format_duration
 from core.runs.api import LimitReached
 from core.networks.models import CUSTOM
 from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, layer_position,
                                parse_values)
 from core.networks.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
-from ui.common import charts, percent, state
+from ui.common import charts, state
 from ui.common.errors import guarded, safe_callback
+from ui.common.format import format_duration, percent_column, percent_text, rounded_percent
 from ui.common.loaders import run_service
 from ui.train.form import form_config
 
@@ -196,25 +196,25 @@ def _view(sweep_id: str, was_live: bool) -> None:
             st.button("Stop sweep", icon=":material/stop:", on_click=_stop, args=(sweep.id,),
                       key="sweep_stop", help="No more trials; the running one stops and keeps "
                                              "its best checkpoint")
-    _table(sweep)
+    trials_table(sweep)
     if any(t.val_accuracy is not None for t in sweep.trials):
         st.plotly_chart(sweep_figure(sweep), config=charts.STATIC, key="sweep_chart")
     _best(sweep)
 
 
-def _table(sweep: SweepView) -> None:
+def trials_table(sweep: SweepView) -> None:
     """One row per trial; a trial not yet run (or scored) has empty cells, not "None"."""
     best = sweep.best
     names = [a.name for a in sweep.spec.axes]
     st.dataframe(
         [{"#": t.number + 1, **{_label(n): t.params[n] for n in names}, "seed": t.params["seed"],
-          "State": t.state, "Best val accuracy": percent.rounded(t.val_accuracy),
+          "State": t.state, "Best val accuracy": rounded_percent(t.val_accuracy),
           "Epochs": t.epochs_done if t.run_id else None, "Time": format_duration(t.seconds),
           "Best": "★" if best is t else "",
           "Run": f"/train?run={t.run_id}" if t.run_id else None} for t in sweep.trials],
         hide_index=True, key="sweep_table", placeholder="—",
         column_config={
-            "Best val accuracy": percent.column(),
+            "Best val accuracy": percent_column(),
             "Run": st.column_config.LinkColumn(display_text="open run",
                                                help="The trial's run: its curves, stop, use"),
         })
@@ -228,7 +228,7 @@ def _best(sweep: SweepView) -> None:
     in_use = st.session_state.get(state.MODEL) == f"run:{best.run_id}"
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption(f"★ Best: trial {best.number + 1} ({params}), "
-                   f"{percent.text(best.val_accuracy)} validation accuracy")
+                   f"{percent_text(best.val_accuracy)} validation accuracy")
         st.button("In use on every page" if in_use else "Use the best",
                   icon=":material/check_circle:", key="sweep_use", disabled=in_use
                   or not best.usable, on_click=state.use_model,
@@ -252,8 +252,8 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
                          range=[low, high], tickformat=accuracy["tickformat"]))
         fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(
             color=[t.val_accuracy for t in trials], colorscale="Viridis", cmin=low, cmax=high)))
-        return charts._layout(fig, 320, "Best validation accuracy per trial",
-                              margin=dict(l=60, r=60, t=70, b=20))
+        return charts.apply_layout(fig, 320, "Best validation accuracy per trial",
+                                   margin=dict(l=60, r=60, t=70, b=20))
     axis, best = axes[0], sweep.best
     scale = setting_axis(axis.values, axis.log)
     fig = go.Figure()
@@ -273,39 +273,43 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
                                   for t in shown])
     fig.update_xaxes(title=_label(axis.name), **scale)
     fig.update_yaxes(title="best val accuracy", **accuracy)
-    return charts._layout(fig, 300, "Best validation accuracy per trial")
+    return charts.apply_layout(fig, 300, "Best validation accuracy per trial")
 
 
 def setting_axis(values: list[float], log: bool = False) -> dict:
-    """A Plotly x axis over a setting's planned values: log when they were made as a log
-    range or span a factor of 10 or more (learning rates, weight decays), one category
-    per value when there is one value or a 0 among widely spread ones (a log axis has
-    no 0), else linear; padded so that no trial sits on the edge."""
+    """A Plotly x axis over a setting's planned values, ticked at those values: log when
+    they were made as a log range or span a factor of 10 or more (learning rates), one
+    category per value when there is one value or a 0 among widely spread ones (weight
+    decays: a log axis has no 0), else linear; padded so that no trial sits on the edge,
+    and spanning every planned value, not only the trials done."""
     values = sorted(float(v) for v in values)
     low, high = values[0], values[-1]
+    ticks = dict(tickvals=values, ticktext=[f"{v:g}" for v in values])
     positive = low > 0
     if positive and (log or high / low >= 10):
         span = math.log10(high / low)
         pad = span * 0.08 if span else 0.25
-        return dict(type="log", range=[math.log10(low) - pad, math.log10(high) + pad])
+        return dict(type="log", range=[math.log10(low) - pad, math.log10(high) + pad], **ticks)
     spread = [v for v in values if v > 0]
     if len(values) == 1 or (not positive and len(spread) > 1 and spread[-1] / spread[0] >= 10):
-        return dict(type="category", categoryorder="array",
-                    categoryarray=[f"{v:g}" for v in values])
+        names = [f"{v:g}" for v in values]
+        return dict(type="category", categoryorder="array", categoryarray=names,
+                    range=[-0.5, len(names) - 0.5])
     pad = (high - low) * 0.08
-    return dict(type="linear", range=[low - pad, high + pad])
+    return dict(type="linear", range=[low - pad, high + pad], **ticks)
 
 
 def _coordinate(axis: Axis, values: list[float]) -> dict:
-    """One parallel-coordinates dimension: a log axis as log10 with the values as ticks."""
+    """One parallel-coordinates dimension over the planned values, ticked at them: a log
+    axis as log10, a category axis as the values' positions."""
     scale = setting_axis(axis.values, axis.log)
     planned = sorted(float(v) for v in axis.values)
+    text = [f"{v:g}" for v in planned]
     if scale["type"] == "log":
         return dict(values=[math.log10(v) for v in values], range=scale["range"],
-                    tickvals=[math.log10(v) for v in planned],
-                    ticktext=[f"{v:g}" for v in planned])
+                    tickvals=[math.log10(v) for v in planned], ticktext=text)
     if scale["type"] == "category":
         return dict(values=[planned.index(float(v)) for v in values],
                     range=[-0.5, len(planned) - 0.5], tickvals=list(range(len(planned))),
-                    ticktext=[f"{v:g}" for v in planned])
-    return dict(values=values, range=scale["range"])
+                    ticktext=text)
+    return dict(values=values, range=[planned[0], planned[-1]], tickvals=planned, ticktext=text)
