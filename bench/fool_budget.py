@@ -3,7 +3,7 @@
     python -m bench.fool_budget                              # the default mnist model
     python -m bench.fool_budget --model mnist-cnn.pt --eps 0.1 0.2 --val 100
 
-The panel's attack exactly (core.networks.attacks.attack: PGD, 40 steps, any other
+The panel's attack exactly (core.predict.attacks.attack: PGD, 40 steps, any other
 class, no random start) on three kinds of input: drawings as the canvas sends them
 (bench.strokes, 10 digits x --seeds), drawings of a writer unlike MNIST's
 (scripts.synthetic_writer's segments), and MNIST validation images (never the test
@@ -20,7 +20,7 @@ import torch
 
 from bench.attack_speed import drawn_digits
 from core.data import load_bundle
-from core.networks.attacks import attack
+from core.predict.attacks import attack
 from core.networks.catalog import default_model, shipped_models
 from core.networks.checkpoints import load_checkpoint
 from scripts.synthetic_writer import make_set

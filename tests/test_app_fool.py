@@ -12,7 +12,7 @@ from core.data import load_split
 from core.evaluate.robust import robust_accuracy
 from core.runs.api import get_service
 from tests.apptest import ADMIN, new_session, digit_canvas, metric_value, no_exception
-from core.networks.attacks import DEFAULT_EPS
+from core.predict.attacks import DEFAULT_EPS
 from ui.classify.fool import OPEN
 from ui.common.state import CANVAS_RGBA
 

@@ -1,4 +1,4 @@
-"""Fool the model (core/networks/attacks.py), accuracy under attack (core/evaluate/robust.py) and
+"""Fool the model (core/predict/attacks.py), accuracy under attack (core/evaluate/robust.py) and
 adversarial training (TrainConfig.adversarial)."""
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.networks.attacks import DEFAULT_EPS, attack, check_budget, training_attack, transfer
+from core.predict.attacks import DEFAULT_EPS, attack, check_budget, training_attack, transfer
 from core.networks.checkpoints import load_checkpoint
 from core.data import load_bundle
 from core.evaluate.cli import main as evaluate_main

@@ -17,7 +17,7 @@ from core.networks.spec import SpecError, canonical, check
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle")
-ADVERSARIAL = ("none", "fgsm", "pgd")  # core.networks.attacks.training_attack
+ADVERSARIAL = ("none", "fgsm", "pgd")  # core.predict.attacks.training_attack
 
 
 class ConfigError(ValueError):

@@ -1,7 +1,7 @@
 """Classify's "Fool it" panel: a small change to the input that changes the model's answer.
 
 PGD (or FGSM, its one step) under an L-inf budget the visitor sets, to any other class
-or to a class they pick (core/networks/attacks.py), on the 28x28 image the model saw. Shows the
+or to a class they pick (core/predict/attacks.py), on the 28x28 image the model saw. Shows the
 original, the change (amplified, with its scale), the perturbed image, the new top k,
 the change's size, and whether the dataset's other models are fooled by the same image.
 
@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from core.data import DATASETS
-from core.networks.attacks import (DEFAULT_EPS, DEFAULT_STEPS, MAX_EPS, AttackResult, attack,
+from core.predict.attacks import (DEFAULT_EPS, DEFAULT_STEPS, MAX_EPS, AttackResult, attack,
                                    transfer)
 from core.networks.checkpoints import Checkpoint
 from core.predict.preprocess import Preprocessed

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.networks.models import device_of, evaluating
+from core.predict.classify import rank
 
 METHODS = ("fgsm", "pgd")
 MAX_EPS = 0.5  # beyond half the pixel range a "perturbation" can paint any digit
@@ -188,7 +189,6 @@ def attack(model: nn.Module, image: np.ndarray, mean: float, std: float,
                             random_start=random_start and method == "pgd", target=aim)
         with torch.inference_mode():
             probs = model((adv - mean) / std).double().softmax(-1).cpu().numpy().reshape(-1)
-    from core.predict.classify import rank  # the app's one ranking rule
     top = rank(probs, class_names, k)
     success = top[0][0] != original_class if target is None else top[0][0] == target
     return AttackResult(method, float(eps), steps, used, target, original_class,
