@@ -14,7 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import timings
+from core.machine.paths import runs_dir
+from core.server.visitors import server_secret
+from ui.common import state, timings
+from ui.common.errors import guard, show_callback_error
+from ui.common.identity import current_viewer, settings_problem
 
 # The tab's icon, served by this server (python -m scripts.favicon draws it): with a
 # ":material/...:" or emoji icon, Streamlit's frontend fetches it from the internet.
@@ -24,12 +28,6 @@ FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
 def main() -> None:
     st.set_page_config(page_title="MNIST Studio", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="expanded")
-
-    from core.machine.paths import runs_dir
-    from core.server.visitors import server_secret
-    from ui.common import state
-    from ui.common.errors import guard, show_callback_error
-    from ui.common.identity import current_viewer, settings_problem
 
     # Each url_path is its page file's name (the default page's URL is "/"): Streamlit
     # 1.67 runs the first script run after a server start (and AppTest every run) as a

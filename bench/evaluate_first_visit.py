@@ -16,16 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from streamlit.testing.v1 import AppTest
+
+from core.networks.catalog import default_model, list_models
+from ui.common.state import DATASET
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
 def main(datasets: list[str]) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from core.networks.catalog import default_model, list_models
-    from ui.common.state import DATASET
-
     for dataset in datasets:
         os.environ["MNIST_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="eval-cache-")
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)

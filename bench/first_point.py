@@ -24,12 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from core.data import load_bundle
+from core.machine.device import pick_device
+from core.runs.api import RunService
+from core.server.visitors import Viewer
+from core.train.config import TrainConfig
+from core.train.loop import train
+
 
 def end_to_end(device: str, model: str, repeats: int) -> dict:
-    from core.runs.api import RunService
-    from core.train.config import TrainConfig
-    from core.server.visitors import Viewer
-
     me = Viewer("v:bench", admin=True)
     times, claims = [], []
     with tempfile.TemporaryDirectory() as runs:
@@ -54,13 +59,6 @@ def end_to_end(device: str, model: str, repeats: int) -> dict:
 
 
 def _phases(device: str, model: str, queue) -> None:
-    import torch
-
-    from core.data import load_bundle
-    from core.machine.device import pick_device
-    from core.train.config import TrainConfig
-    from core.train.loop import train
-
     marks = {"forked": time.perf_counter()}
     dev = pick_device(device)
     if dev.type == "cuda":
@@ -82,8 +80,9 @@ def _phases(device: str, model: str, queue) -> None:
 
 
 def split(device: str, model: str) -> dict:
-    import core.train.loop  # noqa: F401  (what the forkserver preloads)
     import torchvision.datasets  # noqa: F401
+
+    import core.train.loop  # noqa: F401  (what the forkserver preloads)
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     t0 = time.perf_counter()

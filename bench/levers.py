@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.reference_loop import reference_model, torch_dropout
+from bench.throughput import ours
 from core.machine.device import configure_threads
 from core.networks.models import ARCHITECTURES, build_model
 from core.train.loop import uses_conv
@@ -121,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
             rounds[label].append(samples_per_second(args.model, levers, args.seconds))
     base = statistics.median(rounds["baseline"])
     if args.trainer:
-        from bench.throughput import ours
         label, best = max(configs, key=lambda c: statistics.median(rounds[c[0]]))
         configs.append(("our_trainer", best))
         rounds["our_trainer"] = [ours(args.model, "mnist", best.batch_size, "cpu", None)

@@ -10,8 +10,8 @@ the live view does, until its run has ended. Every 4th visitor starts a run thre
 as long and presses Stop once it trains; `--over-quota` visitors start a second run and then a third,
 which the per-visitor limit must refuse. The first of them presses Start before anyone
 else does, so that its third Start meets its own limit, not a queue the others filled
-(CI, 2026-12-05: every second Start of theirs found the queue full, was retried after
-the first run had ended, and the limit went untested). A visitor whose Start finds the
+(else its Starts may find the queue full, be retried after its first run has ended, and
+leave the limit untested). A visitor whose Start finds the
 server's queue full is told so and tries again a few seconds later.
 
 Visitors are interleaved on a small thread pool (one page render at a time per
@@ -37,7 +37,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -46,8 +46,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from streamlit.logger import set_log_level
+from streamlit.testing.v1 import AppTest
+
+from bench.fakedata import write_fake_dataset
 from bench.loadcheck import Monitor, final_problems, still_alive  # noqa: E402
+from core.runs.api import get_service, shutdown_services
+from core.runs.state import RunState
 from core.server.visitors import Viewer  # noqa: E402
+from core.train.config import TrainConfig
+from ui.common.identity import VISITOR
+from ui.common.state import TRAIN_REQUEST
 
 APP = str(ROOT / "streamlit_app.py")
 TRAIN_PAGE = "pages/train.py"
@@ -131,7 +140,6 @@ def _render(v: Visitor, tally: Tally, timed: bool = False) -> None:
 
 def _start(v: Visitor, seed: int, tally: Tally) -> str:
     """Press Start with this seed: 'started' (the run is noted), 'queue-full', 'quota'."""
-    from ui.common.state import TRAIN_REQUEST
     v.at.number_input(key="train_seed").set_value(seed)
     _run_page(v, tally, v.at.button(key="train_start").click())
     refusals = [e.value for e in v.at.error if "Not started" in e.value]
@@ -153,12 +161,6 @@ def _start(v: Visitor, seed: int, tally: Tally) -> str:
 
 def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
     """The visitor's actions; yields the seconds until its next ones (one page render, or a few)."""
-    from streamlit.testing.v1 import AppTest
-
-    from core.runs.api import get_service
-    from core.runs.state import RunState
-    from ui.common.identity import VISITOR
-
     service = get_service()
     v.at = AppTest.from_file(APP, default_timeout=s.render_timeout)
     v.at.session_state[VISITOR] = v.id
@@ -198,7 +200,6 @@ def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
 def _starts(v: Visitor, s: LoadSettings, tally: Tally, seeds: Iterator[int]) -> Iterator[float]:
     """Press Start (twice then a third time for an over-quota visitor); yields while the
     queue is full."""
-    from core.runs.api import get_service
     # Starts follow each other at once (quick clicks), unless the queue is full.
     for _ in range(2 if v.over_quota else 1):
         while _start(v, next(seeds), tally) == "queue-full":
@@ -238,7 +239,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def _data_root(s: LoadSettings, folder: Path) -> Path:
     if s.real_data:
         return REAL_DATA
-    from tests.fakedata import write_fake_dataset
     root = folder / "data"
     write_fake_dataset(root, "mnist", n_train=s.train_samples, n_test=200, seed=1)
     return root
@@ -248,8 +248,6 @@ def _baseline(s: LoadSettings, monitor: Monitor) -> tuple[float, float]:
     """One run alone, as the visitors' runs (same model, data, batch; 3x the epochs, to be
     timed over more samples): samples/s as the monitor sees them, and as the run's own
     step timer does."""
-    from core.train.config import TrainConfig
-    from core.runs.api import get_service
     service = get_service()
     cfg = TrainConfig(dataset="mnist", model=s.model, epochs=3 * s.epochs,
                       batch_size=s.batch_size, device="cpu", seed=12345)
@@ -309,7 +307,6 @@ def _drive(visitors: list[Visitor], s: LoadSettings, tally: Tally, deadline: flo
 
 def _stop_everything(timeout: float = 120.0) -> int:
     """Stop every active run (as an admin) and wait for all to end. Returns how many it stopped."""
-    from core.runs.api import get_service
     service = get_service()
     stopped = 0
     for run in service.list_runs(ADMIN):
@@ -336,8 +333,6 @@ def run_loadtest(s: LoadSettings) -> dict:
 
 
 def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) -> dict:
-    from core.runs.api import get_service, shutdown_services
-    from core.runs.state import RunState
     service = get_service(runs_dir)
     monitor = Monitor(runs_dir)
     monitor.start()
@@ -478,7 +473,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads, help=f"page renders at once (default {d.threads})")
     p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
     a = p.parse_args(argv)
-    from streamlit.logger import set_log_level
     set_log_level("error")  # AppTest outside `streamlit run`: warnings on every run
     report = run_loadtest(LoadSettings(visitors=a.visitors, seconds=a.seconds, workers=a.workers,
                                        epochs=a.epochs, real_data=a.real_data,

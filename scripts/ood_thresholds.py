@@ -19,12 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.networks.catalog import shipped_models  # noqa: E402
-from core.networks.checkpoints import load_checkpoint  # noqa: E402
+import torch
+
 from core.data import load_bundle  # noqa: E402
 from core.machine.device import cpu_threads  # noqa: E402
-from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration, choose_threshold,  # noqa: E402
-                              file_sha1, flagged_rate, logits_of, ood_path,
+from core.networks.catalog import shipped_models  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
+from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration,  # noqa: E402
+                              choose_threshold, file_sha1, flagged_rate, logits_of, ood_path,
                               read_calibrations, unfamiliarity, write_calibrations)
 from core.predict.ood_sets import KINDS, build_ood_sets  # noqa: E402
 
@@ -71,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    import torch
     torch.set_num_threads(cpu_threads())
     out = ood_path(args.weights_dir)
     calibrations = read_calibrations(out)

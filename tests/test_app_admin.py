@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import ui.common.identity as identity
 from core.server.throttle import AttemptThrottle
-from tests.test_app import _app, _no_exception, env, weights  # noqa: F401  (fixtures)
+from tests.apptest import APP, TIMEOUT, new_session, no_exception
 from ui.common.identity import ADMIN, COOKIE
 
 TOKEN = "correct-horse-battery-staple"  # 28 characters
@@ -35,12 +36,12 @@ def admin(env, monkeypatch):
 
 def _enter(at, token: str):
     at.text_input(key="admin_token_input").set_value(token).run()
-    _no_exception(at)
+    no_exception(at)
     return [e.value for e in at.error]
 
 
 def test_wrong_tokens_slow_down_the_next_tries_and_are_logged(admin, caplog):
-    at = _app()
+    at = new_session()
     with caplog.at_level(logging.INFO, logger="mnist_studio"):
         for _ in range(3):
             assert _enter(at, "guess") == ["That is not the admin token."]
@@ -54,7 +55,7 @@ def test_wrong_tokens_slow_down_the_next_tries_and_are_logged(admin, caplog):
     assert all("\n" not in line and "guess" not in line for line in refused)
 
     # A new session from the same address (a script that drops its session) waits too.
-    other = _app()
+    other = new_session()
     assert _enter(other, TOKEN)[0].startswith("Too many wrong tokens")
 
     admin.now += 1  # the wait is over: the right token works, and clears the count
@@ -63,7 +64,7 @@ def test_wrong_tokens_slow_down_the_next_tries_and_are_logged(admin, caplog):
 
 
 def test_an_entry_is_checked_once_not_on_every_rerun(admin):
-    at = _app()
+    at = new_session()
     for _ in range(3):
         _enter(at, "guess")
     at.run()  # anything else the visitor does reruns the page
@@ -75,7 +76,7 @@ def test_an_entry_is_checked_once_not_on_every_rerun(admin):
 def test_a_short_admin_token_stops_the_app_with_the_reason(env, monkeypatch, caplog):
     monkeypatch.setenv("MNIST_STUDIO_ADMIN_TOKEN", "hunter2")
     with caplog.at_level(logging.ERROR, logger="mnist_studio"):
-        at = _app()
+        at = new_session()
     assert not at.title  # no page
     message, = [e.value for e in at.error]
     assert message.startswith("**MNIST Studio will not run with this server's settings.**")
@@ -87,8 +88,6 @@ def test_a_short_admin_token_stops_the_app_with_the_reason(env, monkeypatch, cap
 
 
 def test_a_short_token_in_secrets_toml_stops_the_app_too(env):
-    from streamlit.testing.v1 import AppTest
-    from tests.test_app import APP, TIMEOUT
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.secrets["admin_token"] = "short"
     at.run()
@@ -99,7 +98,7 @@ def test_a_short_token_in_secrets_toml_stops_the_app_too(env):
 @pytest.mark.parametrize("https", [False, True])
 def test_the_new_visitor_cookie_is_secure_over_https(env, monkeypatch, https):
     monkeypatch.setattr(identity, "request_is_https", lambda: https)
-    at = _app()
+    at = new_session()
     script, = [h.proto.body for h in at.html if COOKIE in h.proto.body]
     assert "SameSite=Lax" in script
     assert ("; Secure" in script) is https

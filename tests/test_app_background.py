@@ -13,7 +13,7 @@ import pytest
 
 import core.evaluate.embedding as embedding_module
 import core.evaluate.robust as robust_module
-from tests.test_app import PAGES, _app, _metric, _no_exception, env, weights  # noqa: F401
+from tests.apptest import PAGES, metric_value, new_session, no_exception
 
 INSIDE = "pages/inside.py"
 
@@ -48,10 +48,10 @@ def held(monkeypatch):
 
 def test_the_attack_shows_its_progress_and_goes_on_while_the_visitor_is_away(env, held):
     release, started = held
-    at = _app("evaluate")
+    at = new_session("evaluate")
     at.select_slider(key="eval_eps").set_value(0.2).run()
     at.button(key="eval_robust").click().run()  # returns at once: the attack is not done
-    _no_exception(at)
+    no_exception(at)
     assert at.progress
     _until(lambda: started)  # its thread has reported 40 images (a busy machine: later)
     at.run()
@@ -59,7 +59,7 @@ def test_the_attack_shows_its_progress_and_goes_on_while_the_visitor_is_away(env
     assert bar.text == ("Attacking at ε=0.2: 40 of 100 test images (it goes on if you leave "
                         "this page)") and bar.value == 40
     assert not [b for b in at.button if b.key == "eval_robust"]  # nothing to start twice
-    other = _app("evaluate")  # another session (or tab) sees the same attack, not a button
+    other = new_session("evaluate")  # another session (or tab) sees the same attack, not a button
     other.select_slider(key="eval_eps").set_value(0.2).run()
     assert other.progress and not [b for b in other.button if b.key == "eval_robust"]
 
@@ -67,16 +67,16 @@ def test_the_attack_shows_its_progress_and_goes_on_while_the_visitor_is_away(env
     release.set()
     _until(lambda: list((env["cache"] / "robust").glob("*.json")))  # ... it finishes meanwhile
     at.switch_page(PAGES["evaluate"]).run()  # ... and comes back to the result
-    _no_exception(at)
-    assert not at.progress and _metric(at, "Under attack, ε=0.2").endswith("%")
+    no_exception(at)
+    assert not at.progress and metric_value(at, "Under attack, ε=0.2").endswith("%")
     assert started == ["robust_accuracy"]  # computed once
 
 
 def test_the_map_shows_its_progress_and_goes_on_while_the_visitor_is_away(env, held):
     release, started = held
-    at = _app()
+    at = new_session()
     at.switch_page(INSIDE).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.title[0].value.endswith("Inside the model")  # the rest of the page is there
     assert at.progress
     _until(lambda: started)
@@ -89,7 +89,7 @@ def test_the_map_shows_its_progress_and_goes_on_while_the_visitor_is_away(env, h
     release.set()
     _until(lambda: list((env["cache"] / "embeddings").glob("*.npz")))
     at.switch_page(INSIDE).run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.progress
     assert any(c.proto.id and "inside_map" in c.proto.id for c in at.get("plotly_chart"))
     assert started == ["penultimate_features"]

@@ -15,7 +15,7 @@ from core.runs.state import RunState
 from core.server.settings import load_settings
 from core.server.visitors import Viewer
 from core.train.finetune import FinetuneOptions
-from tests.test_app import _app, _no_exception, env, weights  # noqa: F401  (fixtures)
+from tests.apptest import new_session, no_exception
 from tests.test_finetune import writer
 from ui.handwriting.tune import status
 
@@ -31,9 +31,9 @@ def service(env, monkeypatch) -> RunService:
 
 
 def _page():
-    at = _app(visitor=ALICE)
+    at = new_session(visitor=ALICE)
     at.switch_page(PAGE).run()
-    _no_exception(at)
+    no_exception(at)
     header = [m.value for m in at.markdown if m.value.startswith("**Fine-tune run**")]
     bar, = at.progress
     return header, bar
@@ -66,7 +66,7 @@ def test_the_header_and_the_bar_follow_the_run(env, service, weights):
     assert header.endswith(":blue[Scoring]") and bar.text.startswith("Scoring") and bar.value == 100
 
     service.db.transition(snap.id, RunState.FINISHED, [RunState.RUNNING], phase=None)
-    at = _app(visitor=ALICE)
+    at = new_session(visitor=ALICE)
     at.switch_page(PAGE).run()
     assert not at.progress
     assert any(m.value.endswith(":green[Finished]") for m in at.markdown)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import (APP, PAGES, TIMEOUT, _app, _digit_canvas, _no_exception, env,  # noqa: F401
-                            weights)
+from tests.apptest import APP, PAGES, TIMEOUT, digit_canvas, new_session, no_exception
 from ui.common.state import CANVAS_RGBA, DATASET, MODEL
 
 CHOSEN = "shipped:mnist-bn-cnn.pt"  # not the default (mnist-ffnn-small.pt)
@@ -19,17 +18,17 @@ def _open(query: dict, page: str = "classify") -> AppTest:
     at.run()
     if page != "classify":
         at.switch_page(PAGES[page]).run()
-    _no_exception(at)
+    no_exception(at)
     return at
 
 
 def test_the_chosen_model_survives_a_refresh_on_every_page(env):
-    at = _app()
+    at = new_session()
     assert at.query_params == {}  # the default: a plain URL
     at.sidebar.selectbox(key=MODEL).set_value(CHOSEN).run()
     assert at.query_params == {"model": CHOSEN}
     at.switch_page(PAGES["evaluate"]).run()  # a page switch drops the URL's parameters ...
-    _no_exception(at)
+    no_exception(at)
     assert at.query_params == {"model": CHOSEN}  # ... the page writes them
 
     for page in ("classify", "evaluate", "train"):  # refresh, or a bookmark of that page
@@ -39,7 +38,7 @@ def test_the_chosen_model_survives_a_refresh_on_every_page(env):
 
     # The page itself uses it, not only the sidebar: Classify's answer names the model.
     again = _open(dict(at.query_params))
-    again.session_state[CANVAS_RGBA] = _digit_canvas()
+    again.session_state[CANVAS_RGBA] = digit_canvas()
     again.run()
     assert any(c.value.startswith("bn-cnn") for c in again.caption), [c.value for c in again.caption]
 

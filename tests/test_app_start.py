@@ -14,10 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from core.machine.paths import runs_dir
-from tests.test_app import env, weights  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 

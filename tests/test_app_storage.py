@@ -10,18 +10,18 @@ from core.runs.api import get_service
 from core.runs.state import RunState
 from core.train.config import TrainConfig
 from core.server.visitors import Viewer
-from tests.test_app import _app, _no_exception, env, weights  # noqa: F401
-from tests.test_app_model_files import _upload
+from tests.apptest import new_session, no_exception
+from tests.apptest import upload_model
 from ui.common.identity import VISITOR
 from ui.common.state import MODEL
 
 
 def test_an_upload_past_the_visitors_cap_is_refused_and_changes_nothing(env, monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_MAX_UPLOADS", "1")
-    at = _upload(_app(), "first.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
+    at = upload_model(new_session(), "first.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
     chosen = at.selectbox(key=MODEL).value
     assert chosen.startswith("upload:")
-    _upload(at, "second.pt", (env["weights"] / "mnist-ffnn-small.pt").read_bytes())
+    upload_model(at, "second.pt", (env["weights"] / "mnist-ffnn-small.pt").read_bytes())
     errors = [e.value for e in at.error]
     assert any(e.startswith("Not added. You have uploaded 1 checkpoints, the most a visitor "
                             "may keep here is 1") for e in errors), errors
@@ -42,8 +42,8 @@ def test_the_train_page_shows_usage_and_the_runs_retention_removes_next(env, mon
         service.db.transition(run.id, RunState.CANCELLED, [RunState.QUEUED])
         service.db.update(run.id, created=time.time() - age * DAY)
         ids.append(run.id)
-    at = _app("train", visitor=me.id)
-    _no_exception(at)
+    at = new_session("train", visitor=me.id)
+    no_exception(at)
     assert at.session_state[VISITOR] == me.id
     (box,) = [e for e in at.expander if e.label.startswith("Your storage:")]
     assert "3 runs" in box.label and "2 runs due for removal" in box.label, box.label

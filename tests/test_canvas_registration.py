@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_app import env, weights  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -34,6 +34,7 @@ from core.runs.state import RunState
 from core.runs.database import RunRecord, RunDatabase, StoreBusy
 from core.train.config import TrainConfig
 from core.train.resume import resume_point
+from tests.apptest import new_session, no_exception
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,19 +135,18 @@ def test_a_training_run_loses_no_step_while_the_database_is_locked(tmp_path, fak
 
 
 def test_the_train_page_says_busy_instead_of_failing(env):
-    from tests.test_app import _app, _no_exception
-    at = _app("train", visitor="v:busy")
+    at = new_session("train", visitor="v:busy")
     locker = hold_lock(Path(env["runs"]) / "runs.sqlite", 8.0)
     try:
         at.button(key="train_start").click().run()
     finally:
         locker.kill()
         locker.wait()
-    _no_exception(at)
+    no_exception(at)
     errors = [e.value for e in at.error]
     assert any(e.startswith("**Busy.** The run database is busy") for e in errors), errors
     at.button(key="train_start").click().run()  # the lock is gone: Start works again
-    _no_exception(at)
+    no_exception(at)
     assert not [e.value for e in at.error if "Busy" in e.value]
 
 
@@ -224,12 +224,11 @@ def test_a_sound_or_locked_database_is_not_taken_for_a_damaged_one(tmp_path, fak
 
 
 def test_the_app_starts_on_a_damaged_database_and_says_so(env, trained_runs):
-    from tests.test_app import _app
     runs, _, alice, _, _ = trained_runs
     assert runs == env["runs"]  # the app's runs folder (both are tmp_path/runs)
     (env["runs"] / "runs.sqlite").write_bytes(b"garbage" * 1000)
     (env["runs"] / "runs.sqlite-wal").unlink(missing_ok=True)
-    at = _app("train", visitor="v:alice")
+    at = new_session("train", visitor="v:alice")
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("The run database was damaged") and "3 run(s) were rebuilt" in w
                for w in warnings), warnings
@@ -318,4 +317,3 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_the_last_good_one(tm
     assert len(list(tmp_path.glob(".last.pt.*.tmp"))) == 1  # the half file, never renamed
 
 
-from tests.test_app import env, weights  # noqa: E402,F401  (fixtures)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import wait_gone, with_command, with_environment
+from bench.procs import wait_gone, with_command, with_environment
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.skipif(os.environ.get("MNIST_STUDIO_SKIP_RAY") == "1",

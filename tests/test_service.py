@@ -5,13 +5,12 @@ import time
 
 import pytest
 
-from core.server.settings import load_settings
 from core.train.config import TrainConfig
 from core.runs.api import LimitReached, NotAllowed, RunService
 from core.runs.state import RunState
 from core.runs.database import INTERRUPTED, RunNotFound, TransitionRefused
 from core.server.visitors import Viewer, new_token, server_secret, verify_token
-from tests.procs import children, wait_gone, with_command, with_environment
+from bench.procs import children
 
 A, B = Viewer("v:alice"), Viewer("v:bob")
 ADMIN = Viewer("u:teacher@example.org", admin=True)
@@ -20,27 +19,6 @@ ADMIN = Viewer("u:teacher@example.org", admin=True)
 def cfg(**kw) -> TrainConfig:
     return TrainConfig(**{**dict(dataset="mnist", model="ffnn-small", epochs=2, batch_size=32,
                                  lr=3e-3, device="cpu"), **kw})
-
-
-@pytest.fixture()
-def make_service(tmp_path, fake_data_root, monkeypatch):
-    """RunServices on one runs folder; every scheduler they start (and its workers) ends with
-    the test, and the test fails if one is left."""
-    monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))  # before any scheduler starts
-    for name in ("RAY_ADDRESS", "MNIST_STUDIO_EXECUTOR", "MNIST_STUDIO_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    runs = tmp_path / "runs"
-    made = []
-
-    def make(start_scheduler: bool = True, **overrides) -> RunService:
-        settings = load_settings(tmp_path / "no-studio.toml", **{"workers": 1, **overrides})
-        made.append(RunService(runs, settings, start_scheduler=start_scheduler))
-        return made[-1]
-    yield make
-    for service in made:
-        service.shutdown()
-    assert wait_gone(lambda: with_command(f"core.runs.scheduler --runs {runs}")) == []
-    assert wait_gone(lambda: with_environment("MNIST_STUDIO_DATA", str(fake_data_root))) == []
 
 
 def test_a_run_trains_to_the_end_with_its_record_and_files(make_service):

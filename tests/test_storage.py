@@ -264,7 +264,7 @@ def test_per_address_caps_back_the_per_visitor_ones(make):
 def test_uploads_per_address_count_every_visitor_seen_there(make):
     service = make(max_uploads_per_address=2)
     for viewer in (A, B):
-        service.db.visitor_seen(viewer.id, viewer.address, new=True)
+        service.db.visitors.seen(viewer.id, viewer.address, new=True)
         folder = visitor_folder(service.runs_dir, viewer.id)
         folder.mkdir(parents=True)
         (folder / "m.pt").write_bytes(b"x")
@@ -300,7 +300,7 @@ def test_the_handwriting_set_counts_and_a_full_quota_keeps_no_drawing(make):
     mine = HandwritingSet(service.runs_dir, A.id)
     mine.add(np.zeros((28, 28), np.uint8) + 200, 7)
     usage = service.quotas.usage(A)
-    assert 0 < usage.folder_bytes["handwriting"] == mine.bytes_used()
+    assert 0 < usage.folder_bytes["handwriting"] == folder_bytes(mine.folder)
     assert service.quotas.usage(B).folder_bytes["handwriting"] == 0
     service.quotas.check_keep(A, 2048, "drawing")  # room left
     finished(service, A, size=MB)

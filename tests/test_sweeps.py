@@ -13,7 +13,7 @@ from core.runs.sweeps import Axis, SweepError, SweepSpec
 from core.server.settings import load_settings
 from core.train.config import TrainConfig
 from core.server.visitors import Viewer
-from tests.test_service import cfg, make_service  # noqa: F401  (the fixture)
+from tests.test_service import cfg
 
 A, B = Viewer("v:alice"), Viewer("v:bob")
 ADMIN = Viewer("u:teacher@example.org", admin=True)
@@ -148,7 +148,7 @@ def test_tick_queues_trials_one_at_a_time_and_prunes_a_hopeless_one(make_service
     assert [t.state for t in done.trials] == ["finished", "finished", "finished", "pruned"]
     assert [t.val_accuracy for t in done.trials] == [0.90, 0.80, 0.85, 0.1]
     assert done.best.number == 0 and done.best.params == {"lr": 3e-3, "seed": 0}
-    from core.runs.summaries import run_row
+    from ui.train.run_rows import run_row
     assert run_row(service.get(hopeless.id, A)).state == "pruned"  # the Train page's table
 
 
@@ -258,7 +258,7 @@ def test_a_damaged_database_is_rebuilt_with_its_sweeps(make_service):
     store = open_database(service.runs_dir)
     assert sorted(store.recovery.sweeps) == sorted([finished.id, going.id])
     assert "and 2 sweep(s) were rebuilt" in store.recovery.message
-    back = sweeps.view(store, store.get_sweep(finished.id), mine=True)
+    back = sweeps.view(store, store.sweeps.get(finished.id), mine=True)
     assert back.state == "finished" and back.spec.axes[0].values == [3e-3, 1e-3]
-    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.get_sweep(finished.id).owner == A.id
-    assert store.get_sweep(going.id).state == "stopped"  # its queued trial was stopped too
+    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.sweeps.get(finished.id).owner == A.id
+    assert store.sweeps.get(going.id).state == "stopped"  # its queued trial was stopped too

@@ -222,12 +222,12 @@ def calls(monkeypatch):
     from core.train import loop
 
     record = []
-    real_validate = loop._validate
+    real_validate = loop.validate
 
     def validate(*args, **kwargs):
         record.append("validate")
         return real_validate(*args, **kwargs)
-    monkeypatch.setattr(loop, "_validate", validate)
+    monkeypatch.setattr(loop, "validate", validate)
     return record
 
 

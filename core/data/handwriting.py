@@ -143,12 +143,6 @@ class HandwritingSet:
     def counts(self) -> list[int]:
         return self.arrays().counts(CLASSES)
 
-    def bytes_used(self) -> int:
-        """What the set costs on disk: its folder's files."""
-        if not self.folder.is_dir():
-            return 0
-        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
-
 
 def strokes_json(objects: list | None) -> str:
     """The canvas's strokes as compact JSON ('' when there are none)."""

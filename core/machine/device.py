@@ -100,8 +100,8 @@ def use_bf16_autocast(device: torch.device, model: str | None = None) -> bool:
 
     CUDA: on GPUs with bf16 tensor cores, for the architectures in GPU_BF16_FASTER.
     CPU: where the CPU has bf16 in hardware (AMX, AVX512-BF16). Measured side by side
-    (`python -m bench.autocast`, 2 threads, batch 256, quiet, 2026-12-04, a Zen 4 with
-    AVX512-BF16): cnn 1.59x, fastcnn 1.31x, fastcnn-wide 2.46x, resnet 1.92x, bn-cnn
+    (`python -m bench.autocast`, 2 threads, batch 256, quiet, a Zen 4 with AVX512-BF16;
+    docs/speed.md): cnn 1.59x, fastcnn 1.31x, fastcnn-wide 2.46x, resnet 1.92x, bn-cnn
     1.18x, ffnn 1.52-1.63x, ffnn-deep 1.26x, ffnn-small 0.98x (even); on a Xeon with
     AMX, cnn 1.63x, fastcnn 1.70x, resnet 2.27x. Without native bf16 it is emulated
     and several times slower (Zen 3: cnn 6.7x slower), so it stays off there.

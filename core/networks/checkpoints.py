@@ -19,10 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.networks.calibration import apply_temperature, temperature_of
 from core.data import get_spec
 from core.machine.files import atomic_write
+from core.networks.calibration import apply_temperature, temperature_of
 from core.networks.models import build_model
+from core.networks.spec import SpecError, check
 
 FORMAT = "mnist-studio/1"
 
@@ -156,7 +157,6 @@ def _check_layers(meta: CheckpointMeta, state_dict: dict) -> None:
         return
     if not isinstance(meta.layers, str):
         raise CheckpointError("checkpoint metadata is malformed: layers must be text")
-    from core.networks.spec import SpecError, check
     try:
         wanted = check(meta.layers).parameters
     except SpecError as err:

@@ -42,6 +42,7 @@ def _top_k(text: str) -> int:
 
 def classify_file(ckpt: "Checkpoint", path: str) -> dict:
     """One image -> the JSON record; InputError propagates for unusable files."""
+    # After parsing, as in main: torch takes seconds to import, --help should not.
     from core.predict.classify import probabilities
     from core.predict.preprocess import from_image
 

@@ -1,7 +1,7 @@
 """The run system's one door for the web app: runs, sweeps, quotas and the scheduler.
 
 ui/ and pages/ reach the run system through this module (and the plain views it
-returns: snapshot, summaries, curves, compare), never through the database.
+returns: snapshot, curves, compare, sweeps), never through the database.
 
 Every call says who asks (a Viewer), and every answer respects ownership:
 a visitor controls only their own runs, sees others' read-only (or not at

@@ -20,8 +20,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Protocol
 
-from core.runs.state import RunState
+from core.machine.files import atomic_write
 from core.runs.database import RunDatabase
+from core.runs.state import RunState
 
 FLUSH_SECONDS = 0.25  # progress reaches the store (and the live view) 4x a second
 STOP_POLL_SECONDS = 0.2  # a Stop is seen within this, then the step in flight ends
@@ -78,7 +79,6 @@ class RunRecorder:
         self.store.update(self.run_id, phase=name)
 
     def file(self, name: str, data: bytes) -> None:
-        from core.machine.files import atomic_write
         atomic_write(self.run_dir / name, data)
 
     def done(self, summary: dict, test: dict, stopped: bool) -> None:
@@ -159,11 +159,13 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
     """Train a run, then score its best weights on the test set; report all of it."""
     batcher = _Batcher(recorder)
     try:
+        # Imported in the worker that trains (its forkserver preloads them), not in the
+        # scheduler, which imports this module to start workers and never needs torch.
         from core.data import load_bundle
+        from core.evaluate.final import finish
         from core.machine.device import configure_threads, describe_device, pick_device
         from core.server.settings import load_settings
         from core.train.config import TrainConfig
-        from core.evaluate.final import finish
         from core.train.loop import train
 
         cfg = TrainConfig.from_dict(config)
@@ -174,7 +176,7 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
         run_dir.mkdir(parents=True, exist_ok=True)
         job = None
         if config.get("finetune"):  # a fine-tune: its base weights, its set mixed with replay
-            from core.train.finetune import job_for_run
+            from core.train.finetune import job_for_run  # as above
             job = job_for_run(config["finetune"], run_dir, data)
             data = job.data
         # Events are recorded before each resumable save: a kill after it repeats no step.
@@ -188,7 +190,8 @@ def execute(run_id: str, config: dict, run_dir: Path, recorder: Recorder,
             recorder.phase("scoring")
         test, summary = finish(result, data, run_dir / "best.pt", run=run_id)
         if job is not None:  # before and after, on the held-out drawings and the test set
-            from core.train.finetune import MEASURE_FILE, measure_bytes
+            from core.train.finetune import MEASURE_FILE  # as above
+            from core.train.finetune import measure_bytes
             recorder.file(MEASURE_FILE, measure_bytes(job.measure(result.model, test.accuracy)))
         if not result.stopped:  # finished, or diverged (resuming would diverge again)
             (run_dir / "last.pt").unlink(missing_ok=True)

@@ -171,6 +171,7 @@ def tensorboard_steps(folder: Path, epochs: list[dict], last_step: int) -> list[
     if not any(folder.glob("events.out.tfevents.*")):
         return []
     try:
+        # Only a rebuild reads TensorBoard files: not 0.45 s on every start of the web app.
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
         board = EventAccumulator(str(folder), size_guidance={"scalars": 0})
         board.Reload()

@@ -43,7 +43,10 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.networks.spec import Bounds
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_CONFIG = "MNIST_STUDIO_CONFIG"
@@ -185,6 +188,7 @@ class RunSettings:
 
     @property
     def model_bounds(self) -> "Bounds":
+        # Here, not with the settings: the entry script reads them, and the spec imports torch.
         from core.networks.spec import Bounds
         return Bounds(self.max_layers, self.max_parameters, self.max_mflops)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import (assert_no_errors, draw_vertical_stroke, go_to, main,
-                                    prediction_metric, settle, shot)
+from bench.browser import (assert_no_errors, draw_vertical_stroke, go_to, main, prediction_metric,
+                           settle, shot)
 
 try:
     from playwright.sync_api import expect
@@ -20,7 +20,7 @@ FINETUNE_MS = 300_000  # a fine-tune of the default model, and the test set scor
 # on a 2-core machine that other work may share
 
 
-def _draw(page) -> str:
+def draw_strokes(page) -> str:
     body = main(page)
     draw_option = body.get_by_role("radio", name=re.compile(r"Draw$"))
     if not draw_option.is_checked():
@@ -58,7 +58,7 @@ def _follow_status(page) -> list[tuple[str, str]]:
 
 def test_draw_correct_finetune_and_classify_again(page, app):
     go_to(page, app.url, "Classify")
-    predicted = _draw(page)
+    predicted = draw_strokes(page)
     wrong = "7" if predicted != "7" else "4"
     teach = main(page).locator(".st-key-teach")
     teach.get_by_role("button", name=wrong, exact=True).click()
@@ -91,7 +91,7 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     expect(body.get_by_role("button", name="In use on every page")).to_be_disabled()
 
     go_to(page, app.url, "Classify")
-    again = _draw(page)
+    again = draw_strokes(page)
     assert re.fullmatch(r"\d", again), again
     expect(main(page)).to_contain_text("your handwriting")  # the caption names the model
     assert_no_errors(page, "Classify with the fine-tuned model")

@@ -20,8 +20,7 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module
     expect = None
 
-from tests.e2e.conftest import VIEWPORT
-from tests.e2e.test_browser import FIRST_LOAD_MS, go_to, main, settle
+from bench.browser import FIRST_LOAD_MS, VIEWPORT, go_to, main, settle
 
 STREAMLIT_PROBES = ("_stcore/health", "_stcore/host-config")
 

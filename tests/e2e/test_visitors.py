@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (CHROMIUM_ARGS, HEALTH_TIMEOUT_S, OUTPUT, ROOT, VIEWPORT,  # noqa: F401
-                                AppSetup, _healthy, _stop_server, free_port)
-from tests.e2e.test_browser import FIRST_LOAD_MS, _screenshot, fill_number, main, pick, settle
-from tests.fakedata import write_fake_dataset
+from bench.browser import CHROMIUM_ARGS, VIEWPORT
+from bench.appserver import (AppSetup, HEALTH_TIMEOUT_S, OUTPUT, ROOT, free_port, healthy,
+                             stop_server)
+from bench.browser import FIRST_LOAD_MS, screenshot, fill_number, main, pick, settle
+from bench.fakedata import write_fake_dataset
 
 try:
     from playwright.sync_api import expect
@@ -65,7 +66,7 @@ def _group_members(pgid: int) -> list[int]:
     return found
 
 
-def _runners_of(runs: Path) -> list[int]:
+def schedulers_of(runs: Path) -> list[int]:
     """`python -m core.runs.scheduler --runs <runs>` processes serving this runs folder."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -80,7 +81,7 @@ def _runners_of(runs: Path) -> list[int]:
     return found
 
 
-def _wait_gone(what, deadline_s: float = EXIT_WAIT_S) -> list[int]:
+def wait_until_gone(what, deadline_s: float = EXIT_WAIT_S) -> list[int]:
     deadline = time.monotonic() + deadline_s
     while (left := what()) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -130,7 +131,7 @@ class Server:
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         self.pgids.append(self.proc.pid)
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while not _healthy(self.url):
+        while not healthy(self.url):
             if self.proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {self.proc.returncode}; see {log}-stderr.log",
                             pytrace=False)
@@ -144,9 +145,9 @@ class Server:
         if self.proc is None:
             return
         pgid = self.proc.pid
-        _stop_server(self.proc)
+        stop_server(self.proc)
         self.proc = None
-        left = _wait_gone(lambda: _group_members(pgid))
+        left = wait_until_gone(lambda: _group_members(pgid))
         assert not left, f"processes of the stopped server {pgid} still alive: {left}"
 
 
@@ -175,11 +176,11 @@ def server(browser_ready, setup: AppSetup):
         yield srv
     finally:
         srv.stop()
-        left = _wait_gone(lambda: _runners_of(setup.runs))
+        left = wait_until_gone(lambda: schedulers_of(setup.runs))
         assert not left, f"scheduler processes of {setup.runs} outlived the server: {left}"
 
 
-def _new_page(browser, name: str):
+def new_page(browser, name: str):
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -191,7 +192,7 @@ def _new_page(browser, name: str):
 
 @pytest.fixture(scope="module")
 def visitor_a(browser, server):
-    context, page, log = _new_page(browser, "a")
+    context, page, log = new_page(browser, "a")
     yield page
     context.close()
     log.close()
@@ -199,7 +200,7 @@ def visitor_a(browser, server):
 
 @pytest.fixture(scope="module")
 def visitor_b(browser, server):
-    context, page, log = _new_page(browser, "b")
+    context, page, log = new_page(browser, "b")
     yield page
     context.close()
     log.close()
@@ -257,7 +258,7 @@ def press_start(page) -> None:
 
 def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
-    _screenshot(page, path, max_height=1400)
+    screenshot(page, path, max_height=1400)
     return path
 
 
@@ -394,7 +395,7 @@ def test_restart_keeps_owner(visitor_a, visitor_b, server, shared):
     A's cookie still verifies, A can resume their run, B still only reads it."""
     run_id = shared["run1"]
     server.stop()
-    assert not _wait_gone(lambda: _runners_of(server.setup.runs)), "the scheduler outlived its server"
+    assert not wait_until_gone(lambda: schedulers_of(server.setup.runs)), "the scheduler outlived its server"
     # The worker got the server's SIGTERM too and stopped as a Stop does, keeping its step.
     stopped = store(server).get(run_id)
     assert stopped.state == "cancelled" and stopped.resumable, (stopped.state, stopped.phase)

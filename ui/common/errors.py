@@ -70,6 +70,7 @@ def friendly_message(err: BaseException) -> str:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a person typed, uploaded or asked for could not be used (bad input, a limit,
     not theirs, already changed): the page says why, and the app is not at fault."""
+    # Here, as in friendly_message: most of these import torch.
     from core.networks.checkpoints import CheckpointError
     from core.data.imageset import ImageSetError
     from core.predict.preprocess import InputError

@@ -35,7 +35,7 @@ def selection() -> Selection:
 def require_model(sel: Selection) -> ModelEntry:
     """The selected model; without one, say how to get one and end the page here."""
     if sel.model is None:
-        from core.networks.catalog import no_model_help
+        from core.networks.catalog import no_model_help  # it imports torch: see above
         st.info(no_model_help(sel.dataset), icon=":material/info:")
         st.stop()
     return sel.model

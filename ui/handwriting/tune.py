@@ -17,6 +17,7 @@ from core.train.finetune import FinetuneError, FinetuneOptions, Measure, read_me
 from ui.common import state
 from ui.common.errors import guarded
 from ui.common.loaders import run_service
+from ui.common.run_badges import BADGES
 
 FOLLOWED = "hw_tune_run"  # session: the fine-tune run this page shows
 HOLDOUTS = {0.5: "half of each digit's drawings", 0.25: "a quarter", 0.0: "none (no measure)"}
@@ -42,7 +43,9 @@ def start(model: ModelEntry, hw: HandwritingSet) -> None:
             snap = submit_finetune(run_service(), state.viewer(), hw.arrays(), model.path,
                                    model.label, options=FinetuneOptions(holdout=holdout))
         except (FinetuneError, LimitReached) as err:
-            st.error(str(err), icon=":material/block:")
+            hint = (f" Or choose **{HOLDOUTS[0.0]}** under *Held out to test on*."
+                    if getattr(err, "without_holdout", False) else "")
+            st.error(f"{err}{hint}", icon=":material/block:")
             return
         st.session_state[FOLLOWED] = snap.id
 
@@ -121,7 +124,7 @@ def show(snap: RunSnapshot) -> None:
     if snap.state.active or snap.phase is not None:
         st.fragment(guarded(_live), run_every=POLL_SECONDS)(snap.id)
         return
-    _header(snap, snap.state.badge.text, snap.state.badge.colour)
+    _header(snap, BADGES[snap.state].text, BADGES[snap.state].colour)
     if snap.error:
         st.error(snap.error, icon=":material/error:")
     m = read_measure(snap.run_dir)

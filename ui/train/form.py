@@ -25,6 +25,7 @@ from ui.common.errors import safe_callback, show_error
 from core.runs.api import LimitReached
 from ui.common.loaders import run_service
 from ui.train import custom
+from ui.train.code import show_code
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -79,7 +80,7 @@ def render_form(dataset: str) -> Callable[[], None]:
     """The settings, a Start button, and what is wrong with the settings, if anything.
     Returns the function that writes the cost estimate beside Start: the page calls it
     last, as it counts the model's FLOPs with torch (about a second the first time for
-    each architecture) and nothing below it should wait for that (issue 22, item 9)."""
+    each architecture) and nothing below it should wait for that."""
     ss = st.session_state
     ss.setdefault(key("dataset"), dataset)
     infos = {a.name: a for a in architecture_infos()}
@@ -154,6 +155,8 @@ def _start_row() -> Callable[[], None]:
             st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is not None:
         _say(problem)
+    else:
+        show_code(cfg, key="train_form_code", what="these settings")
 
     def show_estimate() -> None:
         if cfg is not None:

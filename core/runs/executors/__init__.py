@@ -1,7 +1,7 @@
 """Executors: where the scheduler's claimed runs train. There are two:
 
-    local.py  one worker process per run on this machine (the default)
-    ray.py    one Ray task per run on a Ray cluster (executor = "ray", or RAY_ADDRESS)
+    processes.py  one worker process per run on this machine (the default)
+    ray.py        one Ray task per run on a Ray cluster (executor = "ray", or RAY_ADDRESS)
 
 The scheduler (core/runs/scheduler.py) claims queued runs from the store and hands
 each to its one executor, which it polls about 10 times a second. An executor
@@ -35,8 +35,8 @@ class Executor(Protocol):
 
 
 def make_executor(store: RunDatabase, settings: RunSettings) -> Executor:
-    if settings.uses_ray:
-        from core.runs.executors.ray import RayExecutor
+    if settings.uses_ray:  # only the chosen executor's module: Ray's (and Ray) for a cluster
+        from core.runs.executors.ray import RayExecutor  # see above
         return RayExecutor(store, settings)
-    from core.runs.executors.processes import LocalExecutor
+    from core.runs.executors.processes import LocalExecutor  # as above
     return LocalExecutor(store, settings.worker_count())

@@ -12,7 +12,8 @@ import os
 import signal
 from pathlib import Path
 
-from core.runs.database import INTERRUPTED, RunRecord, RunDatabase
+from core.machine.device import cpu_threads
+from core.runs.database import INTERRUPTED, RunDatabase, RunRecord
 from core.runs.job import RunRecorder, execute, polled
 
 THREADS_ENV = "MNIST_STUDIO_THREADS"
@@ -73,7 +74,6 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     op's barrier for a descheduled thread: bench/loadtest.py measured runs 20x slower
     on 2 cores (2 threads: ~2,100 samples/s under page load; 1 thread: ~42,000)."""
     if cores is None:
-        from core.machine.device import cpu_threads
         cores = cpu_threads()
     return max(1, (cores - 1) // max(1, workers))
 

@@ -23,10 +23,13 @@ import threading
 import time
 from pathlib import Path
 
+import ray
+
 from core.machine.paths import ROOT
-from core.runs.database import RunRecord, RunDatabase
+from core.runs.database import RunDatabase, RunRecord
 from core.runs.job import RunRecorder, execute, polled
 from core.server.settings import RunSettings
+from core.train.finetune import SET_FILE
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage, before ray loads
 
@@ -93,7 +96,6 @@ def run_inputs(record: RunRecord) -> dict[str, bytes]:
     entry = record.config.get("finetune")
     if not entry:
         return {}
-    from core.train.finetune import SET_FILE
     set_name = entry.get("set", SET_FILE)
     return {set_name: (Path(record.run_dir) / set_name).read_bytes(),
             BASE_FILE: Path(entry["base"]).read_bytes()}
@@ -109,8 +111,6 @@ def placed_inputs(config: dict, inputs: dict[str, bytes], run_dir: Path) -> dict
 
 
 def _remote_functions():
-    import ray
-
     @ray.remote(num_cpus=0)
     class StopBoard:
         def __init__(self) -> None:
@@ -157,7 +157,6 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, store: RunDatabase, settings: RunSettings) -> None:
-        import ray
         self.ray, self.store, self.settings = ray, store, settings
         ray.init(address=settings.ray_address or "auto", include_dashboard=False,
                  log_to_driver=False, configure_logging=False,

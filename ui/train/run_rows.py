@@ -1,11 +1,12 @@
-"""Training runs as a person reads them: one summary row per run, one progress line."""
+"""Training runs as a person reads them: one row per run for the runs table, one progress
+line for a run training, one line of its settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.runs.curves import format_duration
 from core.train.config import TrainConfig
+from ui.common.format import format_duration
 
 if TYPE_CHECKING:
     from core.runs.snapshot import RunSnapshot

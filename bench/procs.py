@@ -1,4 +1,4 @@
-"""The processes a test started, found through /proc (no psutil needed)."""
+"""Processes found through /proc (no psutil needed): what a test or a benchmark started."""
 from __future__ import annotations
 
 import os
@@ -52,3 +52,24 @@ def wait_gone(find, timeout: float = 15.0) -> list[int]:
         time.sleep(0.1)
         left = find()
     return left
+
+
+def descendants(root: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below `root`, read from /proc (Linux)."""
+    parent_of: dict[int, int] = {}
+    started: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) "
+        pid = int(entry.name)
+        parent_of[pid], started[pid] = int(fields[1]), fields[19]
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parent_of.items() if ppid in frontier}
+        found |= {(pid, started[pid]) for pid in frontier}
+    return found
