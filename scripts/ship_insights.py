@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data import load_split  # noqa: E402
@@ -42,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu",
                         help="cpu (default: the app's own arithmetic), cuda or auto")
     args = parser.parse_args(argv)
-    import torch
     torch.set_num_threads(cpu_threads())
     device = pick_device(args.device)
     wanted = set(args.files) or set(read_manifest(args.weights_dir)["default"].values())

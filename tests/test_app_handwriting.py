@@ -8,7 +8,7 @@ import numpy as np
 from core.data.handwriting import HandwritingSet
 from core.predict.preprocess import from_canvas
 from tests.apptest import new_session, digit_canvas, metric_value, no_exception
-from tests.test_app_model_files import FLAG, _weights_with_threshold
+from tests.test_app_model_files import FLAG, weights_with_threshold
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_RGBA
 
@@ -79,7 +79,7 @@ def test_fine_tuning_too_few_drawings_says_how_many_are_needed(env):
 def test_a_flagged_input_is_kept_only_after_a_question(env, tmp_path, monkeypatch):
     """A letter or a scribble that the model flags "I don't know" does not go into the set
     with one click: the click asks, "No" keeps nothing, "Yes, keep it as a 3" keeps it."""
-    _weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)  # the canvas is flagged
+    weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)  # the canvas is flagged
     at = _drawn("v:alice")
     assert any(FLAG in w.value for w in at.warning)
     hw = HandwritingSet(env["runs"], "v:alice")

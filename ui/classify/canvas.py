@@ -92,6 +92,7 @@ class _ExpectedOverwrite(logging.Filter):
 
 def _use_toolbarless_component() -> None:
     """Register the canvas component with COMPONENT_HTML once per runtime (see above)."""
+    # On call: the component manager exists only in a running app.
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 
     existing = get_bidi_component_manager().get(COMPONENT)
@@ -109,9 +110,10 @@ def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
     """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
-        import numpy as np
+        import numpy as np  # on use: the canvas is drawn before numpy is needed
         return np.asarray(injected)
     try:
+        # On use, inside the guard: the component registers only inside a running app.
         from streamlit_drawable_canvas import st_canvas
         _use_toolbarless_component()
     except Exception as err:  # the component registers only inside a running app
@@ -135,7 +137,7 @@ def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
 def _points(path: list[list]) -> list[tuple[float, float]]:
     """The points along a fabric.js path (M, L, Q and C commands, absolute canvas
     coordinates as freehand strokes have them), curves as short straight pieces."""
-    import numpy as np
+    import numpy as np  # on use: the canvas is drawn before numpy is needed
 
     points: list[tuple[float, float]] = []
     for command, *xy in path:
@@ -158,6 +160,7 @@ def _points(path: list[list]) -> list[tuple[float, float]]:
 def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarray:
     """The canvas image of freehand strokes: white, round-ended lines of each stroke's
     width on black, as an (size, size, 4) uint8 RGBA array like the component's."""
+    # On use: only Undo needs them, and the canvas is drawn before numpy is needed.
     import numpy as np
     from PIL import Image, ImageDraw
 

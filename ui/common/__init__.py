@@ -17,6 +17,7 @@ calibration     the reliability diagram and ECE of a model (Evaluate, Classify)
 handwriting     the visitor's handwriting set, as the pages open it
 format          numbers as the pages write them (durations; percents, one rounding rule)
 run_badges      a run's state as a badge: word, icon, colour
+progress        a background task's bar (count of items done), redrawn until it is over
 
 Imports point down: selection -> sidebar -> model_files -> loaders, and all of them -> state.
 """

@@ -52,9 +52,9 @@ def robustness(entry: ModelEntry, test_accuracy: float) -> None:
         if task is not None:
             follow(task, _attacking(eps), key="eval_robust_progress")
         else:
-            st.caption(f"Not computed yet for ε={eps:g}: up to a minute or two on the 2-core "
-                       "CPU (the default resnet: 66 s at ε=0.1), then kept. It runs in the "
-                       "background: you may leave this page meanwhile.")
+            st.caption(f"Not computed yet for ε={eps:g}: a minute or more on the 2-core CPU "
+                       "(a resnet: 66 s at ε=0.1 on a quiet machine), then kept. It runs in "
+                       "the background: you may leave this page meanwhile.")
         return
     c3.metric(f"Clean, first {result.samples:,}", f"{result.clean_accuracy:.2%}")
     c4.metric(f"Under attack, ε={result.eps:g}", f"{result.robust_accuracy:.2%}",
