@@ -10,6 +10,7 @@ the "Compare two models" section. Also the loader call alone (ui.common.loaders.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.data import DATASETS
 from core.networks.catalog import default_model, list_models
 from ui.common.state import DATASET
 
@@ -42,4 +44,8 @@ def main(datasets: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["mnist", "fashion"])  # one per process: nothing warm from the other
+    parser = argparse.ArgumentParser(prog="python -m bench.evaluate_first_visit",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", choices=list(DATASETS), default=list(DATASETS),
+                        help="the datasets whose default model is timed (default: both)")
+    main(parser.parse_args().datasets)
