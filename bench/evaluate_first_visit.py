@@ -46,6 +46,6 @@ def main(datasets: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.evaluate_first_visit",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", choices=list(DATASETS), default=list(DATASETS),
+    parser.add_argument("datasets", nargs="*", choices=list(DATASETS),
                         help="the datasets whose default model is timed (default: both)")
-    main(parser.parse_args().datasets)
+    main(parser.parse_args().datasets or list(DATASETS))
