@@ -46,6 +46,10 @@ def main(datasets: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.evaluate_first_visit",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", choices=list(DATASETS),
-                        help="the datasets whose default model is timed (default: both)")
-    main(parser.parse_args().datasets or list(DATASETS))
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help=f"whose default model is timed: {', '.join(DATASETS)} (default: all)")
+    chosen = parser.parse_args().datasets or list(DATASETS)
+    unknown = [d for d in chosen if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset {unknown[0]!r}: choose from {', '.join(DATASETS)}")
+    main(chosen)
