@@ -14,7 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import timings
+from core.machine.paths import runs_dir
+from core.server.visitors import server_secret
+from ui.common import state, timings
+from ui.common.errors import guard, show_callback_error
+from ui.common.identity import current_viewer, settings_problem
 
 # The tab's icon, served by this server (python -m scripts.favicon draws it): with a
 # ":material/...:" or emoji icon, Streamlit's frontend fetches it from the internet.
@@ -24,12 +28,6 @@ FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
 def main() -> None:
     st.set_page_config(page_title="MNIST Studio", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="expanded")
-
-    from core.paths import runs_dir
-    from core.visitors import server_secret
-    from ui.common import state
-    from ui.common.errors import guard, show_callback_error
-    from ui.common.identity import current_viewer
 
     # Each url_path is its page file's name (the default page's URL is "/"): Streamlit
     # 1.67 runs the first script run after a server start (and AppTest every run) as a
@@ -47,10 +45,15 @@ def main() -> None:
         st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:"),
     ]
     page = st.navigation({"MNIST Studio": pages})
+    problem = settings_problem()
+    if problem:  # e.g. an admin token short enough to guess: the app does not run
+        st.error(f"**MNIST Studio will not run with this server's settings.** {problem}",
+                 icon=":material/block:")
+        st.stop()
     timings.set_page(page.url_path or "classify")
     state.new_run()
     with guard(), timings.stage("identity"):
-        # The runs folder's secret signs the visitor cookie (core.paths: without the
+        # The runs folder's secret signs the visitor cookie (core.machine.paths: without the
         # run service, which imports torch).
         st.session_state[state.VIEWER] = current_viewer(server_secret(runs_dir()))
     show_callback_error()

@@ -1,0 +1,15 @@
+"""Benchmarks (each prints its numbers: `python -m bench.<name> --help`) and the tools
+that drive the real app for them, the browser tests and the screenshots.
+
+Training:   throughput, speedrun, levers, autocast, first_point, stop_latency,
+            reference_loop (the notebooks' loop, for comparison), anchor (the GPU yardstick),
+            gpu_levers, gpu_recipes; gpu_session.sh: every GPU measurement in one call
+The app:    app_latency (cold start, stroke to prediction), evaluate_first_visit,
+            attack_speed, fool_budget (the budget Fool it opens on), storage_cost,
+            neighbours (a nearest-training-images query)
+Load:       loadtest (the run system, many visitors), serverload (the real server over its
+            websocket), with loadcheck (what they measure), protocol (a Streamlit client
+            without a browser) and strokes (drawings as the canvas sends them)
+Drivers:    appserver (the real app on 127.0.0.1), browser (headless Chromium), fakedata
+            (tiny IDX datasets), procs (processes through /proc)
+"""

@@ -26,10 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import REAL_DATA, real_data_present  # noqa: E402
-from tests.e2e.conftest import (CHROMIUM_ARGS, OUTPUT, SHIPPED_WEIGHTS, AppSetup,  # noqa: E402
-                                browser_missing, chromium_path)
-from tests.e2e.test_browser import cold_start, load_average, summary  # noqa: E402
+from playwright.sync_api import sync_playwright
+
+from bench.appserver import (OUTPUT, REAL_DATA, SHIPPED_WEIGHTS, AppSetup,  # noqa: E402
+                             real_data_present)
+from bench.browser import (CHROMIUM_ARGS, browser_missing, chromium_path, cold_start,  # noqa: E402
+                           load_average, summary)
 
 PARTS = ["release_to_encode_ms", "encode_ms", "encode_to_send_ms", "send_to_server_run_ms",
          "server_run_to_prediction_sent_ms", "prediction_sent_to_received_ms",
@@ -53,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (real_data_present() and real_data_present("fashion")):
         p.error(f"the real MNIST and Fashion-MNIST are not under {REAL_DATA}: "
                 "set MNIST_STUDIO_DATA")
-    from playwright.sync_api import sync_playwright
 
     out = OUTPUT / "bench"
     out.mkdir(parents=True, exist_ok=True)

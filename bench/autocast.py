@@ -5,7 +5,7 @@
 Times the trainer's own eager step (core/train/step.py) at batch 256 on random data in
 channels_last, fused Adam, all cores, alternating fp32 and bf16 rounds; prints the
 median samples/s of each and their ratio, and whether this CPU has bf16 in hardware
-(core.device.cpu_has_native_bf16) and what the trainer would choose.
+(core.machine.device.cpu_has_native_bf16) and what the trainer would choose.
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import time
 
 import torch
 
-from core.device import configure_threads, cpu_has_native_bf16, use_bf16_autocast
-from core.models import build_model
+from core.machine.device import configure_threads, cpu_has_native_bf16, use_bf16_autocast
+from core.networks.models import build_model
 from core.train.config import TrainConfig
-from core.train.loop import _make_optimizer, _make_scheduler, uses_conv
+from core.train.loop import uses_conv
+from core.train.optim import make_optimizer, make_scheduler
 from core.train.step import EagerStep, StepInputs
 
 
@@ -34,8 +35,8 @@ def samples_per_second(name: str, autocast: bool, seconds: float, batch_size: in
     x = torch.randn(n, 1, 28, 28).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (n,))
     cfg = TrainConfig(dataset="mnist", model=name, batch_size=batch_size, schedule="constant")
-    opt = _make_optimizer(cfg, model, cpu)
-    step = EagerStep(model, opt, _make_scheduler(cfg, opt, 1), StepInputs(x, y, batch_size, 0.0, autocast, None))
+    opt = make_optimizer(cfg, model, cpu)
+    step = EagerStep(model, opt, make_scheduler(cfg, opt, 1), StepInputs(x, y, batch_size, 0.0, autocast, None))
     batches = [torch.randint(0, n, (batch_size,)) for _ in range(8)]
     for i in range(3):  # warm-up
         step(batches[i])

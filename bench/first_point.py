@@ -4,7 +4,7 @@ server, and where that time goes.
     python -m bench.first_point [--device cpu|cuda] [--model fastcnn] [--repeats 3]
 
 End to end: a run submitted through RunService exactly as the Train page's Start does
-(the runner claims it, a worker process forks from the runner's warm forkserver, trains,
+(the scheduler claims it, a worker process forks from the scheduler's warm forkserver, trains,
 and flushes its first step into the store); timed until the store holds a step, which is
 what the page's live chart draws. The first run of a fresh runner is reported apart
 (the forkserver is started and imports torch then): "warm server" means the later ones.
@@ -24,24 +24,29 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from core.data import load_bundle
+from core.machine.device import pick_device
+from core.runs.api import RunService
+from core.server.visitors import Viewer
+from core.train.config import TrainConfig
+from core.train.loop import train
+
 
 def end_to_end(device: str, model: str, repeats: int) -> dict:
-    from core.runs.service import RunService
-    from core.train.config import TrainConfig
-    from core.visitors import Viewer
-
     me = Viewer("v:bench", admin=True)
     times, claims = [], []
     with tempfile.TemporaryDirectory() as runs:
         service = RunService(Path(runs))
         try:
-            for i in range(repeats + 1):  # the first warms the runner's forkserver
+            for i in range(repeats + 1):  # the first warms the scheduler's forkserver
                 cfg = TrainConfig(dataset="mnist", model=model, epochs=1, device=device, seed=i)
                 t0 = time.perf_counter()
                 run = service.submit(cfg, me)
                 view = service.wait(run.id, me, until=lambda r: r.step >= 1, timeout=120, poll=0.01)
                 times.append(time.perf_counter() - t0)
-                record = service.store.get(run.id)
+                record = service.db.get(run.id)
                 claims.append((record.started_at or 0) - (record.queued_at or 0))
                 service.stop(run.id, me)
                 service.wait(run.id, me, timeout=300)
@@ -54,13 +59,6 @@ def end_to_end(device: str, model: str, repeats: int) -> dict:
 
 
 def _phases(device: str, model: str, queue) -> None:
-    import torch
-
-    from core.data import load_bundle
-    from core.device import pick_device
-    from core.train.config import TrainConfig
-    from core.train.loop import train
-
     marks = {"forked": time.perf_counter()}
     dev = pick_device(device)
     if dev.type == "cuda":
@@ -82,8 +80,9 @@ def _phases(device: str, model: str, queue) -> None:
 
 
 def split(device: str, model: str) -> dict:
-    import core.train.loop  # noqa: F401  (what the forkserver preloads)
     import torchvision.datasets  # noqa: F401
+
+    import core.train.loop  # noqa: F401  (what the forkserver preloads)
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     t0 = time.perf_counter()

@@ -16,10 +16,11 @@ import time
 
 import torch
 
-from core.device import configure_cuda
-from core.models import ARCHITECTURES, build_model
+from core.machine.device import configure_cuda
+from core.networks.models import ARCHITECTURES, build_model
 from core.train.config import TrainConfig
-from core.train.loop import _make_optimizer, _make_scheduler, shadow_scheduler, uses_conv
+from core.train.loop import uses_conv
+from core.train.optim import make_optimizer, make_scheduler, shadow_scheduler
 from core.train.step import EagerStep, GraphStep, StepInputs
 
 
@@ -34,8 +35,8 @@ def samples_per_second(name: str, graph: bool, autocast: bool, channels_last: bo
     y = torch.randint(0, 10, (n,), device=device)
     cfg = TrainConfig(dataset="mnist", model=name, batch_size=batch_size, epochs=1)
     total = steps + 10
-    opt = _make_optimizer(cfg, model, device, capturable=graph)
-    sched = _make_scheduler(cfg, opt, total, cycle_momentum=not graph)
+    opt = make_optimizer(cfg, model, device, capturable=graph)
+    sched = make_scheduler(cfg, opt, total, cycle_momentum=not graph)
     inputs = StepInputs(x, y, batch_size, 0.0, autocast, None)
     if graph:
         step = GraphStep(model, opt, sched, inputs, shadow_scheduler(cfg, total), 0, total)

@@ -9,7 +9,7 @@ our trainer's levers one at a time, cumulatively:
   channels_last   NHWC activations and weights, the layout oneDNN's convolutions want
   pool_first      conv -> max-pool -> ReLU: the same function, a quarter of the ReLU work
   fused_adam      Adam(fused=True): one kernel per step instead of ~10 ops per tensor
-  cheap_dropout   core.models.Dropout: the same mask distribution, drawn 2.6x faster
+  cheap_dropout   core.networks.models.Dropout: the same mask distribution, drawn 2.6x faster
   batch_N         then every batch size in --batches: our best choice for this model
 
 and last, with --trainer, core.train.loop.train itself for one epoch of real MNIST at
@@ -35,8 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.reference_loop import reference_model, torch_dropout
-from core.device import configure_threads
-from core.models import ARCHITECTURES, build_model
+from bench.throughput import ours
+from core.machine.device import configure_threads
+from core.networks.models import ARCHITECTURES, build_model
 from core.train.loop import uses_conv
 
 
@@ -121,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
             rounds[label].append(samples_per_second(args.model, levers, args.seconds))
     base = statistics.median(rounds["baseline"])
     if args.trainer:
-        from bench.throughput import ours
         label, best = max(configs, key=lambda c: statistics.median(rounds[c[0]]))
         configs.append(("our_trainer", best))
         rounds["our_trainer"] = [ours(args.model, "mnist", best.batch_size, "cpu", None)

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.settings import RunSettings
+from core.server.settings import RunSettings
 from core.runs.state import RunState
-from core.runs.store import RunStore
+from bench.procs import descendants
+from core.runs.database import RunDatabase
 
 SAMPLE_SECONDS = 0.1
 
@@ -43,27 +44,6 @@ class Throughput:
     busy_seconds: float
 
 
-def _descendants(root: int) -> set[tuple[int, str]]:
-    """(pid, start time) of every process below `root`, read from /proc (Linux)."""
-    parent_of: dict[int, int] = {}
-    started: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) "
-        pid = int(entry.name)
-        parent_of[pid], started[pid] = int(fields[1]), fields[19]
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, ppid in parent_of.items() if ppid in frontier}
-        found |= {(pid, started[pid]) for pid in frontier}
-    return found
-
-
 def still_alive(processes: set[tuple[int, str]]) -> list[int]:
     """The pids among `processes` that still run (not the same pid reused, not a zombie)."""
     alive = []
@@ -80,11 +60,11 @@ def still_alive(processes: set[tuple[int, str]]) -> list[int]:
 
 class Monitor(threading.Thread):
     """Samples the store every SAMPLE_SECONDS until stop(); also notes every process this
-    one starts (the runner, its forkserver, the training processes)."""
+    one starts (the scheduler, its forkserver, the training processes)."""
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__(name="loadtest-monitor", daemon=True)
-        self.store = RunStore(runs_dir)
+        self.store = RunDatabase(runs_dir)
         self.samples: list[Sample] = []
         self.processes: set[tuple[int, str]] = set()
         self._halt = threading.Event()
@@ -94,7 +74,7 @@ class Monitor(threading.Thread):
         while not self._halt.is_set():
             self.samples.append(self.sample())
             if time.monotonic() - last_scan > 1.0:
-                self.processes |= _descendants(os.getpid())
+                self.processes |= descendants(os.getpid())
                 last_scan = time.monotonic()
             self._halt.wait(SAMPLE_SECONDS)
 
@@ -103,22 +83,19 @@ class Monitor(threading.Thread):
         self.join()
 
     def sample(self) -> Sample:
-        rows = self.store._db().execute(
-            "SELECT id, owner, state, phase, step, json_extract(config, '$.batch_size') AS batch "
-            "FROM runs").fetchall()
+        records = self.store.list(limit=10**6)
         training, per_owner = set(), {}
-        steps = {r["id"]: r["step"] for r in rows}
-        batch = {r["id"]: r["batch"] for r in rows}
+        steps = {r.id: r.step for r in records}
+        batch = {r.id: r.config.get("batch_size") for r in records}
         holding = queued = 0
-        for r in rows:
-            state = RunState(r["state"])
-            if state in (RunState.RUNNING, RunState.STOPPING) and r["phase"] == "training":
-                training.add(r["id"])
-            if state in (RunState.RUNNING, RunState.STOPPING) or r["phase"] == "scoring":
+        for r in records:
+            if r.state in (RunState.RUNNING, RunState.STOPPING) and r.phase == "training":
+                training.add(r.id)
+            if r.state in (RunState.RUNNING, RunState.STOPPING) or r.phase == "scoring":
                 holding += 1
-            queued += state == RunState.QUEUED
-            if state.active:
-                per_owner[r["owner"]] = per_owner.get(r["owner"], 0) + 1
+            queued += r.state == RunState.QUEUED
+            if r.state.active:
+                per_owner[r.owner] = per_owner.get(r.owner, 0) + 1
         return Sample(time.monotonic(), training, steps, batch, holding, queued,
                       max(per_owner.values(), default=0))
 
@@ -173,7 +150,7 @@ class Outcomes:
     problems: list[str] = field(default_factory=list)  # states no run may be in
 
 
-def final_problems(store: RunStore, baseline_owner: str) -> Outcomes:
+def final_problems(store: RunDatabase, baseline_owner: str) -> Outcomes:
     """Every run is checked; the baseline owner's runs are not counted in the outcomes."""
     out = Outcomes()
     db = store._db()

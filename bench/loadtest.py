@@ -10,8 +10,8 @@ the live view does, until its run has ended. Every 4th visitor starts a run thre
 as long and presses Stop once it trains; `--over-quota` visitors start a second run and then a third,
 which the per-visitor limit must refuse. The first of them presses Start before anyone
 else does, so that its third Start meets its own limit, not a queue the others filled
-(CI, 2026-12-05: every second Start of theirs found the queue full, was retried after
-the first run had ended, and the limit went untested). A visitor whose Start finds the
+(else its Starts may find the queue full, be retried after its first run has ended, and
+leave the limit untested). A visitor whose Start finds the
 server's queue full is told so and tries again a few seconds later.
 
 Visitors are interleaved on a small thread pool (one page render at a time per
@@ -20,7 +20,7 @@ Before them, one run trains alone: the throughput baseline.
 
 It prints what matters: runs lost and runs in impossible states (both must be 0),
 refusals against the configured limits, page render times while runs train, training
-throughput against one run alone, wall time and the settings. The runner is shut down
+throughput against one run alone, wall time and the settings. The scheduler is shut down
 at the end, also after Ctrl-C or the time bound; no process outlives the command.
 Fake data (tests/fakedata.py) unless --real-data.
 """
@@ -37,7 +37,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -46,15 +46,24 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from streamlit.logger import set_log_level
+from streamlit.testing.v1 import AppTest
+
+from bench.fakedata import write_fake_dataset
 from bench.loadcheck import Monitor, final_problems, still_alive  # noqa: E402
-from core.visitors import Viewer  # noqa: E402
+from core.runs.api import get_service, shutdown_services
+from core.runs.state import RunState
+from core.server.visitors import Viewer  # noqa: E402
+from core.train.config import TrainConfig
+from ui.common.identity import VISITOR
+from ui.common.state import TRAIN_REQUEST
 
 APP = str(ROOT / "streamlit_app.py")
 TRAIN_PAGE = "pages/train.py"
 ADMIN = Viewer("v:loadtest-admin", admin=True)
 REAL_DATA = Path(os.environ.get("MNIST_STUDIO_DATA") or ROOT.parent / "shared" / "data")
 STOP_WATCH_SECONDS = 0.1
-QUEUE_FULL, PER_VISITOR = "queue is full", "per visitor"  # the refusals' words (core.runs.service)
+QUEUE_FULL, PER_VISITOR = "queue is full", "per visitor"  # the refusals' words (core.runs.api)
 
 
 @dataclass
@@ -131,7 +140,6 @@ def _render(v: Visitor, tally: Tally, timed: bool = False) -> None:
 
 def _start(v: Visitor, seed: int, tally: Tally) -> str:
     """Press Start with this seed: 'started' (the run is noted), 'queue-full', 'quota'."""
-    from ui.common.state import TRAIN_REQUEST
     v.at.number_input(key="train_seed").set_value(seed)
     _run_page(v, tally, v.at.button(key="train_start").click())
     refusals = [e.value for e in v.at.error if "Not started" in e.value]
@@ -153,12 +161,6 @@ def _start(v: Visitor, seed: int, tally: Tally) -> str:
 
 def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
     """The visitor's actions; yields the seconds until its next ones (one page render, or a few)."""
-    from streamlit.testing.v1 import AppTest
-
-    from core.runs.service import get_service
-    from core.runs.state import RunState
-    from ui.common.identity import VISITOR
-
     service = get_service()
     v.at = AppTest.from_file(APP, default_timeout=s.render_timeout)
     v.at.session_state[VISITOR] = v.id
@@ -198,13 +200,12 @@ def visit(v: Visitor, s: LoadSettings, tally: Tally) -> Iterator[float]:
 def _starts(v: Visitor, s: LoadSettings, tally: Tally, seeds: Iterator[int]) -> Iterator[float]:
     """Press Start (twice then a third time for an over-quota visitor); yields while the
     queue is full."""
-    from core.runs.service import get_service
     # Starts follow each other at once (quick clicks), unless the queue is full.
     for _ in range(2 if v.over_quota else 1):
         while _start(v, next(seeds), tally) == "queue-full":
             yield s.retry_seconds
     if v.over_quota:
-        store = get_service().store
+        store = get_service().db
         limit = get_service().settings.max_active_per_visitor
         before = store.active_count(v.id)
         outcome = _start(v, next(seeds), tally)
@@ -222,7 +223,7 @@ def _has_button(v: Visitor, key: str) -> bool:
 
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the test (the runner inherits them), then restore."""
+    """Set environment variables for the test (the scheduler inherits them), then restore."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -238,7 +239,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def _data_root(s: LoadSettings, folder: Path) -> Path:
     if s.real_data:
         return REAL_DATA
-    from tests.fakedata import write_fake_dataset
     root = folder / "data"
     write_fake_dataset(root, "mnist", n_train=s.train_samples, n_test=200, seed=1)
     return root
@@ -248,8 +248,6 @@ def _baseline(s: LoadSettings, monitor: Monitor) -> tuple[float, float]:
     """One run alone, as the visitors' runs (same model, data, batch; 3x the epochs, to be
     timed over more samples): samples/s as the monitor sees them, and as the run's own
     step timer does."""
-    from core.train.config import TrainConfig
-    from core.runs.service import get_service
     service = get_service()
     cfg = TrainConfig(dataset="mnist", model=s.model, epochs=3 * s.epochs,
                       batch_size=s.batch_size, device="cpu", seed=12345)
@@ -301,7 +299,7 @@ def _drive(visitors: list[Visitor], s: LoadSettings, tally: Tally, deadline: flo
                     heapq.heappush(due, (time.monotonic() + delay, i))
         completed = not due and not pending
     except KeyboardInterrupt:
-        print("interrupted: stopping every run, then the runner", file=sys.stderr)
+        print("interrupted: stopping every run, then the scheduler", file=sys.stderr)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # renders in flight end within their timeout
     return completed
@@ -309,7 +307,6 @@ def _drive(visitors: list[Visitor], s: LoadSettings, tally: Tally, deadline: flo
 
 def _stop_everything(timeout: float = 120.0) -> int:
     """Stop every active run (as an admin) and wait for all to end. Returns how many it stopped."""
-    from core.runs.service import get_service
     service = get_service()
     stopped = 0
     for run in service.list_runs(ADMIN):
@@ -336,8 +333,6 @@ def run_loadtest(s: LoadSettings) -> dict:
 
 
 def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) -> dict:
-    from core.runs.service import get_service, shutdown_services
-    from core.runs.state import RunState
     service = get_service(runs_dir)
     monitor = Monitor(runs_dir)
     monitor.start()
@@ -363,9 +358,9 @@ def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) ->
             monitor.stop()
             shutdown_services()
     leftover = _leftover(monitor)
-    outcomes = final_problems(service.store, baseline_owner=ADMIN.id)
+    outcomes = final_problems(service.db, baseline_owner=ADMIN.id)
     known = set(tally.submitted)
-    stored = {r.id for r in service.store.list(limit=100_000)}
+    stored = {r.id for r in service.db.list(limit=100_000)}
     renders = [1000 * (t1 - t0) for t0, t1 in tally.renders if monitor.training_at(t0, t1)]
     load = monitor.throughput(load_start, load_end)
     step_rates = [r.result.samples_per_second for r in service.list_runs(ADMIN)
@@ -373,7 +368,7 @@ def _run(s: LoadSettings, runs_dir: Path, started: float, load_before: tuple) ->
     settings = service.settings
     problems = outcomes.problems + monitor.limit_problems(settings) + [
         f"{r}: in the store, but no visitor's Start made it" for r in stored - known
-        if service.store.get(r).owner != ADMIN.id]
+        if service.db.get(r).owner != ADMIN.id]
     return {
         "visitors": s.visitors, "completed": completed,
         "settings": {"workers": settings.worker_count(),
@@ -478,7 +473,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads, help=f"page renders at once (default {d.threads})")
     p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
     a = p.parse_args(argv)
-    from streamlit.logger import set_log_level
     set_log_level("error")  # AppTest outside `streamlit run`: warnings on every run
     report = run_loadtest(LoadSettings(visitors=a.visitors, seconds=a.seconds, workers=a.workers,
                                        epochs=a.epochs, real_data=a.real_data,

@@ -14,6 +14,7 @@ Used by bench/serverload.py; no Streamlit server code is imported, only its prot
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -145,5 +146,4 @@ class Session:
 
 
 async def _recv(ws, timeout: float) -> bytes:
-    import asyncio
     return await asyncio.wait_for(ws.recv(), timeout)

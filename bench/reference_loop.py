@@ -20,8 +20,8 @@ from torch.utils.data.sampler import SubsetRandomSampler
 from torchvision import datasets, transforms
 
 from core.data import data_root, get_spec
-from core.layers import Dropout
-from core.models import build_model
+from core.networks.layers import Dropout
+from core.networks.models import build_model
 
 
 def _notebook_cnn() -> nn.Module:

@@ -30,13 +30,12 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +43,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import websockets
+from playwright.sync_api import sync_playwright
+
+from bench.appserver import (REAL_DATA, SHIPPED_WEIGHTS, AppSetup, serve,  # noqa: E402
+                             snapshot_shipped_weights)
+from bench.browser import CHROMIUM_ARGS, chromium_path, clear_canvas, new_tab, timed_stroke
+from bench.procs import descendants  # noqa: E402
+from bench.procs import with_command
 from bench.protocol import Session  # noqa: E402
 from bench.strokes import canvas_value  # noqa: E402
-from tests.conftest import REAL_DATA  # noqa: E402
-from tests.e2e.conftest import SHIPPED_WEIGHTS, AppSetup, _snapshot_shipped_weights, serve  # noqa: E402
+from core.runs.database import RunDatabase
 
 PAGES = ["Inside the model", "Train", "Compare runs", "Evaluate", "Mistakes", "Dataset explorer",
          "Classify"]
@@ -155,7 +161,6 @@ def _note(level: Level, reply) -> None:
 
 
 def _failed(level: Level, err: Exception) -> None:
-    import websockets
     if isinstance(err, websockets.ConnectionClosed):
         level.dropped += 1
     level.errors.append(f"{type(err).__name__}: {err}"[:200])
@@ -178,10 +183,6 @@ async def visitors(urls: list[str], level: Level, seed: int) -> None:
 
 def browser_strokes(url: str, level: Level, until: float, count: int) -> None:
     """`count` Chromium tabs, each drawing a stroke on a cleared canvas every few seconds."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, new_tab
-    from tests.e2e.test_browser import clear_canvas, timed_stroke
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -218,10 +219,9 @@ class Usage(threading.Thread):
         self.seen: dict[int, float] = {}  # pid -> its last CPU seconds (ended ones stay counted)
 
     def run(self) -> None:
-        from bench.loadcheck import _descendants
         tick = os.sysconf("SC_CLK_TCK")
         while not self.done.wait(1.0):
-            pids = set(self.roots) | {p for root in self.roots for p, _ in _descendants(root)}
+            pids = set(self.roots) | {p for root in self.roots for p, _ in descendants(root)}
             rss = 0.0
             for pid in pids:
                 try:
@@ -245,7 +245,6 @@ class Usage(threading.Thread):
 
 
 def server_pids(url: str) -> list[int]:
-    from tests.procs import with_command
     return with_command(f"--server.port {url.rsplit(':', 1)[1]}")
 
 
@@ -260,8 +259,7 @@ def server_stroke_seconds(timings: Path, since: float) -> list[float]:
 
 
 def run_outcomes(runs: Path, level: Level) -> None:
-    from core.runs.store import RunStore
-    store = RunStore(runs)
+    store = RunDatabase(runs)
     for record in store.list():
         state = record.state.value if hasattr(record.state, "value") else str(record.state)
         level.runs[state] = level.runs.get(state, 0) + 1
@@ -273,8 +271,7 @@ def run_outcomes(runs: Path, level: Level) -> None:
 
 
 def wait_runs_ended(runs: Path, timeout: float) -> None:
-    from core.runs.store import RunStore
-    store = RunStore(runs)
+    store = RunDatabase(runs)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = [str(getattr(r.state, "value", r.state)) for r in store.list()]
@@ -373,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="serverload-") as tmp:
         base = Path(tmp)
-        _snapshot_shipped_weights(base / "weights")
+        snapshot_shipped_weights(base / "weights")
         for n in a.visitors:
             level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed)
             row = summary(level)

@@ -21,9 +21,11 @@ import json
 import os
 import statistics
 
+from bench.anchor import anchor_data, run_anchor
+from bench.gpu_recipes import choose, read_rows
 from core.data import DATASETS, load_bundle
-from core.device import pick_device
 from core.evaluate.metrics import evaluate
+from core.machine.device import pick_device
 from core.train.config import TrainConfig
 from core.train.loop import train
 
@@ -68,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     kind = "cuda" if device.type == "cuda" else "cpu"
     recipe = RECIPES[kind][args.dataset]
     if args.recipe_from:
-        from bench.gpu_recipes import choose, read_rows
         recipe = choose(read_rows(args.recipe_from, args.dataset), args.dataset)
     args.seeds = args.seeds or (5 if kind == "cuda" else 3)
     runs, load_before = [], os.getloadavg()[0]
@@ -126,7 +127,6 @@ def _summary(out: dict, kind: str) -> str:
 
 
 def _anchor(device, seeds: int, root: str | None) -> dict:
-    from bench.anchor import anchor_data, run_anchor
     data = anchor_data(device, root)
     run_anchor(data, device, seed=999)  # one untimed run: CUDA and cuDNN initialised for it too
     results = [run_anchor(data, device, seed) for seed in range(seeds)]

@@ -18,15 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.models import ARCHITECTURES
+from core.networks.models import ARCHITECTURES
+from core.runs.api import RunService
+from core.runs.state import RunState
+from core.server.visitors import Viewer
+from core.train.config import TrainConfig
 
 
 def measure(models: list[str], repeats: int, seed: int = 0) -> dict[str, list[float]]:
-    from core.train.config import TrainConfig
-    from core.runs.service import RunService
-    from core.runs.state import RunState
-    from core.visitors import Viewer
-
     rng = random.Random(seed)
     me = Viewer("v:bench", admin=True)  # no limits for the benchmark
     out: dict[str, list[float]] = {}

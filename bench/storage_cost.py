@@ -5,8 +5,8 @@ check at start, on a synthetic runs folder (no training).
 
 Makes `visitors` x `runs` run records, each with a folder of three small files (as
 best.pt, last.pt and run.json), half of them older than the retention rule keeps,
-and one run with `steps` step rows; then times the runner's retention plan, one
-visitor's usage (what the Train page and each Start compute), and open_store's
+and one run with `steps` step rows; then times the scheduler's retention plan, one
+visitor's usage (what the Train page and each Start compute), and open_database's
 quick check of the database. Prints one line per measurement.
 """
 from __future__ import annotations
@@ -17,12 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.runs.recovery import open_store
+from core.runs.recovery import open_database
 from core.runs.retention import DAY, prune_plan
 from core.runs.state import RunState
-from core.runs.storage import visitor_usage
-from core.runs.store import RunRecord, RunStore
-from core.settings import RunSettings
+from core.runs.quotas import visitor_usage
+from core.runs.database import RunRecord, RunDatabase
+from core.server.settings import RunSettings
 
 
 def _timed(fn, repeat: int = 5) -> tuple[float, object]:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
-        store = RunStore(root)
+        store = RunDatabase(root)
         now = time.time()
         for v in range(args.visitors):
             for r in range(args.runs):
@@ -64,14 +64,14 @@ def main(argv: list[str] | None = None) -> None:
         t_mine, mine = _timed(lambda: prune_plan(store, settings, owner="v:0"))
         store.close()
         size = os.path.getsize(root / "runs.sqlite")
-        t_open, _ = _timed(lambda: open_store(root), repeat=3)
+        t_open, _ = _timed(lambda: open_database(root), repeat=3)
         total = args.visitors * args.runs
         print(f"retention plan, {total} runs of {args.visitors} visitors: {t_plan * 1000:.1f} ms "
               f"({len(plan)} to remove)")
         print(f"one visitor's retention preview ({args.runs} runs): {t_mine * 1000:.1f} ms "
               f"({len(mine)} to remove)")
         print(f"one visitor's usage ({usage.runs} runs): {t_usage * 1000:.1f} ms")
-        print(f"open_store with its quick check, {size / 2**20:.0f} MB database "
+        print(f"open_database with its quick check, {size / 2**20:.0f} MB database "
               f"({args.steps:,} steps): {t_open * 1000:.0f} ms")
 
 

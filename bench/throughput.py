@@ -19,8 +19,8 @@ import time
 import torch
 
 from core.data import DATASETS, load_bundle
-from core.device import configure_threads, describe_device, pick_device
-from core.models import ARCHITECTURES
+from core.machine.device import configure_threads, describe_device, pick_device
+from core.networks.models import ARCHITECTURES
 from core.train.cost import training_flops_per_sample
 from core.train.config import TrainConfig
 from core.train.loop import train

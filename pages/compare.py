@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.catalog import run_stamp
+from core.networks.catalog import run_stamp
 from core.runs.compare import (CurveMetric, compare_configs, default_runs, describe_run,
                                metric_series, missing_note, run_labels)
 from core.runs.curves import training_curves
-from core.runs.store import RunNotFound
+from core.runs.api import RunNotFound
 from ui.common import insight_charts, state
 from ui.common.charts import STATIC
 from ui.common.loaders import run_service
@@ -70,7 +70,8 @@ frame.index.name = "setting"
 styled = frame.style.apply(
     lambda row: [HIGHLIGHT if row.name in table.differing else "" for _ in row], axis=1)
 st.dataframe(styled, key="compare_table", height=36 + 35 * len(frame),
-             column_config={"differs": st.column_config.TextColumn(width=60)})
+             column_config={"_index": st.column_config.TextColumn("setting", width=140),
+                            "differs": st.column_config.TextColumn(width=60)})
 if len(snaps) > 1:
     n = len(table.differing)
     st.caption(f"✱ {n} setting{'s differ' if n != 1 else ' differs'}: "

@@ -13,7 +13,7 @@ st.title(":material/model_training: Train")
 settings_box, notes_box, runs_box = st.container(border=True), st.container(), st.container()
 # The runs are drawn first, into their place below the form, and the form's cost estimate
 # last (torch counting FLOPs: ~1.3 s the first time on a fresh server): someone back after
-# a restart must see their run at once, not think it lost (issue 22, item 9).
+# a restart must see their run at once, not think it lost.
 with runs_box:
     run_view.runs_section(in_use=sel.model.key if sel.model is not None else None)
 with settings_box:

@@ -4,7 +4,7 @@
     python -m scripts.calibrate_weights mnist-resnet.pt --dry-run             # measure, write nothing
 
 For each checkpoint of weights/manifest.json: its raw logits on the 12,000 validation
-images give the temperature (core.calibration.fit_temperature); the test set is looked
+images give the temperature (core.networks.calibration.fit_temperature); the test set is looked
 at only afterwards, to report its ECE (15 bins) before and after. The temperature and
 the validation fit go into the checkpoint's metadata (the weights are not touched), the
 test figures into the manifest entry (`calibration`). The checkpoint's bytes change, so
@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core.calibration import calibrate, expected_calibration_error  # noqa: E402
-from core.catalog import shipped_models, weights_dir  # noqa: E402
-from core.checkpoints import load_checkpoint, read_payload  # noqa: E402
+from core.networks.calibration import calibrate, expected_calibration_error  # noqa: E402
+from core.networks.catalog import shipped_models, weights_dir  # noqa: E402
+from core.networks.checkpoints import load_checkpoint, read_payload  # noqa: E402
 from core.data import load_bundle  # noqa: E402
-from core.device import cpu_threads  # noqa: E402
-from core.files import atomic_write  # noqa: E402
-from core.predict.ood import logits_of  # noqa: E402
+from core.machine.device import cpu_threads  # noqa: E402
+from core.machine.files import atomic_write  # noqa: E402
+from core.networks.models import logits_of  # noqa: E402
 
 
 def calibrate_file(path: Path, data_dir: str | None = None) -> dict:

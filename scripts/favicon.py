@@ -2,7 +2,7 @@
 
 A file of our own, served by the app's own server: a ":material/...:" page icon
 makes Streamlit's frontend fetch the favicon from Google's font server, which
-fails offline (issue 22). A handwritten 7 in white on the theme's blue.
+fails offline. A handwritten 7 in white on the theme's blue.
 """
 from __future__ import annotations
 

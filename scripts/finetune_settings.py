@@ -17,8 +17,8 @@ import time
 from dataclasses import replace
 
 from core.data import load_bundle
-from core.imageset import read_npz
-from core.train.finetune import FinetuneJob, FinetuneOptions
+from core.data.imageset import read_npz
+from core.train.finetune import FinetuneJob, FinetuneOptions, base_model
 from core.train.loop import train
 
 
@@ -39,7 +39,6 @@ def main() -> None:
         options = replace(FinetuneOptions(), holdout=args.holdout, lr=lr, repeats=repeats,
                           replay=replay)
         if data is None:
-            from core.train.finetune import base_model
             data = load_bundle(base_model(args.base).meta.dataset)
         job = FinetuneJob.prepare(args.base, imageset, options, data)
         t0 = time.perf_counter()

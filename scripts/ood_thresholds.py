@@ -27,12 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.catalog import shipped_models  # noqa: E402
-from core.checkpoints import load_checkpoint  # noqa: E402
 from core.data import load_bundle  # noqa: E402
-from core.device import cpu_threads  # noqa: E402
-from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration, choose_threshold,  # noqa: E402
-                              file_sha1, flagged_rate, logits_of, ood_path, quantiles_of,
+from core.evaluate.predictions import cache_dir  # noqa: E402
+from core.machine.device import cpu_threads  # noqa: E402
+from core.networks.catalog import shipped_models  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
+from core.networks.models import logits_of  # noqa: E402
+from core.predict.ood import (SCORES, TARGET_FALSE_ALARM, Calibration,  # noqa: E402
+                              choose_threshold, file_sha1, flagged_rate, ood_path, quantiles_of,
                               read_calibrations, unfamiliarity, write_calibrations)
 from core.predict.ood_sets import HELD_OUT, cached_ood_sets, kinds_for, redraws  # noqa: E402
 
@@ -41,7 +43,6 @@ DRAWN = 2000  # validation (and test) digits redrawn as canvas strokes
 
 def drawn_digits(images: torch.Tensor, part: str, n: int, cache=None) -> torch.Tensor:
     """The first n images of a split redrawn as canvas strokes (digits only), cached."""
-    from core.evaluate.predictions import cache_dir
     path = cache_dir(cache) / "ood-sets" / f"mnist-drawn-{part}-{n}.npy"
     try:
         return torch.from_numpy(np.load(path))

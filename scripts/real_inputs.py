@@ -30,14 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image, ImageFilter  # noqa: E402
+from PIL import Image, ImageFilter, ImageFont  # noqa: E402
 
-from core.checkpoints import load_checkpoint  # noqa: E402
 from core.data import load_split  # noqa: E402
-from core.predict.ood import calibration_for, logits_of, unfamiliarity  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
+from core.networks.models import logits_of  # noqa: E402
+from core.predict.ood import calibration_for, unfamiliarity  # noqa: E402
 from core.predict.ood_sets import fonts  # noqa: E402
 from core.predict.preprocess import from_canvas, from_image  # noqa: E402
-from core.predict.redraw import draw_strokes, skeleton_points  # noqa: E402
+from core.predict.redraw import draw_strokes, glyph, skeleton_points  # noqa: E402
 
 DEFAULTS = {"mnist": "mnist-resnet.pt", "fashion": "fashion-resnet.pt"}
 
@@ -79,8 +80,6 @@ def _photo(ink: np.ndarray, rng: np.random.Generator, side: int = 320) -> Image.
 
 def printed_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every digit in every DejaVu and Liberation font, photographed."""
-    from core.predict.redraw import glyph
-    from PIL import ImageFont
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for path in fonts("DejaVu") + fonts("Liberation"):

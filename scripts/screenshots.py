@@ -9,8 +9,9 @@ a snapshot of the shipped weights, the real datasets and an empty, temporary run
 folder. Then, in one browser tab:
 
   Train      trains a 3-epoch ffnn-small, then a 5-epoch ffnn, pictured while it streams
-  Classify   a 7 drawn on the canvas
+  Classify   a 7 drawn on the canvas (then kept as a 7: "It's a 7")
   Inside     the same 7, layer by layer, and the embedding map
+  Your handwriting   that 7 in the visitor's set, and the fine-tune's settings
   Evaluate, Mistakes, Dataset explorer   the sidebar's default model (the shipped resnet)
   Compare    the two runs trained above
 
@@ -33,15 +34,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
+from bench.appserver import OUTPUT, SHIPPED_WEIGHTS, AppSetup, serve, snapshot_shipped_weights
+from bench.browser import (CHART_POINTS, CHROMIUM_ARGS, DOCS_MAX_HEIGHT, DOCS_NAMES,
+                           DOCS_SCREENSHOTS, FIRST_LOAD_MS, PAGE_MS, PAGES, assert_no_errors,
+                           browser_missing, chromium_path, expect, fill_number, go_to, main,
+                           new_tab, open_app, pick, prediction_metric, screenshot, settle)
+from bench.procs import wait_gone, with_command
 from core.data import DATASETS, data_root
-from tests.e2e.conftest import (CHROMIUM_ARGS, DOCS_SCREENSHOTS, OUTPUT, SHIPPED_WEIGHTS, AppSetup,
-                                _snapshot_shipped_weights, browser_missing, chromium_path, new_tab,
-                                serve)
-from tests.e2e.test_browser import (CHART_POINTS, DOCS_MAX_HEIGHT, DOCS_NAMES, FIRST_LOAD_MS,
-                                    PAGE_MS, PAGES, _screenshot, assert_no_errors, expect,
-                                    fill_number, go_to, main, open_app, pick, prediction_metric,
-                                    settle)
-from tests.procs import wait_gone, with_command
 
 DEFAULT_TIMEOUT_S = 900
 RUNS = (("ffnn-small", 3), ("ffnn", 5))  # (architecture, epochs): the second is pictured live
@@ -65,7 +66,7 @@ def _data_present(root: Path) -> list[str]:
 def _shot(page, out: Path, title: str) -> Path:
     assert_no_errors(page, title)
     path = out / f"{DOCS_NAMES[title]}.png"
-    _screenshot(page, path, DOCS_MAX_HEIGHT)
+    screenshot(page, path, DOCS_MAX_HEIGHT)
     print(f"  {path}", flush=True)
     return path
 
@@ -130,6 +131,10 @@ def take(page, url: str, out: Path) -> list[Path]:
     if predicted != "7":
         print(f"  note: the drawn 7 was read as {predicted!r}", flush=True)
     written.append(_shot(page, out, "Classify"))
+    confirm = main(page).locator(".st-key-teach_confirm").get_by_role("button")
+    if confirm.count() and confirm.is_enabled():  # Your handwriting then shows one drawing
+        confirm.click()
+        settle(page)
 
     # Inside the model: the drawn digit (the last input on Classify), and the embedding map.
     go_to(page, url, "Inside the model")
@@ -188,7 +193,6 @@ def main_(argv: list[str] | None = None) -> int:
         print(f"cannot take screenshots: no {SHIPPED_WEIGHTS / 'manifest.json'}", file=sys.stderr)
         return 2
 
-    from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
     logs = OUTPUT / "screenshots-run"
@@ -199,7 +203,7 @@ def main_(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="mnist-studio-screenshots-"))
     try:
         weights, runs = work / "weights", work / "runs"
-        _snapshot_shipped_weights(weights)
+        snapshot_shipped_weights(weights)
         runs.mkdir()
         setup = AppSetup(data_root=root, real_data=True, weights=weights, shipped_weights=True,
                          runs=runs)
@@ -221,7 +225,7 @@ def main_(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.alarm(0)
-        # The runner and its workers (in the server's process group) see the end too.
+        # The scheduler and its workers (in the server's process group) see the end too.
         left = wait_gone(lambda: with_command(str(work)), timeout=15)
         if left:
             print(f"note: processes still using {work}: {left}", file=sys.stderr)

@@ -17,12 +17,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.catalog import shipped_models, weights_dir  # noqa: E402
-from core.checkpoints import load_checkpoint  # noqa: E402
+import torch
+
 from core.data import load_split  # noqa: E402
-from core.device import cpu_threads, pick_device  # noqa: E402
 from core.evaluate.metrics import predict_split, summarize  # noqa: E402
-from core.evaluate.predictions import load_predictions, predictions_path, save_predictions  # noqa: E402
+from core.evaluate.predictions import (load_predictions, predictions_path,  # noqa: E402
+                                       save_predictions)
+from core.machine.device import cpu_threads, pick_device  # noqa: E402
+from core.networks.catalog import shipped_models, weights_dir  # noqa: E402
+from core.networks.checkpoints import load_checkpoint  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    import torch
     torch.set_num_threads(cpu_threads())
     device = pick_device(args.device)
     for entry in shipped_models(args.weights_dir):

@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.data import load_bundle
+from core.networks.catalog import default_model, list_models
+from core.networks.checkpoints import load_checkpoint
 from core.predict.preprocess import from_canvas
 from core.predict.redraw import UPSAMPLE, draw_strokes
 from core.predict.redraw import skeleton_points as digit_skeleton
@@ -89,10 +92,6 @@ def table(cells: list[Cell]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.catalog import default_model, list_models
-    from core.checkpoints import load_checkpoint
-    from core.data import load_bundle
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="digits (the first n of the split)")
     parser.add_argument("--split", choices=("test", "val"), default="test")

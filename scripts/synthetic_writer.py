@@ -9,7 +9,7 @@ strokes along the seven segments (a boxy 0, a 1 that is one upright, a 4 and a 9
 with an open top...), each corner jittered, the whole slanted, rotated and
 scaled at random, drawn with the canvas's brush at a random width. `fonts`:
 digits typed in serif and monospaced system fonts, slanted and jittered (the
-shipped resnet reads those perfectly: too easy to show anything). The output is the fine-tune's set format (core.imageset):
+shipped resnet reads those perfectly: too easy to show anything). The output is the fine-tune's set format (core.data.imageset):
 `images` (N, 28, 28) uint8, ink bright on dark, `labels` (N,). A different --seed
 gives other drawings by the same writer (measure on one seed, choose settings on
 another); --fonts picks another writer.
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from core.imageset import npz_bytes
+from core.data.imageset import npz_bytes
 from core.predict.preprocess import from_canvas
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")

@@ -16,6 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.networks.checkpoints import load_checkpoint, read_payload
+from core.networks.models import count_parameters
+from core.train.summary import RunSummary
+
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = WEIGHTS / "manifest.json"
 
@@ -80,10 +84,6 @@ def save_manifest(manifest: dict) -> None:
 
 def entry_from_checkpoint(name: str) -> dict:
     """A manifest entry, read back from the checkpoint's own metadata."""
-    from core.checkpoints import load_checkpoint
-    from core.models import count_parameters
-    from core.train.summary import RunSummary
-
     ck = load_checkpoint(WEIGHTS / f"{name}.pt")
     m, h = RunSummary.from_json(ck.meta.metrics), ck.meta.hyperparameters  # old names too
     return {"file": f"{name}.pt", "dataset": ck.meta.dataset, "architecture": ck.meta.architecture,
@@ -96,7 +96,6 @@ def entry_from_checkpoint(name: str) -> dict:
 
 def is_complete(name: str) -> bool:
     """A finished run's checkpoint carries its test accuracy; one still training does not."""
-    from core.checkpoints import read_payload
     return "test_accuracy" in read_payload(WEIGHTS / f"{name}.pt")["meta"]["metrics"]
 
 
@@ -113,7 +112,6 @@ def record(names: list[str]) -> None:
     """Write the checkpoints' entries. The test ECE of scripts/calibrate_weights.py stays
     only while the checkpoint keeps the temperature it was measured with (a --rebuild);
     a retrained one needs `python -m scripts.calibrate_weights NAME` again."""
-    from core.checkpoints import read_payload
     manifest = load_manifest()  # re-read: another process may have added entries meanwhile
     for name in names:
         entry = entry_from_checkpoint(name)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.models import ARCHITECTURES, build_model
+from core.networks.models import ARCHITECTURES, build_model
 from core.predict.activations import (LayerKind, activations, feature_grid,
                                       first_layer_filters, layers)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.catalog import list_models
-from core.checkpoints import load_checkpoint
-from core.models import build_model, evaluating
+from core.networks.catalog import list_models
+from core.networks.checkpoints import load_checkpoint
+from core.networks.models import build_model, evaluating
 from core.predict.answer import answer
 from core.predict.classify import classify
 from core.predict.ood import Calibration, judge

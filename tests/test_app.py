@@ -12,109 +12,27 @@ import io
 import json
 import logging
 import re
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.predict.classify import classify
-from core.data import DATASETS, load_bundle, load_split
+from core.data import DATASETS, load_split
 from core.evaluate.metrics import evaluate
-from core.runs.service import get_service, shutdown_services
-from core.visitors import Viewer
+from core.runs.api import get_service
+from core.server.visitors import Viewer
 from core.predict.preprocess import from_canvas, from_image
 from core.train.config import TrainConfig
-from core.train.loop import train
-from ui.common.state import CANVAS_RGBA, MODEL, VIEWER
+from ui.common.state import CANVAS_RGBA, MODEL
 from ui.common.identity import VISITOR
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PAGES = {"classify": "pages/classify.py", "train": "pages/train.py",
-         "evaluate": "pages/evaluate.py", "mistakes": "pages/mistakes.py",
-         "explore": "pages/explore.py"}
-TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory, fake_data_root) -> Path:
-    """Two mnist models and one fashion model, trained for one epoch on the fake data."""
-    folder = tmp_path_factory.mktemp("weights")
-    items = []
-    for dataset, arch in [("mnist", "ffnn-small"), ("mnist", "bn-cnn"), ("fashion", "ffnn-small")]:
-        cfg = TrainConfig(dataset=dataset, model=arch, epochs=1, batch_size=64, device="cpu",
-                          data_dir=str(fake_data_root))
-        result = train(cfg, load_bundle(dataset, fake_data_root))
-        name = f"{dataset}-{arch}.pt"
-        save_checkpoint(folder / name, result.model, CheckpointMeta.new(dataset, arch))
-        items.append({"file": name, "dataset": dataset, "architecture": arch,
-                      "test_accuracy": 0.5})
-    (folder / "manifest.json").write_text(json.dumps(
-        {"default": {"mnist": "mnist-ffnn-small.pt", "fashion": "fashion-ffnn-small.pt"},
-         "checkpoints": items}))
-    return folder
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, fake_data_root, weights):
-    paths = {"data": fake_data_root, "weights": weights, "runs": tmp_path / "runs",
-             "cache": tmp_path / "cache"}
-    for name, path in paths.items():
-        monkeypatch.setenv(f"MNIST_STUDIO_{name.upper()}", str(path))
-    # The app hides uncaught errors' details from people; a failing test should show them.
-    previous = st_config.get_option("client.showErrorDetails")
-    st_config.set_option("client.showErrorDetails", "full")
-    yield paths
-    st_config.set_option("client.showErrorDetails", previous)
-    # No training process may outlive its test: stop every run, then the runner.
-    svc = get_service(paths["runs"])
-    for run in svc.list_runs(ADMIN):
-        if run.state.active:
-            svc.stop(run.id, ADMIN)
-    for run in svc.list_runs(ADMIN):
-        svc.wait(run.id, ADMIN, timeout=60)
-    shutdown_services()
-
-
-ADMIN = Viewer("v:test-admin", admin=True)  # the tests' own look at every run
-
-
-def _app(page: str = "classify", visitor: str | None = None) -> AppTest:
-    """A new browser session; `visitor` makes it the same visitor as another session
-    (as the visitor cookie does for a second tab of the same browser)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if visitor is not None:
-        at.session_state[VISITOR] = visitor
-    at.run()
-    if page != "classify":
-        at.switch_page(PAGES[page]).run()
-    _no_exception(at)
-    return at
-
-
-def _no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def _metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return values[0]
-
+from tests.apptest import (ADMIN, APP, PAGES, TIMEOUT, digit_canvas, fill_train_form, metric_value,
+                           new_session, no_exception, worst_pair)
 
 def _labels(at: AppTest, kind: str) -> set[str]:
     return {w.label for w in getattr(at, kind)}
-
-
-def _digit_canvas() -> np.ndarray:
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = 255
-    rgba[40:240, 125:150, :3] = 255  # a white vertical stroke on black: a "1"
-    return rgba
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -142,7 +60,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_renders_with_its_widgets_and_the_shared_sidebar(env, page):
-    at = _app(page)
+    at = new_session(page)
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value.endswith({"classify": "Classify", "train": "Train",
                                        "evaluate": "Evaluate", "mistakes": "Mistakes",
@@ -170,20 +88,20 @@ def test_page_drawn_when_another_session_left_the_legacy_pass_first(env, monkeyp
     monkeypatch.setattr(script_runner, "_mpa_v1", other_session_cleared_the_flag)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.switch_page(PAGES["train"]).run()  # a new session's first run, on /train
-    _no_exception(at)
+    no_exception(at)
     assert at.title and at.title[0].value.endswith("Train"), [t.value for t in at.title]
     assert "Start training" in _labels(at, "button")
 
 
 def test_sidebar_selection_is_remembered_across_pages(env):
-    at = _app()
+    at = new_session()
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()
     assert at.sidebar.selectbox(key=MODEL).value == "shipped:fashion-ffnn-small.pt"
     at.sidebar.selectbox(key="dataset").set_value("mnist").run()
     at.sidebar.selectbox(key=MODEL).set_value("shipped:mnist-bn-cnn.pt").run()
     for page in ("evaluate", "mistakes", "train", "classify"):
         at.switch_page(PAGES[page]).run()
-        _no_exception(at)
+        no_exception(at)
         assert at.sidebar.selectbox(key="dataset").value == "mnist"
         assert at.sidebar.selectbox(key=MODEL).value == "shipped:mnist-bn-cnn.pt"
 
@@ -191,7 +109,7 @@ def test_sidebar_selection_is_remembered_across_pages(env):
 def test_no_model_available_says_how_to_get_one(env, monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(tmp_path / "empty"))
     for page in ("classify", "evaluate", "mistakes"):
-        at = _app(page)
+        at = new_session(page)
         assert any("python -m core.train" in i.value for i in at.info), page
         assert any("Train" in w.value for w in at.sidebar.warning)
 
@@ -199,7 +117,7 @@ def test_no_model_available_says_how_to_get_one(env, monkeypatch, tmp_path):
 def test_missing_data_is_a_message_not_a_traceback(env, monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(tmp_path / "no-data"))
     for page in ("evaluate", "mistakes", "explore"):
-        at = _app(page)  # asserts no exception
+        at = new_session(page)  # asserts no exception
         assert any("dataset is not available" in e.value for e in at.error), page
 
 
@@ -209,22 +127,22 @@ def test_broken_checkpoint_is_a_message_not_a_traceback(env, monkeypatch, tmp_pa
     (folder / "mnist-cnn.pt").write_bytes(b"PK\x03\x04 truncated zip")
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
     for page in ("classify", "evaluate"):
-        at = _app(page)
+        at = new_session(page)
         assert any("model file cannot be used" in e.value for e in at.error), page
 
 
 # ------------------------------------------------------------------ classify
 
 def test_drawing_gives_the_models_prediction(env):
-    at = _app()
+    at = new_session()
     assert any(el.type == "bidi_component" for el in at.main)  # the real canvas is there
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.run()
-    _no_exception(at)
+    no_exception(at)
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
-    expected = classify(ckpt.model, from_canvas(_digit_canvas(), "mnist"), ckpt.meta.class_names)
-    assert _metric(at, "Prediction") == expected.label
-    assert _metric(at, "Confidence") == f"{expected.confidence:.1%}"
+    expected = classify(ckpt.model, from_canvas(digit_canvas(), "mnist"), ckpt.meta.class_names)
+    assert metric_value(at, "Prediction") == expected.label
+    assert metric_value(at, "Confidence") == f"{expected.confidence:.1%}"
     assert len(at.get("plotly_chart")) >= 3  # top-k, the 28x28 input, the saliency map
 
 
@@ -237,16 +155,16 @@ def test_a_new_visitors_first_run_lays_out_the_page_as_later_runs_do(env):
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert any("mnist_studio_visitor=" in str(getattr(el, "proto", "")) for el in at.main)
     first = layout(at)
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert layout(at) == first
 
 
 def test_blank_canvas_asks_for_a_drawing(env):
-    at = _app()
+    at = new_session()
     at.session_state[CANVAS_RGBA] = np.zeros((280, 280, 4), np.uint8)
     at.run()
     assert not [m for m in at.metric if m.label == "Prediction"]
@@ -254,71 +172,91 @@ def test_blank_canvas_asks_for_a_drawing(env):
 
 
 def test_upload_tab_asks_for_an_upload_not_a_drawing(env):
-    at = _app()
+    at = new_session()
     at.radio(key="classify_source").set_value("upload").run()
-    _no_exception(at)
+    no_exception(at)
     hints = [i.value for i in at.info]
     assert any("Upload a photo of a digit" in h for h in hints)
     assert not any("Draw a digit" in h for h in hints)  # there is no canvas on this tab
 
 
 def test_compare_all_models_on_the_same_input(env):
-    at = _app()
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at = new_session()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.toggle(key="classify_compare").set_value(True).run()
-    _no_exception(at)
+    no_exception(at)
     assert any(s.value == "Every model on this input" for s in at.subheader)
     assert at.success or at.warning  # agree / disagree summary
 
 
 def test_uploaded_image_is_classified(env):
-    at = _app()
+    at = new_session()
     at.radio(key="classify_source").set_value("upload").run()
     image = np.full((120, 90), 255, np.uint8)  # dark ink on white paper
     image[20:100, 40:52] = 0
     at.file_uploader(key="classify_upload_mnist").upload("one.png", _png(image), "image/png")
     at.run()
-    _no_exception(at)
+    no_exception(at)
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     expected = classify(ckpt.model, from_image(_png(image), "mnist"), ckpt.meta.class_names)
-    assert _metric(at, "Prediction") == expected.label
+    assert metric_value(at, "Prediction") == expected.label
 
 
 def test_fashion_upload_names_the_garment(env):
-    at = _app()
+    at = new_session()
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()
     options = at.radio(key="classify_source").options
     assert len(options) == 2 and not any("Draw" in o for o in options)  # no canvas
+    # ...and the page says so, instead of leaving Draw to be looked for.
+    assert any(c.value.startswith("No Draw for Fashion-MNIST garments: its models learned "
+                                  "photos") for c in at.caption), [c.value for c in at.caption]
     image = np.zeros((64, 64), np.uint8)
     image[10:54, 20:44] = 200
     at.file_uploader(key="classify_upload_fashion").upload("shirt.png", _png(image), "image/png")
     at.run()
-    _no_exception(at)
-    assert _metric(at, "Prediction") in DATASETS["fashion"].classes
+    no_exception(at)
+    assert metric_value(at, "Prediction") in DATASETS["fashion"].classes
 
 
 def test_non_image_upload_gives_an_error_message(env):
-    at = _app()
+    at = new_session()
     at.radio(key="classify_source").set_value("upload").run()
     at.file_uploader(key="classify_upload_mnist").upload("notes.png", b"just some text",
                                                          "image/png")
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert any("not an image" in e.value for e in at.error), [e.value for e in at.error]
     assert not [m for m in at.metric if m.label == "Prediction"]
 
 
+def test_a_text_file_is_refused_in_words_and_taken_off_the_uploader(env):
+    """A .txt got the browser's own refusal: a red icon, its message cut off; the file
+    stayed listed."""
+    at = new_session()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload("notes.txt", b"my notes", "text/plain")
+    at.run()
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert errors == ["**This file cannot be classified.** notes.txt is not an image (PNG, "
+                      "JPEG, GIF, BMP or WebP)."], errors
+    (uploader,) = [u for u in at.get("file_uploader") if u.key.startswith("classify_upload")]
+    assert uploader.key != "classify_upload_mnist" and uploader.value is None  # new, empty
+    at.run()
+    assert not at.error  # said once, not kept beside the next file
+
+
 def _classify_upload(name: str, data: bytes) -> AppTest:
-    at = _app()
+    at = new_session()
     at.radio(key="classify_source").set_value("upload").run()
     at.file_uploader(key="classify_upload_mnist").upload(name, data, "image/jpeg")
     at.run()
-    _no_exception(at)
+    no_exception(at)
     return at
 
 
 def test_noise_photo_is_called_too_noisy_not_blank(env):
-    """Issue 22, defect 3: a 640x480 noise JPEG has no clear object; it is not blank."""
+    """a 640x480 noise JPEG has no clear object; it is not blank."""
     noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
     buf = io.BytesIO()
     Image.fromarray(noise).save(buf, format="JPEG", quality=90)
@@ -335,7 +273,7 @@ def test_blank_photo_is_called_blank(env):
 
 
 def test_upload_names_are_shown_exactly_as_uploaded(env):
-    """Issue 22, defect 4: "not_an_image.png" was shown as "Not_an_image.png"."""
+    """"not_an_image.png" was shown as "Not_an_image.png"."""
     from tests.test_preprocess import png_header
     for name, data in [("not_an_image.png", b"just some text"),
                        ("huge_48mp_digit1.png", png_header(8000, 6000))]:
@@ -347,26 +285,19 @@ def test_upload_names_are_shown_exactly_as_uploaded(env):
 
 # ------------------------------------------------------------------ train
 
-def _fill_train_form(at: AppTest, epochs: int) -> None:
-    at.selectbox(key="train_model").set_value("ffnn-small")
-    at.number_input(key="train_epochs").set_value(epochs)
-    at.selectbox(key="train_batch_size").set_value(64)
-    at.selectbox(key="train_device").set_value("cpu")
-
-
 def test_training_runs_to_completion_and_its_metrics_appear(env):
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert any("Started run" in s.value for s in at.success)
     svc = get_service()
     (run,) = svc.list_runs(ADMIN)
     snap = svc.wait(run.id, ADMIN, timeout=120)
     assert snap.state == "finished", snap.error
     at.run()
-    _no_exception(at)
-    assert _metric(at, "Test accuracy") == f"{snap.test.accuracy:.2%}"
+    no_exception(at)
+    assert metric_value(at, "Test accuracy") == f"{snap.test.accuracy:.2%}"
     # How it trained: device, step mode and precision, as the summary recorded them.
     assert any(c.value.startswith(f"Trained on {snap.result.device} · eager · ")
                for c in at.caption)
@@ -383,16 +314,16 @@ def test_training_runs_to_completion_and_its_metrics_appear(env):
 
 
 def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
-    at = _app("train")
-    _fill_train_form(at, epochs=200)  # long enough to still be training below
+    at = new_session("train")
+    fill_train_form(at, epochs=200)  # long enough to still be training below
     at.button(key="train_start").click().run()
     at.button(key="train_start").click().run()  # a double click: not a second run
     (started,) = get_service().list_runs(ADMIN)
-    # A worker process has taken it (the runner may still be starting on a busy machine).
+    # A worker process has taken it (the scheduler may still be starting on a busy machine).
     get_service().wait(started.id, ADMIN, until=lambda s: s.state == "running", timeout=60)
     at.number_input(key="train_seed").set_value(1)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert any(i.value.startswith("Queued") for i in at.info), [i.value for i in at.info]
     svc = get_service()
     (second,) = [r for r in svc.list_runs(ADMIN) if r.state == "queued"]
@@ -401,11 +332,11 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     assert svc.get(second.id, ADMIN).queue_position == 1
     # A second tab (a new session of the same visitor) picks the live run up by itself.
     me = at.session_state[VISITOR]
-    other_tab = _app("train", visitor=me)
+    other_tab = new_session("train", visitor=me)
     assert other_tab.selectbox(key="train_show").value == first.id
     assert "Stop" in _labels(other_tab, "button")
     # Another visitor sees the run read-only: no Stop, and a word on whose it is.
-    stranger = _app("train")
+    stranger = new_session("train")
     assert stranger.session_state[VISITOR] != me
     listed = [r.id for r in svc.list_runs(ADMIN)]  # the select box's order, newest first
     stranger.selectbox(key="train_show").select_index(listed.index(first.id)).run()
@@ -421,7 +352,7 @@ def test_second_start_queues_and_stop_keeps_the_best_checkpoint(env):
     svc.wait(first.id, ADMIN, until=lambda s: s.step > 0, timeout=60)  # first step done
     at.run()
     at.button(key="train_stop").click().run()
-    _no_exception(at)
+    no_exception(at)
     snap = svc.wait(first.id, ADMIN, timeout=60)
     assert snap.state == "cancelled" and snap.best_checkpoint is not None
     assert snap.resumable
@@ -436,9 +367,9 @@ def test_train_page_reruns_with_another_visitors_run_listed(env):
     failed and the session's next rerun raised "ValueError: '<run id>' is not in list"."""
     cfg = TrainConfig(dataset="mnist", model="ffnn-small", epochs=1, batch_size=64, device="cpu")
     theirs = get_service().submit(cfg, Viewer("v:someone-else"))
-    at = _app("train")
+    at = new_session("train")
     at.run()  # the rerun that failed
-    _no_exception(at)
+    no_exception(at)
     assert at.selectbox(key="train_show").value == theirs.id
     assert any("visitor someon" in o for o in at.selectbox(key="train_show").options)
 
@@ -446,15 +377,15 @@ def test_train_page_reruns_with_another_visitors_run_listed(env):
 def test_out_of_range_setting_is_refused_not_replaced(env):
     """Streamlit resets an out-of-range number input to its default without a word; the
     form must keep what was typed, say what is wrong, and start nothing."""
-    at = _app("train")
-    _fill_train_form(at, epochs=500)
+    at = new_session("train")
+    fill_train_form(at, epochs=500)
     at.run()
     assert at.number_input(key="train_epochs").value == 500  # kept as typed
     assert any("epochs must be between 1 and 200, got 500" in w.value for w in at.warning)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     said = [e.value for e in at.error] + [w.value for w in at.warning]
-    # Once, as the refusal (issue 22, defect 5: it was a yellow and a red box).
+    # Once, as the refusal (not a yellow and a red box).
     assert len([m for m in said if "epochs must be between 1 and 200, got 500" in m]) == 1, said
     assert any("epochs must be between 1 and 200, got 500" in e.value for e in at.error)
     assert get_service().list_runs(ADMIN) == []  # nothing queued
@@ -477,13 +408,13 @@ def test_out_of_range_setting_is_refused_not_replaced(env):
 @pytest.mark.parametrize("field, value", [("epochs", 2.5), ("epochs", 0), ("seed", 1.5),
                                           ("erase", 3.5)])
 def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, value):
-    """Issue 22, defect 5: epochs 2.5 was turned into 2 and a run started."""
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    """epochs 2.5 was turned into 2 and a run started."""
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.toggle(key="train_augment").set_value(True).run()  # cutout: only with augmentation
     at.number_input(key=f"train_{field}").set_value(value)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     said = [e.value for e in at.error] + [w.value for w in at.warning]
     about = [m for m in said if f"{field} must be" in m]
     assert len(about) == 1 and about[0] in [e.value for e in at.error], said
@@ -492,13 +423,13 @@ def test_a_fraction_or_zero_in_a_whole_number_setting_is_refused(env, field, val
 
 
 def test_routine_input_errors_are_one_info_line_in_the_server_log(env, caplog):
-    """Issue 22, defect 13: epochs 0 and a bad upload wrote full tracebacks to the log."""
+    """epochs 0 and a bad upload wrote full tracebacks to the log."""
     with caplog.at_level(logging.INFO, logger="mnist_studio"):
         _classify_upload("not_an_image.png", b"just some text")
-        at = _app("train")
-        _fill_train_form(at, epochs=0)
+        at = new_session("train")
+        fill_train_form(at, epochs=0)
         at.button(key="train_start").click().run()
-        _no_exception(at)
+        no_exception(at)
     ours = [r for r in caplog.records if r.name == "mnist_studio"]
     said = [r.getMessage() for r in ours]
     assert any("InputError: not_an_image.png is not an image" in m for m in said), said
@@ -509,44 +440,37 @@ def test_routine_input_errors_are_one_info_line_in_the_server_log(env, caplog):
 # ------------------------------------------------------------------ evaluate
 
 def test_evaluation_numbers_equal_core_evaluate(env):
-    at = _app("evaluate")
+    at = new_session("evaluate")
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     res = evaluate(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
-    assert _metric(at, "Test accuracy") == f"{res.accuracy:.2%}"
-    assert _metric(at, "Test loss") == f"{res.loss:.4f}"
-    assert _metric(at, "Mistakes") == f"{len(res.mistake_indices):,}"
+    assert metric_value(at, "Test accuracy") == f"{res.accuracy:.2%}"
+    assert metric_value(at, "Test loss") == f"{res.loss:.4f}"
+    assert metric_value(at, "Mistakes") == f"{len(res.mistake_indices):,}"
     table = at.dataframe[0].value
     assert table["accuracy"].tolist() == res.per_class_accuracy
     assert table["correct"].tolist() == [res.confusion_matrix[c][c] for c in range(10)]
     # Comparison with the other mnist model.
     other = load_checkpoint(env["weights"] / "mnist-bn-cnn.pt")
     res_b = evaluate(other.model, load_split("mnist", False), other.meta.mean, other.meta.std)
-    assert _metric(at, "B: test accuracy") == f"{res_b.accuracy:.2%}"
+    assert metric_value(at, "B: test accuracy") == f"{res_b.accuracy:.2%}"
 
 
 def test_evaluate_shows_the_reliability_and_the_calibration(env):
     """The sidebar model's test ECE (as core computes it), its reliability diagram, and
     whether a temperature was fitted (the fixture's models were saved uncalibrated)."""
-    from core.calibration import expected_calibration_error
+    from core.networks.calibration import expected_calibration_error
     from core.evaluate.metrics import predict_split
-    at = _app("evaluate")
+    at = new_session("evaluate")
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     pred = predict_split(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
     ece = expected_calibration_error(pred.probabilities, pred.labels)
-    assert _metric(at, "Expected calibration error (test)") == f"{ece:.2%}"
+    assert metric_value(at, "Expected calibration error (test)") == f"{ece:.2%}"
     assert any("Not calibrated (temperature 1)" in m.value for m in at.markdown)
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
               for c in at.get("plotly_chart")]
     assert any(t.startswith("Reliability") for t in titles), titles
-
-
-def _worst_pair(env) -> tuple[int, int]:
-    ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
-    res = evaluate(ckpt.model, load_split("mnist", False), ckpt.meta.mean, ckpt.meta.std)
-    cm = np.array(res.confusion_matrix)
-    np.fill_diagonal(cm, -1)
-    true, pred = np.unravel_index(cm.argmax(), cm.shape)
-    return int(true), int(pred)
+    assert any(c.value.startswith("Each bar is the test images whose confidence fell in its "
+                                  "bin, the number on it how many") for c in at.caption)
 
 
 TILE = re.compile(r"^(.+) → \*\*(.+)\*\* · ([\d.]+)%$")  # "true → **predicted** · 97.1%"
@@ -557,12 +481,12 @@ def _tiles(at: AppTest) -> list[tuple[str, str]]:
 
 
 def test_choosing_a_pair_in_evaluate_opens_those_mistakes(env):
-    true, pred = _worst_pair(env)
-    at = _app("evaluate")
+    true, pred = worst_pair(env)
+    at = new_session("evaluate")
     at.selectbox(key="eval_true").set_value(true)
     at.selectbox(key="eval_pred").set_value(pred)
     at.button(key="eval_go").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert at.title[0].value.endswith("Mistakes")
     at.switch_page(PAGES["mistakes"])  # AppTest's own page pointer still says Evaluate
     assert at.selectbox(key="mistakes_true").value == true
@@ -574,8 +498,8 @@ def test_choosing_a_pair_in_evaluate_opens_those_mistakes(env):
 # ------------------------------------------------------------------ mistakes
 
 def test_mistake_filters_return_only_matching_samples(env):
-    true, pred = _worst_pair(env)
-    at = _app("mistakes")
+    true, pred = worst_pair(env)
+    at = new_session("mistakes")
     everything = _tiles(at)
     assert everything and any(t != p for t, p in everything)
     at.selectbox(key="mistakes_true").set_value(true).run()
@@ -596,21 +520,21 @@ def test_mistake_filters_return_only_matching_samples(env):
 # ------------------------------------------------------------------ explore
 
 def test_dataset_explorer_shows_every_class(env):
-    at = _app("explore")
+    at = new_session("explore")
     assert len(at.image) == 10
 
 
 def test_a_diverged_run_is_flagged_and_not_offered_plainly(env):
     """lr 2.0 ended at 11% test accuracy under a green "Finished" and "Use this model"."""
-    at = _app("train")
-    _fill_train_form(at, epochs=2)
+    at = new_session("train")
+    fill_train_form(at, epochs=2)
     at.number_input(key="train_lr").set_value(2.0)
     at.button(key="train_start").click().run()
     (run,) = get_service().list_runs(ADMIN)
     snap = get_service().wait(run.id, ADMIN, timeout=120)
     assert snap.state == "diverged" and snap.result.diverged
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert any("Diverged" in m.value for m in at.markdown), [m.value for m in at.markdown]
     (message,) = [e.value for e in at.error]
     assert message.startswith("**Diverged:** the loss rose to ")
@@ -621,3 +545,19 @@ def test_a_diverged_run_is_flagged_and_not_offered_plainly(env):
     assert "Resume" not in buttons  # it would diverge again
     assert any(run.id[-4:] in label and label.endswith(" · diverged · near chance")
                for label in at.sidebar.selectbox(key=MODEL).options)
+
+
+def test_per_class_numbers_have_one_format_and_headers_that_fit(env):
+    """The per-class table read "99.9%" beside "99.91%" (the browser trims zeros unless the
+    column fixes its decimals), its last header was cut to "most often mistaken f…", and
+    its hardest class's metric could round differently from its row."""
+    at = new_session("evaluate")
+    table = next(d for d in at.dataframe if "mistaken for" in d.value.columns)
+    columns = json.loads(table.proto.columns)
+    accuracy = next(v for k, v in columns.items() if "accuracy" in k)
+    assert accuracy["type_config"]["format"] == "percent"
+    assert accuracy["type_config"]["step"] == 0.0001  # two decimals on every row
+    assert max(len(c) for c in table.value.columns) <= 12  # "mistaken for"
+    hardest = next(m for m in at.metric if m.label == "Hardest class")
+    row = table.value.set_index("class").loc[hardest.value]
+    assert hardest.proto.delta == f"{row['accuracy']:.2%}"

@@ -7,22 +7,21 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.export.exporting import export_bytes
-from core.runs.service import get_service
-from tests.test_app import (ADMIN, PAGES, _app, _digit_canvas, _fill_train_form,  # noqa: F401
-                            _metric, _no_exception, env, weights)
+from core.runs.api import get_service
+from tests.apptest import ADMIN, PAGES, new_session, digit_canvas, fill_train_form, metric_value, no_exception
 from ui.common.state import CANVAS_RGBA, MODEL
 
 SPEC = "conv8k3,pool2,relu,fc32,drop0.1,fc10"
 
 
 def _custom(at, layers: str) -> None:
-    _fill_train_form(at, epochs=1)
+    fill_train_form(at, epochs=1)
     at.selectbox(key="train_model").set_value("custom").run()
-    _no_exception(at)
+    no_exception(at)
     at.text_input(key="train_layers").set_value(layers).run()
-    _no_exception(at)
+    no_exception(at)
 
 
 def _report(at) -> pd.DataFrame:
@@ -34,7 +33,7 @@ def _table(at) -> pd.DataFrame:
 
 
 def test_the_editor_reports_every_layer_and_names_a_bad_one(env):
-    at = _app("train")
+    at = new_session("train")
     _custom(at, SPEC)
     report = _report(at)
     assert report["layer"].tolist() == ["conv8k3", "pool2", "relu", "flatten (implied)", "fc32",
@@ -52,20 +51,20 @@ def test_the_editor_reports_every_layer_and_names_a_bad_one(env):
 
 
 def test_copying_a_builtin_fills_the_editor(env):
-    at = _app("train")
+    at = new_session("train")
     _custom(at, SPEC)
     at.selectbox(key="train_custom_from").set_value("bn-cnn")
     at.button(key="train_custom_load").click().run()
-    _no_exception(at)
-    from core.models import ARCHITECTURES
+    no_exception(at)
+    from core.networks.models import ARCHITECTURES
     assert at.text_input(key="train_layers").value == ARCHITECTURES["bn-cnn"].spec
 
 
 def test_the_servers_bounds_hold(env, monkeypatch):
-    from core.runs.service import shutdown_services
+    from core.runs.api import shutdown_services
     shutdown_services()
     monkeypatch.setenv("MNIST_STUDIO_MAX_PARAMETERS", "10000")
-    at = _app("train")
+    at = new_session("train")
     _custom(at, SPEC)
     assert any("Too large for this server" in w.value for w in at.warning)
     at.button(key="train_start").click().run()
@@ -74,10 +73,10 @@ def test_the_servers_bounds_hold(env, monkeypatch):
 
 
 def test_a_custom_model_is_a_model_on_every_page(env):
-    at = _app("train")
+    at = new_session("train")
     _custom(at, SPEC)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     (run,) = get_service().list_runs(ADMIN)
     snap = get_service().wait(run.id, ADMIN, timeout=120)
     assert snap.state == "finished", snap.error
@@ -85,21 +84,58 @@ def test_a_custom_model_is_a_model_on_every_page(env):
     assert (ckpt.meta.architecture, ckpt.meta.layers) == ("custom", SPEC)
     at.run()
     at.button(key="train_use").click().run()
-    _no_exception(at)
+    no_exception(at)
     key = f"run:{run.id}"
     assert at.sidebar.selectbox(key=MODEL).value == key
     # Classify: a drawing gets a prediction from it.
     at.switch_page(PAGES["classify"]).run()
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.run()
-    _no_exception(at)
-    assert _metric(at, "Prediction")
+    no_exception(at)
+    assert metric_value(at, "Prediction")
     for page in ("evaluate", "mistakes"):
         at.switch_page(PAGES[page]).run()
-        _no_exception(at)
+        no_exception(at)
         assert not at.error, [e.value for e in at.error]
     at.switch_page("pages/inside.py").run()
-    _no_exception(at)
+    no_exception(at)
     assert not at.error, [e.value for e in at.error]
     # Exports: the model rebuilt from its spec, with no code in the file.
     assert len(export_bytes(ckpt, "onnx")) > 1000
+
+
+def test_an_empty_layer_list_says_so_and_is_not_fastcnn(env):
+    """Emptied, the Layers field came back as fastcnn's layers (80,554 parameters), with
+    no word: now it stays empty, says so, and Start refuses it."""
+    at = new_session("train")
+    _custom(at, "")
+    assert at.text_input(key="train_layers").value == ""
+    assert any(e.value.startswith("**No layers.**") for e in at.error), [e.value for e in at.error]
+    assert not any("parameters ·" in c.value for c in at.caption)  # no fastcnn report
+    assert len(_table(at)) == 0  # an empty table, to add rows to
+    at.button(key="train_start").click().run()
+    no_exception(at)
+    assert get_service().list_runs(ADMIN) == []
+
+
+def test_the_layer_table_shows_every_row_and_empty_cells_empty(env, monkeypatch):
+    """It cut its last row off (Streamlit's default height) and wrote "None" in the
+    cells a layer has no number for."""
+    import streamlit
+    heights = []
+    editor_of = streamlit.data_editor
+
+    def recording(data, **kwargs):
+        heights.append((len(data), kwargs.get("height")))
+        return editor_of(data, **kwargs)
+
+    monkeypatch.setattr(streamlit, "data_editor", recording)
+    at = new_session("train")
+    layers = "conv8k3,relu,conv8k3,relu,pool2,conv8k3,relu,conv8k3,relu,pool2,fc32,relu,fc10"
+    _custom(at, layers)
+    (editor,) = [d for d in at.dataframe if str(d.key or "").startswith("train_layers_table")]
+    assert len(editor.value) == 13
+    rows, height = heights[-1]
+    assert rows == 13 and isinstance(height, int) and height >= 35 * (13 + 2)  # header, add row
+    assert editor.proto.placeholder == ""
+    assert editor.value.loc[editor.value["layer"] == "relu", "size"].isna().all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import core.data.download as dl
-from tests.test_app import _app, _no_exception, env, weights  # noqa: F401  (fixtures)
+from tests.apptest import new_session, no_exception
 
 
 @pytest.fixture
@@ -18,12 +18,12 @@ def offline(monkeypatch):
 def test_missing_data_offers_the_download_and_offline_says_so(env, monkeypatch, tmp_path,  # noqa: F811
                                                                offline, page):
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(tmp_path / "no-data"))
-    at = _app(page)
+    at = new_session(page)
     assert any("dataset is not available" in e.value for e in at.error), page
     buttons = [b for b in at.button if b.label == "Download MNIST digits"]
     assert buttons, [b.label for b in at.button]
     buttons[0].click().run()
-    _no_exception(at)
+    no_exception(at)
     failed = [e.value for e in at.error if "download failed" in e.value]
     assert failed and "no network" in failed[0] and "not found under" in failed[0]
     assert not (tmp_path / "no-data").exists()

@@ -8,13 +8,17 @@ import shutil
 import numpy as np
 import torch
 
-from core.checkpoints import load_checkpoint, read_payload, save_checkpoint
+import core.train.outliers as outliers
 from core.data import load_bundle
+from core.networks.checkpoints import load_checkpoint, read_payload, save_checkpoint
 from core.predict.ood import (OWN_KEY, Calibration, file_sha1, quantiles_of, unfamiliarity,
                               write_calibrations)
 from core.predict.preprocess import from_canvas
-from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
-from tests.test_app_model_files import FLAG, _upload
+from core.runs.api import get_service
+from core.train.outliers import make_pools, pool_path
+from tests.apptest import (ADMIN, digit_canvas, fill_train_form, metric_value, new_session,
+                           no_exception, upload_model)
+from tests.test_app_model_files import FLAG
 from ui.common.state import CANVAS_RGBA
 
 NOT_AVAILABLE = "“I don't know” is not available for this model"
@@ -23,7 +27,7 @@ NOT_AVAILABLE = "“I don't know” is not available for this model"
 def _canvas_score(path) -> float:
     ckpt = load_checkpoint(path)
     with torch.no_grad():
-        logits = ckpt.model(from_canvas(_digit_canvas(), "mnist").tensor)
+        logits = ckpt.model(from_canvas(digit_canvas(), "mnist").tensor)
     return float(unfamiliarity(logits, "energy")[0])
 
 
@@ -38,10 +42,10 @@ def _calibration(value: float, offset: float, sha1: str = "") -> Calibration:
 
 
 def _classify(at):
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.run()
-    _no_exception(at)
-    assert _metric(at, "Prediction")  # answered, flagged or not
+    no_exception(at)
+    assert metric_value(at, "Prediction")  # answered, flagged or not
     return at
 
 
@@ -57,7 +61,7 @@ def test_a_flag_says_why_in_words(env, tmp_path, monkeypatch):
     write_calibrations(folder / "ood.json", {path.name: _calibration(
         value, -0.05, file_sha1(path))})
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
-    at = _classify(_app())
+    at = _classify(new_session())
     assert any(FLAG in w.value for w in at.warning)
     why = [c for c in _captions(at) if c.startswith("**Why:**")]
     assert why, _captions(at)
@@ -76,20 +80,20 @@ def test_an_input_within_the_threshold_shows_no_reason(env, tmp_path, monkeypatc
     write_calibrations(folder / "ood.json", {path.name: _calibration(
         _canvas_score(path), +0.05, file_sha1(path))})
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(folder))
-    at = _classify(_app())
+    at = _classify(new_session())
     assert not any(FLAG in w.value for w in at.warning)
     assert not any(c.startswith("**Why:**") or NOT_AVAILABLE in c for c in _captions(at))
 
 
 def test_a_model_without_a_threshold_says_the_check_is_not_available(env):
-    at = _classify(_app())  # the test weights have no ood.json
+    at = _classify(new_session())  # the test weights have no ood.json
     said = [c for c in _captions(at) if NOT_AVAILABLE in c]
     assert said and "threshold" in said[0], _captions(at)
     assert not any(FLAG in w.value for w in at.warning)
 
 
 def test_an_uploaded_run_checkpoint_uses_the_threshold_its_run_recorded(env, tmp_path):
-    """A run records its own threshold when it ends (core.train.loop.finish); such a
+    """A run records its own threshold when it ends (core.evaluate.final.finish); such a
     checkpoint, uploaded, is checked against it."""
     source = env["weights"] / "mnist-ffnn-small.pt"
     ckpt = load_checkpoint(source)
@@ -99,7 +103,7 @@ def test_an_uploaded_run_checkpoint_uses_the_threshold_its_run_recorded(env, tmp
     path = tmp_path / "run.pt"
     save_checkpoint(path, ckpt.model, ckpt.meta)
     assert OWN_KEY in read_payload(path)["meta"]["metrics"]
-    at = _upload(_app(), "run.pt", path.read_bytes())
+    at = upload_model(new_session(), "run.pt", path.read_bytes())
     at = _classify(at)
     assert any(FLAG in w.value for w in at.warning)
     assert any(c.startswith("**Why:**") for c in _captions(at))
@@ -108,23 +112,18 @@ def test_an_uploaded_run_checkpoint_uses_the_threshold_its_run_recorded(env, tmp
 def test_the_train_form_runs_outlier_exposure_and_the_run_knows(env):
     """Outlier exposure and canvas redraws from the Train form: the run trains with them
     (its pools read from the cache, made small here) and records its own threshold."""
-    from core.runs.service import get_service
-    from core.train.outliers import make_pools, pool_path
-    from tests.test_app import ADMIN, _fill_train_form
-    import core.train.outliers as outliers
-
     train_split = load_bundle("mnist", env["data"]).train
     pools = make_pools("mnist", train_split, env["data"], per_kind=4, redraws=20)
     path = pool_path(env["cache"], "mnist", train_split, outliers.PER_KIND, outliers.REDRAWS, 0)
     path.parent.mkdir(parents=True)
     np.savez_compressed(path, outliers=pools.outliers.numpy(), redrawn=pools.redrawn.numpy(),
                         redrawn_labels=pools.redrawn_labels.numpy())
-    at = _app("train")
-    _fill_train_form(at, epochs=1)
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
     at.number_input(key="train_outlier_exposure").set_value(0.5)
     at.number_input(key="train_canvas_redraws").set_value(0.25)
     at.button(key="train_start").click().run()
-    _no_exception(at)
+    no_exception(at)
     svc = get_service()
     (run,) = svc.list_runs(ADMIN)
     snap = svc.wait(run.id, ADMIN, timeout=180)

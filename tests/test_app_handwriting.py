@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.handwriting import HandwritingSet
+from core.data.handwriting import HandwritingSet
 from core.predict.preprocess import from_canvas
-from tests.test_app import _app, _digit_canvas, _metric, _no_exception, env, weights  # noqa: F401
+from tests.apptest import new_session, digit_canvas, metric_value, no_exception
+from tests.test_app_model_files import FLAG, weights_with_threshold
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_RGBA
 
@@ -15,24 +16,24 @@ PAGE = "pages/handwriting.py"
 
 
 def _drawn(visitor: str):
-    at = _app(visitor=visitor)
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at = new_session(visitor=visitor)
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.run()
-    _no_exception(at)
+    no_exception(at)
     return at
 
 
 def test_correcting_the_label_keeps_the_input_the_model_saw(env):
     at = _drawn("v:alice")
-    predicted = _metric(at, "Prediction")
+    predicted = metric_value(at, "Prediction")
     assert at.button(key="teach_confirm").label == f"It's a {predicted}"
     wrong = next(d for d in range(10) if str(d) != predicted)
     at.button(key=f"teach_fix_{wrong}").click().run()
-    _no_exception(at)
+    no_exception(at)
     hw = HandwritingSet(env["runs"], "v:alice")
     item, = hw.items()
     assert item.label == wrong
-    assert np.array_equal(item.image, from_canvas(_digit_canvas(), "mnist").image)
+    assert np.array_equal(item.image, from_canvas(digit_canvas(), "mnist").image)
     assert any(f"as a **{wrong}**" in c.value for c in at.caption)
 
     at.button(key="teach_confirm").click().run()  # a second click relabels, never duplicates
@@ -42,22 +43,22 @@ def test_correcting_the_label_keeps_the_input_the_model_saw(env):
 
 def test_the_page_shows_the_set_to_its_visitor_only_and_deletes(env):
     at = _drawn("v:alice")
-    at.button(key="teach_fix_3" if _metric(at, "Prediction") != "3" else "teach_fix_4").click().run()
+    at.button(key="teach_fix_3" if metric_value(at, "Prediction") != "3" else "teach_fix_4").click().run()
     at.switch_page(PAGE).run()
-    _no_exception(at)
+    no_exception(at)
     assert any(e.label.endswith("· 1 drawing") for e in at.expander)
     assert {b.label for b in at.get("download_button")} >= {".npz (images, labels)",
                                                              "IDX, like MNIST's (.zip)"}
 
-    other = _app(visitor="v:mallory")
+    other = new_session(visitor="v:mallory")
     other.switch_page(PAGE).run()
-    _no_exception(other)
+    no_exception(other)
     assert not [e for e in other.expander if "drawing" in e.label]
     assert any("Your set is empty" in i.value for i in other.info)
 
     item_id = HandwritingSet(env["runs"], "v:alice").ids()[0]
     at.button(key=f"hw_del_{item_id}").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert len(HandwritingSet(env["runs"], "v:alice")) == 0
 
 
@@ -66,6 +67,39 @@ def test_fine_tuning_too_few_drawings_says_how_many_are_needed(env):
     at.button(key="teach_confirm").click().run()
     at.switch_page(PAGE).run()
     at.button(key="hw_tune").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert any("needs at least 2" in e.value for e in at.error), [e.value for e in at.error]
+    # In the page's words: its choice is "none (no measure)", not the CLI's "holdout 0".
+    (error,) = [e.value for e in at.error if "needs at least 2" in e.value]
+    assert error.endswith("Or choose **none (no measure)** under *Held out to test on*.")
+    assert "holdout 0" not in error
     assert at.session_state[VISITOR] == "v:alice"
+
+
+def test_a_flagged_input_is_kept_only_after_a_question(env, tmp_path, monkeypatch):
+    """A letter or a scribble that the model flags "I don't know" does not go into the set
+    with one click: the click asks, "No" keeps nothing, "Yes, keep it as a 3" keeps it."""
+    weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)  # the canvas is flagged
+    at = _drawn("v:alice")
+    assert any(FLAG in w.value for w in at.warning)
+    hw = HandwritingSet(env["runs"], "v:alice")
+    wrong = "3" if metric_value(at, "Prediction") != "3" else "4"
+    at.button(key=f"teach_fix_{wrong}").click().run()
+    no_exception(at)
+    assert len(hw) == 0  # asked, not kept
+    question, = [w.value for w in at.warning if "Is this really" in w.value]
+    assert question.startswith(f"**Is this really a {wrong}?** The model flagged it")
+    at.button(key="teach_no").click().run()
+    assert len(hw) == 0 and not any("Is this really" in w.value for w in at.warning)
+
+    at.button(key=f"teach_fix_{wrong}").click().run()
+    assert at.button(key="teach_yes").label == f"Yes, keep it as a {wrong}"
+    at.button(key="teach_yes").click().run()
+    no_exception(at)
+    item, = hw.items()
+    assert str(item.label) == wrong
+    assert any(f"as a **{wrong}**" in c.value for c in at.caption)
+    # Kept: correcting its label again is one click, as for any kept drawing.
+    at.button(key="teach_confirm").click().run()
+    item, = hw.items()
+    assert str(item.label) == metric_value(at, "Prediction")

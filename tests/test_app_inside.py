@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.embedding import embedding_path
 from core.evaluate.metrics import evaluate
@@ -16,10 +17,9 @@ from core.runs.compare import run_labels
 from core.predict.classify import from_dataset_image
 from core.predict.preprocess import from_canvas
 from core.train.config import TrainConfig
-from core.runs.service import get_service
-from core.visitors import Viewer
-from tests.test_app import (APP, PAGES, TIMEOUT, _digit_canvas, _no_exception,  # noqa: F401
-                            _worst_pair, env, weights)
+from core.runs.api import get_service
+from core.server.visitors import Viewer
+from tests.apptest import APP, PAGES, TIMEOUT, digit_canvas, no_exception, worst_pair
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_RGBA, MISTAKES_REQUEST
 
@@ -32,7 +32,19 @@ def _open(page: str, visitor: str | None = None) -> AppTest:
         at.session_state[VISITOR] = visitor
     at.run()
     at.switch_page(page).run()
-    _no_exception(at)
+    no_exception(at)
+    return at
+
+
+def _with_map(at: AppTest, seconds: float = 60) -> AppTest:
+    """Rerun until the embedding map is drawn: it is computed in the background (on the
+    fake data, within the page's first half second unless the machine is busy)."""
+    deadline = time.monotonic() + seconds
+    while not any(c.proto.id and "inside_map" in c.proto.id for c in at.get("plotly_chart")):
+        assert time.monotonic() < deadline, "no embedding map"
+        time.sleep(0.2)
+        at.run()
+        no_exception(at)
     return at
 
 
@@ -41,7 +53,7 @@ def _default_model(env):
 
 
 def test_inside_shows_every_layer_the_templates_and_the_map(env):
-    at = _open(INSIDE)
+    at = _with_map(_open(INSIDE))
     assert at.title[0].value.endswith("Inside the model")
     assert at.radio(key="inside_source").options == ["A random test image"]  # nothing drawn yet
     ckpt = _default_model(env)
@@ -69,15 +81,15 @@ def test_inside_shows_every_layer_the_templates_and_the_map(env):
 
 def test_inside_shows_the_drawing_classify_last_saw(env):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[CANVAS_RGBA] = _digit_canvas()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
     at.run()
-    _no_exception(at)
+    no_exception(at)
     at.switch_page(INSIDE).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.radio(key="inside_source").value == "classify"
     assert any("your drawing on Classify" in c.value for c in at.caption)
     ckpt = _default_model(env)
-    drawn = from_canvas(_digit_canvas(), "mnist", mean=ckpt.meta.mean, std=ckpt.meta.std)
+    drawn = from_canvas(digit_canvas(), "mnist", mean=ckpt.meta.mean, std=ckpt.meta.std)
     expected = activations(ckpt.model, drawn.tensor)[-1].values
     prediction = [m.value for m in at.metric if m.label == "Prediction"]
     assert prediction == [str(int(np.argmax(expected)))]
@@ -87,7 +99,7 @@ def test_a_picked_mistake_opens_large_on_the_mistakes_page(env):
     """The embedding map's button sends (true, predicted, index): Mistakes filters to that
     pair and shows that image large, even when it is not the first on its page."""
     at = _open(PAGES["mistakes"])
-    true, pred = _worst_pair(env)
+    true, pred = worst_pair(env)
     ckpt = _default_model(env)
     split = load_split("mnist", train=False, root=env["data"])
     res = evaluate(ckpt.model, split, ckpt.meta.mean, ckpt.meta.std)
@@ -96,7 +108,7 @@ def test_a_picked_mistake_opens_large_on_the_mistakes_page(env):
     index = pair[-1]
     at.session_state[MISTAKES_REQUEST] = (true, pred, index)
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert at.selectbox(key="mistakes_true").value == true
     assert at.selectbox(key="mistakes_pred").value == pred
     assert any(md.value == f"**Test image #{index}**" for md in at.markdown)
@@ -132,7 +144,7 @@ def test_compare_runs_overlays_curves_and_highlights_differences(env, two_runs):
     # Training loss: per step, on a step axis.
     from core.runs.compare import CurveMetric
     at.button_group(key="compare_metric").set_value(CurveMetric.TRAIN_LOSS).run()
-    _no_exception(at)
+    no_exception(at)
     chart = next(c for c in at.get("plotly_chart") if "compare_chart" in c.proto.id)
     figure = json.loads(chart.proto.spec)
     assert figure["layout"]["xaxis"]["title"]["text"] == "step"

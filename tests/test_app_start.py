@@ -14,10 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from core.paths import runs_dir
-from tests.test_app import env, weights  # noqa: F401  (fixtures)
+from core.machine.paths import runs_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,11 +53,11 @@ def test_first_run_draws_heading_and_canvas_before_importing_torch(env, tmp_path
 def test_the_run_service_uses_core_paths_runs_dir(monkeypatch, tmp_path):
     """One rule for the runs folder: the identity reads it before torch, the service
     and `core.train --register` use the same function."""
-    from core.runs.service import RunService
+    from core.runs.api import RunService
 
     monkeypatch.setenv("MNIST_STUDIO_RUNS", str(tmp_path / "elsewhere"))
     assert runs_dir() == tmp_path / "elsewhere"
-    service = RunService(start_runner=False)
+    service = RunService(start_scheduler=False)
     try:
         assert service.runs_dir == tmp_path / "elsewhere"
     finally:

@@ -6,22 +6,22 @@ import time
 from dataclasses import asdict
 
 from core.runs.retention import DAY
-from core.runs.service import get_service
+from core.runs.api import get_service
 from core.runs.state import RunState
 from core.train.config import TrainConfig
-from core.visitors import Viewer
-from tests.test_app import _app, _no_exception, env, weights  # noqa: F401
-from tests.test_app_model_files import _upload
+from core.server.visitors import Viewer
+from tests.apptest import new_session, no_exception
+from tests.apptest import upload_model
 from ui.common.identity import VISITOR
 from ui.common.state import MODEL
 
 
 def test_an_upload_past_the_visitors_cap_is_refused_and_changes_nothing(env, monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_MAX_UPLOADS", "1")
-    at = _upload(_app(), "first.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
+    at = upload_model(new_session(), "first.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
     chosen = at.selectbox(key=MODEL).value
     assert chosen.startswith("upload:")
-    _upload(at, "second.pt", (env["weights"] / "mnist-ffnn-small.pt").read_bytes())
+    upload_model(at, "second.pt", (env["weights"] / "mnist-ffnn-small.pt").read_bytes())
     errors = [e.value for e in at.error]
     assert any(e.startswith("Not added. You have uploaded 1 checkpoints, the most a visitor "
                             "may keep here is 1") for e in errors), errors
@@ -32,18 +32,18 @@ def test_an_upload_past_the_visitors_cap_is_refused_and_changes_nothing(env, mon
 def test_the_train_page_shows_usage_and_the_runs_retention_removes_next(env, monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_KEEP_RUNS", "1")
     monkeypatch.setenv("MNIST_STUDIO_KEEP_DAYS", "7")
-    monkeypatch.setenv("MNIST_STUDIO_PRUNE_MINUTES", "0")  # the runner leaves them: shown only
+    monkeypatch.setenv("MNIST_STUDIO_PRUNE_MINUTES", "0")  # the scheduler leaves them: shown only
     me = Viewer("v:storage")
     service = get_service(env["runs"])
     ids = []
     for age in (30, 20, 1):  # days: the oldest two go, the newest stays
         cfg = TrainConfig(dataset="mnist", model="ffnn-small", epochs=1, device="cpu")
         run = service.submit(cfg, me)
-        service.store.transition(run.id, RunState.CANCELLED, [RunState.QUEUED])
-        service.store.update(run.id, created=time.time() - age * DAY)
+        service.db.transition(run.id, RunState.CANCELLED, [RunState.QUEUED])
+        service.db.update(run.id, created=time.time() - age * DAY)
         ids.append(run.id)
-    at = _app("train", visitor=me.id)
-    _no_exception(at)
+    at = new_session("train", visitor=me.id)
+    no_exception(at)
     assert at.session_state[VISITOR] == me.id
     (box,) = [e for e in at.expander if e.label.startswith("Your storage:")]
     assert "3 runs" in box.label and "2 runs due for removal" in box.label, box.label

@@ -1,4 +1,4 @@
-"""Views that confused a new user (issue 22, items 9-12), through AppTest on the fake data."""
+"""Views that confused a new user, through AppTest on the fake data."""
 from __future__ import annotations
 
 import json
@@ -9,14 +9,14 @@ import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoints import load_checkpoint
+from core.networks.checkpoints import load_checkpoint
 from core.predict.classify import classify
 from core.predict.preprocess import from_canvas
 from core.runs.compare import run_labels
-from core.runs.service import RunService, get_service, shutdown_services
+from core.runs.api import RunService, get_service, shutdown_services
 from core.train.config import TrainConfig
-from core.visitors import Viewer
-from tests.test_app import APP, PAGES, TIMEOUT, _no_exception, env, weights  # noqa: F401
+from core.server.visitors import Viewer
+from tests.apptest import APP, PAGES, TIMEOUT, no_exception
 from ui.classify import canvas
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_ROUND
@@ -28,7 +28,7 @@ BASE = dict(dataset="mnist", model="ffnn-small", batch_size=64, device="cpu",
 
 
 def _finished_runs(env, *configs: dict) -> list[str]:
-    """Runs trained to the end by the runner, then the service shut down (a restart).
+    """Runs trained to the end by the scheduler, then the service shut down (a restart).
     Submitted as an admin of the visitor's own id: past the per-visitor limit of 2."""
     svc, me = get_service(env["runs"]), Viewer(VISITOR_ID, admin=True)
     ids = [svc.submit(TrainConfig(**BASE, data_dir=str(env["data"]), **c), me).id
@@ -62,7 +62,7 @@ def test_a_linked_run_is_drawn_before_the_settings_form(env, monkeypatch):
 
     monkeypatch.setattr(RunService, "estimate", still_counting)
     at = _open(PAGES["train"], run=run_id).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.selectbox(key="train_show").value == run_id
     assert any(s.value.startswith("**Finished**") for s in at.success), \
         [m.value for m in at.markdown]
@@ -72,7 +72,7 @@ def test_a_linked_run_is_drawn_before_the_settings_form(env, monkeypatch):
 def test_a_linked_run_with_the_whole_page(env):
     (run_id,) = _finished_runs(env, dict(epochs=1))
     at = _open(PAGES["train"], run=run_id).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.selectbox(key="train_show").value == run_id
     assert any(s.value.startswith("**Finished**") for s in at.success)
     assert "Start training" in {b.label for b in at.button}
@@ -92,10 +92,10 @@ def test_compare_opens_on_the_best_run_names_runs_and_says_why_a_run_has_no_curv
     assert snaps[near_chance].result.near_chance and not snaps[good].result.near_chance
 
     at = _open(COMPARE).run()
-    _no_exception(at)
+    no_exception(at)
     assert at.multiselect(key="compare_runs").value == [good]
     at.multiselect(key="compare_runs").select(diverged).run()
-    _no_exception(at)
+    no_exception(at)
     chart = next(c for c in at.get("plotly_chart") if "compare_chart" in c.proto.id)
     figure = json.loads(chart.proto.spec)
     names = [t["name"] for t in figure["data"]]
@@ -144,7 +144,7 @@ def test_undo_after_two_quick_strokes_keeps_the_prediction_of_what_is_left(env, 
     monkeypatch.setattr(canvas, "_use_toolbarless_component", lambda: None)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert not _prediction(at)  # an empty canvas: the hint
 
     bar, cross = _stroke((140, 40), (140, 240)), _stroke((60, 140), (220, 140))
@@ -152,11 +152,11 @@ def test_undo_after_two_quick_strokes_keeps_the_prediction_of_what_is_left(env, 
     mounted = at.session_state[CANVAS_ROUND] if CANVAS_ROUND in at.session_state else 0
     fake.sent[f"canvas-{mounted}"] = ([bar, cross], both)  # one value for both strokes
     at.run()
-    _no_exception(at)
+    no_exception(at)
     assert len(_prediction(at)) == 1
 
     at.button(key="classify_undo").click().run()
-    _no_exception(at)
+    no_exception(at)
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     left = classify(ckpt.model, from_canvas(canvas.render_strokes([bar]), "mnist"),
                     ckpt.meta.class_names)
@@ -165,7 +165,7 @@ def test_undo_after_two_quick_strokes_keeps_the_prediction_of_what_is_left(env, 
     assert at.button(key="classify_undo").disabled is False  # one stroke left to undo
 
     at.button(key="classify_undo").click().run()
-    _no_exception(at)
+    no_exception(at)
     assert not _prediction(at) and any(i.value.startswith("Draw a") for i in at.info)
     assert at.button(key="classify_undo").disabled
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.calibration import (Temperature, apply_temperature, calibrate,
+from core.networks.calibration import (Temperature, apply_temperature, calibrate,
                               expected_calibration_error, fit_temperature, reliability,
                               temperature_of)
-from core.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, read_payload, save_checkpoint
+from core.networks.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, read_payload, save_checkpoint
 from core.data import Split
 from core.export.exporting import export_file, wrapped
-from core.models import build_model
+from core.networks.models import build_model
 from core.predict.activations import layers
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""core.catalog: shipped weights and finished runs as selectable models."""
+"""core.networks.catalog: shipped weights and finished runs as selectable models."""
 from __future__ import annotations
 
 import json
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import (ENV_WEIGHTS, RUN, SHIPPED, architecture_infos, default_model,
+from core.networks.catalog import (ENV_WEIGHTS, RUN, SHIPPED, architecture_infos, default_model,
                           find_model, list_models, read_manifest, run_models, run_stamp,
                           shipped_models, weights_dir)
-from core.models import ARCHITECTURES
+from core.networks.models import ARCHITECTURES
 from core.runs.snapshot import RunSnapshot
 
 

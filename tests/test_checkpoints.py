@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from core.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
-from core.models import build_model
+from core.networks.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.models import build_model
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
@@ -84,8 +84,8 @@ def _saved(obj) -> bytes:
 
 
 @pytest.mark.parametrize("raw, reason", [
-    (os.urandom(5000), "not a PyTorch checkpoint (unreadable)"),  # issue 22, defect 1
-    (b"just some text\nsaved as .pt\n", "not a PyTorch checkpoint (unreadable)"),  # defect 2
+    (os.urandom(5000), "not a PyTorch checkpoint (unreadable)"),
+    (b"just some text\nsaved as .pt\n", "not a PyTorch checkpoint (unreadable)"),
     (_saved(_Custom()), "could run code (tests.test_checkpoints._Custom)"),
     (_saved(_RunsCode()), "could run code (posix.system)"),
     (pickle.dumps(_RunsCode()), "could run code (posix.system)"),  # protocol 5

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from core.predict.classify import classify, from_dataset_image, rank, warm_up
-from core.models import build_model
+from core.networks.models import build_model
 from core.data import DATASETS
 from core.predict.preprocess import from_canvas
 

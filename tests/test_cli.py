@@ -65,15 +65,15 @@ def test_help_explains_every_flag(module, flags):
 
 def test_flags_are_made_from_train_config():
     from core.train.config import TrainConfig
-    args = train_cli._parser().parse_args(
+    args = train_cli.parser().parse_args(
         ["--dataset", "fashion", "--model", "resnet", "--batch-size", "64",
          "--weight-decay", "5e-4", "--label-smoothing", "0.1", "--augment", "--erase", "8"])
-    assert train_cli._config(args) == TrainConfig(
+    assert train_cli.config_of(args) == TrainConfig(
         dataset="fashion", model="resnet", batch_size=64, weight_decay=5e-4,
         label_smoothing=0.1, augment=True, erase=8)
-    flags = {a.dest for a in train_cli._parser()._actions}
+    flags = {a.dest for a in train_cli.parser()._actions}
     assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help",
-                                          "arch_file"} == flags
+                                          "arch_file", "export_script"} == flags
 
 
 def test_out_of_range_flag_names_the_field(fake_data_root, capsys):
@@ -84,7 +84,7 @@ def test_out_of_range_flag_names_the_field(fake_data_root, capsys):
 
 def test_a_trained_model_keeps_its_test_predictions_beside_it(fake_data_root, tmp_path):
     """Evaluate and Mistakes open a new model without running it: finish() saved them."""
-    from core.checkpoints import load_checkpoint
+    from core.networks.checkpoints import load_checkpoint
     from core.data import load_split
     from core.evaluate.metrics import predict_split
     from core.evaluate.predictions import load_predictions, predictions_path
@@ -120,7 +120,7 @@ def test_the_printed_resume_command_finishes_the_run_into_its_own_out(
     """It failed for want of --dataset and --model; given those, it wrote runs/cli/ instead."""
     import os
     import shlex
-    from core.checkpoints import load_checkpoint
+    from core.networks.checkpoints import load_checkpoint
 
     polls = {"n": 0}
 
@@ -142,7 +142,7 @@ def test_the_printed_resume_command_finishes_the_run_into_its_own_out(
     assert train_cli.main(["--resume", str(last), "--lr", "0.1", "--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert "--lr 0.1 would change the run" in err and "--epochs" not in err  # 2 is its own
-    point, kept, said = train_cli._resumed(*train_cli._parse(["--resume", str(last),
+    point, kept, said = train_cli.resumed_run(*train_cli.parse_args(["--resume", str(last),
                                                               "--device", "auto"]))
     assert kept == out and point.config.device == "auto" and point.config.seed == 3
     assert said == f"resuming {out} from step 20; --device overridden to auto"

@@ -2,7 +2,7 @@
 import math
 
 from core.data import TRAIN_SIZE, VAL_SIZE
-from core.settings import RunSettings
+from core.server.settings import RunSettings
 from core.train.config import TrainConfig
 from core.train.cost import estimate_minutes, training_flops_per_sample
 

@@ -3,7 +3,7 @@ import threading
 
 import torch
 
-from core.models import build_model
+from core.networks.models import build_model
 from core.train.cost import counting_flops, training_flops_per_sample
 
 

@@ -1,10 +1,11 @@
-"""core.runs.curves and core.runs.runs: smoothing, thinning, progress text."""
+"""core.runs.curves and ui.common.format: smoothing, thinning, durations."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.runs.curves import auto_weight, format_duration, smooth, thin, training_curves
+from core.runs.curves import auto_weight, smooth, thin, training_curves
+from ui.common.format import format_duration
 
 
 def test_smooth_is_debiased_and_flat_on_constant_input():

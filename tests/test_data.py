@@ -4,7 +4,7 @@ import torch
 from core import data
 from core.data import DataMissingError, load_bundle, load_split, train_val_indices
 from tests.conftest import needs_real_data
-from tests.fakedata import write_fake_dataset
+from bench.fakedata import write_fake_dataset
 
 
 def test_tiny_idx_files_load_through_torchvision(fake_data_root):

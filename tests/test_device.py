@@ -1,10 +1,10 @@
-"""core.device: 'auto' takes the accelerator when there is one; named devices must exist."""
+"""core.machine.device: 'auto' takes the accelerator when there is one; named devices must exist."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from core import device
+from core.machine import device
 
 
 def _accelerator(monkeypatch, kind: str | None) -> None:

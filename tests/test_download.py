@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import core.data.download as dl
-from core.data import DATASETS, DataMissingError, _missing_message, get_spec
+from core.data import DATASETS, DataMissingError, missing_message, get_spec
 from core.data.cli import build_parser, main
 from tests.conftest import ROOT, needs_real_data, REAL_DATA
-from tests.fakedata import write_fake_dataset
+from bench.fakedata import write_fake_dataset
 
 
 def _md5(path: Path) -> str:
@@ -110,7 +110,7 @@ def test_offline_fails_fast_with_the_missing_data_message(tmp_path, offline, cap
         dl.download("fashion", tmp_path / "empty")
     assert time.perf_counter() - start < 2.0
     message = str(err.value)
-    assert message.startswith(_missing_message(get_spec("fashion"), (tmp_path / "empty")))
+    assert message.startswith(missing_message(get_spec("fashion"), (tmp_path / "empty")))
     assert "no network" in message and err.value.dataset == "fashion"
     assert offline and all(timeout <= dl.CONNECT_TIMEOUT_S <= 3 for _, timeout in offline)
     assert not (tmp_path / "empty").exists()  # nothing written

@@ -5,15 +5,15 @@ import logging
 
 import pytest
 
-from core.checkpoints import CheckpointError
+from core.networks.checkpoints import CheckpointError
 from core.predict.preprocess import InputError
-from core.runs.storage import LimitReached
+from core.runs.quotas import LimitReached
 from core.train.config import ConfigError
 from ui.common.errors import friendly_message, log_failure
 
 
 def test_file_names_keep_their_case_and_ordinary_sentences_get_a_capital():
-    """Issue 22, defect 4: a message that starts with a file name shows it as uploaded."""
+    """a message that starts with a file name shows it as uploaded."""
     assert "** not_an_image.png is not an image" in friendly_message(
         InputError("not_an_image.png is not an image (PNG, JPEG)"))
     assert "** huge_48mp_digit1.png is 8000x6000" in friendly_message(
@@ -38,7 +38,7 @@ def _raised(err: BaseException) -> BaseException:
     LimitReached("2 runs at once is the limit per visitor"),
 ], ids=lambda e: type(e).__name__)
 def test_a_users_error_is_one_info_line_in_the_log(caplog, err):
-    """Issue 22, defect 13: routine input errors wrote a whole traceback to the server log."""
+    """routine input errors wrote a whole traceback to the server log."""
     with caplog.at_level(logging.INFO, logger="mnist_studio"):
         log_failure(_raised(err), "error shown in the page")
     (record,) = caplog.records

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.data import load_split
 from core.evaluate.predictions import ENV_CACHE, cache_dir, evaluate_cached
 from core.evaluate.metrics import evaluate
-from core.models import build_model
+from core.networks.models import build_model
 
 
 def test_cached_equals_fresh_and_is_reused(tmp_path, fake_data_root, monkeypatch):

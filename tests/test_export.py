@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from core.catalog import DEFAULT_WEIGHTS_DIR
-from core.checkpoints import load_checkpoint
+from core.networks.catalog import DEFAULT_WEIGHTS_DIR
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split, normalize
 from core.export.cli import main
 from core.export.exporting import ExportFormat, export_bytes

@@ -8,7 +8,7 @@
   store and the other runs stay intact, and the last good checkpoint resumes it;
 - a process killed while writing a checkpoint: the previous checkpoint survives.
 
-Runs train in this process (core.runs.worker.execute, as a worker would) on the tiny
+Runs train in this process (core.runs.job.execute, as a worker would) on the tiny
 fake data, so a write can be patched.
 """
 from __future__ import annotations
@@ -27,13 +27,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint
-from core.runs import worker
-from core.runs.recovery import RECOVERED_OWNER, last_recovery, open_store
+from core.networks.checkpoints import load_checkpoint
+from core.runs import job
+from core.runs.recovery import RECOVERED_OWNER, last_recovery, open_database
 from core.runs.state import RunState
-from core.runs.store import RunRecord, RunStore, StoreBusy
+from core.runs.database import RunRecord, RunDatabase, StoreBusy
 from core.train.config import TrainConfig
-from core.train.loop import resume_point
+from core.train.resume import resume_point
+from tests.apptest import new_session, no_exception
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def config(data: Path, epochs: int = 1) -> dict:
                               device="cpu", seed=0, data_dir=str(data)))
 
 
-def queue_run(store: RunStore, data: Path, owner: str = "v:alice", epochs: int = 1) -> RunRecord:
+def queue_run(store: RunDatabase, data: Path, owner: str = "v:alice", epochs: int = 1) -> RunRecord:
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     record = RunRecord(id=run_id, owner=owner, created=time.time(), config=config(data, epochs),
                        state=RunState.QUEUED, run_dir=str(store.runs_dir / run_id))
@@ -58,11 +59,11 @@ def queue_run(store: RunStore, data: Path, owner: str = "v:alice", epochs: int =
     return store.claim_next("test-runner", "local")
 
 
-def train_in_process(store: RunStore, record: RunRecord, recorder=None,
+def train_in_process(store: RunDatabase, record: RunRecord, recorder=None,
                      resume_from: str | None = None) -> RunRecord:
     """As a local worker would, in this process."""
-    recorder = recorder or worker.RunRecorder(store, record.id, record.run_dir)
-    worker.execute(record.id, record.config, Path(record.run_dir), recorder, lambda: False,
+    recorder = recorder or job.RunRecorder(store, record.id, record.run_dir)
+    job.execute(record.id, record.config, Path(record.run_dir), recorder, lambda: False,
                    resume_from)
     return store.get(record.id)
 
@@ -88,7 +89,7 @@ def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
 # ----------------------------------------------------------------- a locked database
 
 def test_a_write_waits_out_another_process_lock(tmp_path, fake_data_root):
-    store = RunStore(tmp_path)
+    store = RunDatabase(tmp_path)
     record = queue_run(store, fake_data_root)
     locker = hold_lock(store.path, 2.0)
     started = time.monotonic()
@@ -100,8 +101,8 @@ def test_a_write_waits_out_another_process_lock(tmp_path, fake_data_root):
 
 
 def test_a_page_write_gives_up_with_store_busy_and_reads_still_work(tmp_path, fake_data_root):
-    RunStore(tmp_path)
-    page = RunStore(tmp_path, busy_seconds=0.5)  # the web process's patience, shortened
+    RunDatabase(tmp_path)
+    page = RunDatabase(tmp_path, busy_seconds=0.5)  # the web process's patience, shortened
     record = queue_run(page, fake_data_root)
     locker = hold_lock(page.path, 5.0)
     try:
@@ -116,11 +117,11 @@ def test_a_page_write_gives_up_with_store_busy_and_reads_still_work(tmp_path, fa
 
 
 def test_a_training_run_loses_no_step_while_the_database_is_locked(tmp_path, fake_data_root):
-    store = RunStore(tmp_path)
+    store = RunDatabase(tmp_path)
     record = queue_run(store, fake_data_root, epochs=2)
     lockers = []
 
-    class LockedMidRun(worker.RunRecorder):
+    class LockedMidRun(job.RunRecorder):
         def events(self, steps, epochs, total_steps):
             if not lockers:  # the first progress write finds the database locked for 2 s
                 lockers.append(hold_lock(store.path, 2.0))
@@ -134,19 +135,18 @@ def test_a_training_run_loses_no_step_while_the_database_is_locked(tmp_path, fak
 
 
 def test_the_train_page_says_busy_instead_of_failing(env):
-    from tests.test_app import _app, _no_exception
-    at = _app("train", visitor="v:busy")
+    at = new_session("train", visitor="v:busy")
     locker = hold_lock(Path(env["runs"]) / "runs.sqlite", 8.0)
     try:
         at.button(key="train_start").click().run()
     finally:
         locker.kill()
         locker.wait()
-    _no_exception(at)
+    no_exception(at)
     errors = [e.value for e in at.error]
     assert any(e.startswith("**Busy.** The run database is busy") for e in errors), errors
     at.button(key="train_start").click().run()  # the lock is gone: Start works again
-    _no_exception(at)
+    no_exception(at)
     assert not [e.value for e in at.error if "Busy" in e.value]
 
 
@@ -157,11 +157,11 @@ def trained_runs(tmp_path, fake_data_root):
     """A runs folder with a finished run of alice's, a stopped one of bob's (last.pt kept),
     and a folder from before run.json (checkpoints only)."""
     runs = tmp_path / "runs"
-    store = RunStore(runs)
+    store = RunDatabase(runs)
     alice = train_in_process(store, queue_run(store, fake_data_root, "v:alice", epochs=2))
     bob = queue_run(store, fake_data_root, "v:bob", epochs=2)
-    worker.execute(bob.id, bob.config, Path(bob.run_dir), worker.RunRecorder(store, bob.id, bob.run_dir),
-                   worker.polled(lambda: store.get(bob.id).epochs_done >= 1, every=0.0))
+    job.execute(bob.id, bob.config, Path(bob.run_dir), job.RunRecorder(store, bob.id, bob.run_dir),
+                   job.polled(lambda: store.get(bob.id).epochs_done >= 1, every=0.0))
     bob = store.get(bob.id)
     old = runs / "20260101-000000-mnist-ffnn-small-0000"
     old.mkdir()
@@ -170,7 +170,7 @@ def trained_runs(tmp_path, fake_data_root):
     return runs, store, alice, bob, old
 
 
-def _same_run(store: RunStore, before: RunRecord, steps_before, epochs_before) -> None:
+def _same_run(store: RunDatabase, before: RunRecord, steps_before, epochs_before) -> None:
     after = store.get(before.id)
     for name in ("owner", "state", "config", "test", "result", "total_steps", "step", "created"):
         assert getattr(after, name) == getattr(before, name), name
@@ -194,7 +194,7 @@ def test_a_damaged_database_is_kept_aside_and_rebuilt_from_the_run_folders(train
         db.write_bytes(raw[: len(raw) // 3])
     damaged = db.read_bytes()
 
-    rebuilt = open_store(runs)
+    rebuilt = open_database(runs)
     recovery = rebuilt.recovery
     assert recovery is not None and last_recovery(runs) is recovery
     assert recovery.kept_as.read_bytes() == damaged  # kept, untouched, for a look
@@ -207,29 +207,28 @@ def test_a_damaged_database_is_kept_aside_and_rebuilt_from_the_run_folders(train
     assert from_ckpt.owner == RECOVERED_OWNER and from_ckpt.state == RunState.CANCELLED
     assert from_ckpt.resumable and from_ckpt.config == bob.config
     assert rebuilt.steps(alice.id).samples_per_second[0] == 0.0  # not in TensorBoard's files
-    assert open_store(runs).recovery is None  # sound now: the next start changes nothing
+    assert open_database(runs).recovery is None  # sound now: the next start changes nothing
 
 
 def test_a_sound_or_locked_database_is_not_taken_for_a_damaged_one(tmp_path, fake_data_root):
-    store = RunStore(tmp_path)
+    store = RunDatabase(tmp_path)
     queue_run(store, fake_data_root)
-    assert open_store(tmp_path).recovery is None
+    assert open_database(tmp_path).recovery is None
     locker = hold_lock(store.path, 3.0)
     try:
-        assert open_store(tmp_path, busy_seconds=0.5).recovery is None
+        assert open_database(tmp_path, busy_seconds=0.5).recovery is None
     finally:
         locker.kill()
         locker.wait()
-    assert len(RunStore(tmp_path).list()) == 1
+    assert len(RunDatabase(tmp_path).list()) == 1
 
 
 def test_the_app_starts_on_a_damaged_database_and_says_so(env, trained_runs):
-    from tests.test_app import _app
     runs, _, alice, _, _ = trained_runs
     assert runs == env["runs"]  # the app's runs folder (both are tmp_path/runs)
     (env["runs"] / "runs.sqlite").write_bytes(b"garbage" * 1000)
     (env["runs"] / "runs.sqlite-wal").unlink(missing_ok=True)
-    at = _app("train", visitor="v:alice")
+    at = new_session("train", visitor="v:alice")
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("The run database was damaged") and "3 run(s) were rebuilt" in w
                for w in warnings), warnings
@@ -246,11 +245,11 @@ def test_a_run_that_fills_the_disk_fails_with_the_reason_and_harms_nothing_else(
         tmp_path, fake_data_root, monkeypatch, where):
     """The disk fills in epoch 2: while saving its best.pt, or while recording its events
     (the store's metrics and TensorBoard files, written before each resumable save)."""
-    import core.checkpoints
-    store = RunStore(tmp_path)
+    import core.networks.checkpoints
+    store = RunDatabase(tmp_path)
     other = train_in_process(store, queue_run(store, fake_data_root, "v:bob"))
     record = queue_run(store, fake_data_root, epochs=3)
-    real_write, real_events, calls = core.checkpoints.atomic_write, worker.RunRecorder.events, []
+    real_write, real_events, calls = core.networks.checkpoints.atomic_write, job.RunRecorder.events, []
 
     def disk_fills(path, write):  # epoch 1's best.pt and last.pt fit, then the disk is full
         calls.append(Path(path).name)
@@ -263,9 +262,9 @@ def test_a_run_that_fills_the_disk_fails_with_the_reason_and_harms_nothing_else(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_events(self, steps, epochs, total_steps)
     if where == "checkpoint":
-        monkeypatch.setattr(core.checkpoints, "atomic_write", disk_fills)
+        monkeypatch.setattr(core.networks.checkpoints, "atomic_write", disk_fills)
     else:
-        monkeypatch.setattr(worker.RunRecorder, "events", events_fill)
+        monkeypatch.setattr(job.RunRecorder, "events", events_fill)
     failed = train_in_process(store, record)
     assert failed.state == RunState.FAILED and failed.phase is None
     assert failed.error.startswith("The disk is full: no space was left to save this run's files")
@@ -289,8 +288,8 @@ def test_a_run_that_fills_the_disk_fails_with_the_reason_and_harms_nothing_else(
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     import torch
-    from core.checkpoints import CheckpointMeta, save_checkpoint
-    from core.models import build_model
+    from core.networks.checkpoints import CheckpointMeta, save_checkpoint
+    from core.networks.models import build_model
     model = build_model("ffnn-small")
     path = sys.argv[1]
     save_checkpoint(path, model, CheckpointMeta.new("mnist", "ffnn-small", metrics={"save": 1}))
@@ -318,4 +317,3 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_the_last_good_one(tm
     assert len(list(tmp_path.glob(".last.pt.*.tmp"))) == 1  # the half file, never renamed
 
 
-from tests.test_app import env, weights  # noqa: E402,F401  (fixtures)

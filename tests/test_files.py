@@ -1,9 +1,9 @@
-"""core.files.atomic_write: a file is replaced whole or not at all."""
+"""core.machine.files.atomic_write: a file is replaced whole or not at all."""
 from __future__ import annotations
 
 import pytest
 
-from core.files import atomic_write
+from core.machine.files import atomic_write
 
 
 def test_writes_bytes_or_through_a_function_creating_folders(tmp_path):

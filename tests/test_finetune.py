@@ -11,36 +11,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoints import CheckpointMeta, save_checkpoint
+from core.networks.checkpoints import CheckpointMeta, save_checkpoint
 from core.data import load_bundle
-from core.handwriting import HandwritingSet
-from core.imageset import npz_bytes, read_npz
+from core.data.handwriting import HandwritingSet
+from core.data.imageset import npz_bytes, read_npz
 from core.runs.finetune import finetune_runs, submit_finetune
-from core.runs.service import RunService
+from core.runs.api import RunService
 from core.runs.state import RunState
-from core.runs.worker import RunRecorder, execute
-from core.settings import load_settings
+from core.runs.job import RunRecorder, execute
+from core.server.settings import load_settings
 from core.train import cli
 from core.train.config import TrainConfig
 from core.train.finetune import (FinetuneError, FinetuneOptions, check_set, read_measure,
                                  split_holdout)
 from core.train.loop import train
-from core.visitors import Viewer
+from core.server.visitors import Viewer
 
 FAST = ["--lr", "3e-3", "--epochs", "2", "--repeats", "20", "--device", "cpu"]
 
 
 def writer(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic writer with a stroke style of its own: each digit a thin diagonal
-    stroke (the fake dataset's digits are thick upright or level bars), placed by class."""
+    """A synthetic writer with a stroke style of its own: each digit a diagonal stroke (the
+    fake dataset's digits are upright or level bars), its place set by the class (five
+    columns 4 px apart, two rows 13 px apart) and moved at most 1 px either way. Strokes
+    3 px wide and places farther apart than the jitter keep the classes learnable from a
+    few drawings, so the fine-tune's gain is far from any bound on every CPU (a 1 px wide
+    stroke at places 2 px apart left the held-out accuracy near 50%, and one CPU's rounding
+    decided whether a test passed)."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(10), per_class)
     images = rng.integers(0, 30, (len(labels), 28, 28)).astype(np.int32)
     for i, c in enumerate(labels):
-        start = 2 * c + rng.integers(-1, 2)
-        for t in range(12):
-            row, col = 3 + t + (c >= 5) * 10 - (c >= 5) * 3, (start % 10) + t + (c >= 5) * 4
-            images[i, row, col] += 220
+        row = 3 + 13 * (c // 5) + rng.integers(-1, 2)
+        col = 1 + 4 * (c % 5) + rng.integers(-1, 2)
+        for t in range(8):
+            images[i, row + t, col + t:col + t + 3] += 220
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
@@ -75,9 +80,14 @@ def _finetune(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_finetune_improves_held_out_accuracy_on_a_new_writer(tmp_path, base, fake_data_root,
-                                                             capsys):
-    images, labels = writer(per_class=6, seed=1)
+                                                             capsys, seed):
+    """Three writers (seeds): on each the base model reads almost none of the held-out
+    drawings and the fine-tuned one most. Measured with ATEN_CPU_CAPABILITY=avx512,
+    avx2 and default, and OMP_NUM_THREADS=1: before 0-3%, after 77-93% (30 drawings each),
+    so the bounds below keep a margin of 5+ drawings on any CPU's arithmetic."""
+    images, labels = writer(per_class=6, seed=seed)
     out = tmp_path / "tuned.pt"
     code, stdout, stderr = _finetune(
         ["--from", str(base / "mnist.pt"), "--images", str(_set(tmp_path, images, labels)),
@@ -87,9 +97,10 @@ def test_finetune_improves_held_out_accuracy_on_a_new_writer(tmp_path, base, fak
     got = json.loads(stdout.strip().splitlines()[-1])
     assert (got["train_count"], got["held_out_count"]) == (30, 30)
     assert got["train_counts"] == [3] * 10 and got["held_out_counts"] == [3] * 10
-    assert got["held_out_before"] <= 0.4  # the base model cannot read this writer
+    assert got["held_out_before"] <= 0.3, got  # the base model cannot read this writer
+    assert got["held_out_after"] >= 0.6, got
     assert got["held_out_after"] >= got["held_out_before"] + 0.4, got
-    assert got["test_after"] >= got["test_before"] - 0.1  # replay: the old digits stay
+    assert got["test_after"] >= got["test_before"] - 0.1, got  # replay: the old digits stay
     assert out.is_file() and "held-out drawings (30)" in stderr
 
 
@@ -108,7 +119,7 @@ def test_holdout_0_trains_on_everything_and_reports_the_test_set_only(tmp_path, 
     (lambda: (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)), "The set is empty"),
     (lambda: (np.zeros((3, 28, 28), np.uint8), np.array([3, 3, 7])),
      "each digit you teach needs at least 2 \\(one to learn from and one held out to test "
-     "on\\); 7 has 1"),
+     "on\\); 7 has 1. Add more of those digits. Or hold none out: --holdout 0."),
 ])
 def test_too_few_drawings_say_how_many_are_needed(tmp_path, base, fake_data_root, capsys,
                                                   make, expected):
@@ -155,7 +166,7 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     visitor can neither see it nor start one on someone else's set."""
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))
     settings = load_settings(tmp_path / "none.toml", show_others=False)
-    service = RunService(tmp_path / "runs", settings, start_runner=False)
+    service = RunService(tmp_path / "runs", settings, start_scheduler=False)
     alice, bob = Viewer("v:alice"), Viewer("v:bob")
     hw = HandwritingSet(service.runs_dir, alice.id)
     images, labels = writer(per_class=4, seed=4)
@@ -176,10 +187,10 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     assert [r.id for r in finetune_runs(service, alice)] == [snap.id]
     assert finetune_runs(service, bob) == [] and service.list_runs(bob) == []
 
-    record = service.store.claim_next("test-runner", "local")
+    record = service.db.claim_next("test-runner", "local")
     assert record is not None and record.id == snap.id
     execute(record.id, record.config, Path(record.run_dir),
-            RunRecorder(service.store, record.id, record.run_dir), lambda: False)
+            RunRecorder(service.db, record.id, record.run_dir), lambda: False)
     done = service.get(snap.id, alice)
     assert done.state == RunState.FINISHED, done.error
     measure = read_measure(done.run_dir)
@@ -187,15 +198,15 @@ def test_a_fine_tune_run_is_an_ordinary_owned_run(tmp_path, base, fake_data_root
     assert measure.held_out_after > measure.held_out_before
     assert measure.test_after == pytest.approx(done.test.accuracy)
 
-    from core.catalog import run_models
+    from core.networks.catalog import run_models
     entry, = run_models(finetune_runs(service, alice))
     assert "your handwriting" in entry.label and entry.path.is_file()
 
 
 def test_a_refused_fine_tune_leaves_no_files(tmp_path, base):
-    from core.runs.service import LimitReached
+    from core.runs.api import LimitReached
     settings = load_settings(tmp_path / "none.toml", max_active_per_visitor=0)
-    service = RunService(tmp_path / "runs", settings, start_runner=False)
+    service = RunService(tmp_path / "runs", settings, start_scheduler=False)
     images, labels = writer(per_class=2, seed=5)
     with pytest.raises(LimitReached):
         submit_finetune(service, Viewer("v:alice"), read_npz(npz_bytes(images, labels)),

@@ -1,4 +1,4 @@
-"""The handwriting set (core/handwriting.py): items round-trip, downloads re-read through
+"""The handwriting set (core/data/handwriting.py): items round-trip, downloads re-read through
 the real loaders, the cap, and one visitor's set is out of every other visitor's reach."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 import torch
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from core.handwriting import HandwritingSet, ItemNotFound, SetFull, visitor_folder
-from core.imageset import (IDX_IMAGES, IDX_LABELS, ImageSetError, idx_zip, npz_bytes,
+from core.data.handwriting import HandwritingSet, ItemNotFound, SetFull, visitor_folder
+from core.machine.files import folder_bytes
+from core.data.imageset import (IDX_IMAGES, IDX_LABELS, ImageSetError, idx_zip, npz_bytes,
                            read_npz)
-from core.settings import load_settings
+from core.server.settings import load_settings
 
 
 def _image(seed: int) -> np.ndarray:
@@ -36,9 +37,9 @@ def test_items_round_trip(tmp_path):
     assert [i.id for i in hw.items()] == [b.id, c.id]
     with pytest.raises(ItemNotFound):
         hw.delete(a.id)
-    assert hw.bytes_used() > 0 and hw.folder == visitor_folder(tmp_path, "v:alice")
+    assert folder_bytes(hw.folder) > 0 and hw.folder == visitor_folder(tmp_path, "v:alice")
     assert hw.clear() == 2
-    assert len(hw) == 0 and hw.items() == [] and hw.bytes_used() == 0
+    assert len(hw) == 0 and hw.items() == [] and folder_bytes(hw.folder) == 0
     assert hw.arrays().images.shape == (0, 28, 28)
 
 

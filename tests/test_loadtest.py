@@ -13,7 +13,7 @@ def test_four_visitors_lose_nothing_and_the_limits_hold(monkeypatch):
     # Runs of 5 epochs of 6,000 images (about half a second each alone): long enough that a
     # visitor's two runs are still active when the third Start comes. With 1 epoch, the
     # faster trainer (ffnn-small at ~50,000 samples/s) finished both first, no Start met
-    # the limit, and the limit went untested (CI, 2026-11-24).
+    # the limit, and the limit went untested.
     report = run_loadtest(LoadSettings(visitors=4, seconds=45, train_samples=6000, epochs=5))
     print(format_report(report))
     assert report["completed"]  # every visitor's runs ended within the time bound

@@ -3,7 +3,7 @@ import torch
 
 from torch import nn
 
-from core.models import (ARCHITECTURES, build_model, count_parameters, device_of, evaluating,
+from core.networks.models import (ARCHITECTURES, build_model, count_parameters, device_of, evaluating,
                          get_architecture)
 
 EXPECTED_PARAMETERS = {
@@ -63,7 +63,7 @@ def test_device_of_is_where_the_parameters_are():
 def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
     """Reordered for speed; outputs and every gradient equal the reference order's."""
     from bench.reference_loop import reference_model
-    from core.models import build_model
+    from core.networks.models import build_model
 
     torch.manual_seed(0)
     ours = build_model("cnn").eval()
@@ -81,7 +81,7 @@ def test_cnn_pools_before_relu_and_computes_the_notebooks_function_exactly():
 
 def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
     """The CPU mask is drawn differently from torch's, with the same distribution."""
-    from core.layers import Dropout
+    from core.networks.layers import Dropout
 
     torch.manual_seed(0)
     drop = Dropout(0.2).train()
@@ -102,7 +102,7 @@ def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it():
 
 
 def test_dropout_is_torch_dropout_where_ours_would_not_help():
-    from core.layers import Dropout
+    from core.networks.layers import Dropout
 
     x = torch.randn(64, 64)
     for p in (0.0, 1.0):

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
-from core.checkpoints import load_checkpoint
+from core.networks.catalog import DEFAULT_WEIGHTS_DIR, read_manifest
+from core.networks.checkpoints import load_checkpoint
+from core.networks.models import logits_of
 from core.data import load_bundle
 from core.predict.ood import (TARGET_FALSE_ALARM, Calibration, calibration_for, judge, file_sha1,
-                              choose_threshold, flagged_rate, logits_of, quantiles_of,
+                              choose_threshold, flagged_rate, quantiles_of,
                               read_calibrations, share_more_familiar, unfamiliarity,
                               write_calibrations)
 from core.predict.ood_sets import (HELD_OUT, KINDS, LETTERS, PARTS, TRAINING, build_ood_sets,
@@ -151,7 +152,7 @@ def test_every_shipped_model_has_a_current_calibration():
         assert calibration_for(path, DEFAULT_WEIGHTS_DIR) is not None, f"{path.name}: stale"
 
 
-# Issue 27's targets for the defaults, on the test parts of the OOD sets and the test
+# The defaults' "I don't know" targets, on the test parts of the OOD sets and the test
 # split (docs/ood.md): each family caught, false alarms on test images and on digits
 # drawn on the canvas. Recorded by scripts/ood_thresholds.py, which chose on validation.
 DETECTION_TARGET = {"mnist": 0.97, "fashion": 0.92}

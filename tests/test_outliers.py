@@ -9,14 +9,16 @@ import pytest
 import torch
 
 import core.train.outliers as outliers
-from core.checkpoints import load_checkpoint
 from core.data import load_bundle
+from core.networks.checkpoints import load_checkpoint
+from core.networks.models import logits_of
 from core.predict.ood import OWN_KEY, own_calibration, unfamiliarity
 from core.predict.ood_sets import kinds_for
 from core.train import cli as train_cli
 from core.train.config import ConfigError, TrainConfig
-from core.train.loop import resume_point, train
+from core.train.loop import train
 from core.train.outliers import exposure_pools, make_pools, uniform_cross_entropy
+from core.train.resume import resume_point
 from core.train.step import Exposure
 
 
@@ -75,7 +77,6 @@ def test_outlier_exposure_teaches_a_shrug_on_outliers(fake_data_root, small_pool
     bundle = load_bundle("mnist", fake_data_root)
     pools = exposure_pools("mnist", bundle.train, str(fake_data_root))
     held = torch.from_numpy(np.ascontiguousarray(pools.outliers.numpy()))
-    from core.predict.ood import logits_of
 
     def mean_msp(model) -> float:
         return float(-unfamiliarity(logits_of(model, held, 0.1307, 0.3081), "msp").mean())
@@ -106,7 +107,7 @@ def test_the_settings_are_checked_and_become_flags():
         cfg(outlier_exposure=9)
     with pytest.raises(ConfigError, match="canvas_redraws must be between 0 and 1"):
         cfg(canvas_redraws=1.5)
-    help_text = train_cli._parser().format_help()
+    help_text = train_cli.parser().format_help()
     for flag in ("--outlier-exposure", "--canvas-redraws", "--init-from"):
         assert flag in help_text
 

@@ -6,7 +6,7 @@ import pytest
 
 from core.data import DEFAULT_DATA_ROOT
 from core.evaluate.predictions import DEFAULT_CACHE_DIR
-from core.paths import ROOT, runs_dir
+from core.machine.paths import ROOT, runs_dir
 
 
 def test_default_folders_are_at_the_checkout_root():

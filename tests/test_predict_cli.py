@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core.checkpoints import CheckpointMeta, save_checkpoint
-from core.models import build_model
+from core.networks.checkpoints import CheckpointMeta, save_checkpoint
+from core.networks.models import build_model
 from core.predict.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.networks.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.data import Split, load_split
 from core.evaluate.metrics import Prediction, evaluate, predict_split, summarize
 from core.evaluate.predictions import (evaluate_cached, load_predictions, predictions_path,
                                        save_predictions)
-from core.models import build_model
+from core.networks.models import build_model
 
 
 class Exploding:  # evaluate_cached must not run the model at all
@@ -97,7 +97,7 @@ def test_a_run_keeps_its_predictions_in_its_folder(tmp_path, fake_data_root):
 def test_evaluate_never_runs_a_shipped_default_model(dataset, real_data_root, tmp_path):
     """The first visit to Evaluate for the default (ResNet) model reads its shipped
     predictions: with an empty cache the model is not run at all."""
-    from core.catalog import default_model, list_models
+    from core.networks.catalog import default_model, list_models
     from tests.conftest import ROOT
 
     shipped = ROOT / "weights"

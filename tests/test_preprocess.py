@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from core.data import get_spec
-from core.models import build_model
+from core.networks.models import build_model
 from core.predict.classify import probabilities as predict
 from core.predict.preprocess import (MAX_FILE_BYTES, InputError, Preprocessed, from_canvas,
                                      from_image, load_image, preprocess_gray)
@@ -152,7 +152,7 @@ def _jpeg(pixels: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion"])
 def test_a_noise_photo_is_too_noisy_not_blank(dataset):
-    """Issue 22, defect 3: a 640x480 photo of static has no clear object, but is not empty."""
+    """A 640x480 photo of static has no clear object, but is not empty."""
     noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
     pre = from_image(_jpeg(noise), dataset)
     assert pre.blank and pre.noisy  # nothing to classify, and core says why

@@ -16,20 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import wait_gone, with_command, with_environment
+from bench.procs import wait_gone, with_command, with_environment
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.skipif(os.environ.get("MNIST_STUDIO_SKIP_RAY") == "1",
                                 reason="MNIST_STUDIO_SKIP_RAY=1")
 
-from core.settings import load_settings  # noqa: E402
+from core.server.settings import load_settings  # noqa: E402
 from core.train.config import TrainConfig  # noqa: E402
-from core.runs.service import RunService  # noqa: E402
+from core.runs.api import RunService  # noqa: E402
 from core.runs.state import RunState  # noqa: E402
-from core.imageset import ImageSet  # noqa: E402
+from core.data.imageset import ImageSet  # noqa: E402
 from core.runs.finetune import submit_finetune  # noqa: E402
 from core.train.finetune import FinetuneOptions, read_measure  # noqa: E402
-from core.visitors import Viewer  # noqa: E402
+from core.server.visitors import Viewer  # noqa: E402
 from tests.test_finetune import writer  # noqa: E402
 
 MARK = "MNIST_STUDIO_TEST_RAY_CLUSTER"  # in the environment of every process of the cluster
@@ -91,7 +91,7 @@ def test_two_visitors_train_at_once_on_ray_one_stops_and_a_finetune_runs(ray_clu
                                                         monkeypatch):
     t0 = time.monotonic()
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
-    for name, value in LOOPBACK.items():  # the driver (the runner process) too
+    for name, value in LOOPBACK.items():  # the driver (the scheduler process) too
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))  # forwarded to the tasks
     for name in ("MNIST_STUDIO_EXECUTOR", "MNIST_STUDIO_WORKERS", "MNIST_STUDIO_CONFIG"):
@@ -135,16 +135,16 @@ def test_two_visitors_train_at_once_on_ray_one_stops_and_a_finetune_runs(ray_clu
     assert measure is not None and (measure.train_count, measure.held_out_count) == (20, 20)
     for run in (done, stopped, tuned):
         assert run.executor == "ray" and run.node and run.device
-        assert any(Path(run.run_dir).glob("events.out.tfevents.*"))  # written by the runner
+        assert any(Path(run.run_dir).glob("events.out.tfevents.*"))  # written by the scheduler
     # Both trained at once: each started before the other ended.
     assert done.started_at < stopped.finished_at and stopped.started_at < done.finished_at
-    assert wait_gone(lambda: with_command(f"core.runs.runner --runs {runs}")) == []
+    assert wait_gone(lambda: with_command(f"core.runs.scheduler --runs {runs}")) == []
 
 
 def test_a_finetunes_inputs_travel_with_its_task(tmp_path):
     """Without a cluster: what the executor sends and how the task places it."""
     from core.runs.executors.ray import BASE_FILE, placed_inputs, run_inputs
-    from core.runs.store import RunRecord
+    from core.runs.database import RunRecord
     run_dir = tmp_path / "runs" / "r1"
     run_dir.mkdir(parents=True)
     (run_dir / "finetune-set.npz").write_bytes(b"set")

@@ -3,17 +3,17 @@ import sqlite3
 
 import pytest
 
-from core.catalog import RUN, run_models
-from core.checkpoints import load_checkpoint
+from core.networks.catalog import RUN, run_models
+from core.networks.checkpoints import load_checkpoint
 from core.data import load_split
 from core.evaluate.predictions import load_predictions, predictions_path
-from core.settings import load_settings
+from core.server.settings import load_settings
 from core.train import cli as train_cli
 from core.train.__main__ import main as train_main  # python -m core.train: --register wired in
 from core.runs.register import CLI_OWNER
-from core.runs.service import RunService
+from core.runs.api import RunService
 from core.runs.state import RunState
-from core.visitors import Viewer
+from core.server.visitors import Viewer
 
 ADMIN, VISITOR = Viewer("v:admin", admin=True), Viewer("v:someone")
 
@@ -26,7 +26,7 @@ def train_registered(fake_data_root, tmp_path, *extra):
 
 
 def service(tmp_path):
-    return RunService(tmp_path / "runs", load_settings(tmp_path / "none.toml"), start_runner=False)
+    return RunService(tmp_path / "runs", load_settings(tmp_path / "none.toml"), start_scheduler=False)
 
 
 def test_a_registered_cli_run_is_listed_with_its_metrics_and_usable_by_an_admin(
@@ -95,7 +95,7 @@ def test_a_failed_registration_says_so_and_keeps_the_checkpoint(
 
     def broken_store(*_):
         raise sqlite3.OperationalError("database is locked")
-    monkeypatch.setattr(register, "RunStore", broken_store)
+    monkeypatch.setattr(register, "RunDatabase", broken_store)
     assert train_registered(fake_data_root, tmp_path) == 1
     err = capsys.readouterr().err
     assert "could not register" in err and "database is locked" in err
@@ -112,7 +112,7 @@ def test_without_the_flag_nothing_is_registered(fake_data_root, tmp_path, monkey
 
 @pytest.mark.parametrize("env", [True, False])
 def test_the_runs_folder_is_the_flag_else_the_apps(tmp_path, monkeypatch, env):
-    from core.paths import ROOT, runs_dir as runs_folder
+    from core.machine.paths import ROOT, runs_dir as runs_folder
     DEFAULT_RUNS_DIR = ROOT / "runs"
     if env:
         monkeypatch.setenv("MNIST_STUDIO_RUNS", str(tmp_path / "env-runs"))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoints import read_payload
+from core.networks.checkpoints import read_payload
 from core.train.config import TrainConfig
-from core.runs.service import RunService
-from core.visitors import Viewer
+from core.runs.api import RunService
+from core.server.visitors import Viewer
 
 ADMIN = Viewer("v:test-admin", admin=True)
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -32,14 +32,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _worker_pid(runner_pid: int) -> int:
-    """The training process: a child of the runner's forkserver."""
+    """The training process: a child of the scheduler's forkserver."""
     (pid,) = [w for child in _children(runner_pid) for w in _children(child)]
     return pid
 
 
 def test_a_killed_worker_resumes_without_repeating_or_dropping_a_step(
         fake_data_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_STUDIO_SAVE_SECONDS", "0.2")  # the runner's workers read it
+    monkeypatch.setenv("MNIST_STUDIO_SAVE_SECONDS", "0.2")  # the scheduler's workers read it
     monkeypatch.setenv("MNIST_STUDIO_CONFIG", str(tmp_path / "none.toml"))
     svc = RunService(tmp_path / "runs")
     try:
@@ -48,7 +48,7 @@ def test_a_killed_worker_resumes_without_repeating_or_dropping_a_step(
         run = svc.submit(cfg, ADMIN)
         last = Path(run.run_dir) / "last.pt"
         svc.wait(run.id, ADMIN, until=lambda s: s.step >= 100 and last.exists(), timeout=60)
-        os.kill(_worker_pid(svc._runner.pid), signal.SIGKILL)
+        os.kill(_worker_pid(svc.scheduler.process.pid), signal.SIGKILL)
         killed = svc.wait(run.id, ADMIN, until=lambda s: not s.state.active, timeout=60)
         assert killed.state == "failed" and "killed" in killed.error
         progress = read_payload(last)["progress"]
@@ -60,10 +60,10 @@ def test_a_killed_worker_resumes_without_repeating_or_dropping_a_step(
         svc.resume(run.id, ADMIN)
         done = svc.wait(run.id, ADMIN, timeout=120)
         assert done.state == "finished", done.error
-        steps = svc.store.steps(run.id, max_points=10_000).step
+        steps = svc.db.steps(run.id, max_points=10_000).step
         assert steps == list(range(1, 401))  # no step repeated, none missing
         assert done.total_steps == 400 and done.result.steps == 400
-        assert [e["epoch"] for e in svc.store.epochs(run.id)] == [1]
+        assert [e["epoch"] for e in svc.db.epochs(run.id)] == [1]
         assert not last.exists()
     finally:
         svc.shutdown()

@@ -1,9 +1,9 @@
-"""core.runs.runs: run rows and progress lines from job snapshots."""
+"""ui.train.run_rows: run rows and progress lines from job snapshots."""
 from __future__ import annotations
 
 from core.train.config import TrainConfig
 from core.runs.snapshot import RunSnapshot
-from core.runs.runs import config_summary, run_progress, run_row
+from ui.train.run_rows import config_summary, run_progress, run_row
 
 CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 4, "batch_size": 128, "lr": 0.001,
           "optimizer": "adam", "schedule": "onecycle", "weight_decay": 0.0,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.models import build_model
+from core.networks.models import build_model
 from core.predict.saliency import METHODS, input_gradient, occlusion, saliency
 
 

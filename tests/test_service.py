@@ -1,17 +1,16 @@
-"""RunService and the local executor: real runner and worker processes, on the fake data."""
+"""RunService and the local executor: real scheduler and worker processes, on the fake data."""
 import os
 import signal
 import time
 
 import pytest
 
-from core.settings import load_settings
 from core.train.config import TrainConfig
-from core.runs.service import LimitReached, NotAllowed, RunService
+from core.runs.api import LimitReached, NotAllowed, RunService
 from core.runs.state import RunState
-from core.runs.store import INTERRUPTED, RunNotFound, TransitionRefused
-from core.visitors import Viewer, new_token, server_secret, verify_token
-from tests.procs import children, wait_gone, with_command, with_environment
+from core.runs.database import INTERRUPTED, RunNotFound, TransitionRefused
+from core.server.visitors import Viewer, new_token, server_secret, verify_token
+from bench.procs import children
 
 A, B = Viewer("v:alice"), Viewer("v:bob")
 ADMIN = Viewer("u:teacher@example.org", admin=True)
@@ -20,27 +19,6 @@ ADMIN = Viewer("u:teacher@example.org", admin=True)
 def cfg(**kw) -> TrainConfig:
     return TrainConfig(**{**dict(dataset="mnist", model="ffnn-small", epochs=2, batch_size=32,
                                  lr=3e-3, device="cpu"), **kw})
-
-
-@pytest.fixture()
-def make_service(tmp_path, fake_data_root, monkeypatch):
-    """RunServices on one runs folder; every runner they start (and its workers) ends with
-    the test, and the test fails if one is left."""
-    monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))  # before any runner starts
-    for name in ("RAY_ADDRESS", "MNIST_STUDIO_EXECUTOR", "MNIST_STUDIO_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    runs = tmp_path / "runs"
-    made = []
-
-    def make(start_runner: bool = True, **overrides) -> RunService:
-        settings = load_settings(tmp_path / "no-studio.toml", **{"workers": 1, **overrides})
-        made.append(RunService(runs, settings, start_runner=start_runner))
-        return made[-1]
-    yield make
-    for service in made:
-        service.shutdown()
-    assert wait_gone(lambda: with_command(f"core.runs.runner --runs {runs}")) == []
-    assert wait_gone(lambda: with_environment("MNIST_STUDIO_DATA", str(fake_data_root))) == []
 
 
 def test_a_run_trains_to_the_end_with_its_record_and_files(make_service):
@@ -65,7 +43,7 @@ def test_a_run_trains_to_the_end_with_its_record_and_files(make_service):
 
 
 def test_visitors_control_only_their_own_runs(make_service):
-    service = make_service(start_runner=False)  # runs stay queued: nothing trains here
+    service = make_service(start_scheduler=False)  # runs stay queued: nothing trains here
     run = service.submit(cfg(), A)
     for action in (service.stop, service.resume, service.delete):
         with pytest.raises(NotAllowed):
@@ -75,7 +53,7 @@ def test_visitors_control_only_their_own_runs(make_service):
     assert [(v.id, v.mine) for v in service.list_runs(B)] == [(run.id, False)]
     assert service.epochs(run.id, B) == []
 
-    private = make_service(start_runner=False, show_others=False)
+    private = make_service(start_scheduler=False, show_others=False)
     with pytest.raises(RunNotFound):
         private.get(run.id, B)
     with pytest.raises(RunNotFound):
@@ -91,31 +69,31 @@ def test_visitors_control_only_their_own_runs(make_service):
 
 
 def test_limits_refuse_with_a_reason_and_queue_nothing(make_service):
-    service = make_service(start_runner=False, max_active_per_visitor=2, max_queue=3)
+    service = make_service(start_scheduler=False, max_active_per_visitor=2, max_queue=3)
     first = service.submit(cfg(), A, request_id="click-1")
     service.submit(cfg(), A)
     with pytest.raises(LimitReached, match="the limit is 2 per visitor"):
         service.submit(cfg(), A)
-    assert len(service.store.list(owner=A.id)) == 2
+    assert len(service.db.list(owner=A.id)) == 2
     # A replayed click returns the run it made, even at the limit.
     assert service.submit(cfg(), A, request_id="click-1").id == first.id
-    assert len(service.store.list(owner=A.id)) == 2
+    assert len(service.db.list(owner=A.id)) == 2
 
     service.submit(cfg(), B)
     with pytest.raises(LimitReached, match=r"queue is full \(3 runs waiting, the limit is 3\)"):
         service.submit(cfg(), Viewer("v:carol"))
-    assert len(service.store.list()) == 3
+    assert len(service.db.list()) == 3
     assert service.submit(cfg(), ADMIN).state == RunState.QUEUED  # no limits for the admin
 
     costly = cfg(model="cnn", epochs=40)
     estimate = service.estimate(costly)
-    strict = make_service(start_runner=False, max_run_minutes=estimate / 2)
+    strict = make_service(start_scheduler=False, max_run_minutes=estimate / 2)
     with pytest.raises(LimitReached) as refused:
         strict.submit(costly, Viewer("v:dave"))
     message = str(refused.value)
     assert f"estimated at {estimate:.1f} minutes" in message
     assert f"the limit on this server is {estimate / 2:g} minutes" in message
-    assert strict.store.list(owner="v:dave") == []
+    assert strict.db.list(owner="v:dave") == []
 
 
 def test_stop_takes_effect_within_a_second_and_resume_continues(make_service):
@@ -147,15 +125,15 @@ def test_stop_takes_effect_within_a_second_and_resume_continues(make_service):
 
 
 def runner_workers(service: RunService) -> list[int]:
-    """The runner's grandchildren: its forkserver's children, the training processes."""
-    return [w for child in children(service._runner.pid) for w in children(child)]
+    """The scheduler's grandchildren: its forkserver's children, the training processes."""
+    return [w for child in children(service.scheduler.process.pid) for w in children(child)]
 
 
 def test_a_killed_worker_fails_its_run_and_the_next_run_trains(make_service):
     service = make_service()
     run = service.submit(cfg(epochs=100), A)
     service.wait(run.id, A, until=lambda r: r.step >= 3, timeout=60)
-    runner = service._runner.pid
+    runner = service.scheduler.process.pid
     [worker] = runner_workers(service)
     os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would
     failed = service.wait(run.id, A, timeout=10)
@@ -165,7 +143,7 @@ def test_a_killed_worker_fails_its_run_and_the_next_run_trains(make_service):
 
     after = service.wait(service.submit(cfg(), A).id, A, timeout=90)
     assert after.state == RunState.FINISHED
-    assert service._runner.pid == runner and service._runner.poll() is None  # the same runner
+    assert service.scheduler.process.pid == runner and service.scheduler.process.poll() is None  # the same scheduler
 
 
 def test_shutting_down_stops_training_runs_resumably(make_service):
@@ -176,25 +154,10 @@ def test_shutting_down_stops_training_runs_resumably(make_service):
     service.shutdown()
     elapsed = time.perf_counter() - t0
     print(f"\nshutdown with a run training: {elapsed:.2f} s")
-    record = service.store.get(run.id)
+    record = service.db.get(run.id)
     assert record.state == RunState.CANCELLED and record.error == INTERRUPTED
     assert record.resumable and record.step < record.total_steps
     assert elapsed < 10  # not trained on to the end
-
-
-def test_an_admin_resumes_an_imported_legacy_run(make_service, fake_data_root):
-    from core.data import load_bundle
-    from tests.test_legacy import write_legacy_run
-    probe = make_service(start_runner=False)
-    old = write_legacy_run(probe.runs_dir, "20260101-000000-mnist-ffnn-small-cccc", cfg(epochs=3),
-                           load_bundle("mnist", fake_data_root), stop_after=5)
-    service = make_service()  # imports the run on open
-    with pytest.raises(NotAllowed):
-        service.resume(old, A)
-    service.resume(old, ADMIN)
-    done = service.wait(old, ADMIN, timeout=90)
-    assert done.state == RunState.FINISHED and done.owner == "legacy"
-    assert service.steps(old, A, 1000).step == list(range(1, 40))
 
 
 def test_visitor_tokens_cannot_be_forged(tmp_path):
@@ -214,7 +177,7 @@ def test_visitor_tokens_cannot_be_forged(tmp_path):
 
 def test_listing_the_runs_a_viewer_controls(make_service):
     """The sidebar's model list asks for the viewer's own runs only (all, for an admin)."""
-    service = make_service(start_runner=False)
+    service = make_service(start_scheduler=False)
     a = service.submit(cfg(), A)
     b = service.submit(cfg(seed=1), B)
     assert {r.id for r in service.list_runs(A)} == {a.id, b.id}  # others' read-only

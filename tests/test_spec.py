@@ -1,4 +1,4 @@
-"""A network is data (core/spec.py): every bad spec gets its message, the server's bounds hold,
+"""A network is data (core/networks/spec.py): every bad spec gets its message, the server's bounds hold,
 the built-ins are specs that still load their checkpoints, and a custom model goes
 spec -> TrainConfig -> training -> checkpoint -> model with weights_only=True."""
 from __future__ import annotations
@@ -10,11 +10,12 @@ import sys
 import pytest
 import torch
 
-from core.checkpoints import load_checkpoint, read_payload
-from core.models import ARCHITECTURES, CUSTOM, build_model, count_parameters
-from core.runs.storage import LimitReached
-from core.settings import RunSettings
-from core.spec import Bounds, SpecError, build, canonical, check, parse
+from core.networks.checkpoints import load_checkpoint, read_payload
+from core.networks.models import ARCHITECTURES, CUSTOM, build_model, count_parameters
+from core.runs.api import LimitReached
+from core.server.settings import RunSettings
+from core.networks import spec as specs
+from core.networks.spec import Bounds, Kind, SpecError, build, canonical, check, parse
 from core.train import cli as train_cli
 from core.train.config import ConfigError, TrainConfig
 from core.train.cost import counting_flops
@@ -86,15 +87,15 @@ def test_bounds_hold():
 
 
 def test_a_server_refuses_a_model_over_its_bounds(tmp_path):
-    from core.runs.service import RunService
-    from core.visitors import Viewer
+    from core.runs.api import RunService
+    from core.server.visitors import Viewer
     service = RunService(tmp_path / "runs", settings=RunSettings(max_parameters=50_000),
-                         start_runner=False)
+                         start_scheduler=False)
     try:
         cfg = TrainConfig(dataset="mnist", model=CUSTOM, layers=SPEC, epochs=1, device="cpu")
         with pytest.raises(LimitReached, match="too large for this server.*at most 50,000"):
             service.submit(cfg, Viewer("v:a"))
-        assert service.store.list() == []
+        assert service.db.list() == []
     finally:
         service.shutdown()
 
@@ -169,7 +170,7 @@ def test_help_documents_the_grammar():
 def test_a_checkpoint_naming_huge_layers_is_refused_before_anything_is_built(tmp_path):
     """A small file whose metadata asks for 40 layers of fc4096 (640 M parameters) must
     not make the server allocate them."""
-    from core.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
+    from core.networks.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
     path = save_checkpoint(tmp_path / "m.pt", build("fc16,fc10"),
                            CheckpointMeta.new("mnist", CUSTOM, layers="fc16,fc10"))
     payload = torch.load(path, weights_only=True)
@@ -191,7 +192,40 @@ def test_the_estimate_of_a_custom_model_builds_nothing(monkeypatch):
     for name in ("cnn", "resnet", "fastcnn"):
         counted = cost.training_flops_per_sample(name)
         assert abs(cost.training_flops_per_sample(CUSTOM, ARCHITECTURES[name].spec) / counted - 1) < 0.1
-    import core.models
-    monkeypatch.setattr(core.models, "build_model", lambda *a: pytest.fail("built a model"))
+    monkeypatch.setattr(cost, "build_model", lambda *a: pytest.fail("built a model"))
+    monkeypatch.setattr(specs, "build", lambda *a: pytest.fail("built a model"))
     huge = ",".join(["fc4096"] * 40 + ["fc10"])
     assert cost.training_flops_per_sample(CUSTOM, huge) == 3 * check(huge).flops
+
+
+def test_a_new_layer_kind_is_one_entry_and_builds_checks_and_trains(monkeypatch, fake_data_root,
+                                                                   tmp_path, capsys):
+    """docs/architecture.md's recipe: a kind added here alone (a learned per-channel scale,
+    "scale"), then parsed, checked, built, trained from the command line and reloaded."""
+    from torch import nn
+
+    class Scale(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(channels, 1, 1))
+
+        def forward(self, x):
+            return x * self.weight
+
+    monkeypatch.setitem(specs.KINDS, "scale", Kind(
+        "scale", "scale", "a learned scale per channel",
+        walk=lambda layer, shape: (shape, shape[0], shape[0] * shape[1] * shape[2]),
+        module=lambda layer, shape: Scale(shape[0]), on_maps=True))
+    layers = "conv8k3,scale,pool2,relu,fc10"
+    assert canonical(layers) == layers and parse(layers)[1].kind == "scale"
+    report = check(layers)
+    assert [i.parameters for i in report.layers][1] == 8  # the kind's own rule
+    assert sum(p.numel() for p in build(layers).parameters()) == report.parameters
+    with pytest.raises(SpecError, match=r"layer 2 \(scale\): needs feature maps"):
+        check("fc16,scale,fc10")
+    out = tmp_path / "scaled.pt"
+    assert train_cli.main(["--dataset", "mnist", "--layers", layers, "--epochs", "1",
+                           "--device", "cpu", "--data-dir", str(fake_data_root),
+                           "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["val_accuracy"] > 0
+    assert load_checkpoint(out).meta.layers == layers

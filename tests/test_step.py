@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from core.models import build_model
+from core.networks.models import build_model
 from core.train.config import TrainConfig
-from core.train.loop import _make_optimizer, _make_scheduler, shadow_scheduler
+from core.train.optim import make_optimizer, make_scheduler, shadow_scheduler
 from core.train.step import EagerStep, StaticStep, StepInputs, schedule_table
 
 
@@ -16,8 +16,8 @@ def _run(kind: str, optimizer: str, steps: int = 20, start_step: int = 0):
     torch.manual_seed(0)
     model = build_model(cfg.model)
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    opt = _make_optimizer(cfg, model, torch.device("cpu"), capturable=True)
-    sched = _make_scheduler(cfg, opt, steps, cycle_momentum=False)  # as a graph run's
+    opt = make_optimizer(cfg, model, torch.device("cpu"), capturable=True)
+    sched = make_scheduler(cfg, opt, steps, cycle_momentum=False)  # as a graph run's
     inputs = StepInputs(x, y, 16, 0.1, False, None)
     if kind == "static":
         step = StaticStep(model, opt, sched, inputs, shadow_scheduler(cfg, steps), start_step, steps)
@@ -45,8 +45,8 @@ def test_the_static_step_trains_like_the_eager_step(optimizer):
 
 def test_the_schedule_table_is_the_schedulers_own():
     cfg = TrainConfig(dataset="mnist", model="fastcnn", lr=1e-2)
-    opt = _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu"))
-    sched = _make_scheduler(cfg, opt, 50)
+    opt = make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu"))
+    sched = make_scheduler(cfg, opt, 50)
     table = schedule_table(shadow_scheduler(cfg, 50), 50, torch.device("cpu"))
     for k in range(50):
         assert table[k].item() == pytest.approx(opt.param_groups[0]["lr"], rel=1e-6)

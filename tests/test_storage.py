@@ -1,6 +1,6 @@
 """Storage quotas, the free-disk floor, retention and `python -m core.runs prune`.
 
-The run service is used without its runner (nothing trains): runs are rows, their
+The run service is used without its scheduler (nothing trains): runs are rows, their
 folders files written here, so each rule is checked on exactly the bytes and ages
 it is given.
 """
@@ -13,16 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.runs import storage
+from core.runs import quotas
 from core.runs.__main__ import main as runs_cli
 from core.runs.retention import DAY, apply_prune, prune, prune_plan
-from core.runs.service import LimitReached, NotAllowed, RunService
+from core.runs.api import LimitReached, NotAllowed, RunService
 from core.runs.state import RunState
-from core.runs.storage import MB, VISITOR_FOLDERS, folder_bytes, visitor_usage
-from core.settings import RunSettings, load_settings, settings_table
+from core.machine.files import folder_bytes
+from core.runs.quotas import MB, VISITOR_FOLDERS, visitor_usage
+from core.server.settings import RunSettings, load_settings, settings_table
 from core.train.config import TrainConfig
-from core.uploads import visitor_folder
-from core.visitors import Viewer
+from core.server.uploads import visitor_folder
+from core.server.visitors import Viewer
 
 A, B = Viewer("v:alice", address="10.0.0.1"), Viewer("v:bob", address="10.0.0.1")
 ADMIN = Viewer("u:admin@example.org", admin=True)
@@ -39,7 +40,7 @@ def make(tmp_path, monkeypatch):
 
     def make(**overrides) -> RunService:
         settings = load_settings(tmp_path / "none.toml", **{"workers": 1, **overrides})
-        return RunService(tmp_path / "runs", settings, start_runner=False)
+        return RunService(tmp_path / "runs", settings, start_scheduler=False)
     return make
 
 
@@ -51,11 +52,11 @@ def finished(service: RunService, viewer: Viewer, size: int = 0, age_days: float
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "best.pt").write_bytes(b"\0" * size)
     created = time.time() - age_days * DAY
-    service.store.update(run.id, created=created)
+    service.db.update(run.id, created=created)
     if state != RunState.QUEUED:
-        service.store.transition(run.id, RunState.RUNNING, [RunState.QUEUED])
+        service.db.transition(run.id, RunState.RUNNING, [RunState.QUEUED])
         if state != RunState.RUNNING:
-            service.store.transition(run.id, state, [RunState.RUNNING], finished_at=created)
+            service.db.transition(run.id, state, [RunState.RUNNING], finished_at=created)
     return run.id
 
 
@@ -96,7 +97,7 @@ def test_usage_counts_runs_uploads_and_every_per_visitor_folder(make, monkeypatc
     uploads = visitor_folder(service.runs_dir, A.id)
     uploads.mkdir(parents=True)
     (uploads / "mine-abc.pt").write_bytes(b"\0" * MB)
-    usage = service.usage(A)
+    usage = service.quotas.usage(A)
     assert usage.runs == 2 and usage.uploads == 1
     assert usage.run_bytes >= 4 * MB and usage.folder_bytes["uploads"] == MB
     assert 5 * MB <= usage.total_bytes < 5 * MB + 64 * 1024  # + the runs' run.json
@@ -106,7 +107,7 @@ def test_usage_counts_runs_uploads_and_every_per_visitor_folder(make, monkeypatc
     drawings = service.runs_dir / ".handwriting" / "v_alice"
     drawings.mkdir(parents=True)
     (drawings / "7.png").write_bytes(b"\0" * 2 * MB)
-    usage = service.usage(A)
+    usage = service.quotas.usage(A)
     assert usage.folder_bytes["handwriting"] == 2 * MB and usage.total_bytes >= 7 * MB
     assert "handwriting 2.0 MB" in usage.text
 
@@ -117,34 +118,34 @@ def test_a_visitor_over_the_byte_quota_gets_no_new_run_or_upload(make):
     with pytest.raises(LimitReached, match="a visitor may keep 4 MB"):
         service.submit(cfg(), A)
     with pytest.raises(LimitReached, match="a visitor may keep 4 MB"):
-        service.check_upload(A, 1000)
-    assert len(service.store.list(owner=A.id)) == 1  # nothing queued
+        service.quotas.check_upload(A, 1000)
+    assert len(service.db.list(owner=A.id)) == 1  # nothing queued
     service.submit(cfg(), B)  # another visitor is not affected
     service.submit(cfg(), ADMIN)  # nor an admin
 
 
 def test_an_upload_that_would_pass_the_quota_or_the_count_is_refused(make):
     service = make(max_stored_mb=2, max_uploads_per_visitor=2)
-    service.check_upload(A, MB)  # fits
+    service.quotas.check_upload(A, MB)  # fits
     with pytest.raises(LimitReached, match="cannot be stored"):
-        service.check_upload(A, 3 * MB)
+        service.quotas.check_upload(A, 3 * MB)
     folder = visitor_folder(service.runs_dir, A.id)
     folder.mkdir(parents=True)
     for i in range(2):
         (folder / f"m{i}.pt").write_bytes(b"x")
     with pytest.raises(LimitReached, match="uploaded 2 checkpoints, the most a visitor may keep here is 2"):
-        service.check_upload(A, 10)
+        service.quotas.check_upload(A, 10)
 
 
 def test_below_the_free_disk_floor_new_runs_and_uploads_are_refused(make, monkeypatch):
     service = make(min_free_mb=500)
-    monkeypatch.setattr(storage, "free_bytes", lambda path: 499 * MB)
+    monkeypatch.setattr(quotas, "free_bytes", lambda path: 499 * MB)
     with pytest.raises(LimitReached, match=r"disk is nearly full \(499 MB free, below its 500 MB"):
         service.submit(cfg(), A)
     with pytest.raises(LimitReached, match="no new uploads can be stored"):
-        service.check_upload(A, 10)
-    assert service.store.list() == []
-    monkeypatch.setattr(storage, "free_bytes", lambda path: 501 * MB)
+        service.quotas.check_upload(A, 10)
+    assert service.db.list() == []
+    monkeypatch.setattr(quotas, "free_bytes", lambda path: 501 * MB)
     assert service.submit(cfg(), A).state == RunState.QUEUED
 
 
@@ -161,45 +162,45 @@ def test_retention_keeps_the_newest_runs_the_recent_ones_pinned_and_active(make)
     training = finished(service, A, age_days=70, state=RunState.RUNNING)
     queued = finished(service, A, age_days=70, state=RunState.QUEUED)
     stopped_scoring = finished(service, A, age_days=70, state=RunState.CANCELLED)
-    service.store.update(stopped_scoring, phase="scoring")
-    plan = prune_plan(service.store, service.settings)
+    service.db.update(stopped_scoring, phase="scoring")
+    plan = prune_plan(service.db, service.settings)
     assert [p.run_id for p in plan] == [old[2], old[1], old[0]]  # oldest first
     assert all(p.bytes > 0 for p in plan)
     keep = set(newest) | {recent_b, old_b, pinned, training, queued, stopped_scoring}
-    removed = apply_prune(service.store, plan)
+    removed = apply_prune(service.db, plan)
     assert {p.run_id for p in removed} == set(old)
-    assert {r.id for r in service.store.list()} == keep
+    assert {r.id for r in service.db.list()} == keep
     assert not any(Path(service.runs_dir, run_id).exists() for run_id in old)
     assert all(Path(service.runs_dir, run_id).exists() for run_id in keep)
-    assert [p.run_id for p in service.prunable(A)] == []
+    assert [p.run_id for p in service.quotas.prunable(A)] == []
 
 
 def test_retention_off_keeps_everything_and_a_run_outside_the_runs_folder_is_never_removed(
         make, tmp_path):
     service = make(keep_runs=0, keep_days=0)
     finished(service, A, age_days=400)
-    assert prune_plan(service.store, service.settings) == []
+    assert prune_plan(service.db, service.settings) == []
     service = make(keep_runs=0, keep_days=1)
     outside = finished(service, A, age_days=400)
     shipped = tmp_path / "weights"
     shipped.mkdir()
     (shipped / "model.pt").write_bytes(b"weights")
-    service.store.update(outside, run_dir=str(shipped))
-    plan = prune_plan(service.store, service.settings)
+    service.db.update(outside, run_dir=str(shipped))
+    plan = prune_plan(service.db, service.settings)
     assert outside not in [p.run_id for p in plan] and len(plan) == 1
-    prune(service.store, service.settings)
+    prune(service.db, service.settings)
     assert (shipped / "model.pt").read_bytes() == b"weights"
 
 
 def test_a_run_resumed_or_pinned_after_the_plan_is_kept(make):
     service = make(keep_runs=0, keep_days=1)
     resumed, pinned = finished(service, A, age_days=9), finished(service, A, age_days=8)
-    plan = prune_plan(service.store, service.settings)
+    plan = prune_plan(service.db, service.settings)
     assert {p.run_id for p in plan} == {resumed, pinned}
-    service.store.transition(resumed, RunState.QUEUED, [RunState.FINISHED])  # as a Resume does
-    service.store.set_pinned(pinned, True)
-    assert apply_prune(service.store, plan) == []
-    assert {r.id for r in service.store.list()} == {resumed, pinned}
+    service.db.transition(resumed, RunState.QUEUED, [RunState.FINISHED])  # as a Resume does
+    service.db.set_pinned(pinned, True)
+    assert apply_prune(service.db, plan) == []
+    assert {r.id for r in service.db.list()} == {resumed, pinned}
 
 
 def test_only_an_admin_pins(make):
@@ -207,17 +208,17 @@ def test_only_an_admin_pins(make):
     run = finished(service, A)
     with pytest.raises(NotAllowed, match="Only an admin"):
         service.pin(run, A)
-    assert service.pin(run, ADMIN).pinned and service.store.get(run).pinned
+    assert service.pin(run, ADMIN).pinned and service.db.get(run).pinned
 
 
 def test_the_runner_applies_retention_in_the_background(make, tmp_path, fake_data_root,
                                                         monkeypatch):
-    from core.runs.runner import serve
+    from core.runs.scheduler import serve
     monkeypatch.setenv("MNIST_STUDIO_DATA", str(fake_data_root))
     service = make(keep_runs=1, keep_days=0)
     old, new = finished(service, A, age_days=3), finished(service, A, age_days=1)
     serve(service.runs_dir, service.settings, max_seconds=1.0)
-    assert [r.id for r in service.store.list()] == [new]
+    assert [r.id for r in service.db.list()] == [new]
     assert not Path(service.runs_dir, old).exists()
 
 
@@ -230,11 +231,11 @@ def test_the_prune_command_lists_then_removes(make, monkeypatch, capsys):
     assert runs_cli(["prune", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "Would remove 1 run(s), 1.0 MB" in out and old in out and new not in out
-    assert {r.id for r in service.store.list()} == {old, new}  # a dry run removes nothing
+    assert {r.id for r in service.db.list()} == {old, new}  # a dry run removes nothing
     assert runs_cli(["prune", "--apply"]) == 0
     out = capsys.readouterr().out
     assert "Removed 1 run(s)" in out and old in out
-    assert [r.id for r in service.store.list()] == [new]
+    assert [r.id for r in service.db.list()] == [new]
     assert runs_cli(["prune"]) == 0 and "Nothing to remove." in capsys.readouterr().out
     assert runs_cli(["prune", "--runs", str(service.runs_dir / "nowhere")]) == 2
 
@@ -257,26 +258,26 @@ def test_per_address_caps_back_the_per_visitor_ones(make):
                                            "training; the limit is 3 per address"):
         service.submit(cfg(), B)
     service.submit(cfg(), Viewer("v:carol", address="10.0.0.2"))  # another address
-    assert service.store.active_at("10.0.0.1") == 3
+    assert service.db.active_at("10.0.0.1") == 3
 
 
 def test_uploads_per_address_count_every_visitor_seen_there(make):
     service = make(max_uploads_per_address=2)
     for viewer in (A, B):
-        service.store.visitor_seen(viewer.id, viewer.address, new=True)
+        service.db.visitors.seen(viewer.id, viewer.address, new=True)
         folder = visitor_folder(service.runs_dir, viewer.id)
         folder.mkdir(parents=True)
         (folder / "m.pt").write_bytes(b"x")
     with pytest.raises(LimitReached, match="from your network address keep 2 uploaded"):
-        service.check_upload(Viewer("v:dave", address="10.0.0.1"), 10)
-    service.check_upload(Viewer("v:erin", address="10.9.9.9"), 10)
+        service.quotas.check_upload(Viewer("v:dave", address="10.0.0.1"), 10)
+    service.quotas.check_upload(Viewer("v:erin", address="10.9.9.9"), 10)
 
 
 def test_a_database_from_before_pins_and_addresses_gets_their_columns(tmp_path):
     """An existing runs.sqlite (made by the previous schema) opens, and keeps its runs."""
     import sqlite3
 
-    from core.runs.store import SCHEMA, RunStore
+    from core.runs.database import SCHEMA, RunDatabase
     old_schema = SCHEMA.replace("    run_dir TEXT NOT NULL,\n", "    run_dir TEXT NOT NULL\n")
     old_schema = old_schema[:old_schema.index("    pinned INTEGER")] + old_schema[
         old_schema.index(");", old_schema.index("    pinned INTEGER")):]
@@ -287,22 +288,22 @@ def test_a_database_from_before_pins_and_addresses_gets_their_columns(tmp_path):
                "VALUES ('r1', 'v:a', 1.0, '{}', 'finished', '/x')")
     db.commit()
     db.close()
-    store = RunStore(tmp_path)
+    store = RunDatabase(tmp_path)
     old = store.get("r1")
     assert old.pinned is False and old.address is None
     assert store.set_pinned("r1", True).pinned
 
 
 def test_the_handwriting_set_counts_and_a_full_quota_keeps_no_drawing(make):
-    from core.handwriting import HandwritingSet
+    from core.data.handwriting import HandwritingSet
     service = make(max_stored_mb=1)
     mine = HandwritingSet(service.runs_dir, A.id)
     mine.add(np.zeros((28, 28), np.uint8) + 200, 7)
-    usage = service.usage(A)
-    assert 0 < usage.folder_bytes["handwriting"] == mine.bytes_used()
-    assert service.usage(B).folder_bytes["handwriting"] == 0
-    service.check_keep(A, 2048, "drawing")  # room left
+    usage = service.quotas.usage(A)
+    assert 0 < usage.folder_bytes["handwriting"] == folder_bytes(mine.folder)
+    assert service.quotas.usage(B).folder_bytes["handwriting"] == 0
+    service.quotas.check_keep(A, 2048, "drawing")  # room left
     finished(service, A, size=MB)
     with pytest.raises(LimitReached, match="this drawing cannot be stored"):
-        service.check_keep(A, 2048, "drawing")
+        service.quotas.check_keep(A, 2048, "drawing")
     assert len(mine) == 1  # nothing lost

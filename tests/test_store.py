@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from core.runs.state import RunState
-from core.runs.store import (INTERRUPTED, RunNotFound, RunRecord, RunStore, TransitionRefused,
+from core.runs.database import (INTERRUPTED, RunNotFound, RunRecord, RunDatabase, TransitionRefused,
                               step_level)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def record(store: RunStore, owner: str = "v:a", request_id: str | None = None,
+def record(store: RunDatabase, owner: str = "v:a", request_id: str | None = None,
            created: float | None = None) -> RunRecord:
     run_id = uuid.uuid4().hex[:12]
     return RunRecord(id=run_id, owner=owner, created=created or time.time(),
@@ -29,7 +29,7 @@ def step_rows(first: int, last: int, epoch: int = 1) -> list[dict]:
 
 @pytest.fixture()
 def store(tmp_path):
-    return RunStore(tmp_path / "runs")
+    return RunDatabase(tmp_path / "runs")
 
 
 # A child process that takes the write lock for a transition, makes the UPDATE, says so,
@@ -38,14 +38,14 @@ HOLD_IN_TRANSITION = """
 import sys, time
 sys.path.insert(0, {root!r})
 from core.runs.state import RunState
-from core.runs.store import RunStore
-original = RunStore._transition
+from core.runs.database import RunDatabase
+original = RunDatabase._transition
 def held(self, db, *args, **kw):
     original(self, db, *args, **kw)
     print("updated", flush=True)
     time.sleep(60)
-RunStore._transition = held
-RunStore({runs!r}).claim_next("doomed-runner", "local")
+RunDatabase._transition = held
+RunDatabase({runs!r}).claim_next("doomed-runner", "local")
 """
 
 
@@ -61,7 +61,7 @@ def test_a_kill_inside_a_transition_leaves_the_run_as_it_was(store):
     finally:
         if child.poll() is None:
             child.kill()
-    reopened = RunStore(store.runs_dir)
+    reopened = RunDatabase(store.runs_dir)
     again = reopened.get(run.id)
     assert again.state == RunState.QUEUED and again.runner is None
     assert reopened._db().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

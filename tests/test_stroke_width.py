@@ -138,8 +138,8 @@ N_DIGITS = 200
 def accuracy_by_size():
     if not real_data_present():
         pytest.skip(f"needs the real MNIST in {REAL_DATA}")
-    from core.catalog import default_model, list_models
-    from core.checkpoints import load_checkpoint
+    from core.networks.catalog import default_model, list_models
+    from core.networks.checkpoints import load_checkpoint
     from core.data import load_split
     from scripts.stroke_sizes import measure
 

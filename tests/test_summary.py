@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.runs.state import RunState
+from ui.common.run_badges import BADGES
 from core.train.summary import RunSummary
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -34,13 +35,14 @@ def test_run_states_are_the_stored_strings():
     assert [s.value for s in RunState] == ["queued", "running", "stopping", "finished",
                                            "cancelled", "failed", "diverged"]
     assert RunState("cancelled").label == "stopped" and RunState.RUNNING.label == "training"
-    assert RunState.CANCELLED.badge.text == "Stopped" and f"{RunState.RUNNING}" == "running"
+    assert BADGES[RunState.CANCELLED].text == "Stopped" and f"{RunState.RUNNING}" == "running"
     assert [s for s in RunState if s.active] == [RunState.QUEUED, RunState.RUNNING,
                                                  RunState.STOPPING]
     assert all(s.usable != s.active for s in RunState)
     # Diverged is over and its best.pt usable, but not resumable: it would diverge again.
     assert RunState.DIVERGED.usable and not RunState.DIVERGED.ended_early
-    assert RunState.DIVERGED.badge == ("Diverged", ":material/warning:", "red")
+    assert BADGES[RunState.DIVERGED] == ("Diverged", ":material/warning:", "red")
+    assert set(BADGES) == set(RunState)  # every state has its badge
 
 
 def test_a_summary_flags_near_chance_and_divergence():

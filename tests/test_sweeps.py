@@ -1,19 +1,19 @@
 """Sweeps (core/runs/sweeps.py): the spec's checks, the limits, ownership, Optuna's pruning
-driven by `tick` over runs simulated in the store, and a real sweep through the runner."""
+driven by `tick` over runs simulated in the store, and a real sweep through the scheduler."""
 import time
 from pathlib import Path
 
 import pytest
 
 from core.runs import sweeps
-from core.runs.service import LimitReached, RunService
+from core.runs.api import LimitReached, RunService
 from core.runs.state import RunState
-from core.runs.store import SweepNotFound
+from core.runs.database import SweepNotFound
 from core.runs.sweeps import Axis, SweepError, SweepSpec
-from core.settings import load_settings
+from core.server.settings import load_settings
 from core.train.config import TrainConfig
-from core.visitors import Viewer
-from tests.test_service import cfg, make_service  # noqa: F401  (the fixture)
+from core.server.visitors import Viewer
+from tests.test_service import cfg
 
 A, B = Viewer("v:alice"), Viewer("v:bob")
 ADMIN = Viewer("u:teacher@example.org", admin=True)
@@ -81,39 +81,39 @@ def test_a_bad_sweep_is_refused_with_its_reason(bad, message):
 # ------------------------------------------------------------------ limits and ownership
 
 def test_sweep_limits_per_visitor_and_per_run_and_nothing_is_left(make_service):
-    service = make_service(start_runner=False, max_sweep_trials=4, max_sweep_parallel=2)
+    service = make_service(start_scheduler=False, max_sweep_trials=4, max_sweep_parallel=2)
     with pytest.raises(SweepError, match="5 trials .* the limit on this server is 4"):
-        service.start_sweep(spec(Axis("lr", [1e-3, 2e-3, 3e-3, 4e-3, 5e-3])), A)
-    first = service.start_sweep(spec(Axis("lr", [1e-3, 2e-3]), parallel=2), A)
+        service.sweeps.start(spec(Axis("lr", [1e-3, 2e-3, 3e-3, 4e-3, 5e-3])), A)
+    first = service.sweeps.start(spec(Axis("lr", [1e-3, 2e-3]), parallel=2), A)
     assert [t.state for t in first.trials] == ["waiting", "waiting"]
     with pytest.raises(LimitReached, match="1 sweep running; the limit is 1 per visitor"):
-        service.start_sweep(spec(Axis("lr", [1e-3])), A)
-    assert [s.id for s in service.list_sweeps(A)] == [first.id]
-    assert service.start_sweep(spec(Axis("lr", [1e-3])), B).owner == B.id  # B has none
+        service.sweeps.start(spec(Axis("lr", [1e-3])), A)
+    assert [s.id for s in service.sweeps.list(A)] == [first.id]
+    assert service.sweeps.start(spec(Axis("lr", [1e-3])), B).owner == B.id  # B has none
     costly = spec(Axis("epochs", [1, 150]), model="cnn")
     with pytest.raises(LimitReached, match="A trial of this sweep is estimated at"):
-        service.start_sweep(costly, Viewer("v:carol"))
-    assert service.list_sweeps(Viewer("v:carol")) == []
+        service.sweeps.start(costly, Viewer("v:carol"))
+    assert service.sweeps.list(Viewer("v:carol")) == []
     assert sorted(p.name for p in (service.runs_dir / "sweeps").iterdir()) == sorted(
-        s.id for s in service.list_sweeps(ADMIN))  # a refused sweep keeps no folder
+        s.id for s in service.sweeps.list(ADMIN))  # a refused sweep keeps no folder
 
 
 def test_a_sweep_is_its_owners_alone(make_service):
-    service = make_service(start_runner=False)
-    sweep = service.start_sweep(spec(Axis("lr", [1e-3])), A)
-    for action in (service.get_sweep, service.stop_sweep):
+    service = make_service(start_scheduler=False)
+    sweep = service.sweeps.start(spec(Axis("lr", [1e-3])), A)
+    for action in (service.sweeps.get, service.sweeps.stop):
         with pytest.raises(SweepNotFound):
             action(sweep.id, B)
-    assert service.list_sweeps(B) == []
-    assert service.get_sweep(sweep.id, ADMIN).owner == A.id
-    assert service.stop_sweep(sweep.id, A).state == "stopped"
+    assert service.sweeps.list(B) == []
+    assert service.sweeps.get(sweep.id, ADMIN).owner == A.id
+    assert service.sweeps.stop(sweep.id, A).state == "stopped"
 
 
 # ------------------------------------------------------------------ tick over simulated runs
 
 def _train(service: RunService, run_id: str, accuracies: list[float], end: RunState | None):
     """What a worker would record: epochs with these validation accuracies, then the end."""
-    store = service.store
+    store = service.db
     epochs = [dict(epoch=i + 1, epochs=len(accuracies), step=i + 1, train_loss=1.0,
                    train_accuracy=a, val_loss=1.0, val_accuracy=a, lr=1e-3, elapsed=1.0,
                    best=True) for i, a in enumerate(accuracies)]
@@ -124,38 +124,38 @@ def _train(service: RunService, run_id: str, accuracies: list[float], end: RunSt
 
 
 def test_tick_queues_trials_one_at_a_time_and_prunes_a_hopeless_one(make_service):
-    service = make_service(start_runner=False, max_queue=8)
+    service = make_service(start_scheduler=False, max_queue=8)
     s = service.settings
-    sweep = service.start_sweep(spec(Axis("lr", [3e-3, 2e-3, 1e-3, 1e-5])), A)
+    sweep = service.sweeps.start(spec(Axis("lr", [3e-3, 2e-3, 1e-3, 1e-5])), A)
     for accuracy in (0.90, 0.80, 0.85):
-        sweeps.tick(service.store, s)
-        sweeps.tick(service.store, s)  # again: still one trial at a time
-        queued = service.store.queue()
+        sweeps.tick(service.db, s)
+        sweeps.tick(service.db, s)  # again: still one trial at a time
+        queued = service.db.queue()
         assert len(queued) == 1 and queued[0].owner == A.id
-        run = service.store.claim_next("test", "local")
+        run = service.db.claim_next("test", "local")
         _train(service, run.id, [accuracy / 2, accuracy], RunState.FINISHED)
-    sweeps.tick(service.store, s)
-    hopeless = service.store.claim_next("test", "local")
+    sweeps.tick(service.db, s)
+    hopeless = service.db.claim_next("test", "local")
     assert hopeless.config["lr"] == 1e-5 and hopeless.config["sweep"]["trial"] == 3
     _train(service, hopeless.id, [0.1], None)  # at chance after its first epoch
-    sweeps.tick(service.store, s)
+    sweeps.tick(service.db, s)
     stopping = service.get(hopeless.id, A)
     assert stopping.state == RunState.STOPPING and stopping.pruned
     _train(service, hopeless.id, [], RunState.CANCELLED)  # the worker obeys
-    sweeps.tick(service.store, s)
-    done = service.get_sweep(sweep.id, A)
+    sweeps.tick(service.db, s)
+    done = service.sweeps.get(sweep.id, A)
     assert done.state == "finished"
     assert [t.state for t in done.trials] == ["finished", "finished", "finished", "pruned"]
     assert [t.val_accuracy for t in done.trials] == [0.90, 0.80, 0.85, 0.1]
     assert done.best.number == 0 and done.best.params == {"lr": 3e-3, "seed": 0}
-    from core.runs.runs import run_row
+    from ui.train.run_rows import run_row
     assert run_row(service.get(hopeless.id, A)).state == "pruned"  # the Train page's table
 
 
 def test_tick_keeps_the_parallel_cap_and_leaves_a_full_queue_alone(make_service):
-    service = make_service(start_runner=False, max_queue=2, max_sweep_parallel=2)
-    store, s = service.store, service.settings
-    service.start_sweep(spec(Axis("lr", [1e-3, 2e-3, 3e-3]), parallel=2), A)
+    service = make_service(start_scheduler=False, max_queue=2, max_sweep_parallel=2)
+    store, s = service.db, service.settings
+    service.sweeps.start(spec(Axis("lr", [1e-3, 2e-3, 3e-3]), parallel=2), A)
     sweeps.tick(store, s)
     assert len(store.queue()) == 2  # its cap of 2 at once, though 3 trials wait
     _train(service, store.claim_next("test", "local").id, [0.5], RunState.FINISHED)
@@ -168,13 +168,13 @@ def test_tick_keeps_the_parallel_cap_and_leaves_a_full_queue_alone(make_service)
 
 
 def test_stopping_a_sweep_stops_its_trials(make_service):
-    service = make_service(start_runner=False)
-    sweep = service.start_sweep(spec(Axis("lr", [1e-3, 2e-3])), A)
-    sweeps.tick(service.store, service.settings)
-    stopped = service.stop_sweep(sweep.id, A)
+    service = make_service(start_scheduler=False)
+    sweep = service.sweeps.start(spec(Axis("lr", [1e-3, 2e-3])), A)
+    sweeps.tick(service.db, service.settings)
+    stopped = service.sweeps.stop(sweep.id, A)
     assert [t.state for t in stopped.trials] == ["stopped", "not run"]
-    sweeps.tick(service.store, service.settings)
-    assert service.store.queue() == []
+    sweeps.tick(service.db, service.settings)
+    assert service.db.queue() == []
 
 
 # ------------------------------------------------------------------ a real sweep
@@ -182,7 +182,7 @@ def test_stopping_a_sweep_stops_its_trials(make_service):
 def wait_sweep(service: RunService, sweep_id: str, timeout: float = 240.0):
     deadline = time.monotonic() + timeout
     while True:
-        view = service.get_sweep(sweep_id, A)
+        view = service.sweeps.get(sweep_id, A)
         if view.state != "running" and all(not t.run_id or not service.get(
                 t.run_id, A, metrics=False).state.active for t in view.trials):
             return view
@@ -191,17 +191,17 @@ def wait_sweep(service: RunService, sweep_id: str, timeout: float = 240.0):
 
 
 def test_a_sweep_of_4_trials_through_the_runner_prunes_the_hopeless_one(make_service):
-    """The real runner and workers on the fake data: a learning rate that learns and one
+    """The real scheduler and workers on the fake data: a learning rate that learns and one
     (1e-5) that stays near chance, 2 seeds each. The first two trials complete (the median
     rule's 2 startup trials: never pruned); the two hopeless ones are pruned.
     (Three different good rates made it flaky: 1e-3 learns slower on the fake data and
-    was sometimes below the median of the other two at the epoch the runner looked at.)
-    Long enough (40 epochs of 320 images: seconds) that the runner sees the first epochs
+    was sometimes below the median of the other two at the epoch the scheduler looked at.)
+    Long enough (40 epochs of 320 images: seconds) that the scheduler sees the first epochs
     of a hopeless trial well before its last (with 12, a loaded machine once let one
     finish unpruned)."""
     service = make_service()
     started = time.monotonic()
-    sweep = service.start_sweep(spec(Axis("lr", [3e-3, 1e-5]), seeds=2, epochs=40,
+    sweep = service.sweeps.start(spec(Axis("lr", [3e-3, 1e-5]), seeds=2, epochs=40,
                                      schedule="constant"), A)
     done = wait_sweep(service, sweep.id)
     print(f"4 trials in {time.monotonic() - started:.1f} s:",
@@ -237,28 +237,28 @@ def test_a_damaged_database_is_rebuilt_with_its_sweeps(make_service):
     the folders (core/runs/recovery.py) has its sweeps back, with their trials."""
     import sqlite3
 
-    from core.runs.recovery import open_store
-    service = make_service(start_runner=False, max_queue=8)
+    from core.runs.recovery import open_database
+    service = make_service(start_scheduler=False, max_queue=8)
     s = service.settings
-    finished = service.start_sweep(spec(Axis("lr", [3e-3, 1e-3])), A)
+    finished = service.sweeps.start(spec(Axis("lr", [3e-3, 1e-3])), A)
     for accuracy in (0.9, 0.8):
-        sweeps.tick(service.store, s)
-        run = service.store.claim_next("test", "local")
+        sweeps.tick(service.db, s)
+        run = service.db.claim_next("test", "local")
         Path(run.run_dir).mkdir(parents=True)  # as the worker makes it: then run.json is kept
         _train(service, run.id, [accuracy], RunState.FINISHED)
-    sweeps.tick(service.store, s)
-    assert service.get_sweep(finished.id, A).state == "finished"
+    sweeps.tick(service.db, s)
+    assert service.sweeps.get(finished.id, A).state == "finished"
     # A second visitor's sweep, cut short by the damage (its first trial queued).
-    going = service.start_sweep(spec(Axis("lr", [3e-3, 1e-3])), B)
-    sweeps.tick(service.store, s)
+    going = service.sweeps.start(spec(Axis("lr", [3e-3, 1e-3])), B)
+    sweeps.tick(service.db, s)
     db = service.runs_dir / "runs.sqlite"
     sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
     db.write_bytes(b"this is not a database" * 500)
 
-    store = open_store(service.runs_dir)
+    store = open_database(service.runs_dir)
     assert sorted(store.recovery.sweeps) == sorted([finished.id, going.id])
     assert "and 2 sweep(s) were rebuilt" in store.recovery.message
-    back = sweeps.view(store, store.get_sweep(finished.id), mine=True)
+    back = sweeps.view(store, store.sweeps.get(finished.id), mine=True)
     assert back.state == "finished" and back.spec.axes[0].values == [3e-3, 1e-3]
-    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.get_sweep(finished.id).owner == A.id
-    assert store.get_sweep(going.id).state == "stopped"  # its queued trial was stopped too
+    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.sweeps.get(finished.id).owner == A.id
+    assert store.sweeps.get(going.id).state == "stopped"  # its queued trial was stopped too

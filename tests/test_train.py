@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from core.augment import random_erase, random_hflip, random_shift
+from core.train.augment import random_erase, random_hflip, random_shift
 from core.data import load_bundle
 from core.train.config import ConfigError, TrainConfig
-from core.train.loop import StepEvent, resume_point, train
+from core.train.events import StepEvent
+from core.train.loop import train
+from core.train.resume import resume_point
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_resume_continues_from_the_saved_step(bundle, tmp_path):
 
 
 def test_best_checkpoint_is_chosen_on_validation(bundle, tmp_path):
-    from core.checkpoints import load_checkpoint
+    from core.networks.checkpoints import load_checkpoint
     result = train(cfg(epochs=2), bundle, best_path=tmp_path / "best.pt")
     best = min(result.history, key=lambda h: h.val_loss)
     ck = load_checkpoint(tmp_path / "best.pt")
@@ -180,7 +182,7 @@ def test_huge_weight_decay_is_flagged_near_chance(bundle):
 
 def test_a_crash_mid_epoch_resumes_from_the_last_timed_save(bundle, tmp_path):
     """last.pt was written only at epoch ends, so a kill repeated the steps since."""
-    from core.checkpoints import read_payload
+    from core.networks.checkpoints import read_payload
 
     class Killed(Exception):
         pass
@@ -220,12 +222,12 @@ def calls(monkeypatch):
     from core.train import loop
 
     record = []
-    real_validate = loop._validate
+    real_validate = loop.validate
 
     def validate(*args, **kwargs):
         record.append("validate")
         return real_validate(*args, **kwargs)
-    monkeypatch.setattr(loop, "_validate", validate)
+    monkeypatch.setattr(loop, "validate", validate)
     return record
 
 
@@ -250,8 +252,9 @@ def test_a_stop_during_validation_is_announced_then_and_ends_the_run(bundle, cal
 def test_a_resumed_optimizer_stays_fused_even_if_the_saving_run_was_not(bundle, tmp_path):
     """load_state_dict copies the saved param_groups, "fused" included: a file saved
     before fused steps (or on a device without them) would slow every resumed step."""
-    from core.models import build_model
-    from core.train.loop import _make_optimizer, _make_scheduler, _restore
+    from core.networks.models import build_model
+    from core.train.optim import make_optimizer, make_scheduler
+    from core.train.resume import restore_training
 
     last = tmp_path / "last.pt"
     steps = []
@@ -263,9 +266,9 @@ def test_a_resumed_optimizer_stays_fused_even_if_the_saving_run_was_not(bundle, 
     torch.save(payload, last)
 
     model = build_model("ffnn-small")
-    opt = _make_optimizer(cfg(), model, torch.device("cpu"))
-    progress, _ = _restore(last, model, opt, _make_scheduler(cfg(), opt, 3 * 13))
-    assert progress.global_step == 2
+    opt = make_optimizer(cfg(), model, torch.device("cpu"))
+    progress, _ = restore_training(last, model, opt, make_scheduler(cfg(), opt, 3 * 13))
+    assert progress["global_step"] == 2
     assert [g["fused"] for g in opt.param_groups] == [True]
 
 
@@ -285,7 +288,7 @@ def test_a_divergence_between_reads_is_caught(bundle, monkeypatch):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_the_step_mode_and_precision_are_reported(bundle, monkeypatch, native):
-    from core import device
+    from core.machine import device
     monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
     result = train(cfg(epochs=1), bundle)
     assert result.step_mode == "eager" and "CUDA graphs are for NVIDIA GPUs" in result.step_note

@@ -4,8 +4,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from core.device import describe_device
-from core.runs import worker
+from core.machine.device import describe_device
+from core.runs import job
 from core.train.config import TrainConfig
 
 
@@ -38,7 +38,7 @@ def test_placed_device_names_the_threads_training_uses(fake_data_root, tmp_path,
     cfg = TrainConfig(dataset="mnist", model="ffnn-small", epochs=1, batch_size=64, device="cpu",
                       seed=0, data_dir=str(fake_data_root))
     rec = Recorder()
-    worker.execute("r1", asdict(cfg), tmp_path / "r1", rec, lambda: False)
+    job.execute("r1", asdict(cfg), tmp_path / "r1", rec, lambda: False)
     assert rec.failure is None
     assert rec.device == "CPU (1 thread)"
     assert rec.summary["device"] == rec.device

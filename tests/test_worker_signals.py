@@ -12,26 +12,26 @@ import time
 import pytest
 
 from core.train.config import TrainConfig
-from core.runs.service import RunService
-from core.runs.executors.local import run_local
-from core.visitors import Viewer
+from core.runs.api import RunService
+from core.runs.executors.processes import run_local
+from core.server.visitors import Viewer
 
 ME = Viewer("v:signal-test")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signalled_worker_stops_resumably(tmp_path, fake_data_root, sig):
-    service = RunService(tmp_path / "runs", start_runner=False)
+    service = RunService(tmp_path / "runs", start_scheduler=False)
     cfg = TrainConfig(model="ffnn-small", epochs=200, batch_size=32, device="cpu",
                       schedule="constant", data_dir=str(fake_data_root))
     run = service.submit(cfg, ME)
-    assert service.store.claim_next("test-runner", "local").id == run.id
+    assert service.db.claim_next("test-runner", "local").id == run.id
     worker = mp.get_context("forkserver").Process(
         target=run_local, args=(str(service.runs_dir), run.id, os.getpid()))
     worker.start()
     try:
         deadline = time.monotonic() + 60
-        while service.store.get(run.id).step == 0:  # training, not still loading
+        while service.db.get(run.id).step == 0:  # training, not still loading
             assert worker.is_alive() and time.monotonic() < deadline, "no step trained"
             time.sleep(0.05)
         os.kill(worker.pid, sig)

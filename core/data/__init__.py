@@ -7,6 +7,13 @@ out of it directly (see core.train).
 torch is imported by the functions that use it, not here: the app's first page
 reads DATASETS (names, classes, whether one can draw them) before it needs
 torch, and importing torch is most of a cold start (about a second).
+
+Beside this module (DatasetSpec, DATASETS, loading, the split, normalize):
+    download.py     fetching the raw files (torchvision's mirrors, checksums)
+    explore.py      class counts and samples for the Dataset explorer
+    imageset.py     labelled 28x28 image sets as files (.npz, IDX)
+    handwriting.py  a visitor's own labelled drawings, kept for them alone
+    cli.py          `python -m core.data download` (__main__.py runs it)
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.paths import ROOT, configured_dir
+from core.machine.paths import ROOT, configured_dir
 
 if TYPE_CHECKING:
     import torch
@@ -147,7 +154,7 @@ _cache_lock = threading.Lock()
 
 
 def _load_torchvision(spec: DatasetSpec, train: bool, root: Path, download: bool) -> Split:
-    import torch
+    import torch  # here, not with DATASETS: see the module's docstring
 
     ds = spec.torchvision_class(str(root), train=train, download=download)
     return Split(ds.data.contiguous(), ds.targets.to(torch.int64).contiguous())
@@ -171,18 +178,18 @@ def load_split(name: str, train: bool, root: str | os.PathLike | None = None,
             split = _load_torchvision(spec, train, root_path, download=False)
         except RuntimeError:
             if not download:
-                raise DataMissingError(_missing_message(spec, root_path), spec.name) from None
+                raise DataMissingError(missing_message(spec, root_path), spec.name) from None
             try:
                 split = _load_torchvision(spec, train, root_path, download=True)
             except Exception as err:  # URLError, socket errors, checksum errors...
                 raise DataMissingError(
-                    _missing_message(spec, root_path) + f" Download failed: {err}",
+                    missing_message(spec, root_path) + f" Download failed: {err}",
                     spec.name) from None
         _cache[key] = split
         return split
 
 
-def _missing_message(spec: DatasetSpec, root: Path) -> str:
+def missing_message(spec: DatasetSpec, root: Path) -> str:
     raw = root / spec.folder / "raw"
     return (f"{spec.title} not found under {raw}. Put the four IDX files there "
             "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
@@ -193,7 +200,7 @@ def _missing_message(spec: DatasetSpec, root: Path) -> str:
 def train_val_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
                       seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """A deterministic, disjoint split of range(n) into (train, validation) indices."""
-    import torch
+    import torch  # here, not with DATASETS: see the module's docstring
 
     if not 0 < val_size < n:
         raise ValueError(f"val_size must be in (0, {n}), got {val_size}")

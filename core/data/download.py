@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from core.data import DATASETS, DataMissingError, _missing_message, data_root, get_spec
+from core.data import DATASETS, DataMissingError, missing_message, data_root, get_spec
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -67,6 +67,7 @@ def raw_folder(name: str, root: str | os.PathLike | None = None) -> Path:
 
 
 def _md5(path: Path) -> str:
+    # torchvision: seconds of import (with torch) that a page offering Download need not pay
     from torchvision.datasets.utils import calculate_md5
     return calculate_md5(str(path))
 
@@ -131,9 +132,9 @@ def download(name: str, root: str | os.PathLike | None = None,
     if not mirrors:
         hosts = ", ".join(urlsplit(m).hostname or m for m in cls.mirrors)
         raise DataMissingError(
-            _missing_message(spec, data_root(root)) + f" Download failed: no network "
+            missing_message(spec, data_root(root)) + f" Download failed: no network "
             f"({hosts} did not answer within {CONNECT_TIMEOUT_S:g} s).", dataset=name)
-    from torchvision.datasets.utils import download_and_extract_archive
+    from torchvision.datasets.utils import download_and_extract_archive  # as above
 
     archives = dict(cls.resources)  # "train-images-idx3-ubyte.gz" -> MD5 of the .gz
     folder.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,7 @@ def download(name: str, root: str | os.PathLike | None = None,
             except Exception as err:  # URLError, socket timeout, torchvision's MD5 check
                 errors.append(f"{mirror}: {err}")
         else:
-            raise DataMissingError(_missing_message(spec, data_root(root))
+            raise DataMissingError(missing_message(spec, data_root(root))
                                    + f" Download of {archive} failed: {'; '.join(errors)}",
                                    dataset=name)
     corrupt = [s for s in verify(name, root) if s.state != "ok"]

@@ -11,15 +11,17 @@ import argparse
 import json
 import sys
 
+from core.data import DATASETS, DataMissingError, load_split
+from core.evaluate.metrics import evaluate
+from core.evaluate.robust import DEFAULT_SAMPLES, DEFAULT_STEPS, robust_accuracy, robust_cached
+from core.machine.device import configure_threads, pick_device
+from core.networks.checkpoints import CheckpointError, load_checkpoint
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["robust"]:
         return robust_main(argv[1:])
-    from core.checkpoints import CheckpointError, load_checkpoint
-    from core.data import DATASETS, DataMissingError, load_split
-    from core.device import configure_threads, pick_device
-    from core.evaluate.metrics import evaluate
 
     p = argparse.ArgumentParser(prog="python -m core.evaluate",
                                 description="Evaluate a checkpoint on its dataset's 10,000 test images.")
@@ -53,11 +55,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def robust_main(argv: list[str]) -> int:
-    from core.checkpoints import CheckpointError, load_checkpoint
-    from core.data import DataMissingError, load_split
-    from core.device import configure_threads, pick_device
-    from core.evaluate.robust import DEFAULT_SAMPLES, DEFAULT_STEPS, robust_accuracy, robust_cached
-
     p = argparse.ArgumentParser(
         prog="python -m core.evaluate robust",
         description="Clean accuracy and accuracy under an L-inf PGD attack (no random start, "

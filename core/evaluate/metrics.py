@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.calibration import Reliability, reliability
+from core.networks.calibration import Reliability, reliability
 from core.data import Split, normalize
 
 
@@ -56,7 +56,7 @@ class EvalResult:
     mistake_true: list[int]
     mistake_predicted: list[int]
     mistake_probabilities: np.ndarray  # (M, 10) float32
-    # Confidence against accuracy over every sample, and the ECE (core.calibration).
+    # Confidence against accuracy over every sample, and the ECE (core.networks.calibration).
     reliability: Reliability | None = None
 
     def summary(self) -> EvalSummary:

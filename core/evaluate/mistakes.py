@@ -100,8 +100,3 @@ def paginate(n_items: int, page: int, per_page: int) -> PageSlice:
     return PageSlice(page, pages, start, min(start + per_page, n_items))
 
 
-def pair_counts(table: MistakeTable, n_classes: int = 10) -> np.ndarray:
-    """(n, n) mistake counts, rows = true class: the off-diagonal of the confusion matrix."""
-    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(counts, (table.true, table.predicted), 1)
-    return counts

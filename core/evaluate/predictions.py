@@ -33,8 +33,8 @@ from torch import nn
 
 from core.data import Split
 from core.evaluate.metrics import EvalResult, Prediction, predict_split, summarize
-from core.files import atomic_write
-from core.paths import ROOT, configured_dir
+from core.machine.files import atomic_write
+from core.machine.paths import ROOT, configured_dir
 
 FOLDER = "predictions"
 ENV_CACHE = "MNIST_STUDIO_CACHE"

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the file to write")
     args = p.parse_args(argv)
     # Imported after parsing: torch takes seconds to import, --help should not.
-    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.networks.checkpoints import CheckpointError, load_checkpoint
     from core.export.exporting import export_file
 
     try:

@@ -8,6 +8,7 @@ users need no constants; the class names are in the checkpoint's metadata
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -18,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.checkpoints import Checkpoint
-from core.files import atomic_write
+from core.machine.files import atomic_write
+from core.networks.checkpoints import Checkpoint
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
 
@@ -52,7 +53,6 @@ class Normalized(nn.Module):
 
 def wrapped(ckpt: Checkpoint) -> Normalized:
     """The checkpoint's model (a copy, in eval mode) behind its normalisation."""
-    import copy
     model = copy.deepcopy(ckpt.model).cpu().eval()
     return Normalized(model, ckpt.meta.mean, ckpt.meta.std).eval()
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.calibration import Temperature
-from core.layers import Residual
-from core.models import device_of, evaluating
+from core.networks.calibration import Temperature
+from core.networks.layers import Residual
+from core.networks.models import device_of, evaluating
 
 UNCHANGED = (nn.Dropout, nn.Flatten, Temperature)  # nothing to show (see above)
 IMAGE_SIDE = 28

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.models import device_of, evaluating
+from core.networks.models import device_of, evaluating
 from core.predict.classify import Classification, from_logits, require_ink
 from core.predict.preprocess import Preprocessed
 from core.predict.saliency import SaliencyMap, gradient_map

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from core.data import normalize
-from core.models import device_of, evaluating
+from core.networks.models import device_of, evaluating
 from core.predict.preprocess import Preprocessed
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.checkpoints import Checkpoint
+    from core.networks.checkpoints import Checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +42,7 @@ def _top_k(text: str) -> int:
 
 def classify_file(ckpt: "Checkpoint", path: str) -> dict:
     """One image -> the JSON record; InputError propagates for unusable files."""
+    # After parsing, as in main: torch takes seconds to import, --help should not.
     from core.predict.classify import probabilities
     from core.predict.preprocess import from_image
 
@@ -69,7 +70,7 @@ def _text(record: dict, class_names: list[str], top_k: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Imported after parsing: torch takes seconds to import, --help should not.
-    from core.checkpoints import CheckpointError, load_checkpoint
+    from core.networks.checkpoints import CheckpointError, load_checkpoint
     from core.predict.preprocess import InputError
 
     try:

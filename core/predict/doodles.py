@@ -22,6 +22,7 @@ import math
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from core.predict.redraw import CANVAS, WIDTHS, draw_polylines
 
@@ -295,7 +296,6 @@ def texture(rng: np.random.Generator, side: int = 112) -> np.ndarray:
     y, x = np.mgrid[0:side, 0:side] / side
     if kind == 0:  # smooth noise: random low frequencies
         coarse = rng.uniform(0, 1, (int(rng.integers(3, 9)),) * 2)
-        from PIL import Image
         img = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize(
             (side, side), Image.Resampling.BICUBIC), np.float64)
     elif kind == 1:  # stripes at a random angle

@@ -23,10 +23,12 @@ import torch
 from torch import nn
 
 from core.data import normalize
-from core.models import device_of, evaluating
+from core.machine.files import atomic_write
+from core.networks.catalog import weights_dir
+from core.networks.models import device_of, evaluating, logits_of
 
 OOD_FILE = "ood.json"  # in the weights folder, next to manifest.json
-# A run's own threshold (set when it ends, core.train.loop.finish) uses this score: no
+# A run's own threshold (set when it ends, core.evaluate.final.finish) uses this score: no
 # out-of-distribution set is at hand there to choose one, and energy was chosen on
 # validation for most shipped models (docs/ood.md).
 RUN_SCORE = "energy"
@@ -56,18 +58,6 @@ def unfamiliarity(logits: torch.Tensor | np.ndarray, score: str) -> np.ndarray:
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; choose one of {sorted(SCORES)}")
     return SCORES[score](torch.as_tensor(logits).double()).numpy()
-
-
-@torch.inference_mode()
-def logits_of(model: nn.Module, images: torch.Tensor, mean: float, std: float,
-              batch_size: int = 1000) -> torch.Tensor:
-    """(N, 28, 28) uint8 images, as the model would see them -> (N, 10) float32 logits."""
-    out = []
-    with evaluating(model):
-        for i in range(0, len(images), batch_size):
-            x = normalize(images[i:i + batch_size], mean, std).to(device_of(model))
-            out.append(model(x).float().cpu())
-    return torch.cat(out) if out else torch.empty(0, 10)
 
 
 def choose_threshold(in_scores: np.ndarray, false_alarm: float = TARGET_FALSE_ALARM) -> float:
@@ -151,7 +141,6 @@ def judge(logits: torch.Tensor, calibration: Calibration) -> Familiarity:
 
 
 def ood_path(folder: str | os.PathLike | None = None) -> Path:
-    from core.catalog import weights_dir
     return weights_dir(folder) / OOD_FILE
 
 
@@ -167,7 +156,6 @@ def read_calibrations(path: str | os.PathLike) -> dict[str, Calibration]:
 
 def write_calibrations(path: str | os.PathLike, calibrations: dict[str, Calibration],
                        about: dict[str, Any] | None = None) -> Path:
-    from core.files import atomic_write
     payload = {**(about or {}), "models": {k: asdict(v) for k, v in sorted(calibrations.items())}}
     return atomic_write(path, (json.dumps(payload, indent=1) + "\n").encode())
 

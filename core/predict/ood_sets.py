@@ -39,6 +39,8 @@ import torch
 from PIL import Image, ImageFont
 
 from core.data import DATASETS, load_bundle, load_split
+from core.evaluate.predictions import cache_dir
+from core.machine.files import atomic_write
 from core.predict import doodles
 from core.predict.preprocess import from_canvas, preprocess_gray
 from core.predict.redraw import as_rgba, glyph, random_drawing, redraw, skeleton_points
@@ -240,8 +242,6 @@ def cached_ood_sets(dataset: str, n: int, part: str, root=None, cache=None,
                     kinds: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
     """build_ood_sets, kept in the cache folder's ood-sets/ (the drawn families take
     minutes: every drawing goes through the app's preprocessing)."""
-    from core.evaluate.predictions import cache_dir
-    from core.files import atomic_write
     kinds = kinds or kinds_for(dataset, part)
     folder = cache_dir(cache) / "ood-sets"
     out = {}

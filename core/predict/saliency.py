@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models import device_of, evaluating
+from core.networks.models import device_of, evaluating
 
 METHODS = ("gradient", "smoothgrad", "occlusion")
 

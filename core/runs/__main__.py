@@ -1,7 +1,7 @@
 """`python -m core.runs prune --dry-run|--apply`: retention from a shell (cron, by hand).
 
-The same rule the runner applies every `prune_minutes` (core/runs/retention.py),
-with the deployment settings of core/settings.py. --dry-run (the default) lists
+The same rule the scheduler applies every `prune_minutes` (core/runs/retention.py),
+with the deployment settings of core/server/settings.py. --dry-run (the default) lists
 what would be removed; --apply removes it and says what was.
 """
 from __future__ import annotations
@@ -10,10 +10,10 @@ import argparse
 import sys
 import time
 
-from core.paths import runs_dir
+from core.machine.paths import runs_dir
 from core.runs.retention import Prunable, apply_prune, prune_plan, rule_text
-from core.runs.recovery import open_store
-from core.settings import load_settings
+from core.runs.recovery import open_database
+from core.server.settings import load_settings
 
 
 def _table(items: list[Prunable], now: float) -> str:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "runs.sqlite").is_file():
         print(f"error: no run database in {folder}", file=sys.stderr)
         return 2
-    store = open_store(folder)
+    store = open_database(folder)
     if store.recovery is not None:
         print(store.recovery.message)
     now = time.time()

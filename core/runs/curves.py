@@ -89,13 +89,3 @@ def training_curves(steps: Sequence[dict], epochs: Sequence[dict], weight: float
         curves.train_accuracy.append(float(e["train_accuracy"]))
         curves.val_accuracy.append(float(e["val_accuracy"]))
     return curves
-
-
-def format_duration(seconds: float | None) -> str:
-    """'1:02:03', '4:05', '0:07'; an em dash when unknown."""
-    if seconds is None or not np.isfinite(seconds):
-        return "—"
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

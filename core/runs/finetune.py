@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.imageset import ImageSet, npz_bytes
-from core.runs.service import RunService
+from core.data.imageset import ImageSet, npz_bytes
+from core.runs.api import RunService
 from core.runs.snapshot import RunSnapshot
 from core.train.cost import estimate_minutes
 from core.train.finetune import (SET_FILE, FinetuneOptions, base_model, check_set,
                                  estimate_samples, run_entry, train_config)
-from core.visitors import Viewer
+from core.server.visitors import Viewer
 
 
 def submit_finetune(service: RunService, viewer: Viewer, imageset: ImageSet,

@@ -1,6 +1,6 @@
 """run.json: a run's record kept in its own folder, so a damaged database can be rebuilt.
 
-The store writes it after every change of the run's row (core/runs/store.py,
+The store writes it after every change of the run's row (core/runs/database.py,
 `_changed`): the record's columns and its epoch metrics, atomically. Per-step
 metrics are too many to rewrite each time; a rebuild reads them back from the
 run's TensorBoard files (loss and learning rate; core/runs/recovery.py).
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.files import atomic_write
+from core.machine.files import atomic_write
 
 MANIFEST = "run.json"
 VERSION = 1

@@ -8,7 +8,7 @@ queued again, in the same transaction that would refuse its deletion); a run an
 admin pinned; anything outside the runs folder (the shipped models in weights/
 are never a run's folder). With both settings 0, nothing is pruned.
 
-Applied by the runner every `prune_minutes` (core/runs/runner.py) and by
+Applied by the scheduler every `prune_minutes` (core/runs/scheduler.py) and by
 `python -m core.runs prune --dry-run|--apply` (core/runs/__main__.py).
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.storage import folder_bytes
-from core.runs.store import RunNotFound, RunRecord, RunStore, TransitionRefused
-from core.settings import RunSettings
+from core.machine.files import folder_bytes
+from core.runs.database import RunNotFound, RunRecord, RunDatabase, TransitionRefused
+from core.server.settings import RunSettings
 
 DAY = 86400.0
 log = logging.getLogger("mnist_studio.runs")
@@ -69,7 +69,7 @@ def _kept(record: RunRecord, index: int, settings: RunSettings, now: float, root
             or not _inside(record.run_dir, root) or Path(record.run_dir).resolve() == root.resolve())
 
 
-def prune_plan(store: RunStore, settings: RunSettings, owner: str | None = None,
+def prune_plan(store: RunDatabase, settings: RunSettings, owner: str | None = None,
                now: float | None = None) -> list[Prunable]:
     """The runs the rule removes now (of one owner, or everyone's), oldest first."""
     if not settings.retention:
@@ -84,7 +84,7 @@ def prune_plan(store: RunStore, settings: RunSettings, owner: str | None = None,
     return sorted(plan, key=lambda p: p.created)
 
 
-def apply_prune(store: RunStore, plan: list[Prunable]) -> list[Prunable]:
+def apply_prune(store: RunDatabase, plan: list[Prunable]) -> list[Prunable]:
     """Remove the planned runs; those removed. A run that became active or pinned
     since the plan is refused by the store's transaction and kept."""
     removed = []
@@ -103,6 +103,6 @@ def apply_prune(store: RunStore, plan: list[Prunable]) -> list[Prunable]:
     return removed
 
 
-def prune(store: RunStore, settings: RunSettings) -> list[Prunable]:
-    """Plan and apply: what the runner does every prune_minutes."""
+def prune(store: RunDatabase, settings: RunSettings) -> list[Prunable]:
+    """Plan and apply: what the scheduler does every prune_minutes."""
     return apply_prune(store, prune_plan(store, settings))

@@ -1,38 +1,30 @@
 """RunState: the states of a training run, with what a person reads for each.
 
-A str enum: its values are the strings stored in runs/*/status.json, and a
+A str enum: its values are the strings the run database stores, and a
 member equals its string ("finished" == RunState.FINISHED).
 """
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
-
-
-class Badge(NamedTuple):
-    text: str
-    icon: str  # a Streamlit material icon name
-    colour: str
 
 
 class RunState(StrEnum):
-    #          stored value  label        badge
-    QUEUED = ("queued", "queued", Badge("Queued", ":material/schedule:", "gray"))
-    RUNNING = ("running", "training", Badge("Training", ":material/autorenew:", "blue"))
-    STOPPING = ("stopping", "stopping", Badge("Stopping", ":material/pause_circle:", "orange"))
-    FINISHED = ("finished", "finished", Badge("Finished", ":material/task_alt:", "green"))
-    CANCELLED = ("cancelled", "stopped", Badge("Stopped", ":material/stop_circle:", "orange"))
-    FAILED = ("failed", "failed", Badge("Failed", ":material/error:", "red"))
+    #          stored value  label
+    QUEUED = ("queued", "queued")
+    RUNNING = ("running", "training")
+    STOPPING = ("stopping", "stopping")
+    FINISHED = ("finished", "finished")
+    CANCELLED = ("cancelled", "stopped")
+    FAILED = ("failed", "failed")
     # The loss blew up and training ended early. Over, but not resumable: resuming
     # would diverge again; the run's error says why and what to change.
-    DIVERGED = ("diverged", "diverged", Badge("Diverged", ":material/warning:", "red"))
+    DIVERGED = ("diverged", "diverged")
 
-    def __new__(cls, value: str, label: str, badge: Badge) -> "RunState":
+    def __new__(cls, value: str, label: str) -> "RunState":
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label  # what a person reads: "training", "stopped"...
-        member.badge = badge
         return member
 
     @property

@@ -3,7 +3,7 @@
 A SweepSpec is the Train form's settings (the base), the varied settings (each a
 list of values or a log range) and the seeds. Every trial's TrainConfig is made
 and checked when the sweep starts, so a bad value is refused before anything
-is queued (core/runs/service.py, `start_sweep`).
+is queued (core/runs/api.py, `start_sweep`).
 
 Optuna does the search and the early stopping, in a study kept in the sweep's
 folder (<runs>/sweeps/<id>/optuna.log, a JournalStorage file), so a restarted
@@ -14,7 +14,7 @@ trial's validation accuracy per epoch (from the run store): a trial below the
 median of the completed trials at the same epoch is stopped through the normal
 stop path and marked pruned (the run's `pruned` column).
 
-The runner process drives it (core/runs/runner.py calls `tick` about twice a
+The scheduler process drives it (core/runs/scheduler.py calls `tick` about twice a
 second): it queues a sweep's next trials while fewer than the sweep's `parallel`
 are active and the server's queue has room, reports epochs, prunes, and marks
 the sweep finished when every trial has ended.
@@ -32,12 +32,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.models import CUSTOM
+from core.networks.models import CUSTOM
 from core.runs.state import RunState
-from core.files import atomic_write
-from core.runs.store import RunRecord, RunStore, StoreBusy, SweepNotFound, SweepRow, new_run_id
-from core.settings import RunSettings
-from core.spec import SpecError, widths, with_width
+from core.machine.files import atomic_write
+from core.runs.database import RunRecord, RunDatabase, StoreBusy, SweepNotFound, SweepRow, new_run_id
+from core.server.settings import RunSettings
+from core.networks.spec import SpecError, widths, with_width
 from core.train.config import ConfigError, TrainConfig
 from core.train.cost import estimate_minutes
 
@@ -46,7 +46,7 @@ log = logging.getLogger("mnist_studio.runs")
 # Settings a sweep may vary: TrainConfig's numbers with a range (the seed has its own axis).
 SWEEPABLE = ("lr", "batch_size", "epochs", "weight_decay", "label_smoothing", "erase")
 # A custom model may also vary the width of one of its layers: "layer:3" is layer 3's
-# channels or units (core.spec.with_width).
+# channels or units (core.networks.spec.with_width).
 LAYER = "layer:"
 
 
@@ -240,7 +240,7 @@ def write_record(runs_dir: str | Path, row: SweepRow) -> None:
                  json.dumps(record, indent=1).encode())
 
 
-def rebuild(store: RunStore) -> list[str]:
+def rebuild(store: RunDatabase) -> list[str]:
     """Put every sweep folder's sweep back into a rebuilt store (after its runs): finished
     if all its trials ran and ended, else stopped (the rebuild stopped what was active)."""
     rebuilt = []
@@ -250,15 +250,15 @@ def rebuild(store: RunStore) -> list[str]:
             spec = SweepSpec.from_json(row.spec)
         except (OSError, ValueError, TypeError, KeyError):
             continue
-        runs = store.sweep_runs(row.id)
+        runs = store.sweeps.runs(row.id)
         done = len(runs) == len(spec.trials()) and not any(r.state.active for r in runs)
         try:
-            store.get_sweep(row.id)
+            store.sweeps.get(row.id)
             continue  # already there
         except SweepNotFound:
             pass
-        store.insert_sweep(row)  # running, then ended: its finish time is the rebuild's
-        store.end_sweep(row.id, "finished" if done else "stopped")
+        store.sweeps.insert(row)  # running, then ended: its finish time is the rebuild's
+        store.sweeps.end(row.id, "finished" if done else "stopped")
         rebuilt.append(row.id)
     return rebuilt
 
@@ -269,10 +269,11 @@ def new_sweep_id(spec: SweepSpec) -> str:
 
 
 def _study(runs_dir: str | Path, sweep_id: str, spec: SweepSpec, create: bool = False):
+    # optuna (0.44 s to import) where a study is opened, not in every page that lists sweeps
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in runner.log
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in scheduler.log
     folder = sweep_dir(runs_dir, sweep_id)
     folder.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(str(folder / STUDY_FILE)))
@@ -290,28 +291,28 @@ def _study(runs_dir: str | Path, sweep_id: str, spec: SweepSpec, create: bool = 
 
 def create_study(runs_dir: str | Path, sweep_id: str, spec: SweepSpec) -> None:
     """The sweep's Optuna study, its trials enqueued in order (before the sweep's row exists,
-    so the runner never sees a sweep without its study)."""
+    so the scheduler never sees a sweep without its study)."""
     _study(runs_dir, sweep_id, spec, create=True)
 
 
-# ------------------------------------------------------------------ the runner's part
+# ------------------------------------------------------------------ the scheduler's part
 
-def tick(store: RunStore, settings: RunSettings) -> None:
+def tick(store: RunDatabase, settings: RunSettings) -> None:
     """Advance every running sweep: follow its trials, prune, queue the next, finish it."""
-    for row in store.list_sweeps(state="running"):
+    for row in store.sweeps.list(state="running"):
         try:
             _advance(store, settings, row)
         except StoreBusy:
             raise
-        except Exception:  # one broken sweep must not stop the runner, nor the other sweeps
+        except Exception:  # one broken sweep must not stop the scheduler, nor the other sweeps
             log.exception("sweep %s: this tick failed", row.id)
 
 
-def _advance(store: RunStore, settings: RunSettings, row: SweepRow) -> None:
-    from optuna.trial import TrialState
+def _advance(store: RunDatabase, settings: RunSettings, row: SweepRow) -> None:
+    from optuna.trial import TrialState  # as in _study
     spec = SweepSpec.from_json(row.spec)
     study = _study(store.runs_dir, row.id, spec)
-    runs = {r.config["sweep"]["trial"]: r for r in store.sweep_runs(row.id)}
+    runs = {r.config["sweep"]["trial"]: r for r in store.sweeps.runs(row.id)}
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         _follow(store, study, frozen, runs.get(frozen.number))
     active = sum(r.state.active for r in runs.values())
@@ -322,10 +323,10 @@ def _advance(store: RunStore, settings: RunSettings, row: SweepRow) -> None:
         _submit(store, settings, row, spec, study.ask())
         waiting, active = waiting - 1, active + 1
     if not waiting and not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        store.end_sweep(row.id, "finished")
+        store.sweeps.end(row.id, "finished")
 
 
-def _submit(store: RunStore, settings: RunSettings, row: SweepRow, spec: SweepSpec,
+def _submit(store: RunDatabase, settings: RunSettings, row: SweepRow, spec: SweepSpec,
             trial) -> RunRecord:
     """Queue one trial as an ordinary run of the sweep's owner."""
     space = spec.search_space()
@@ -341,11 +342,11 @@ def _submit(store: RunStore, settings: RunSettings, row: SweepRow, spec: SweepSp
     return store.insert(record)
 
 
-def _follow(store: RunStore, study, frozen, run: RunRecord | None) -> None:
+def _follow(store: RunDatabase, study, frozen, run: RunRecord | None) -> None:
     """Report a trial's new epochs to Optuna; prune it, or record how it ended."""
-    import optuna
+    import optuna  # as in _study
     from optuna.trial import TrialState
-    if run is None:  # asked for, never queued (the runner stopped in between)
+    if run is None:  # asked for, never queued (the scheduler stopped in between)
         study.tell(frozen.number, state=TrialState.FAIL)
         return
     trial = optuna.trial.Trial(study, frozen._trial_id)
@@ -369,10 +370,10 @@ def _follow(store: RunStore, study, frozen, run: RunRecord | None) -> None:
 
 # ------------------------------------------------------------------ the view
 
-def view(store: RunStore, row: SweepRow, mine: bool) -> SweepView:
+def view(store: RunDatabase, row: SweepRow, mine: bool) -> SweepView:
     """The sweep and each planned trial's state, best validation accuracy and time."""
     spec = SweepSpec.from_json(row.spec)
-    runs = {r.config["sweep"]["trial"]: r for r in store.sweep_runs(row.id)}
+    runs = {r.config["sweep"]["trial"]: r for r in store.sweeps.runs(row.id)}
     trials = [_trial(store, n, params, runs.get(n), row.state)
               for n, params in enumerate(spec.trials())]
     created = dt.datetime.fromtimestamp(row.created).isoformat(timespec="seconds")
@@ -380,7 +381,7 @@ def view(store: RunStore, row: SweepRow, mine: bool) -> SweepView:
                      trials=trials, mine=mine)
 
 
-def _trial(store: RunStore, number: int, params: dict, run: RunRecord | None,
+def _trial(store: RunDatabase, number: int, params: dict, run: RunRecord | None,
            sweep_state: str) -> Trial:
     if run is None:
         return Trial(number, params, "waiting" if sweep_state == "running" else "not run")

@@ -7,7 +7,7 @@ from core.train import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.runs.register import register_run
+    from core.runs.register import register_run  # the one link to the run system: docstring
     return cli.main(argv, register=register_run)
 
 

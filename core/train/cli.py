@@ -16,6 +16,10 @@ change the run is refused. A run whose loss diverged exits with status 1.
 
 fine-tunes a checkpoint on a small labelled set (core/train/finetune_cli.py).
 
+    python -m core.train --dataset mnist --model fastcnn --epochs 1 --export-script run.py
+
+writes the run as a standalone PyTorch script (core/train/script.py) and trains nothing.
+
 --register records the run in the app's run store, through the registrar that
 `main` is given: the run system's (core.runs.register.register_run, passed
 in by core/train/__main__.py), so the trainer does not import the run system.
@@ -28,18 +32,27 @@ import json
 import math
 import shlex
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from core.data import load_bundle
-from core.models import CUSTOM
-from core.spec import GRAMMAR
-from core.train.config import TrainConfig
+from tqdm import tqdm
+
+from core.data import DataMissingError, load_bundle
+from core.evaluate.final import finish
 from core.evaluate.metrics import EvalResult
+from core.machine.device import pick_device
+from core.networks.checkpoints import CheckpointError, load_checkpoint
+from core.networks.models import CUSTOM
+from core.networks.spec import GRAMMAR
+from core.train.config import TrainConfig
 from core.train.events import EpochEvent, Event, StepEvent, TrainResult
-from core.train.loop import ResumePoint, finish, resume_point, train
+from core.train.finetune_cli import main as finetune_main
+from core.train.loop import train
+from core.train.resume import ResumePoint, resume_point
+from core.train.script import script
 from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
@@ -82,7 +95,8 @@ def _add_setting_flags(p: argparse.ArgumentParser) -> None:
                        help=s.help + (f" ({'; '.join(shown)})" if shown else ""))
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The flags: every TrainConfig setting, plus where to write, resume and register."""
     p = argparse.ArgumentParser(
         prog="python -m core.train",
         description="Train a model on MNIST or Fashion-MNIST. The best epoch by validation "
@@ -104,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="start from this checkpoint's weights instead of random ones (a "
                         "fine-tune, e.g. with --outlier-exposure); it must be of the same "
                         "dataset and architecture")
+    p.add_argument("--export-script", default=None, metavar="FILE.py",
+                   help="write these settings as a standalone PyTorch script (imports only "
+                        "torch and torchvision; run it with: python FILE.py --data DIR) and "
+                        "train nothing")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
     p.add_argument("--register", action="store_true",
@@ -116,9 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     """The arguments, and the names of those given on the command line (not defaulted)."""
-    p = _parser()
+    p = parser()
     args = p.parse_args(argv)
     for action in p._actions:  # parsed again with no defaults: what is left was typed
         action.default = argparse.SUPPRESS
@@ -141,11 +159,12 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
     return args, given
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
+def config_of(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings from parsed flags (raises ConfigError, naming the field)."""
     return TrainConfig.from_values(vars(args))
 
 
-def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
+def resumed_run(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Path, str]:
     """The run a --resume continues (on this machine's device and data), its --out, and
     a line saying so. Raises ValueError for a flag that would change the run."""
     point = resume_point(args.resume)
@@ -169,18 +188,16 @@ def _resumed(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint, Pa
 
 def _init_weights(path: str, cfg: TrainConfig) -> dict:
     """The weights a run starts from (--init-from); ValueError when they do not fit it."""
-    from core.checkpoints import load_checkpoint
-    meta = load_checkpoint(path).meta
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint.meta
     if (meta.dataset, meta.architecture, meta.layers) != (cfg.dataset, cfg.model, cfg.layers):
         raise ValueError(f"--init-from {path} is a {meta.dataset} {meta.architecture} model; "
                          f"this run trains a {cfg.dataset} {cfg.model}")
-    return load_checkpoint(path).model.state_dict()
+    return checkpoint.model.state_dict()
 
 
 def _progress_printer(cfg: TrainConfig, train_size: int):
     """A tqdm bar on stderr moved by StepEvents, and one line per epoch."""
-    from tqdm import tqdm
-
     steps_per_epoch = math.ceil(train_size / cfg.batch_size)
     bar = tqdm(total=steps_per_epoch * cfg.epochs, unit="step", file=sys.stderr,
                dynamic_ncols=True, disable=None)
@@ -212,7 +229,6 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
               out: Path, last: Path, log: EventLog, runs: str | None, human: TextIO) -> bool:
     """--register: record the run in the app's run store; False (said why) if it failed.
     The checkpoint stays where it was written either way."""
-    import sqlite3
     try:
         run_id = register(result, test, summary, out, last, log, runs)
     except (OSError, RuntimeError, sqlite3.Error) as err:
@@ -223,29 +239,46 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
     return True
 
 
+def _export_script(args: argparse.Namespace) -> int:
+    """--export-script: the settings as a standalone script (core/train/script.py); no data
+    is read and nothing trains."""
+    if args.resume or args.init_from:
+        print("error: --export-script writes the script of the settings given as flags; "
+              f"it does not take {'--resume' if args.resume else '--init-from'}",
+              file=sys.stderr)
+        return 2
+    try:
+        text = script(config_of(args))
+        Path(args.export_script).write_text(text)
+    except (ValueError, OSError) as err:  # ConfigError, SpecError; an unwritable path
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.export_script} ({len(text.splitlines())} lines): run it with "
+          f"python {shlex.quote(args.export_script)} --data DIR (a torchvision data root)")
+    return 0
+
+
 def main(argv: list[str] | None = None, register: Registrar | None = None) -> int:
     """The command line; `register` records a run for --register (core/train/__main__.py
     passes the run system's)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["finetune"]:  # python -m core.train finetune ...: core/train/finetune_cli.py
-        from core.train.finetune_cli import main as finetune_main
         return finetune_main(argv[1:])
-    from core.checkpoints import CheckpointError
-    from core.data import DataMissingError
 
-    from core.device import pick_device
 
-    args, given = _parse(argv)
+    args, given = parse_args(argv)
+    if args.export_script:
+        return _export_script(args)
     if args.register and register is None:
         print("error: --register needs the app's run system: run python -m core.train",
               file=sys.stderr)
         return 2
     try:
         if args.resume:
-            point, out, said = _resumed(args, given)
+            point, out, said = resumed_run(args, given)
             cfg, last = point.config, Path(args.resume)  # saves go on into the same file
         else:
-            cfg = _config(args)
+            cfg = config_of(args)
             out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
             last = out.with_suffix(".last.pt")
         if args.init_from and args.resume:

@@ -6,9 +6,14 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
 
-from core.attacks import attack_passes
+import torch
+from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
+
 from core.data import TRAIN_SIZE, VAL_SIZE
-from core.settings import RunSettings
+from core.predict.attacks import attack_passes
+from core.networks.models import build_model
+from core.networks.spec import check
+from core.server.settings import RunSettings
 from core.train.config import TrainConfig
 from core.train.outliers import OUTLIER_SHARE
 
@@ -23,8 +28,6 @@ def counting_flops() -> Iterator:
     _will_engine_execute_node" whenever another visitor's Train page counted FLOPs
     (found by bench/serverload.py). The dispatch mode is thread-local, and the total
     is all the estimate needs."""
-    from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
-
     counter = FlopCounterMode(display=False)
     mode = _FlopCounterMode(counter)
     with mode:
@@ -37,11 +40,7 @@ def training_flops_per_sample(architecture: str, layers: str = "") -> float:
     built-in. A custom model's are read off its spec (forward x 3: the backward pass costs
     about twice the forward), without building it: a visitor's layers may be far too
     large for this server, which the estimate must be able to say without allocating them."""
-    import torch
-
-    from core.models import build_model
     if layers:
-        from core.spec import check
         return 3.0 * check(layers).flops
 
     batch = 4
@@ -55,7 +54,6 @@ def uses_gpu(cfg: TrainConfig) -> bool:
     if cfg.device in ("cuda", "mps"):
         return True
     if cfg.device == "auto":
-        import torch
         return torch.cuda.is_available()
     return False
 

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from core.data import DATASETS, DataBundle, Split
+from core.data.imageset import ImageSet, read_npz
 from core.evaluate.metrics import evaluate
-from core.imageset import ImageSet
+from core.evaluate.predictions import evaluate_cached
+from core.networks.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from core.train.config import TrainConfig
 
 MEASURE_FILE = "finetune.json"  # a fine-tune run's measure, in its run folder
@@ -38,7 +39,13 @@ SET_FILE = "finetune-set.npz"  # the set it trained on, copied into its run fold
 
 
 class FinetuneError(ValueError):
-    """The set or the model cannot be fine-tuned; the message says why and what to do."""
+    """The set or the model cannot be fine-tuned; the message says why and what to do.
+    `without_holdout`: holding no drawings out would let it start (each front end says
+    how in its own words: the CLI's --holdout 0, the page's "none")."""
+
+    def __init__(self, message: str, without_holdout: bool = False) -> None:
+        super().__init__(message)
+        self.without_holdout = without_holdout
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,8 @@ def check_set(labels: np.ndarray, options: FinetuneOptions, noun: str = "drawing
                if options.holdout > 0 else "one to learn from")
         raise FinetuneError(
             f"Too few {noun}: each digit you teach needs at least {options.min_per_class} "
-            f"({why}); {', '.join(short)}." + (
-                " Add more, or fine-tune without a held-out test (holdout 0)."
-                if options.holdout > 0 else ""))
+            f"({why}); {', '.join(short)}. Add more of those digits.",
+            without_holdout=options.holdout > 0)
 
 
 def split_holdout(labels: np.ndarray, holdout: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +222,6 @@ class FinetuneJob:
         meta = self.base.meta
         held_x, held_y = self.images[self.held_idx], self.labels[self.held_idx]
         if test_before is None:
-            from core.evaluate.predictions import evaluate_cached
             test_before = evaluate_cached(self.base.model, self.base_path, self.data.test,
                                           meta.mean, meta.std).accuracy
         return Measure(
@@ -246,7 +251,6 @@ def estimate_samples(set_size: int, options: FinetuneOptions) -> tuple[int, int]
 
 def job_for_run(entry: dict[str, Any], run_dir: Path, data: DataBundle) -> FinetuneJob:
     """The job a fine-tune run's config describes (the worker calls this)."""
-    from core.imageset import read_npz
     options = FinetuneOptions(**{k: v for k, v in entry.get("options", {}).items()
                                  if k in FinetuneOptions.__dataclass_fields__})
     path = run_dir / entry.get("set", SET_FILE)

@@ -16,8 +16,14 @@ import json
 import sys
 import time
 from dataclasses import asdict, fields
+from pathlib import Path
 
-from core.train.finetune import FinetuneError, FinetuneJob, FinetuneOptions
+from core.data import DataMissingError, load_bundle
+from core.data.imageset import ImageSetError, read_npz
+from core.evaluate.final import finish
+from core.machine.device import pick_device
+from core.train.finetune import FinetuneError, FinetuneJob, FinetuneOptions, base_model
+from core.train.loop import train
 
 HELP = {
     "holdout": "share of each class's drawings kept out of training and tested on "
@@ -57,24 +63,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pathlib import Path
-
-    from core.data import DataMissingError, load_bundle
-    from core.device import pick_device
-    from core.imageset import ImageSetError, read_npz
-    from core.train.loop import finish, train
-
     args = _parser().parse_args(argv)
     try:
         options = FinetuneOptions(**{f.name: getattr(args, f.name) for f in fields(FinetuneOptions)})
         imageset = read_npz(args.images)
         pick_device(options.device)
-        from core.train.finetune import base_model
         dataset = base_model(args.base).meta.dataset
         data = load_bundle(dataset, args.data_dir)
         job = FinetuneJob.prepare(args.base, imageset, options, data)
     except (FinetuneError, ImageSetError, DataMissingError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        hint = " Or hold none out: --holdout 0." if getattr(err, "without_holdout", False) else ""
+        print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     cfg = job.config(args.data_dir)
     out = Path(args.out)

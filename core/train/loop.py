@@ -29,23 +29,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.attacks import training_attack
-from core.augment import augment
-from core.calibration import apply_temperature, calibrate
-from core.checkpoints import CheckpointMeta, read_payload, save_checkpoint
+from core.predict.attacks import training_attack
+from core.train.augment import augment
+from core.networks.checkpoints import CheckpointMeta, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize
-from core.device import (configure_cuda, configure_threads, describe_device, pick_device,
+from core.machine.device import (configure_cuda, configure_threads, describe_device, pick_device,
                          use_bf16_autocast)
-from core.evaluate.metrics import EvalResult, predict_split, summarize
-from core.evaluate.predictions import predictions_path, save_predictions
-from core.models import build_model
-from core.predict.ood import OWN_KEY, logits_of, run_calibration
+from core.networks.models import build_model
 from core.train.config import TrainConfig
 from core.train.events import EpochEvent, Event, StepEvent, StopEvent, TrainResult  # noqa: F401
 from core.train.health import DivergenceWatch
+from core.train.optim import make_optimizer, make_scheduler, shadow_scheduler
 from core.train.outliers import OUTLIER_SHARE, exposure_pools
+from core.train.resume import restore_training
 from core.train.step import EagerStep, Exposure, GraphStep, StepInputs, graph_refusal
-from core.train.summary import RunSummary
 
 SAVE_EVERY_SECONDS = 30.0  # mid-epoch resumable saves: a kill loses at most this much
 # Steps between reads of the loss: a read syncs a GPU, so there not every step. The
@@ -86,58 +83,17 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
 
 
-def _fused(device: torch.device) -> bool:
-    # One fused kernel per step instead of ~10 small ops per parameter tensor: on
-    # the CPU that made `cnn` steps 6% and `ffnn` steps 17% faster (bench.levers).
-    return device.type in ("cpu", "cuda")
-
-
-def _make_optimizer(cfg: TrainConfig, model: nn.Module, device: torch.device,
-                    capturable: bool = False) -> torch.optim.Optimizer:
-    """capturable: for a CUDA graph, Adam's multi-tensor path with its step count, learning
-    rate on the device."""
-    capturable = capturable and device.type == "cuda"
-    params, fused = model.parameters(), _fused(device) and not capturable
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay, fused=fused)
-    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    if capturable:
-        return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, capturable=True,
-                   foreach=True)
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
-
-
-def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int,
-                    cycle_momentum: bool = True):
-    # cycle_momentum=False for a CUDA graph run: see core/train/step.py.
-    # OneCycleLR divides by its warm-up length (pct_start * total_steps - 1 steps),
-    # so a run of a handful of steps needs a longer warm-up share, and a run of
-    # one or two steps cannot cycle at all. From 8 steps on this is pct_start=0.25.
-    if cfg.schedule == "onecycle" and total_steps >= 3:
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total_steps,
-            pct_start=min(0.5, max(0.25, 2 / total_steps)),
-            div_factor=10.0, final_div_factor=100.0, cycle_momentum=cycle_momentum)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-
-
-def shadow_scheduler(cfg: TrainConfig, total_steps: int):
-    """A graph run's scheduler over a throwaway optimizer, for its schedule table
-    (core.train.step.schedule_table)."""
-    return _make_scheduler(cfg, _make_optimizer(cfg, nn.Linear(1, 1), torch.device("cpu")),
-                           total_steps, cycle_momentum=False)
-
-
 def uses_conv(model: nn.Module) -> bool:
     """Convolutional models train in channels_last (NHWC), the layout oneDNN's convs want."""
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 @torch.inference_mode()
-def _validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
+def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
               batch_size: int | None = None, between: Callable[[], object] | None = None
               ) -> tuple[float, float]:
+    """Mean loss and accuracy of the model over (x, y), in batches; `between` runs between
+    batches (the stop check)."""
     # On a CPU, batches of 256 keep a small CNN's activations in cache: validating
     # 12,000 images took 0.37 s for fastcnn-wide against 1.12 s in batches of 2,000.
     batch_size = batch_size or (256 if x.device.type == "cpu" else 2000)
@@ -256,8 +212,8 @@ class _Run:
         graph = self.refusal is None
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
-        self.opt = _make_optimizer(cfg, self.model, device, capturable=graph)
-        self.sched = _make_scheduler(cfg, self.opt, self.total_steps, cycle_momentum=not graph)
+        self.opt = make_optimizer(cfg, self.model, device, capturable=graph)
+        self.sched = make_scheduler(cfg, self.opt, self.total_steps, cycle_momentum=not graph)
         self.prog, self.best_state = _Progress(), None
         self.history: list[EpochEvent] = []
         self.stopped, self.divergence = False, None
@@ -350,7 +306,7 @@ class _Run:
         ended_early = self.stopped or self.divergence is not None
         if not (epoch_done or (ended_early and self.best_state is None and prog.global_step > 0)):
             return
-        val_loss, val_acc = _validate(self.model, self.val_x, self.val_y, self.autocast,
+        val_loss, val_acc = validate(self.model, self.val_x, self.val_y, self.autocast,
                                       between=self.stop_wanted)
         self.stopped = self.stopped or bool(self.announced)  # asked for during validation
         is_best = val_loss < prog.best_val_loss
@@ -442,75 +398,10 @@ def _portable(state: dict) -> dict:
                                       for group in state["param_groups"]]}
 
 
-def finish(result: TrainResult, data: DataBundle, path: str | Path,
-           run: str | None = None) -> tuple[EvalResult, RunSummary]:
-    """Calibrate the best weights on the validation split (core.calibration), evaluate them
-    once on the test set and save them with the run's summary.
-
-    The test set is looked at here only, after training chose its weights.
-    """
-    cfg = result.config
-    # The softmax temperature is fitted on validation, before the test set is looked at;
-    # so is the run's own "I don't know" threshold, on the same logits, calibrated.
-    apply_temperature(result.model, 1.0)
-    raw = logits_of(result.model, data.val.images, data.spec.mean, data.spec.std)
-    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std, logits=raw)
-    own = {OWN_KEY: asdict(run_calibration(raw / fit.temperature))} if len(raw) else {}
-    pred = predict_split(result.model, data.test, data.spec.mean, data.spec.std)
-    test = summarize(pred)
-    summary = RunSummary.of(result, test, path, run)
-    meta = CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg),
-                              {**summary.to_json(), "calibration": asdict(fit), **own},
-                              cfg.layers)
-    meta.temperature = fit.temperature
-    save_checkpoint(path, result.model, meta)
-    # Kept beside the checkpoint, so Evaluate and Mistakes open it without a model pass.
-    save_predictions(predictions_path(path), pred, path, data.test, data.spec.mean, data.spec.std)
-    return test, summary
-
-
-def _resumable(path: str | Path) -> dict:
-    payload = read_payload(path)
-    if not payload.get("progress") or payload.get("optimizer") is None:
-        raise ValueError(f"{path} holds no training state to resume (it is a best-weights "
-                         "checkpoint; resume from the run's last.pt)")
-    return payload
-
-
 def _restore(path: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched
              ) -> tuple[_Progress, dict | None]:
-    payload = _resumable(path)
-    progress = payload["progress"]
-    model.load_state_dict(payload["state_dict"])
-    # load_state_dict also restores the saving run's "fused", "capturable" and "foreach",
-    # which depend on its device and step: this run's own are kept.
-    # Set before loading: they also decide where the loaded step counts are put.
-    flags = [{k: group.get(k) for k in ("fused", "capturable", "foreach")}
-             for group in opt.param_groups]
-    for saved, own in zip(payload["optimizer"]["param_groups"], flags):
-        saved.update(own)
-    opt.load_state_dict(payload["optimizer"])
-    sched.load_state_dict(progress.pop("scheduler"))
-    best_state = progress.pop("best_state_dict", None)
+    progress, best_state = restore_training(path, model, opt, sched)
     names = {f.name for f in fields(_Progress)}
     return _Progress(**{k: v for k, v in progress.items() if k in names}), best_state
 
 
-@dataclass
-class ResumePoint:
-    """Where a resumable checkpoint left its run: its settings, step, epochs completed and
-    best-weights file."""
-    config: TrainConfig
-    step: int
-    best_path: Path | None  # None in files written before it was recorded
-    epochs_done: int = 0
-
-
-def resume_point(path: str | Path) -> ResumePoint:
-    """Raises ValueError for a checkpoint that holds no training state."""
-    payload = _resumable(path)
-    progress = payload["progress"]
-    best = progress.get("best_path")
-    return ResumePoint(TrainConfig.from_dict(payload["meta"]["hyperparameters"]),
-                       int(progress.get("global_step", 0)), Path(best) if best else None,
-                       int(progress.get("epoch", 0)))

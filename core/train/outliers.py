@@ -29,6 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from core.data import DataMissingError, Split
+from core.evaluate.predictions import cache_dir
+from core.machine.files import atomic_write
+from core.predict.ood_sets import build_one, kinds_for, redraws as redraw_images
 
 # Images per outlier family, and training images redrawn: enough that a few epochs
 # rarely show the same one twice in the same place (the batches are also shifted).
@@ -72,7 +75,6 @@ def make_pools(dataset: str, train: Split, root: str | os.PathLike | None = None
     whose data is missing (the other dataset not downloaded) is left out."""
     per_kind = PER_KIND if per_kind is None else per_kind
     redraws = REDRAWS if redraws is None else redraws
-    from core.predict.ood_sets import build_one, kinds_for, redraws as redraw_images
     found = []
     for kind in kinds_for(dataset, "train") if outliers and per_kind > 0 else ():
         try:
@@ -97,8 +99,6 @@ def exposure_pools(dataset: str, train: Split, root: str | os.PathLike | None = 
     """The pools for a run on `train`, from the cache folder when made before."""
     per_kind = PER_KIND if per_kind is None else per_kind
     redraws = REDRAWS if redraws is None else redraws
-    from core.evaluate.predictions import cache_dir
-    from core.files import atomic_write
     path = pool_path(cache_dir(cache), dataset, train, per_kind, redraws, seed)
     try:
         with np.load(path) as f:

@@ -39,9 +39,8 @@ from core.train.outliers import uniform_cross_entropy
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (allocator, cuDNN, lazy init)
 MAX_GRAPH_STEPS = 1_000_000  # a schedule table longer than this is not worth precomputing
-# Off by default until the graph step has passed tests/test_cuda.py on a GPU: its first
-# run there (2026-12-04) failed to capture (a tensor beta1, since removed) and no GPU was
-# lent again that session. bench/gpu_session.sh turns it on; so can a deployment.
+# Off by default until the graph step has passed tests/test_cuda.py on a GPU (docs/speed.md
+# says what has been measured there). bench/gpu_session.sh turns it on; so can a deployment.
 GRAPHS_DEFAULT = "off"
 
 
@@ -93,7 +92,7 @@ class StepInputs:
     label_smoothing: float
     autocast: bool  # bf16 autocast
     augment: Callable[[torch.Tensor], torch.Tensor] | None
-    # adversarial training: (model, x, y) -> the batch perturbed (core.attacks.training_attack)
+    # adversarial training: (model, x, y) -> the batch perturbed (core.predict.attacks.training_attack)
     attack: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     exposure: "Exposure | None" = None  # outliers and canvas redraws (core.train.outliers)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.data import DATASETS
-from core.models import count_parameters
+from core.networks.models import count_parameters
 from core.train.health import near_chance
 
 if TYPE_CHECKING:

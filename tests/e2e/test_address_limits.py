@@ -16,12 +16,12 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import OUTPUT, AppSetup
-from tests.e2e.test_visitors import (FAKE_TRAIN_IMAGES, LONG_RUN, Server, _new_page,
-                                     _runners_of, _wait_gone, cookie, fill_number, main,
+from bench.appserver import OUTPUT, AppSetup
+from tests.e2e.test_visitors import (FAKE_TRAIN_IMAGES, LONG_RUN, Server, new_page,
+                                     schedulers_of, wait_until_gone, cookie, fill_number, main,
                                      open_train, pick, press_start, stop_button, store,
                                      visitor_id, wait_for_cookie)
-from tests.fakedata import write_fake_dataset
+from bench.fakedata import write_fake_dataset
 from ui.common.identity import SHARED_ID
 
 try:
@@ -52,7 +52,7 @@ def server(browser_ready, app_setup: AppSetup, tmp_path_factory):
         yield srv
     finally:
         srv.stop()
-        assert not _wait_gone(lambda: _runners_of(runs))
+        assert not wait_until_gone(lambda: schedulers_of(runs))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def pages(browser, server):
 
     def page(name: str):
         if name not in made:
-            made[name] = _new_page(browser, f"address-{name}")
+            made[name] = new_page(browser, f"address-{name}")
         return made[name][1]
     yield page
     for context, _, log in made.values():

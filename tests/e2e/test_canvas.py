@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, serve
-from tests.e2e.test_browser import (FIRST_LOAD_MS, assert_no_errors, go_to, main,
-                                    prediction_metric, settle)
+from bench.browser import SCREENSHOTS
+from bench.appserver import serve
+from bench.browser import FIRST_LOAD_MS, assert_no_errors, go_to, main, prediction_metric, settle
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -147,8 +147,8 @@ def test_a_stroke_starting_in_any_region_leaves_ink(page, app):
 
 def test_undo_after_two_quick_strokes_keeps_a_prediction(page, app):
     """Two strokes in quick succession reach the app as one value; Undo used to leave
-    the first stroke on the canvas with no prediction and the "Draw a digit" hint
-    (issue 22, item 12). The prediction is now that of the stroke left."""
+    the first stroke on the canvas with no prediction and the "Draw a digit" hint.
+    The prediction is now that of the stroke left."""
     go_to(page, app.url, "Classify")
     choose_draw(page)
     clear_canvas(page)

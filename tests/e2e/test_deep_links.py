@@ -16,7 +16,7 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     expect = None
 
-from tests.e2e.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: F401
+from bench.browser import CHROMIUM_ARGS, VIEWPORT  # noqa: F401
 
 FIRST_LOAD_MS = 180_000
 # (URL path, heading). The server's very first request is the first entry.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import assert_no_errors, go_to, main, settle, shot
-from tests.e2e.test_handwriting import _draw
+from bench.browser import assert_no_errors, go_to, main, settle, shot
+from tests.e2e.test_handwriting import draw_strokes
 
 try:
     from playwright.sync_api import expect
@@ -18,7 +18,7 @@ except ImportError:  # conftest's browser_ready fixture skips the module
 
 def test_fool_a_drawing(page, app):
     go_to(page, app.url, "Classify")
-    predicted = _draw(page)
+    predicted = draw_strokes(page)
     body = main(page)
     body.get_by_text(re.compile(r"^Fool it")).click()
     settle(page)
@@ -26,7 +26,7 @@ def test_fool_a_drawing(page, app):
     expect(panel.get_by_text(re.compile(r"fooled", re.I)).first).to_be_visible(timeout=30_000)
     thumb = panel.get_by_role("slider")
     thumb.focus()
-    for _ in range(20):  # 0.10 -> 0.30, a step of 0.01 per key
+    for _ in range(10):  # 0.20 -> 0.30, a step of 0.01 per key
         thumb.press("ArrowRight")
     settle(page)
     expect(panel.get_by_text(re.compile(r"^Fooled: it now says"))).to_be_visible(timeout=30_000)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_browser import (assert_no_errors, draw_vertical_stroke, go_to, main,
-                                    prediction_metric, settle, shot)
+from bench.browser import (assert_no_errors, draw_vertical_stroke, go_to, main, prediction_metric,
+                           settle, shot)
 
 try:
     from playwright.sync_api import expect
@@ -20,7 +20,7 @@ FINETUNE_MS = 300_000  # a fine-tune of the default model, and the test set scor
 # on a 2-core machine that other work may share
 
 
-def _draw(page) -> str:
+def draw_strokes(page) -> str:
     body = main(page)
     draw_option = body.get_by_role("radio", name=re.compile(r"Draw$"))
     if not draw_option.is_checked():
@@ -37,9 +37,28 @@ def _draw(page) -> str:
     return prediction_metric(page).inner_text().strip()
 
 
+def _follow_status(page) -> list[tuple[str, str]]:
+    """(header, bar text) every half second while the fine-tune's bar is on the page."""
+    body, seen = main(page), []
+    bar = body.locator('[data-testid="stProgress"]')
+    expect(bar).to_be_visible(timeout=60_000)
+    header = body.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text=re.compile(r"^Fine-tune run"))
+    for _ in range(FINETUNE_MS // 500):
+        try:
+            if not bar.count():
+                break
+            seen.append((header.first.inner_text(timeout=2000).strip(),
+                         bar.first.inner_text(timeout=2000).strip()))
+        except Exception:  # redrawn between the two reads: the next sample
+            pass
+        page.wait_for_timeout(500)
+    return seen
+
+
 def test_draw_correct_finetune_and_classify_again(page, app):
     go_to(page, app.url, "Classify")
-    predicted = _draw(page)
+    predicted = draw_strokes(page)
     wrong = "7" if predicted != "7" else "4"
     teach = main(page).locator(".st-key-teach")
     teach.get_by_role("button", name=wrong, exact=True).click()
@@ -55,7 +74,15 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     body.get_by_text("none (no measure)", exact=True).click()  # one drawing: nothing held out
     settle(page)
     body.get_by_role("button", name=re.compile(r"^Fine-tune .* on your handwriting")).click()
+    seen = _follow_status(page)
     expect(body.get_by_text("MNIST test set (10,000)")).to_be_visible(timeout=FINETUNE_MS)
+    # The live header moved with the bar (it read "Queued" until the end), and the bar
+    # never read "step 0/0".
+    assert [bar for _, bar in seen if "0/0" in bar or "of 0" in bar] == [], seen
+    for header, bar in seen:
+        word = header.rsplit("·", 1)[-1].strip()
+        assert bar.startswith(word), (header, bar)
+    assert {"Training", "Scoring"} & {h.rsplit("·", 1)[-1].strip() for h, _ in seen}, seen
     settle(page)
     assert_no_errors(page, "Your handwriting after the fine-tune")
     shot(page, "handwriting-finetuned")
@@ -64,7 +91,7 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     expect(body.get_by_role("button", name="In use on every page")).to_be_disabled()
 
     go_to(page, app.url, "Classify")
-    again = _draw(page)
+    again = draw_strokes(page)
     assert re.fullmatch(r"\d", again), again
     expect(main(page)).to_contain_text("your handwriting")  # the caption names the model
     assert_no_errors(page, "Classify with the fine-tuned model")

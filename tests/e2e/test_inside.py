@@ -21,11 +21,10 @@ except ImportError:  # conftest's browser_ready fixture skips the module (or fai
     expect = None
 
 from core.train.config import TrainConfig
-from core.runs.service import get_service, shutdown_services
-from core.visitors import Viewer
-from tests.e2e.test_browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors, go_to, main,
-                                    settle, shot)
-from tests.fakedata import write_fake_dataset
+from core.runs.api import get_service, shutdown_services
+from core.server.visitors import Viewer
+from bench.browser import FIRST_LOAD_MS, PAGE_MS, assert_no_errors, go_to, main, settle, shot
+from bench.fakedata import write_fake_dataset
 
 MAP_MS = 240_000  # the first embedding map: a pass of the model over the 10,000 test images
 HIGHLIGHT_RGB = (0xFF, 0xE0, 0x8A)  # pages/compare.py's HIGHLIGHT background

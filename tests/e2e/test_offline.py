@@ -1,11 +1,11 @@
 """Offline: every page draws with nothing fetched from outside the app's own server
-(issue 22, defect 13: the tab's icon came from Google's font server, fonts.gstatic.com,
-which fails offline). The sidebar's and headings' ":material/...:" icons must come from
+(the tab's icon once came from Google's font server, fonts.gstatic.com, which fails
+offline). The sidebar's and headings' ":material/...:" icons must come from
 Streamlit's bundled font. Every request and websocket of the browser is recorded and
 must be on the app's host.
 
 The same server also shows that a fraction typed into Epochs reaches the form and is
-refused (issue 22, defect 5: an integer widget turned 2.5 into 2 in the browser).
+refused (an integer widget would turn 2.5 into 2 in the browser).
 """
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ try:
 except ImportError:  # conftest's browser_ready fixture skips the module (or fails it in CI)
     expect = None
 
-from tests.e2e.conftest import new_tab
-from tests.e2e.test_browser import (FIRST_LOAD_MS, PAGE_MS, assert_no_errors, fill_number, main,
-                                    settle)
+from bench.browser import new_tab
+from bench.browser import FIRST_LOAD_MS, PAGE_MS, assert_no_errors, fill_number, main, settle
 
 # (URL path, heading): every page of streamlit_app.py.
 PAGES = [("", "Classify"), ("inside", "Inside the model"), ("handwriting", "Your handwriting"),

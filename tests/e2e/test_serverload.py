@@ -4,7 +4,7 @@ import pytest
 
 from bench.serverload import run_level, summary
 from tests.conftest import real_data_present
-from tests.e2e.conftest import SHIPPED_WEIGHTS, _snapshot_shipped_weights
+from bench.appserver import SHIPPED_WEIGHTS, snapshot_shipped_weights
 
 pytestmark = pytest.mark.skipif(
     not (real_data_present() and (SHIPPED_WEIGHTS / "manifest.json").is_file()),
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_visitors_through_the_real_server(browser_ready, tmp_path):
-    _snapshot_shipped_weights(tmp_path / "weights")
+    snapshot_shipped_weights(tmp_path / "weights")
     level = run_level(3, servers=1, seconds=12, browsers=1, base=tmp_path, seed=0)
     row = summary(level)
     assert level.errors == [] and row["dropped"] == 0

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (CHROMIUM_ARGS, HEALTH_TIMEOUT_S, OUTPUT, ROOT, VIEWPORT,  # noqa: F401
-                                AppSetup, _healthy, _stop_server, free_port)
-from tests.e2e.test_browser import FIRST_LOAD_MS, _screenshot, fill_number, main, pick, settle
-from tests.fakedata import write_fake_dataset
+from bench.browser import CHROMIUM_ARGS, VIEWPORT
+from bench.appserver import (AppSetup, HEALTH_TIMEOUT_S, OUTPUT, ROOT, free_port, healthy,
+                             stop_server)
+from bench.browser import FIRST_LOAD_MS, screenshot, fill_number, main, pick, settle
+from bench.fakedata import write_fake_dataset
 
 try:
     from playwright.sync_api import expect
@@ -43,13 +44,13 @@ LIMIT = "the limit is 2 per visitor"
 LONG_RUN = {"Architecture": "ffnn-small", "Epochs": 200, "Batch size": "32", "Device": "CPU"}
 FAKE_TRAIN_IMAGES = 12_000
 PLACED = re.compile(rf"Trains on local · node {re.escape(socket.gethostname())} · CPU")
-EXIT_WAIT_S = 40  # the runner and its workers end after the server (runner polls its parent)
+EXIT_WAIT_S = 40  # the scheduler and its workers end after the server (the scheduler polls its parent)
 
 
 # ------------------------------------------------------------------ processes
 
 def _group_members(pgid: int) -> list[int]:
-    """Live processes in a process group (the server, its runner, forkserver, workers)."""
+    """Live processes in a process group (the server, its scheduler, forkserver, workers)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -65,8 +66,8 @@ def _group_members(pgid: int) -> list[int]:
     return found
 
 
-def _runners_of(runs: Path) -> list[int]:
-    """`python -m core.runs.runner --runs <runs>` processes serving this runs folder."""
+def schedulers_of(runs: Path) -> list[int]:
+    """`python -m core.runs.scheduler --runs <runs>` processes serving this runs folder."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -75,12 +76,12 @@ def _runners_of(runs: Path) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"core.runs.runner" in argv and str(runs).encode() in argv:
+        if b"core.runs.scheduler" in argv and str(runs).encode() in argv:
             found.append(int(entry.name))
     return found
 
 
-def _wait_gone(what, deadline_s: float = EXIT_WAIT_S) -> list[int]:
+def wait_until_gone(what, deadline_s: float = EXIT_WAIT_S) -> list[int]:
     deadline = time.monotonic() + deadline_s
     while (left := what()) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -130,7 +131,7 @@ class Server:
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         self.pgids.append(self.proc.pid)
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while not _healthy(self.url):
+        while not healthy(self.url):
             if self.proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {self.proc.returncode}; see {log}-stderr.log",
                             pytrace=False)
@@ -140,13 +141,13 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM to the server's process group (SIGKILL if it lingers), then wait until
-        every process it started has ended: no runner may outlive its server."""
+        every process it started has ended: no scheduler may outlive its server."""
         if self.proc is None:
             return
         pgid = self.proc.pid
-        _stop_server(self.proc)
+        stop_server(self.proc)
         self.proc = None
-        left = _wait_gone(lambda: _group_members(pgid))
+        left = wait_until_gone(lambda: _group_members(pgid))
         assert not left, f"processes of the stopped server {pgid} still alive: {left}"
 
 
@@ -175,11 +176,11 @@ def server(browser_ready, setup: AppSetup):
         yield srv
     finally:
         srv.stop()
-        left = _wait_gone(lambda: _runners_of(setup.runs))
-        assert not left, f"runner processes of {setup.runs} outlived the server: {left}"
+        left = wait_until_gone(lambda: schedulers_of(setup.runs))
+        assert not left, f"scheduler processes of {setup.runs} outlived the server: {left}"
 
 
-def _new_page(browser, name: str):
+def new_page(browser, name: str):
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -191,7 +192,7 @@ def _new_page(browser, name: str):
 
 @pytest.fixture(scope="module")
 def visitor_a(browser, server):
-    context, page, log = _new_page(browser, "a")
+    context, page, log = new_page(browser, "a")
     yield page
     context.close()
     log.close()
@@ -199,7 +200,7 @@ def visitor_a(browser, server):
 
 @pytest.fixture(scope="module")
 def visitor_b(browser, server):
-    context, page, log = _new_page(browser, "b")
+    context, page, log = new_page(browser, "b")
     yield page
     context.close()
     log.close()
@@ -241,14 +242,14 @@ def stop_button(page):
 
 
 def store(server: Server):
-    """The run store, read as the app's runner writes it (SQLite WAL: safe beside it)."""
+    """The run store, read as the app's scheduler writes it (SQLite WAL: safe beside it)."""
     return _store(str(server.setup.runs))
 
 
 @functools.lru_cache(maxsize=None)
 def _store(runs: str):
-    from core.runs.store import RunStore
-    return RunStore(runs)
+    from core.runs.database import RunDatabase
+    return RunDatabase(runs)
 
 
 def press_start(page) -> None:
@@ -257,7 +258,7 @@ def press_start(page) -> None:
 
 def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
-    _screenshot(page, path, max_height=1400)
+    screenshot(page, path, max_height=1400)
     return path
 
 
@@ -394,7 +395,7 @@ def test_restart_keeps_owner(visitor_a, visitor_b, server, shared):
     A's cookie still verifies, A can resume their run, B still only reads it."""
     run_id = shared["run1"]
     server.stop()
-    assert not _wait_gone(lambda: _runners_of(server.setup.runs)), "the runner outlived its server"
+    assert not wait_until_gone(lambda: schedulers_of(server.setup.runs)), "the scheduler outlived its server"
     # The worker got the server's SIGTERM too and stopped as a Stop does, keeping its step.
     stopped = store(server).get(run_id)
     assert stopped.state == "cancelled" and stopped.resumable, (stopped.state, stopped.phase)

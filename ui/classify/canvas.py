@@ -39,7 +39,12 @@ STROKE = 10
 # again under its own name with the same assets and a root that carries one
 # style rule: the style lands in the component's shadow root, where page CSS
 # cannot reach. !important beats the inline display the component sets.
+# The package registers its own definition when imported, so Streamlit's registry
+# warns that ours overwrites it ("is already registered. Overwriting previous
+# definition"), once per server start; that one warning, about this component, is
+# expected and dropped (_ExpectedOverwrite).
 COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
 COMPONENT_HTML = ('<style>.dc-toolbar { display: none !important; }</style>'
                   '<div class="canvas-root"></div>')
 
@@ -77,23 +82,38 @@ def strokes() -> int:
     return len(st.session_state.get(OBJECTS) or [])
 
 
+class _ExpectedOverwrite(logging.Filter):
+    """Drops the registry's warning that COMPONENT is overwritten: we mean to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.args and record.args[0] == COMPONENT
+                    and "already registered" in str(record.msg))
+
+
 def _use_toolbarless_component() -> None:
     """Register the canvas component with COMPONENT_HTML once per runtime (see above)."""
+    # On call: the component manager exists only in a running app.
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 
     existing = get_bidi_component_manager().get(COMPONENT)
     if existing is None or existing.html != COMPONENT_HTML:
-        st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
-                                   css="index-*.css", isolate_styles=True)
+        registry_log, expected = logging.getLogger(REGISTRY_LOGGER), _ExpectedOverwrite()
+        registry_log.addFilter(expected)
+        try:
+            st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
+                                       css="index-*.css", isolate_styles=True)
+        finally:
+            registry_log.removeFilter(expected)
 
 
 def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
     """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
-        import numpy as np
+        import numpy as np  # on use: the canvas is drawn before numpy is needed
         return np.asarray(injected)
     try:
+        # On use, inside the guard: the component registers only inside a running app.
         from streamlit_drawable_canvas import st_canvas
         _use_toolbarless_component()
     except Exception as err:  # the component registers only inside a running app
@@ -117,7 +137,7 @@ def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
 def _points(path: list[list]) -> list[tuple[float, float]]:
     """The points along a fabric.js path (M, L, Q and C commands, absolute canvas
     coordinates as freehand strokes have them), curves as short straight pieces."""
-    import numpy as np
+    import numpy as np  # on use: the canvas is drawn before numpy is needed
 
     points: list[tuple[float, float]] = []
     for command, *xy in path:
@@ -140,6 +160,7 @@ def _points(path: list[list]) -> list[tuple[float, float]]:
 def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarray:
     """The canvas image of freehand strokes: white, round-ended lines of each stroke's
     width on black, as an (size, size, 4) uint8 RGBA array like the component's."""
+    # On use: only Undo needs them, and the canvas is drawn before numpy is needed.
     import numpy as np
     from PIL import Image, ImageDraw
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.catalog import SHIPPED, ModelEntry
-from core.checkpoints import CheckpointMeta
 from core.data import DATASETS
+from core.evaluate.percent import percent_text
+from core.networks.catalog import SHIPPED, ModelEntry
+from core.networks.checkpoints import CheckpointMeta
 from core.predict.ood import (SCORE_NAMES, Calibration, Familiarity, calibration_for, judge,
                               ood_path, own_calibration, share_more_familiar)
 
@@ -38,7 +39,7 @@ def _percent(share: float) -> str:
     """99.83% as "99.8%", never rounded up to a "100%" that would mean every one."""
     if share >= 1.0:
         return "100%"
-    return f"{min(share * 100, 99.9):.1f}%" if share >= 0.99 else f"{share:.0%}"
+    return percent_text(min(share, 0.999), 1) if share >= 0.99 else percent_text(share, 0)
 
 
 def why_flagged(verdict: Familiarity, cal: Calibration, noun: str) -> str:

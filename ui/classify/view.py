@@ -10,21 +10,23 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.catalog import no_model_help
-from core.checkpoints import Checkpoint
+from core.networks.catalog import no_model_help
+from core.networks.checkpoints import Checkpoint
 from core.data import DATASETS
 from core.predict.answer import answer as model_answer
 from core.predict.classify import classify, from_dataset_image
-from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
+from core.predict.preprocess import (FORMATS_TEXT, InputError, Preprocessed, from_canvas,
+                                     from_image, load_image)
 from core.predict.saliency import METHODS, saliency
-from ui.classify import fool, teach
+from ui.classify import fool, neighbours, teach
 from ui.classify.familiarity import show_flag
 from ui.common import charts, state, timings
 from ui.common.errors import show_error
 from ui.common.loaders import load_model, test_split, use_one_thread
 from ui.common.sidebar import current_selection
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+UPLOAD_VERSION = "_classify_upload_version"  # bumped to empty the uploader
+UPLOAD_REFUSED = "_classify_upload_refused"  # the InputError of a refused file, shown once
 METHOD_NAMES = {"gradient": "Input gradient (fast)", "smoothgrad": "SmoothGrad (less noisy)",
                 "occlusion": "Occlusion (hide patches)"}
 HINTS = {
@@ -63,11 +65,12 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
                               help="How the map of what the model looks at is computed")
         k = o2.select_slider("Top k", [3, 5, 10], value=5, key="classify_k",
                              persist_state="session")
-        compare_all = st.toggle(f"Compare every {spec.title} model on this input "
-                                f"({len(sel.models)})", key="classify_compare",
-                                disabled=len(sel.models) < 2,
-                                help="Each available model's answer to the same input, "
-                                     "side by side")
+        # A short label: the column is narrow ("Compare every MNIST digits model on
+        # this inpu…" was cut); the help says the rest.
+        compare_all = st.toggle(f"Compare all models ({len(sel.models)})",
+                                key="classify_compare", disabled=len(sel.models) < 2,
+                                help=f"Every available {spec.title} model's answer to this "
+                                     "input, side by side")
     with right:
         if pre is None or pre.blank:
             _hint(source, pre, spec)
@@ -76,6 +79,8 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
     if pre is not None and not pre.blank:
         with timings.stage("fool"):  # full width, under both columns
             fool.panel(sel, ckpt, pre)  # runs the attack only while its expander is open
+        with timings.stage("neighbours"):  # searches only while its expander is open
+            neighbours.panel(sel, pre, source)
     if compare_all and pre is not None and not pre.blank:
         with timings.stage("every model"):
             _every_model(sel, pre)
@@ -90,9 +95,15 @@ def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
         return None if rgba is None else from_canvas(rgba, dataset, mean=meta.mean,
                                                      std=meta.std)
     if source == "upload":
-        upload = st.file_uploader(f"Upload an image of a {spec.noun}", type=UPLOAD_TYPES,
-                                  key=f"classify_upload_{dataset}",
+        refused = st.session_state.pop(UPLOAD_REFUSED, None)
+        key = _upload_key(dataset)
+        # No type filter in the widget: the browser's own refusal of a .txt was a red
+        # icon with its message cut off; checked here, it gets the page's message.
+        upload = st.file_uploader(f"Upload an image of a {spec.noun}", key=key,
+                                  on_change=_check_upload, args=(key,),
                                   help=f"{FORMATS_TEXT}, up to 20 MB")
+        if refused is not None:
+            show_error(refused)
         if upload is None:
             return None
         try:
@@ -112,6 +123,25 @@ def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
     true_name = meta.class_names[int(split.labels[index])]
     st.caption(f"Test image #{index} · true class: **{true_name}**")
     return from_dataset_image(split.images[index].numpy(), meta.mean, meta.std)
+
+
+def _upload_key(dataset: str) -> str:
+    """The uploader's key: a new one after a refused file takes that file off its list."""
+    version = st.session_state.get(UPLOAD_VERSION, 0)
+    return f"classify_upload_{dataset}" + (f"_{version}" if version else "")
+
+
+def _check_upload(key: str) -> None:
+    """The uploader's callback: a file that is not an image is refused (said by the next
+    run) and taken off the uploader."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        load_image(upload)
+    except InputError as err:
+        st.session_state[UPLOAD_REFUSED] = err
+        st.session_state[UPLOAD_VERSION] = st.session_state.get(UPLOAD_VERSION, 0) + 1
 
 
 def _hint(source: str, pre: Preprocessed | None, spec) -> None:
@@ -135,7 +165,7 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         found = model_answer(ckpt.model, pre, ckpt.meta.class_names, k,
                              gradient=method == "gradient")
     result = found.classification
-    show_flag(sel.model, found.logits, ckpt.meta)  # "I don't know": flagged, still shown
+    verdict = show_flag(sel.model, found.logits, ckpt.meta)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     m1, m2, m3 = st.columns(3)
@@ -146,7 +176,8 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     if runner:
         m3.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
                   delta_arrow="off")
-    teach.offer(sel.dataset, pre.image, result.predicted, source)  # "It's a 7"
+    teach.offer(sel.dataset, pre.image, result.predicted, source,  # "It's a 7"
+                flagged=verdict is not None and not verdict.familiar)
     with timings.stage("charts"):
         st.plotly_chart(charts.top_k_bars(result.top, title=f"Top {k}"), config=charts.STATIC,
                         key="classify_topk")

@@ -18,7 +18,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 # (st.dataframe) imports pandas in another then sees a half-initialised module
 # ("partially initialized module 'pandas' has no attribute 'Series").
 
-from core.calibration import Reliability
+from core.networks.calibration import Reliability
 from core.evaluate.compare import Comparison
 from core.runs.curves import TrainingCurves
 
@@ -34,14 +34,15 @@ GRAYSCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]
 STATIC = {"displayModeBar": False, "scrollZoom": False}
 
 
-def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+def apply_layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+    """The app's chart look: its height, a left-aligned title, tight margins."""
     heading = dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None
     kwargs.setdefault("margin", dict(l=10, r=10, t=40 if title else 10, b=10))
     fig.update_layout(height=height, title=heading, **kwargs)
     return fig
 
 
-def _fast_figure(traces: list[dict], layout: dict) -> go.Figure:
+def fast_figure(traces: list[dict], layout: dict) -> go.Figure:
     """A figure from plain dicts, skipping Plotly's validation.
 
     The live training charts are rebuilt every second in the server process,
@@ -52,8 +53,8 @@ def _fast_figure(traces: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=traces, layout=layout, _validate=False)
 
 
-def _static_layout(height: int, title: str | None, **kwargs) -> dict:
-    """The plain-dict twin of _layout, for figures built with _fast_figure."""
+def static_layout(height: int, title: str | None, **kwargs) -> dict:
+    """The plain-dict twin of apply_layout, for figures built with fast_figure."""
     heading = dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None
     return dict(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                 title=heading, **kwargs)
@@ -128,7 +129,7 @@ def top_k_bars(top: Sequence[tuple[int, str, float]], title: str | None = None,
     bars = dict(type="bar", x=probs, y=names, orientation="h", marker=dict(color=colors),
                 text=[f"{p:.1%}" for p in probs], textposition="auto",
                 hovertemplate="%{y}: %{x:.2%}<extra></extra>")
-    return _fast_figure([bars], _static_layout(
+    return fast_figure([bars], static_layout(
         height, title, xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(type="category")))
 
 
@@ -148,7 +149,7 @@ def probability_bars(probabilities: Sequence[float], class_names: Sequence[str],
                            hovertemplate="%{x}: %{y:.2%}<extra></extra>"))
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
     fig.update_xaxes(type="category")
-    return _layout(fig, height, title)
+    return apply_layout(fig, height, title)
 
 
 def image_figure(image: np.ndarray, height: int = 260, title: str | None = None) -> go.Figure:
@@ -156,12 +157,12 @@ def image_figure(image: np.ndarray, height: int = 260, title: str | None = None)
     pixels = dict(type="heatmap", z=np.asarray(image).tolist(), colorscale=GRAYSCALE,
                   zmin=0, zmax=255, showscale=False,
                   hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
-    return _fast_figure([pixels], _square_layout(height, title))
+    return fast_figure([pixels], _square_layout(height, title))
 
 
 def _square_layout(height: int, title: str | None) -> dict:
     axis = dict(visible=False, constrain="domain")
-    return _static_layout(height, title, plot_bgcolor="black", xaxis=axis,
+    return static_layout(height, title, plot_bgcolor="black", xaxis=axis,
                           yaxis=dict(axis, autorange="reversed", scaleanchor="x"))
 
 
@@ -178,7 +179,7 @@ def saliency_overlay(image: np.ndarray, values: np.ndarray, height: int = 260,
                             [0.55, "rgba(255,40,0,0.55)"], [0.8, "rgba(255,150,0,0.8)"],
                             [1.0, "rgba(255,255,0,0.9)"]],
                 hovertemplate="row %{y}, col %{x}: importance %{z:.2f}<extra></extra>")
-    return _fast_figure([base, heat], _square_layout(height, title))
+    return fast_figure([base, heat], _square_layout(height, title))
 
 
 def per_class_bars(class_names: Sequence[str], accuracy: Sequence[float], height: int = 320,
@@ -191,7 +192,7 @@ def per_class_bars(class_names: Sequence[str], accuracy: Sequence[float], height
     bottom = _zoomed_bottom(acc)
     fig.update_yaxes(range=[bottom, 1.0], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
-    return _layout(fig, height, title, margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return apply_layout(fig, height, title, margin=dict(l=10, r=10, t=60 if title else 30, b=10))
 
 
 MISTAKE_SCALE = [[0.0, "#fff7f3"], [0.15, "#fdd0c0"], [1.0, "#e8553f"]]
@@ -251,19 +252,27 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
                              hoverinfo="none", showlegend=False, name="cells"))
     fig.update_yaxes(autorange="reversed", type="category", title="true class")
     fig.update_xaxes(type="category", title="predicted class")
-    return _layout(fig, height, title, clickmode="event+select", dragmode=False)
+    return apply_layout(fig, height, title, clickmode="event+select", dragmode=False)
 
 
-def reliability_diagram(rel: Reliability, height: int = 320,
-                        title: str | None = None) -> go.Figure:
+RELIABILITY_MIN_IMAGES = 30  # a bin with fewer images is drawn grey: too few to judge
+
+
+def reliability_diagram(rel: Reliability, height: int = 340, title: str | None = None,
+                        min_images: int = RELIABILITY_MIN_IMAGES) -> go.Figure:
     """Accuracy per confidence bin against the diagonal of perfect calibration; a bar
-    below the line is over-confidence. Empty bins are left out."""
+    below the line is over-confidence. Each bar carries its image count; a bin with
+    fewer than `min_images` is grey (a handful of images far off the line says little:
+    the ECE weighs each bin by its count). Empty bins are left out."""
     edges = rel.edges
     centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
     keep = [i for i, n in enumerate(rel.counts) if n]
     width = edges[1] - edges[0]
     bars = go.Bar(x=[centres[i] for i in keep], y=[rel.accuracy[i] for i in keep],
-                  width=width * 0.95, marker_color=BLUE, name="accuracy",
+                  width=width * 0.95, name="accuracy",
+                  marker_color=[BLUE if rel.counts[i] >= min_images else GREY for i in keep],
+                  text=[_count_text(rel.counts[i]) for i in keep], textposition="outside",
+                  textfont=dict(size=10), cliponaxis=False,
                   customdata=[[rel.confidence[i], rel.counts[i]] for i in keep],
                   hovertemplate="confidence %{customdata[0]:.1%}: accuracy %{y:.1%} "
                                 "(%{customdata[1]:,} images)<extra></extra>")
@@ -272,7 +281,14 @@ def reliability_diagram(rel: Reliability, height: int = 320,
     fig = go.Figure([bars, ideal])
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence (top probability)")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy")
-    return _layout(fig, height, title, showlegend=False)
+    # Room above the plot for the counts of bars that reach 100%.
+    return apply_layout(fig, height, title, showlegend=False,
+                        margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+
+
+def _count_text(n: int) -> str:
+    """A bar's image count, short enough for a bin's width: 7, 312, 2.1k, 9.8k."""
+    return f"{n}" if n < 1000 else f"{n / 1000:.1f}k" if n < 10_000 else f"{n / 1000:.0f}k"
 
 
 def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 340) -> go.Figure:
@@ -283,10 +299,13 @@ def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 
                hovertemplate="%{x}: %{y:.2%}<extra>B</extra>"),
     ])
     bottom = _zoomed_bottom(comp.per_class_a + comp.per_class_b)
-    fig.update_yaxes(range=[bottom, 1.005], tickformat=_percent_ticks(bottom))
+    fig.update_yaxes(range=[bottom, 1.0], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
-    return _layout(fig, height, "Per-class accuracy", barmode="group",
-                   legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+    # The legend under the bars: its two model names are long, and above the plot they
+    # ran over the title.
+    return apply_layout(fig, height, "Per-class accuracy", barmode="group",
+                        legend=dict(orientation="h", y=-0.12, yanchor="top", x=0,
+                                    xanchor="left"))
 
 
 def delta_bars(comp: Comparison, height: int = 280) -> go.Figure:
@@ -298,7 +317,7 @@ def delta_bars(comp: Comparison, height: int = 280) -> go.Figure:
     span = max([abs(d) for d in delta if np.isfinite(d)] + [0.001]) * 1.3
     fig.update_yaxes(range=[-span, span], tickformat="+.1%", zeroline=True)
     fig.update_xaxes(type="category")
-    return _layout(fig, height, "B − A per class (percentage points)")
+    return apply_layout(fig, height, "B − A per class (percentage points)")
 
 
 _LEGEND = dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")
@@ -342,7 +361,7 @@ def loss_chart(curves: TrainingCurves, total_steps: int | None = None, raw: bool
     shown = (curves.loss if raw else curves.loss_smooth) + curves.train_loss + curves.val_loss
     top = max(shown, default=1.0)
     xaxis = dict(title=dict(text="step"), range=[0, total_steps or max(curves.step, default=1)])
-    return _fast_figure(traces, _live_layout(
+    return fast_figure(traces, _live_layout(
         "Loss", height, uirevision="loss", xaxis=xaxis,
         yaxis=dict(title=dict(text="loss"), range=[0, top * 1.08])))
 
@@ -359,7 +378,7 @@ def accuracy_chart(curves: TrainingCurves, epochs: int, height: int = 320) -> go
     ]
     # Zoomed on the data (accuracy climbs into the high 90s), never above 100%.
     bottom = _zoomed_bottom(curves.train_accuracy + curves.val_accuracy, margin=0.3, pad=0.005)
-    return _fast_figure(traces, _live_layout(
+    return fast_figure(traces, _live_layout(
         "Accuracy per epoch", height, uirevision="accuracy",
         # One tick per epoch for short runs; Plotly's own spacing for long ones.
         xaxis=dict(title=dict(text="epoch"), range=[0.5, max(epochs, 1) + 0.5],
@@ -377,7 +396,7 @@ def votes_bars(labels: Sequence[str], predictions: Sequence[str], confidences: S
                            hovertemplate="%{y}: %{text}<extra></extra>"))
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="confidence in its answer")
     fig.update_yaxes(type="category", autorange="reversed")
-    return _layout(fig, height or 60 + 34 * len(labels))
+    return apply_layout(fig, height or 60 + 34 * len(labels))
 
 
 def class_counts_bars(class_names: Sequence[str], counts: Sequence[int], title: str | None = None,
@@ -385,4 +404,4 @@ def class_counts_bars(class_names: Sequence[str], counts: Sequence[int], title: 
     fig = go.Figure(go.Bar(x=list(class_names), y=list(counts), marker_color=BLUE,
                            hovertemplate="%{x}: %{y:,} images<extra></extra>"))
     fig.update_xaxes(type="category")
-    return _layout(fig, height, title)
+    return apply_layout(fig, height, title)

@@ -32,11 +32,10 @@ def friendly_message(err: BaseException) -> str:
     """One or two sentences a person can act on."""
     # Imported here, on the way to a message, not with this module: the entry script
     # imports it, and most of these import torch (a cold start's first page needs none).
-    from core.checkpoints import CheckpointError
+    from core.networks.checkpoints import CheckpointError
     from core.predict.preprocess import InputError
     from core.train.config import ConfigError
-    from core.runs.service import LimitReached, NotAllowed
-    from core.runs.store import RunNotFound, StoreBusy, TransitionRefused
+    from core.runs.api import LimitReached, NotAllowed, RunNotFound, StoreBusy, TransitionRefused
 
     text = str(err).strip() or type(err).__name__
     if isinstance(err, ConfigError):
@@ -71,12 +70,12 @@ def friendly_message(err: BaseException) -> str:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a person typed, uploaded or asked for could not be used (bad input, a limit,
     not theirs, already changed): the page says why, and the app is not at fault."""
-    from core.checkpoints import CheckpointError
-    from core.imageset import ImageSetError
+    # Here, as in friendly_message: most of these import torch.
+    from core.networks.checkpoints import CheckpointError
+    from core.data.imageset import ImageSetError
     from core.predict.preprocess import InputError
-    from core.runs.service import LimitReached, NotAllowed
-    from core.runs.store import RunNotFound, SweepNotFound, TransitionRefused
-    from core.runs.sweeps import SweepError
+    from core.runs.api import (LimitReached, NotAllowed, RunNotFound, SweepError, SweepNotFound,
+                               TransitionRefused)
     from core.train.config import ConfigError
     from core.train.finetune import FinetuneError
 

@@ -1,8 +1,8 @@
-"""The visitor's handwriting set (core/handwriting.py), for the pages that use it:
+"""The visitor's handwriting set (core/data/handwriting.py), for the pages that use it:
 Classify (adding to it) and Your handwriting (showing, deleting, fine-tuning)."""
 from __future__ import annotations
 
-from core.handwriting import HandwritingSet
+from core.data.handwriting import HandwritingSet
 from ui.common import state
 from ui.common.loaders import run_service
 

@@ -13,8 +13,8 @@ import streamlit as st
 
 from ui.common.deep_links import leave_legacy_pages_pass
 
-if TYPE_CHECKING:  # annotations only: core.catalog imports torch
-    from core.catalog import ModelEntry
+if TYPE_CHECKING:  # annotations only: core.networks.catalog imports torch
+    from core.networks.catalog import ModelEntry
     from ui.common.state import Selection
 
 
@@ -35,7 +35,7 @@ def selection() -> Selection:
 def require_model(sel: Selection) -> ModelEntry:
     """The selected model; without one, say how to get one and end the page here."""
     if sel.model is None:
-        from core.catalog import no_model_help
+        from core.networks.catalog import no_model_help  # it imports torch: see above
         st.info(no_model_help(sel.dataset), icon=":material/info:")
         st.stop()
     return sel.model

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.handwriting import HandwritingSet, ItemNotFound
-from core.imageset import idx_zip, npz_bytes
+from core.data.handwriting import HandwritingSet, ItemNotFound
+from core.data.imageset import idx_zip, npz_bytes
 
 SHOWN_PER_CLASS = 40  # drawings shown per class (all are kept and trained on)
 THUMB = 56  # px: 2x the 28x28 input

@@ -1,6 +1,6 @@
 """The layer editor: "custom" in the Train page's architecture list.
 
-The layers live in one place, the `train_layers` text (TrainConfig.layers, core.spec's
+The layers live in one place, the `train_layers` text (TrainConfig.layers, core.networks.spec's
 grammar), which the Start button reads like every other setting. The table edits the
 same list a row per layer: add and delete rows, change a cell, or renumber "#" to move
 a layer. Each change is written back as text and the table is drawn afresh from it, so
@@ -12,28 +12,32 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.models import ARCHITECTURES
-from core.settings import RunSettings
-from core.spec import Layer, SpecError, check, parse
+from core.networks.models import ARCHITECTURES
+from core.server.settings import RunSettings
+from core.networks.spec import KINDS, Layer, SpecError, check, parse
 
 KEY = "train_layers"  # the TrainConfig field's widget key (ui.train.form.key("layers"))
 FROM = "train_custom_from"  # the built-in the Copy button copies
 VERSION = "_train_layers_version"  # bumped to redraw the table from the text
-KINDS = ["conv", "convbn", "res", "pool", "avgpool", "gmaxpool", "gavgpool", "bn", "relu",
-         "gelu", "tanh", "sigmoid", "drop", "flatten", "fc"]
-# What a new row of a kind starts with when its cells are left empty.
-DEFAULTS = {"conv": {"size": 32, "kernel": 3}, "convbn": {"size": 32}, "res": {"size": 32},
-            "pool": {"size": 2}, "avgpool": {"size": 2}, "drop": {"p": 0.2}, "fc": {"size": 128}}
 START = ARCHITECTURES["fastcnn"].spec  # small, and quick to train on a CPU
+COLUMNS = ("size", "kernel", "stride", "padding", "p")  # Layer's numbers, a column each
 
 
 def _rows(spec: str) -> pd.DataFrame:
-    layers = parse(spec)
-    return pd.DataFrame([{"#": i, "layer": l.kind, "size": l.size or None,
-                          "kernel": l.kernel or None, "stride": l.stride if l.kind == "conv" else None,
-                          "padding": l.padding if l.kind == "conv" else None,
-                          "p": l.p if l.kind == "drop" else None}
-                         for i, l in enumerate(layers, 1)])
+    """One row per layer; a number its kind does not use is missing (shown empty). No
+    layers (an empty text): no rows, for the table to add them."""
+    layers = parse(spec) if spec.strip() else []
+    return pd.DataFrame([{"#": i, "layer": l.kind,
+                          **{name: getattr(l, name) if name in KINDS[l.kind].fields else None
+                             for name in COLUMNS}}
+                         for i, l in enumerate(layers, 1)], columns=["#", "layer", *COLUMNS])
+
+
+def table_height(rows: int) -> int:
+    """Pixels for a data editor that shows its header, every row and the row that adds
+    one, with no scrolling (Streamlit's rows are 35 px; its own "auto" height cut the
+    last layer off)."""
+    return 35 * (rows + 2) + 3
 
 
 def _number(value, default, kind=int):
@@ -48,11 +52,10 @@ def spec_of(table: pd.DataFrame) -> str | None:
     ordered = table.assign(_n=table["#"].fillna(len(table) + 1)).sort_values("_n", kind="stable")
     tokens = []
     for _, row in ordered.iterrows():
-        kind, d = row["layer"], DEFAULTS.get(row["layer"], {})
-        tokens.append(Layer(kind, _number(row["size"], d.get("size", 0)),
-                            _number(row["kernel"], d.get("kernel", 0)),
-                            _number(row["stride"], 1), _number(row["padding"], 0),
-                            _number(row["p"], d.get("p", 0.0), float)).token)
+        kind = KINDS[row["layer"]]
+        numbers = {name: _number(row[name], kind.defaults.get(name, getattr(Layer, name)),
+                                 float if name == "p" else int) for name in kind.fields}
+        tokens.append(Layer(kind.name, **numbers).token)
     return ",".join(tokens)
 
 
@@ -70,7 +73,7 @@ def _load() -> None:
 def editor(settings: RunSettings) -> None:
     """The editor and its live report; the text in `train_layers` is the result."""
     ss = st.session_state
-    if not ss.get(KEY):
+    if KEY not in ss:  # the first visit; a list emptied later stays empty (and says so)
         ss[KEY] = START
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.selectbox("Start from", list(ARCHITECTURES), index=list(ARCHITECTURES).index("fastcnn"),
@@ -84,10 +87,11 @@ def editor(settings: RunSettings) -> None:
     if table is not None:
         edited = st.data_editor(
             table, num_rows="dynamic", hide_index=True, key=f"train_layers_table_{ss.get(VERSION, 0)}",
+            height=table_height(len(table)), placeholder="",  # a number the layer has not: empty
             column_config={
                 "#": st.column_config.NumberColumn("#", help="Position: renumber to move a layer "
                                                    "(2.5 goes between 2 and 3)", width="small"),
-                "layer": st.column_config.SelectboxColumn("layer", options=KINDS, required=True),
+                "layer": st.column_config.SelectboxColumn("layer", options=list(KINDS), required=True),
                 "size": st.column_config.NumberColumn("size", min_value=1, step=1,
                                                       help="channels (conv, convbn, res), units "
                                                            "(fc) or window (pool)"),
@@ -104,14 +108,18 @@ def editor(settings: RunSettings) -> None:
             st.rerun()
     st.text_input("Layers", key=KEY, on_change=_redraw, persist_state="session",
                   help="The same list as text, e.g. conv32k3,pool2,relu,fc128,drop0.2,fc10: "
-                       "conv32k3 (s2 stride, p1 padding), convbn64, res64, pool2, avgpool2, "
-                       "gmaxpool, gavgpool, bn, relu, gelu, tanh, sigmoid, drop0.2, flatten, fc128")
+                       + ", ".join(kind.example for kind in KINDS.values()))
     report_view(ss[KEY], settings)
 
 
 def report_view(spec: str, settings: RunSettings) -> None:
     """Every layer's output shape, parameters and FLOPs, the totals against the server's
     bounds; or what is wrong, naming the layer."""
+    if not spec.strip():
+        st.error("**No layers.** Add rows to the table, write the layers above, or copy a "
+                 "built-in's layers (**Start from**): an empty list is not trained as any "
+                 "model.", icon=":material/error:")
+        return
     try:
         report = check(spec)
     except SpecError as err:

@@ -14,17 +14,18 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core.catalog import architecture_infos
+from core.networks.catalog import architecture_infos
 from core.data import DATASETS
-from core.device import available_devices
-from core.models import CUSTOM
+from core.machine.device import available_devices
+from core.networks.models import CUSTOM
 from core.train.config import ConfigError, TrainConfig
 from core.runs.state import RunState
 from ui.common import state
 from ui.common.errors import safe_callback, show_error
-from core.runs.service import LimitReached
+from core.runs.api import LimitReached
 from ui.common.loaders import run_service
 from ui.train import custom
+from ui.train.code import show_code
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -79,7 +80,7 @@ def render_form(dataset: str) -> Callable[[], None]:
     """The settings, a Start button, and what is wrong with the settings, if anything.
     Returns the function that writes the cost estimate beside Start: the page calls it
     last, as it counts the model's FLOPs with torch (about a second the first time for
-    each architecture) and nothing below it should wait for that (issue 22, item 9)."""
+    each architecture) and nothing below it should wait for that."""
     ss = st.session_state
     ss.setdefault(key("dataset"), dataset)
     infos = {a.name: a for a in architecture_infos()}
@@ -168,6 +169,8 @@ def _start_row() -> Callable[[], None]:
             st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is not None:
         _say(problem)
+    else:
+        show_code(cfg, key="train_form_code", what="these settings")
 
     def show_estimate() -> None:
         if cfg is not None:

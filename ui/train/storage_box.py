@@ -1,21 +1,19 @@
 """The Train page's storage line: what this visitor keeps, against the limits, and what
-retention removes next (core/runs/storage.py, core/runs/retention.py)."""
+retention removes next (core/runs/quotas.py, core/runs/retention.py)."""
 from __future__ import annotations
 
 import datetime as dt
 
 import streamlit as st
 
-from core.runs.recovery import last_recovery
 from core.runs.retention import rule_text
-from core.runs.storage import MB
 from ui.common import state
 from ui.common.loaders import run_service
 
 
 def recovery_notice() -> None:
     """Said once the app rebuilt a damaged run database at its start."""
-    recovery = last_recovery(run_service().runs_dir)
+    recovery = run_service().recovery
     if recovery is not None:
         st.warning(recovery.message, icon=":material/build:")
 
@@ -23,7 +21,7 @@ def recovery_notice() -> None:
 def storage_box() -> None:
     service, me = run_service(), state.viewer()
     settings = service.settings
-    usage, due = service.usage(me), service.prunable(me)
+    usage, due = service.quotas.usage(me), service.quotas.prunable(me)
     label = f"Your storage: {usage.text}"
     if due:
         label += f" · {len(due)} run{'s' if len(due) != 1 else ''} due for removal"
@@ -32,7 +30,7 @@ def storage_box() -> None:
                                           if settings.retention and settings.prune_minutes else ""))
         limits = []
         if usage.max_bytes:
-            limits.append(f"at most {usage.max_bytes / MB:,.0f} MB per visitor (runs and "
+            limits.append(f"at most {usage.max_bytes / 2**20:,.0f} MB per visitor (runs and "
                           "uploads); past it, new runs and uploads are refused")
         if usage.max_uploads:
             limits.append(f"{usage.max_uploads} uploaded checkpoints per visitor")
@@ -44,7 +42,7 @@ def storage_box() -> None:
         if due:
             st.markdown("**Removed at the next retention pass** (pinned or running runs never are):")
             st.dataframe([{"Run": p.run_id, "Created": dt.datetime.fromtimestamp(p.created)
-                           .strftime("%Y-%m-%d %H:%M"), "MB": round(p.bytes / MB, 1)}
+                           .strftime("%Y-%m-%d %H:%M"), "MB": round(p.bytes / 2**20, 1)}
                           for p in due], hide_index=True, key="train_prunable")
         else:
             st.caption("None of your runs is due for removal.")

@@ -1,10 +1,10 @@
 """The Ray executor: training runs as Ray tasks on a cluster, recorded in the same store
 as local runs.
 
-The runner process is the Ray driver (its main thread called ray.init, so
+The scheduler process is the Ray driver (its main thread called ray.init, so
 Ray's signal handlers work). Each run is a streaming task: it trains on
 whichever node Ray picks (one GPU when the run asks for CUDA), and yields
-its recorder calls in batches at least 4 times a second. A runner thread
+its recorder calls in batches at least 4 times a second. A scheduler thread
 replays them on a RunRecorder, so progress, Stop, Resume and the best
 checkpoint land in the same store and run folder as a local run's.
 
@@ -23,10 +23,13 @@ import threading
 import time
 from pathlib import Path
 
-from core.paths import ROOT
-from core.runs.store import RunRecord, RunStore
-from core.runs.worker import RunRecorder, execute, polled
-from core.settings import RunSettings
+import ray
+
+from core.machine.paths import ROOT
+from core.runs.database import RunDatabase, RunRecord
+from core.runs.job import RunRecorder, execute, polled
+from core.server.settings import RunSettings
+from core.train.finetune import SET_FILE
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage, before ray loads
 
@@ -46,7 +49,7 @@ def forwarded_environment() -> dict[str, str]:
 
 
 class MessageRecorder:
-    """A recorder inside a Ray task: each call becomes a message for the runner."""
+    """A recorder inside a Ray task: each call becomes a message for the scheduler."""
 
     def __init__(self, run_dir: Path, node: str) -> None:
         self.run_dir, self.node, self.out = run_dir, node, queue.Queue()
@@ -93,7 +96,6 @@ def run_inputs(record: RunRecord) -> dict[str, bytes]:
     entry = record.config.get("finetune")
     if not entry:
         return {}
-    from core.train.finetune import SET_FILE
     set_name = entry.get("set", SET_FILE)
     return {set_name: (Path(record.run_dir) / set_name).read_bytes(),
             BASE_FILE: Path(entry["base"]).read_bytes()}
@@ -109,8 +111,6 @@ def placed_inputs(config: dict, inputs: dict[str, bytes], run_dir: Path) -> dict
 
 
 def _remote_functions():
-    import ray
-
     @ray.remote(num_cpus=0)
     class StopBoard:
         def __init__(self) -> None:
@@ -156,8 +156,7 @@ def _remote_functions():
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, store: RunStore, settings: RunSettings) -> None:
-        import ray
+    def __init__(self, store: RunDatabase, settings: RunSettings) -> None:
         self.ray, self.store, self.settings = ray, store, settings
         ray.init(address=settings.ray_address or "auto", include_dashboard=False,
                  log_to_driver=False, configure_logging=False,
@@ -172,7 +171,7 @@ class RayExecutor:
     def capacity(self) -> int:
         """Runs at once: the workers setting, else one per CPU of the cluster (at least 1).
         The cluster is asked at most every CAPACITY_SECONDS, not at every poll of the
-        runner (10 a second): nodes come and go on that scale, and each ask is a call."""
+        scheduler (10 a second): nodes come and go on that scale, and each ask is a call."""
         if self.settings.workers:
             return self.settings.workers
         now = time.monotonic()
