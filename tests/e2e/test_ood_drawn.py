@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bench.browser import assert_no_errors, clear_canvas, go_to, main, prediction_metric, settle
+from bench.browser import (assert_no_errors, clear_canvas, go_to, main, prediction_metric,
+                           run_with, server_runs, settle, shot)
 from core.data import DATASETS
 from tests.e2e.test_canvas import choose_draw, drawing_canvas
 
@@ -34,8 +35,12 @@ except ImportError:  # conftest's browser_ready fixture skips the module
     expect = None
 
 FLAG = re.compile(r"This does not look like a (digit|garment) the model knows")
-WHY = re.compile(r"Why: to this model, this input is more unusual than")
+# The flag's reason: where the input falls among the validation images, or, for a
+# threshold recorded without their percentiles, how often a real one is as unusual.
+WHY = re.compile(r"^(Why: )?to this model, (this|the) input is (more unusual|less familiar) "
+                 r"than", re.IGNORECASE)
 NOT_AVAILABLE = "is not available for this model"
+MODEL_TIME = re.compile(r" · model time [\d.]+ ms")
 STEP_PX = 6  # mouse moves along a stroke at most this far apart, as a hand's events come
 
 Stroke = list[tuple[float, float]]  # canvas px (the canvas is 280 x 280), y down
@@ -56,6 +61,8 @@ DRAWINGS: dict[str, list[Stroke]] = {
     "7": [[(70, 50), (210, 50), (125, 245)]],
     "3": [arc(140, 90, 55, -160, 90), arc(140, 195, 60, -90, 160)],
 }
+
+NAMES = {"#": "hash"}  # in screenshot file names
 
 
 @dataclass
@@ -106,10 +113,20 @@ def open_default(page, app, dataset: str) -> None:
     assert_no_errors(page, f"Classify on the {dataset} default")
 
 
-def draw(page, strokes: list[Stroke]) -> None:
+def answered(page, app, runs_before: int, what: str) -> None:
+    """Wait for the script run that answers the latest input to end (the server records
+    each run with its marks), then for the page to settle: an earlier input's answer,
+    still on screen, is never read as this one's."""
+    assert run_with(app, runs_before, "prediction", timeout_s=120) is not None, \
+        f"no answer to {what} within 120 s"
+    settle(page)
+
+
+def draw(page, app, strokes: list[Stroke]) -> None:
     """Each stroke with the mouse: press at its first point, move through the rest in
     small steps, lift; the page answers after each stroke."""
     for stroke in strokes:
+        runs_before = len(server_runs(app))
         box = drawing_canvas(page).bounding_box()
         points = [(box["x"] + x, box["y"] + y) for x, y in stroke]
         page.mouse.move(*points[0])
@@ -117,33 +134,37 @@ def draw(page, strokes: list[Stroke]) -> None:
         for (x0, y0), (x, y) in zip(points, points[1:]):
             page.mouse.move(x, y, steps=max(1, math.ceil(math.dist((x0, y0), (x, y)) / STEP_PX)))
         page.mouse.up()
-        settle(page)
+        answered(page, app, runs_before, "a stroke")
 
 
 def read_answer(page) -> Reading:
+    """The answer once its run has ended: the caption under the charts is its last line."""
     body = main(page)
     expect(prediction_metric(page)).to_be_visible(timeout=30_000)
+    captions = body.locator('[data-testid="stCaptionContainer"]')
+    expect(captions.filter(has_text=MODEL_TIME)).to_have_count(1, timeout=30_000)
+    settle(page)
+    texts = [" ".join(t.split()) for t in captions.all_inner_texts()]
     confidence = body.locator('[data-testid="stMetric"]').filter(
         has_text=re.compile(r"^\s*Confidence")).locator('[data-testid="stMetricValue"]')
     warning = body.locator('[data-testid="stAlert"]').filter(has_text=FLAG)
-    why = body.get_by_text(WHY)
-    model = body.get_by_text(re.compile(r" · model time [\d.]+ ms"))
-    return Reading(model=model.first.inner_text().split(" · model time")[0].strip()
-                   if model.count() else "?",
+    model = next(MODEL_TIME.split(t)[0].strip() for t in texts if MODEL_TIME.search(t))
+    return Reading(model=model,
                    prediction=prediction_metric(page).inner_text().strip(),
-                   confidence=confidence.first.inner_text().strip() if confidence.count() else "?",
+                   confidence=confidence.first.inner_text().strip(),
                    flagged=warning.count() > 0 and warning.first.is_visible(),
-                   why=why.first.inner_text().strip() if why.count() else "",
-                   not_available=body.get_by_text(NOT_AVAILABLE).count() > 0)
+                   why=next((t for t in texts if WHY.search(t)), ""),
+                   not_available=any(NOT_AVAILABLE in t for t in texts))
 
 
-def drawn_on_canvas(page, name: str) -> Reading:
+def drawn_on_canvas(page, app, name: str) -> Reading:
     choose_draw(page)
     clear_canvas(page)
-    draw(page, DRAWINGS[name])
+    draw(page, app, DRAWINGS[name])
     assert_no_errors(page, f"Classify after drawing {name}")
     reading = read_answer(page)
     print(reading.line(name))
+    shot(page, f"ood-drawn-{NAMES.get(name, name)}")
     return reading
 
 
@@ -151,7 +172,7 @@ def drawn_on_canvas(page, name: str) -> Reading:
 def test_a_drawing_of_no_digit_gets_i_dont_know_on_the_mnist_default(page, app, name):
     needs_shipped_defaults(app)
     open_default(page, app, "mnist")
-    reading = drawn_on_canvas(page, name)
+    reading = drawn_on_canvas(page, app, name)
     assert reading.model.startswith(default_architecture(app, "mnist")), reading
     assert reading.flagged, f"a drawn {name} was not flagged: {reading}"
     assert reading.why, f"the flag on a drawn {name} does not say why: {reading}"
@@ -160,7 +181,7 @@ def test_a_drawing_of_no_digit_gets_i_dont_know_on_the_mnist_default(page, app, 
 def test_a_clearly_drawn_seven_is_read_as_seven_without_a_flag(page, app):
     needs_shipped_defaults(app)
     open_default(page, app, "mnist")
-    reading = drawn_on_canvas(page, "7")
+    reading = drawn_on_canvas(page, app, "7")
     assert reading.model.startswith(default_architecture(app, "mnist")), reading
     assert reading.prediction == "7", reading
     assert not reading.flagged and not reading.not_available, reading
@@ -176,17 +197,19 @@ def canvas_png(page) -> bytes:
 def test_a_drawn_three_shown_to_the_fashion_default_gets_i_dont_know(page, app, tmp_path):
     needs_shipped_defaults(app)
     open_default(page, app, "mnist")
-    drawn_on_canvas(page, "3")  # on the digit model, for the record
+    drawn_on_canvas(page, app, "3")  # on the digit model, for the record
     png = tmp_path / "my-three.png"
     png.write_bytes(canvas_png(page))
     open_default(page, app, "fashion")
     upload = main(page).get_by_role("radio", name=re.compile(r"Upload$"))
     expect(upload).to_be_checked()  # no Draw for garments: Upload comes first
+    runs_before = len(server_runs(app))
     main(page).locator('input[type="file"]').first.set_input_files(str(png))
-    settle(page)
+    answered(page, app, runs_before, "the uploaded 3")
     assert_no_errors(page, "Classify (Fashion-MNIST) after uploading a drawn 3")
     reading = read_answer(page)
     print(reading.line("3, uploaded to the Fashion-MNIST default"))
+    shot(page, "ood-drawn-three-on-fashion")
     assert reading.model.startswith(default_architecture(app, "fashion")), reading
     assert reading.flagged, f"a drawn 3 passed as a garment: {reading}"
     assert reading.why, reading
