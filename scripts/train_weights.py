@@ -3,6 +3,7 @@
     python -m scripts.train_weights                      # every recipe not yet in the manifest
     python -m scripts.train_weights mnist-cnn fashion-cnn --force
     python -m scripts.train_weights --rebuild          # manifest from the checkpoints' metadata
+    python -m scripts.train_weights --time-epoch       # one epoch of each fine-tune, timed here
 
 Each recipe is fixed here in advance; checkpoints are chosen on the
 validation split by core.train, and the test accuracy is only recorded.
@@ -45,7 +46,11 @@ RECIPES: dict[str, str] = {
 # name -> flags of a fine-tune that follows the recipe above, from its weights: the
 # defaults are trained as above, then fine-tuned to know what they do not know (outlier
 # exposure, canvas redraws: docs/ood.md). The base goes to runs/cli/, the result to weights/.
-FINETUNES: dict[str, str] = {}
+# Chosen among candidates on validation (docs/ood.md).
+FINETUNES: dict[str, str] = {
+    "mnist-resnet": "--epochs 8 --batch-size 128 --lr 5e-4 --optimizer adamw --weight-decay 5e-4 --augment --label-smoothing 0.1 --outlier-exposure 0.5 --canvas-redraws 0.25",
+    "fashion-resnet": "--epochs 6 --batch-size 128 --lr 3e-4 --optimizer adamw --weight-decay 5e-4 --augment --erase 8 --label-smoothing 0.1 --outlier-exposure 0.5",
+}
 BASE_KEYS = ("epochs", "best_epoch", "train_seconds", "samples_per_second", "device",
              "test_accuracy", "val_accuracy")
 
@@ -131,6 +136,28 @@ def record(names: list[str]) -> None:
     save_manifest(manifest)
 
 
+def time_epoch(name: str, extra: list[str]) -> None:
+    """One epoch of NAME's fine-tune on this machine, from the shipped weights (the time
+    does not depend on where the weights start), recorded as the entry's epoch time."""
+    tune = command_for(name).split(" && ")[-1]
+    args = shlex.split(tune)[1:]
+    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--out") + 1] = f"runs/cli/{name}-epoch.pt"
+    args[args.index("--init-from") + 1] = f"weights/{name}.pt"
+    print("$ python " + shlex.join(args), flush=True)
+    out = subprocess.run([sys.executable, *args, *extra], capture_output=True, text=True,
+                         cwd=WEIGHTS.parent)
+    if out.returncode != 0:
+        raise SystemExit(f"{name}: the timed epoch failed (exit {out.returncode})\n{out.stderr}")
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    manifest = load_manifest()
+    entry = next(c for c in manifest["checkpoints"] if c["file"] == f"{name}.pt")
+    entry["epoch_seconds"] = round(summary["train_seconds"], 1)
+    entry["epoch_device"] = summary["device"]
+    save_manifest(manifest)
+    print(f"{name}: one epoch {entry['epoch_seconds']} s on {entry['epoch_device']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", help=f"recipes to train (default: all missing): {', '.join(RECIPES)}")
@@ -138,12 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None, help="passed to core.train")
     p.add_argument("--rebuild", action="store_true",
                    help="rewrite the manifest from the metadata of the checkpoints in weights/")
+    p.add_argument("--time-epoch", action="store_true",
+                   help="time one epoch of each named default's fine-tune and record it")
     args = p.parse_args(argv)
+    extra = ["--data-dir", args.data_dir] if args.data_dir else []
+    if args.time_epoch:
+        for name in args.names or list(FINETUNES):
+            if name not in FINETUNES:
+                raise SystemExit(f"{name!r} has no fine-tune to time ({', '.join(FINETUNES)})")
+            time_epoch(name, extra)
+        return 0
     if args.rebuild:
         record([n for n in RECIPES if (WEIGHTS / f"{n}.pt").exists() and is_complete(n)])
         return 0
     done = {c["file"] for c in load_manifest()["checkpoints"]}
-    extra = ["--data-dir", args.data_dir] if args.data_dir else []
     for name in args.names or list(RECIPES):
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}")
