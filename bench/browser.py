@@ -99,6 +99,10 @@ DOCS_TRAIN_POINTS = 60  # steps on the loss chart before the README's Train scre
 if expect is not None:
     expect.set_options(timeout=EXPECT_MS)
 
+# The canvas that takes strokes: this app's (ui/classify/canvas_component.js), or
+# streamlit-drawable-canvas's upper canvas (the app before it, for side-by-side benchmarks).
+DRAWING_CANVAS = "canvas.drawing-canvas, canvas.upper-canvas"
+
 # Error boxes: an uncaught exception (Streamlit's), or the app's own friendly error.
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 QUIET_MS = 600
@@ -153,7 +157,7 @@ FIRST_SEEN = """(() => {
     heading: () => [...(main()?.querySelectorAll('h1') || [])]
         .some(h => /Classify\\s*$/.test(h.textContent)),
     canvas: () => [...(main()?.querySelectorAll('[data-testid="stBidiComponentIsolated"]') || [])]
-        .some(host => (host.shadowRoot?.querySelector('canvas.upper-canvas')?.width || 0) > 0),
+        .some(host => (host.shadowRoot?.querySelector('CANVAS')?.width || 0) > 0),
   };
   const look = () => {
     for (const [name, test] of Object.entries(found))
@@ -161,7 +165,7 @@ FIRST_SEEN = """(() => {
     if (!('heading' in seen && 'canvas' in seen)) requestAnimationFrame(look);
   };
   requestAnimationFrame(look);
-})();"""
+})();""".replace("CANVAS", DRAWING_CANVAS)
 
 
 # -------------------------------------------------------------------- helpers
@@ -257,7 +261,7 @@ def prediction_metric(page):
 
 def draw_vertical_stroke(page) -> None:
     """Press, drag down the middle of the drawing canvas (15% -> 85% of its height), release."""
-    canvas = main(page).locator("canvas.upper-canvas").first
+    canvas = main(page).locator(DRAWING_CANVAS).first
     expect(canvas).to_be_visible()
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -364,7 +368,7 @@ def clear_canvas(page) -> None:
     body.get_by_role("button", name="Clear").click()
     expect(prediction_metric(page)).to_have_count(0, timeout=20_000)
     settle(page)
-    expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+    expect(body.locator(DRAWING_CANVAS).first).to_be_visible()
     page.wait_for_timeout(500)  # let the new canvas finish mounting
 
 
@@ -382,7 +386,7 @@ def cold_start(browser, setup, output_dir: Path, name: str = "server-cold",
             page.goto(app.url + "/")
             heading = main(page).locator("h1").filter(has_text=re.compile(r"Classify\s*$"))
             expect(heading).to_be_visible(timeout=FIRST_LOAD_MS)
-            expect(main(page).locator("canvas.upper-canvas").first).to_be_visible(
+            expect(main(page).locator(DRAWING_CANVAS).first).to_be_visible(
                 timeout=FIRST_LOAD_MS)
             page.wait_for_function("() => 'heading' in window.__e2eSeen && "
                                    "'canvas' in window.__e2eSeen", timeout=5_000)

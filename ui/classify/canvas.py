@@ -4,23 +4,22 @@ The canvas is a browser component: it has no value outside a browser. Tests
 (AppTest) put an RGBA array in st.session_state[state.CANVAS_RGBA]; the page
 then classifies that array exactly as it would a drawing.
 
-The component's own toolbar (undo, redo, reset) is hidden: it is invisible
-until hovered, yet it lies over the top-right strip of the canvas, so a stroke
-starting there (or any touch there: touch has no hover) was silently lost.
-Our buttons do its job instead. Undo re-mounts the canvas (a new key) with
-the strokes drawn so far minus the last one as its initial drawing; such a canvas
-sends no image until it is drawn on, so the app draws those strokes itself
+The canvas itself is ui/classify/canvas_component.py (no toolbar: our buttons do its
+job; the toolbar of the component used before lay, invisible until hovered, over the
+top-right strip of the canvas, where a stroke was silently lost). Undo re-mounts the
+canvas (a new key) with the strokes drawn so far minus the last one as its initial
+drawing; such a canvas sends no image until it is drawn on, so the app draws those strokes itself
 (render_strokes) and the prediction is always that of what the canvas shows.
 Undo goes by stroke (the component's objects), not by the values it sent: strokes
 drawn in quick succession arrive as one value.
 """
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from ui.classify.canvas_component import drawing_canvas, png_pixels
 from ui.common import state
 
 if TYPE_CHECKING:  # numpy is imported on use: the canvas is drawn before it is needed
@@ -34,22 +33,11 @@ SIZE = 280  # 10x MNIST's 28 px
 # as well as large ones; with 20 px (the old brush), 25% ones lose points.
 STROKE = 10
 
-# streamlit-drawable-canvas 0.13 has no option to hide its toolbar (only
-# disabled=True does, which also stops drawing). Its component is registered
-# again under its own name with the same assets and a root that carries one
-# style rule: the style lands in the component's shadow root, where page CSS
-# cannot reach. !important beats the inline display the component sets.
-COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-COMPONENT_HTML = ('<style>.dc-toolbar { display: none !important; }</style>'
-                  '<div class="canvas-root"></div>')
-
 # Session state: the strokes on the current canvas (fabric.js objects) and the
 # drawing a re-mounted canvas starts with.
 OBJECTS = "classify_canvas_objects"
 INITIAL = "classify_canvas_initial"
 SUPERSAMPLE = 4  # render_strokes draws at 4x and shrinks: anti-aliased like the browser
-
-log = logging.getLogger("mnist_studio")
 
 
 def _new_canvas(initial: list[dict[str, Any]] | None = None) -> None:
@@ -77,47 +65,26 @@ def strokes() -> int:
     return len(st.session_state.get(OBJECTS) or [])
 
 
-def _use_toolbarless_component() -> None:
-    """Register the canvas component with COMPONENT_HTML once per runtime (see above)."""
-    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
-
-    existing = get_bidi_component_manager().get(COMPONENT)
-    if existing is None or existing.html != COMPONENT_HTML:
-        st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
-                                   css="index-*.css", isolate_styles=True)
-
-
 def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
     """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
-        import numpy as np
+        import numpy as np  # on use: the canvas is drawn before numpy is needed
         return np.asarray(injected)
-    try:
-        from streamlit_drawable_canvas import st_canvas
-        _use_toolbarless_component()
-    except Exception as err:  # the component registers only inside a running app
-        log.warning("drawing canvas unavailable: %s", err)
-        st.info("The drawing canvas is not available here; upload an image instead.",
-                icon=":material/draw:")
-        return None
-    result = st_canvas(
-        stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-        height=size, width=size, drawing_mode="freedraw", update_streamlit=True,
-        initial_drawing=st.session_state.get(INITIAL), return_image_data=True,
-        key=f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}")
-    objects = list((result.json_data or {}).get("objects") or [])
-    st.session_state[OBJECTS] = objects
-    if result.image_data is not None:
-        return result.image_data
+    initial = st.session_state.get(INITIAL)
+    result = drawing_canvas(f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}", size,
+                            stroke, (initial or {}).get("objects"))
+    st.session_state[OBJECTS] = result.objects
+    if result.png is not None:
+        return png_pixels(result.png)
     # A canvas re-mounted by Undo shows its strokes but sends nothing until drawn on.
-    return render_strokes(objects, size) if objects else None
+    return render_strokes(result.objects, size) if result.objects else None
 
 
 def _points(path: list[list]) -> list[tuple[float, float]]:
     """The points along a fabric.js path (M, L, Q and C commands, absolute canvas
     coordinates as freehand strokes have them), curves as short straight pieces."""
-    import numpy as np
+    import numpy as np  # on use: the canvas is drawn before numpy is needed
 
     points: list[tuple[float, float]] = []
     for command, *xy in path:
@@ -140,7 +107,7 @@ def _points(path: list[list]) -> list[tuple[float, float]]:
 def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarray:
     """The canvas image of freehand strokes: white, round-ended lines of each stroke's
     width on black, as an (size, size, 4) uint8 RGBA array like the component's."""
-    import numpy as np
+    import numpy as np  # on use: the canvas is drawn before numpy is needed
     from PIL import Image, ImageDraw
 
     k = SUPERSAMPLE

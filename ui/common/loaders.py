@@ -13,6 +13,7 @@ import torch
 
 from core.networks.catalog import ModelEntry
 from core.networks.checkpoints import Checkpoint, load_checkpoint
+from core.predict.batching import Batcher
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.machine.device import cpu_threads, describe_device, pick_device
@@ -49,6 +50,18 @@ def _checkpoint(path: str, mtime_ns: int, size: int) -> Checkpoint:
 def load_model(entry: ModelEntry) -> Checkpoint:
     """The model on the CPU in eval mode, shared (read-only) by every session."""
     return _checkpoint(*_stamp(entry.path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _batcher(path: str, mtime_ns: int, size: int) -> Batcher:
+    ckpt = _checkpoint(path, mtime_ns, size)
+    return Batcher(ckpt.model, ckpt.meta.class_names)
+
+
+def batcher(entry: ModelEntry) -> Batcher:
+    """The model's batcher, shared by every session: the strokes that arrive within a few
+    ms of each other, from any visitor, get one model call (core.predict.batching)."""
+    return _batcher(*_stamp(entry.path))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
