@@ -52,6 +52,7 @@ class Session:
         self.options: dict[str, list[str]] = {}  # widget id -> options of a select box
         self.page_hash = ""
         self.values: dict[str, WidgetState] = {}  # widget id -> the value this client set
+        self.fragment_of: dict[str, str] = {}  # widget id -> the fragment it was drawn in
 
     async def open(self, path: str = "") -> Reply:
         headers = {"Cookie": self.cookie} if self.cookie else None
@@ -71,6 +72,9 @@ class Session:
 
     def set_int(self, widget_id: str, value: int) -> None:
         self.values[widget_id] = WidgetState(id=widget_id, int_value=int(value))
+
+    def set_bool(self, widget_id: str, value: bool) -> None:
+        self.values[widget_id] = WidgetState(id=widget_id, bool_value=bool(value))
 
     def widget(self, kind: str, name: str) -> str:
         """The id of the widget of this proto type whose label (or key) contains name."""
@@ -141,6 +145,8 @@ class Session:
         if wid:
             name = getattr(proto, "label", "") or getattr(proto, "component_name", "") or wid
             self.widgets[f"{etype}:{name}:{wid}"] = wid
+            if fwd.delta.fragment_id:
+                self.fragment_of[wid] = fwd.delta.fragment_id
             if etype == "selectbox":
                 self.options[wid] = list(proto.options)
 

@@ -17,8 +17,10 @@ only when chosen, nothing when the visitor turns the map off.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -93,10 +95,22 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
             _hint(source, pre, DATASETS[dataset])
         else:
             _prediction(sel, ckpt, pre, source, options)
-    if shown:
-        # Full width, under both columns; each reruns alone when its own widgets change.
-        st.fragment(guarded(fool.panel))(sel, ckpt, pre)  # the attack only while open
-        st.fragment(guarded(_every_model))(sel, pre)
+    if shown:  # full width, under both columns
+        part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
+        part("every model", _every_model)(sel, pre)
+
+
+def part(name: str, func: Callable[..., None]) -> Callable[..., None]:
+    """`func` as a fragment nested in the panel: a click on its own widgets reruns it
+    alone, recorded as a script run named `name` (ui.common.timings); errors are shown."""
+    shown = guarded(func)
+
+    @functools.wraps(func)
+    def run(*args, **kwargs) -> None:
+        with timings.script_run(name):  # inside the panel's run: a part of that run
+            shown(*args, **kwargs)
+
+    return st.fragment(run)
 
 
 def _options() -> Options:
@@ -175,7 +189,7 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     _metrics(result)
     timings.mark("prediction")
-    st.fragment(guarded(teach.offer))(sel.dataset, pre.image, result.predicted, source)
+    part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source)
     with timings.stage("figures"):
         timings.count("figure")
         st.html(pictures.bars(result.top, f"Top {options.k}"))
