@@ -129,20 +129,34 @@ CHART_POINTS = """() => {
 
 # In-page clock for stroke -> prediction: the pointer's release, then the first DOM
 # mutation after which a "Prediction" metric is in the page (epoch ms, as the server's
-# timings and conftest.BROWSER_CLOCK).
+# timings and conftest.BROWSER_CLOCK); and the last mutation of the page since (`last`):
+# once the page has been quiet a while, when the whole answer was on screen (figures,
+# explanation), whatever elements the app draws it with.
 STROKE_TIMER = """() => {
   const now = () => performance.timeOrigin + performance.now();
-  const t = window.__e2eStroke = {up: null, shown: null};
+  const t = window.__e2eStroke = {up: null, shown: null, last: null};
   const released = () => { if (t.up === null) t.up = now(); };
   window.addEventListener('pointerup', released, {capture: true, once: true});
   window.addEventListener('mouseup', released, {capture: true, once: true});
   const hasPrediction = () => [...document.querySelectorAll('[data-testid="stMetric"]')]
       .some(m => /^\\s*Prediction/.test(m.innerText));
-  const obs = new MutationObserver(() => {
-    if (t.up !== null && t.shown === null && hasPrediction()) { t.shown = now(); obs.disconnect(); }
+  const obs = window.__e2eStrokeObserver = new MutationObserver(() => {
+    if (t.up === null) return;
+    if (t.shown === null && hasPrediction()) t.shown = now();
+    if (t.shown !== null) t.last = now();
   });
-  obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true,
+                              attributes: true});
 }"""
+# True once the page has not changed for `quiet` ms after the prediction was shown.
+ANSWER_SETTLED = """quiet => {
+  const t = window.__e2eStroke;
+  const now = performance.timeOrigin + performance.now();
+  if (!t || t.shown === null || now - t.last < quiet) return false;
+  window.__e2eStrokeObserver.disconnect();
+  return true;
+}"""
+ANSWER_QUIET_MS = 400
 
 
 # In-page clock for a cold start: the first animation frame in which Classify's heading
@@ -342,10 +356,13 @@ def timed_stroke(page, app=None) -> dict:
     seen = time.perf_counter()
     page.wait_for_function("() => window.__e2eStroke && window.__e2eStroke.shown !== null",
                            timeout=5_000)
+    page.wait_for_function(ANSWER_SETTLED, arg=ANSWER_QUIET_MS, timeout=FIRST_LOAD_MS,
+                           polling=50)
     clock = page.evaluate("() => window.__e2eStroke")
     browser = page.evaluate("() => window.__e2eClock || {sent: [], received: [], encoded: []}")
     run = run_with(app, runs_before, "prediction") if app else None
     return {**split_stroke(clock["up"], clock["shown"], browser, run),
+            "stroke_to_answer_settled_ms": _ms(clock["last"] - clock["up"]),
             "seen_by_test_after_release_ms": _ms((seen - released) * 1000),
             "stroke_drag_ms": _ms((released - start) * 1000)}
 
