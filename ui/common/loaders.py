@@ -17,11 +17,19 @@ from core.predict.batching import Batcher
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.machine.device import cpu_threads, describe_device, pick_device
+from core.machine.memory import trim_heap
 from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached
 from core.evaluate.metrics import EvalResult
 from core.evaluate.robust import DEFAULT_SAMPLES, RobustResult, cached_only, robust_cached
 from core.runs.api import RunService, get_service
+
+
+def _after_batch_work() -> None:
+    """Back to one thread per request, and the heap's freed pages to the system: what a
+    10,000-image pass allocated is not this process's to keep."""
+    use_one_thread()
+    trim_heap()
 
 
 def use_one_thread() -> None:
@@ -92,7 +100,7 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
     try:
         return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
     finally:
-        use_one_thread()
+        _after_batch_work()
 
 
 def evaluation(entry: ModelEntry) -> EvalResult:
@@ -110,7 +118,7 @@ def _robust(path: str, mtime_ns: int, size: int, dataset: str, root: str, eps: f
         return robust_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std, eps,
                              samples=min(DEFAULT_SAMPLES, len(split)))
     finally:
-        use_one_thread()
+        _after_batch_work()
 
 
 def robust(entry: ModelEntry, eps: float) -> RobustResult:
@@ -134,7 +142,7 @@ def _embedding(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> 
     try:  # on the CPU: one pass of the (small) models, then the disk cache
         return embedding_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std)
     finally:
-        use_one_thread()
+        _after_batch_work()
 
 
 def embedding(entry: ModelEntry) -> Embedding:
