@@ -66,3 +66,20 @@ def test_readme_lists_every_page_url():
         text = doc.read_text()
         missing = [u for u in urls if f"`{u}`" not in text]
         assert not missing, f"{doc.name} leaves out the page URLs {missing}"
+
+
+def test_every_module_and_command_the_docs_name_exists():
+    """A file path (core/train/loop.py, tests/test_x.py) or a `python -m` module the README
+    or docs name is there: a move or a rename updates the docs too."""
+    path = re.compile(r"\b((?:core|ui|pages|bench|scripts|tests)/[\w/]+\.(?:py|sh))\b")
+    command = re.compile(r"python -m ((?:core|bench|scripts)(?:\.\w+)*)(?!\.<)")
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        missing += [f"{doc.name}: {p}" for p in sorted(set(path.findall(text)))
+                    if not (ROOT / p).exists()]
+        for module in sorted(set(command.findall(text))):
+            base = ROOT / module.replace(".", "/")
+            if not (base.with_suffix(".py").exists() or (base / "__main__.py").exists()):
+                missing.append(f"{doc.name}: python -m {module}")
+    assert missing == []

@@ -40,7 +40,7 @@ def test_workers_leave_a_core_to_the_web_app(tmp_path, monkeypatch):
     assert [worker_threads(w, cores=2) for w in (1, 2)] == [1, 1]
     assert [worker_threads(w, cores=16) for w in (1, 2, 4)] == [15, 7, 3]
     monkeypatch.setenv("MNIST_STUDIO_THREADS", "")  # unset, and restored after the test
-    monkeypatch.setattr("core.machine.device.cpu_threads", lambda: 8)
+    monkeypatch.setattr("core.runs.executors.processes.cpu_threads", lambda: 8)
     LocalExecutor(RunDatabase(tmp_path), workers=2)
     assert os.environ["MNIST_STUDIO_THREADS"] == "3"  # what its worker processes inherit
     monkeypatch.setenv("MNIST_STUDIO_THREADS", "2")  # a deployment's own choice stands

@@ -192,8 +192,8 @@ def test_the_estimate_of_a_custom_model_builds_nothing(monkeypatch):
     for name in ("cnn", "resnet", "fastcnn"):
         counted = cost.training_flops_per_sample(name)
         assert abs(cost.training_flops_per_sample(CUSTOM, ARCHITECTURES[name].spec) / counted - 1) < 0.1
-    import core.networks.models
-    monkeypatch.setattr(core.networks.models, "build_model", lambda *a: pytest.fail("built a model"))
+    monkeypatch.setattr(cost, "build_model", lambda *a: pytest.fail("built a model"))
+    monkeypatch.setattr(specs, "build", lambda *a: pytest.fail("built a model"))
     huge = ",".join(["fc4096"] * 40 + ["fc10"])
     assert cost.training_flops_per_sample(CUSTOM, huge) == 3 * check(huge).flops
 

@@ -264,7 +264,7 @@ def test_per_address_caps_back_the_per_visitor_ones(make):
 def test_uploads_per_address_count_every_visitor_seen_there(make):
     service = make(max_uploads_per_address=2)
     for viewer in (A, B):
-        service.db.visitor_seen(viewer.id, viewer.address, new=True)
+        service.db.visitors.seen(viewer.id, viewer.address, new=True)
         folder = visitor_folder(service.runs_dir, viewer.id)
         folder.mkdir(parents=True)
         (folder / "m.pt").write_bytes(b"x")

@@ -258,7 +258,7 @@ def test_a_damaged_database_is_rebuilt_with_its_sweeps(make_service):
     store = open_database(service.runs_dir)
     assert sorted(store.recovery.sweeps) == sorted([finished.id, going.id])
     assert "and 2 sweep(s) were rebuilt" in store.recovery.message
-    back = sweeps.view(store, store.get_sweep(finished.id), mine=True)
+    back = sweeps.view(store, store.sweeps.get(finished.id), mine=True)
     assert back.state == "finished" and back.spec.axes[0].values == [3e-3, 1e-3]
-    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.get_sweep(finished.id).owner == A.id
-    assert store.get_sweep(going.id).state == "stopped"  # its queued trial was stopped too
+    assert [t.val_accuracy for t in back.trials] == [0.9, 0.8] and store.sweeps.get(finished.id).owner == A.id
+    assert store.sweeps.get(going.id).state == "stopped"  # its queued trial was stopped too

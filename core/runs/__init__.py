@@ -11,8 +11,8 @@ Views the pages read:
     curves.py        training curves ready to draw (smoothed, thinned)
     compare.py       which runs to compare, how they are named, which settings differ
 Where runs live and train:
-    database.py      the SQLite run database: runs, metrics, sweeps, visitors; the only
-                     channel between processes
+    database.py      the SQLite run database (RunDatabase: runs and their metrics, with
+                     .sweeps and .visitors tables); the only channel between processes
     scheduler.py     the process that hands queued runs to an executor
     executors/       where runs train: processes.py (local worker processes), ray.py
     job.py           training one run and recording it, whichever executor runs it

@@ -260,6 +260,8 @@ class RunDatabase:
         self.busy_seconds = busy_seconds
         self._local = threading.local()
         self.recovery = None  # a core.runs.recovery.Recovery when open_database rebuilt the file
+        self.sweeps = SweepTable(self)
+        self.visitors = VisitorTable(self)
         if schema:
             self.create_schema()
 
@@ -607,70 +609,6 @@ class RunDatabase:
             f"SELECT COUNT(*) FROM runs WHERE address = ? AND state IN "
             f"({','.join('?' * len(active))})", (address, *active)).fetchone()[0]
 
-    # --------------------------------------------------------------- sweeps
-
-    def insert_sweep(self, row: "SweepRow", check: Any = None) -> None:
-        """Add a running sweep; `check(store, row)` runs first in the same transaction
-        (the visitor's cap on active sweeps)."""
-        with self._write() as db:
-            if check is not None:
-                check(self, row)
-            db.execute("INSERT INTO sweeps (id, owner, created, spec, state, address) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (row.id, row.owner, row.created,
-                                                     json.dumps(row.spec), row.state, row.address))
-
-    def get_sweep(self, sweep_id: str) -> "SweepRow":
-        row = self._db().execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
-        if row is None:
-            raise SweepNotFound(sweep_id)
-        return _sweep(row)
-
-    def list_sweeps(self, owner: str | None = None, state: str | None = None) -> list["SweepRow"]:
-        """Newest first."""
-        where, args = [], []
-        for column, value in (("owner", owner), ("state", state)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        sql = ("SELECT * FROM sweeps" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY created DESC, id DESC")
-        return [_sweep(r) for r in self._db().execute(sql, args)]
-
-    def end_sweep(self, sweep_id: str, state: str) -> bool:
-        """A running sweep becomes finished or stopped; False if it was not running."""
-        with self._write() as db:
-            cur = db.execute("UPDATE sweeps SET state = ?, finished_at = ? WHERE id = ? AND "
-                             "state = 'running'", (state, time.time(), sweep_id))
-        return cur.rowcount == 1
-
-    def sweep_runs(self, sweep_id: str) -> list[RunRecord]:
-        """The runs of a sweep's trials (their config's `sweep` entry), oldest first."""
-        rows = self._db().execute(
-            f"{SELECT_RUNS} WHERE json_extract(config, '$.sweep.id') = ? ORDER BY created, id",
-            (sweep_id,))
-        return [_record(r) for r in rows]
-
-    # ------------------------------------------------------------- visitors
-
-    def visitor_seen(self, visitor_id: str, address: str | None, new: bool = False) -> None:
-        """Record where a visitor was seen (a new id: also where and when it was made)."""
-        now = time.time()
-        with self._write() as db:
-            db.execute("INSERT INTO visitors (id, address, first_seen, first_address) "
-                       "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET address = ?",
-                       (visitor_id, address, now, address if new else None, address))
-
-    def new_visitors(self, address: str, since: float) -> int:
-        """Visitor ids made for a client address since a time."""
-        return self._db().execute(
-            "SELECT COUNT(*) FROM visitors WHERE first_address = ? AND first_seen >= ?",
-            (address, since)).fetchone()[0]
-
-    def visitors_at(self, address: str) -> list[str]:
-        """Visitors last seen from a client address."""
-        return [r[0] for r in self._db().execute("SELECT id FROM visitors WHERE address = ?",
-                                                 (address,))]
-
     def delete(self, run_id: str, keep_pinned: bool = False) -> None:
         """Remove a run's record and metrics (not an active one; with keep_pinned, not a
         pinned one either: retention's delete)."""
@@ -686,3 +624,79 @@ class RunDatabase:
             db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+
+class SweepTable:
+    """The sweeps of the database (`db.sweeps`): a sweep's row, its spec and state; its
+    trials are ordinary runs whose config names the sweep."""
+
+    def __init__(self, db: RunDatabase) -> None:
+        self.db = db
+
+    def insert(self, row: "SweepRow", check: Any = None) -> None:
+        """Add a running sweep; `check(store, row)` runs first in the same transaction
+        (the visitor's cap on active sweeps)."""
+        with self.db._write() as db:
+            if check is not None:
+                check(self.db, row)
+            db.execute("INSERT INTO sweeps (id, owner, created, spec, state, address) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (row.id, row.owner, row.created,
+                                                     json.dumps(row.spec), row.state, row.address))
+
+    def get(self, sweep_id: str) -> "SweepRow":
+        row = self.db._db().execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        if row is None:
+            raise SweepNotFound(sweep_id)
+        return _sweep(row)
+
+    def list(self, owner: str | None = None, state: str | None = None) -> list[SweepRow]:
+        """Newest first."""
+        where, args = [], []
+        for column, value in (("owner", owner), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = ("SELECT * FROM sweeps" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY created DESC, id DESC")
+        return [_sweep(r) for r in self.db._db().execute(sql, args)]
+
+    def end(self, sweep_id: str, state: str) -> bool:
+        """A running sweep becomes finished or stopped; False if it was not running."""
+        with self.db._write() as db:
+            cur = db.execute("UPDATE sweeps SET state = ?, finished_at = ? WHERE id = ? AND "
+                             "state = 'running'", (state, time.time(), sweep_id))
+        return cur.rowcount == 1
+
+    def runs(self, sweep_id: str) -> list[RunRecord]:
+        """The runs of a sweep's trials (their config's `sweep` entry), oldest first."""
+        rows = self.db._db().execute(
+            f"{SELECT_RUNS} WHERE json_extract(config, '$.sweep.id') = ? ORDER BY created, id",
+            (sweep_id,))
+        return [_record(r) for r in rows]
+
+
+class VisitorTable:
+    """Where visitors were seen (`db.visitors`): the record behind the limits per client
+    address."""
+
+    def __init__(self, db: RunDatabase) -> None:
+        self.db = db
+
+    def seen(self, visitor_id: str, address: str | None, new: bool = False) -> None:
+        """Record where a visitor was seen (a new id: also where and when it was made)."""
+        now = time.time()
+        with self.db._write() as db:
+            db.execute("INSERT INTO visitors (id, address, first_seen, first_address) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET address = ?",
+                       (visitor_id, address, now, address if new else None, address))
+
+    def new_since(self, address: str, since: float) -> int:
+        """Visitor ids made for a client address since a time."""
+        return self.db._db().execute(
+            "SELECT COUNT(*) FROM visitors WHERE first_address = ? AND first_seen >= ?",
+            (address, since)).fetchone()[0]
+
+    def at(self, address: str) -> list[str]:
+        """Visitors last seen from a client address."""
+        return [r[0] for r in self.db._db().execute("SELECT id FROM visitors WHERE address = ?",
+                                                 (address,))]

@@ -128,7 +128,7 @@ def check_address_uploads(store: RunDatabase, address: str | None, settings: Run
     cap = settings.max_uploads_per_address
     if not cap or not address:
         return
-    kept = sum(upload_count(store.runs_dir, v) for v in store.visitors_at(address))
+    kept = sum(upload_count(store.runs_dir, v) for v in store.visitors.at(address))
     if kept >= cap:
         raise LimitReached(
             f"Visitors from your network address keep {kept} uploaded checkpoints, the most "
@@ -190,7 +190,7 @@ class Quotas:
     def check_sweep(self, db: RunDatabase, owner: str) -> None:
         """A new sweep: the visitor's running sweeps and the disk floor."""
         cap = self.settings.max_active_sweeps
-        mine = len(db.list_sweeps(owner=owner, state="running"))
+        mine = len(db.sweeps.list(owner=owner, state="running"))
         if mine >= cap:
             raise LimitReached(f"You already have {mine} sweep{'s' if mine > 1 else ''} running; "
                                f"the limit is {cap} per visitor. Wait for it to finish, or "

@@ -41,7 +41,7 @@ class SweepDesk:
         sweeps.create_study(self.runs_dir, row.id, spec)
         check = None if viewer.admin else (lambda db, new: self.quotas.check_sweep(db, new.owner))
         try:
-            self.db.insert_sweep(row, check=check)
+            self.db.sweeps.insert(row, check=check)
         except BaseException:
             shutil.rmtree(sweeps.sweep_dir(self.runs_dir, row.id), ignore_errors=True)
             raise
@@ -50,7 +50,7 @@ class SweepDesk:
         return sweeps.view(self.db, row, mine=True)
 
     def _row(self, sweep_id: str, viewer: Viewer) -> SweepRow:
-        row = self.db.get_sweep(sweep_id)
+        row = self.db.sweeps.get(sweep_id)
         if not can_control(viewer, row.owner):
             raise SweepNotFound(sweep_id)
         return row
@@ -60,14 +60,14 @@ class SweepDesk:
 
     def list(self, viewer: Viewer) -> list[SweepView]:
         """The viewer's sweeps (an admin's: everyone's), newest first."""
-        rows = self.db.list_sweeps(owner=None if viewer.admin else viewer.id)
+        rows = self.db.sweeps.list(owner=None if viewer.admin else viewer.id)
         return [sweeps.view(self.db, row, mine=True) for row in rows]
 
     def stop(self, sweep_id: str, viewer: Viewer) -> SweepView:
         """No more trials; its active ones are stopped (each keeps its best checkpoint)."""
         row = self._row(sweep_id, viewer)
-        self.db.end_sweep(row.id, "stopped")
-        for record in self.db.sweep_runs(row.id):
+        self.db.sweeps.end(row.id, "stopped")
+        for record in self.db.sweeps.runs(row.id):
             if record.state.active:
                 try:
                     self.db.request_stop(record.id)

@@ -250,15 +250,15 @@ def rebuild(store: RunDatabase) -> list[str]:
             spec = SweepSpec.from_json(row.spec)
         except (OSError, ValueError, TypeError, KeyError):
             continue
-        runs = store.sweep_runs(row.id)
+        runs = store.sweeps.runs(row.id)
         done = len(runs) == len(spec.trials()) and not any(r.state.active for r in runs)
         try:
-            store.get_sweep(row.id)
+            store.sweeps.get(row.id)
             continue  # already there
         except SweepNotFound:
             pass
-        store.insert_sweep(row)  # running, then ended: its finish time is the rebuild's
-        store.end_sweep(row.id, "finished" if done else "stopped")
+        store.sweeps.insert(row)  # running, then ended: its finish time is the rebuild's
+        store.sweeps.end(row.id, "finished" if done else "stopped")
         rebuilt.append(row.id)
     return rebuilt
 
@@ -299,7 +299,7 @@ def create_study(runs_dir: str | Path, sweep_id: str, spec: SweepSpec) -> None:
 
 def tick(store: RunDatabase, settings: RunSettings) -> None:
     """Advance every running sweep: follow its trials, prune, queue the next, finish it."""
-    for row in store.list_sweeps(state="running"):
+    for row in store.sweeps.list(state="running"):
         try:
             _advance(store, settings, row)
         except StoreBusy:
@@ -312,7 +312,7 @@ def _advance(store: RunDatabase, settings: RunSettings, row: SweepRow) -> None:
     from optuna.trial import TrialState  # as in _study
     spec = SweepSpec.from_json(row.spec)
     study = _study(store.runs_dir, row.id, spec)
-    runs = {r.config["sweep"]["trial"]: r for r in store.sweep_runs(row.id)}
+    runs = {r.config["sweep"]["trial"]: r for r in store.sweeps.runs(row.id)}
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         _follow(store, study, frozen, runs.get(frozen.number))
     active = sum(r.state.active for r in runs.values())
@@ -323,7 +323,7 @@ def _advance(store: RunDatabase, settings: RunSettings, row: SweepRow) -> None:
         _submit(store, settings, row, spec, study.ask())
         waiting, active = waiting - 1, active + 1
     if not waiting and not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        store.end_sweep(row.id, "finished")
+        store.sweeps.end(row.id, "finished")
 
 
 def _submit(store: RunDatabase, settings: RunSettings, row: SweepRow, spec: SweepSpec,
@@ -373,7 +373,7 @@ def _follow(store: RunDatabase, study, frozen, run: RunRecord | None) -> None:
 def view(store: RunDatabase, row: SweepRow, mine: bool) -> SweepView:
     """The sweep and each planned trial's state, best validation accuracy and time."""
     spec = SweepSpec.from_json(row.spec)
-    runs = {r.config["sweep"]["trial"]: r for r in store.sweep_runs(row.id)}
+    runs = {r.config["sweep"]["trial"]: r for r in store.sweeps.runs(row.id)}
     trials = [_trial(store, n, params, runs.get(n), row.state)
               for n, params in enumerate(spec.trials())]
     created = dt.datetime.fromtimestamp(row.created).isoformat(timespec="seconds")

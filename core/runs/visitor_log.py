@@ -24,10 +24,10 @@ class VisitorLog:
     def seen(self, visitor: str, address: str, new: bool = False) -> None:
         """Record where a visitor was seen (a new id: also where and when it was made)."""
         try:
-            self.db.visitor_seen(visitor, address, new=new)
+            self.db.visitors.seen(visitor, address, new=new)
         except StoreBusy as err:
             log.warning("visitor %s not recorded: %s", visitor, err)
 
     def new_since(self, address: str, since: float) -> int:
         """Visitor ids made for a client address since a time."""
-        return self.db.new_visitors(address, since)
+        return self.db.visitors.new_since(address, since)
