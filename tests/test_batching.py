@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -167,3 +168,16 @@ def test_a_failing_model_fails_each_waiting_request_not_the_batcher():
     blank = Preprocessed(torch.zeros(1, 1, 28, 28), np.zeros((28, 28), np.uint8), blank=True)
     with pytest.raises(ValueError, match="blank"):
         batcher.submit(blank)
+
+
+def test_a_lone_stroke_does_not_wait_for_company():
+    """The window is for strokes that come together: one visitor's stroke goes to the
+    model at once (a 3 s window, far longer than the answer takes anywhere)."""
+    torch.manual_seed(0)
+    batcher = Batcher(build_model("ffnn-small").eval(), NAMES, window_ms=3000)
+    pre = _drawings(1)[0]
+    batcher.answer(pre)  # the thread started, the model warm
+    start = time.monotonic()
+    batcher.answer(pre)
+    assert time.monotonic() - start < 2.0
+    assert batcher.stats.largest == 1

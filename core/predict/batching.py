@@ -2,11 +2,14 @@
 
 Each visitor's stroke is a script run in a thread of its own; alone, each would run
 the model on one image. A Batcher serves one model: a stroke's run hands its input to
-the batcher's thread and waits; the thread takes every input that arrives within
-`window_ms` of the first (up to `max_batch`) and answers them all with one forward and
-one backward pass (core.predict.answer.answers). On the 2-core machine a batch of 8 of
-the default resnet costs about as much as 2 single passes, and the answers are the
-inputs' own (tests/test_batching.py).
+the batcher's thread and waits; the thread takes every input waiting (up to
+`max_batch`) and answers them all with one forward and one backward pass
+(core.predict.answer.answers). While the model runs, the next strokes queue up and make
+the next batch. When strokes come close together (others were waiting, or the last
+batch had several), the thread also waits up to `window_ms` after the first for more;
+a lone visitor's stroke does not wait at all. On the 2-core machine a batch of 8 of the
+default resnet costs about as much as 2 single passes (bench.model_paths), and the
+answers are the inputs' own (tests/test_batching.py).
 
 The queue is bounded: past `max_queue` waiting inputs, submit() raises Busy at once,
 so a visitor is told the server is busy (and the page retries) instead of waiting for
@@ -68,6 +71,7 @@ class Batcher:
         self.threads = threads
         self.stats = BatcherStats()
         self._queue: deque[_Request] = deque()
+        self._last_batch = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -120,19 +124,22 @@ class Batcher:
                     self._run(group, gradient)
 
     def _next_batch(self) -> list[_Request] | None:
-        """The requests of the next model call: the first to arrive, and those that come
-        within the window after it. None after IDLE_SECONDS without any (the thread ends)."""
+        """The requests of the next model call: those waiting, and while strokes come
+        together, those that come within the window after the first. None after
+        IDLE_SECONDS without any (the thread ends)."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._queue, IDLE_SECONDS):
                 self._thread = None
                 return None
-            deadline = time.monotonic() + self.window_s
-            while len(self._queue) < self.max_batch:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._cond.wait(left):
-                    break
+            if len(self._queue) > 1 or self._last_batch > 1:  # strokes come together now
+                deadline = time.monotonic() + self.window_s
+                while len(self._queue) < self.max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._cond.wait(left):
+                        break
             count = min(self.max_batch, len(self._queue))
             taken = [self._queue.popleft() for _ in range(count)]
+            self._last_batch = count
         return [r for r in taken if r.future.set_running_or_notify_cancel()]
 
     def _run(self, group: list[_Request], gradient: bool) -> None:
