@@ -4,7 +4,8 @@ that drive the real app for them, the browser tests and the screenshots.
 Training:   throughput, speedrun, levers, autocast, first_point, stop_latency,
             reference_loop (the notebooks' loop, for comparison), anchor (the GPU yardstick),
             gpu_levers, gpu_recipes; gpu_session.sh: every GPU measurement in one call
-The app:    app_latency (cold start, stroke to prediction), evaluate_first_visit,
+The app:    app_latency (cold start, stroke to prediction), stroke_parts (where a stroke's
+            time goes, checkouts side by side), evaluate_first_visit,
             attack_speed, storage_cost, model_paths (eager, TorchScript or ONNX Runtime
             for a stroke's model pass), web_memory (what the web process's memory holds)
 Load:       loadtest (the run system, many visitors), serverload (the real server over its

@@ -339,6 +339,7 @@ def split_stroke(up: float, shown: float, browser: dict, run: dict | None) -> di
     out["server_share_ms"] = run["total_ms"]  # the whole run: charts and map after it too
     out["server_run"] = run["run"]  # "classify": the panel's fragment; "app": a full run
     out["server_stages_ms"] = {name: _ms(end - begin) for name, begin, end in run["stages"]}
+    out["server_values"] = run.get("values", {})  # the model's own time, its batch
     return out
 
 

@@ -29,8 +29,9 @@ def panel(dataset: str) -> None:
         left, right = st.columns([1, 1.45], gap="large")
         rgba = None
         with left:
-            source = st.radio("Input", sources, key="classify_source", horizontal=True,
-                              format_func=SOURCES.get, label_visibility="collapsed")
+            with timings.stage("source"):
+                source = st.radio("Input", sources, key="classify_source", horizontal=True,
+                                  format_func=SOURCES.get, label_visibility="collapsed")
             if source == "draw":
                 with timings.stage("canvas"):
                     rgba = drawing()

@@ -88,7 +88,8 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
     with left:
         with timings.stage("preprocess"):
             pre = _preprocess(source, rgba, dataset, ckpt)
-        options = _options()
+        with timings.stage("options"):
+            options = _options()
     shown = pre is not None and not pre.blank
     with right:
         if not shown:
@@ -96,8 +97,10 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
         else:
             _prediction(sel, ckpt, pre, source, options)
     if shown:  # full width, under both columns
-        part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
-        part("every model", _every_model)(sel, pre)
+        with timings.stage("fool"):
+            part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
+        with timings.stage("every model"):
+            part("every model", _every_model)(sel, pre)
 
 
 def part(name: str, func: Callable[..., None]) -> Callable[..., None]:
@@ -184,12 +187,15 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     timings.value("model_ms", result.model_ms)
     timings.value("gradient_ms", found.gradient_ms)
     timings.value("batch", found.batch)
-    show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
+    with timings.stage("flag"):
+        show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
-    _metrics(result)
+    with timings.stage("metrics"):
+        _metrics(result)
     timings.mark("prediction")
-    part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source)
+    with timings.stage("teach"):
+        part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source)
     with timings.stage("figures"):
         timings.count("figure")
         st.html(pictures.bars(result.top, f"Top {options.k}"))
