@@ -3,7 +3,8 @@
 The heading and the canvas come first, before anything that imports torch: on a new
 server they are on screen (and take strokes) while torch and the model load. Below the
 heading, the page is a fragment: a stroke reruns it alone, not the sidebar, the
-navigation and the identity around it.
+navigation and the identity around it. Its parts are ui/classify/view.py's functions;
+the teach buttons, Fool it and every model's vote are fragments of their own inside it.
 """
 from __future__ import annotations
 

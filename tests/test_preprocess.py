@@ -41,7 +41,7 @@ def bbox_size(image: np.ndarray) -> tuple[int, int]:
 
 
 def canvas_with(draw, background=(0, 0, 0, 0), size=CANVAS) -> np.ndarray:
-    """An RGBA array like streamlit-drawable-canvas returns, drawn with PIL."""
+    """An RGBA array like the drawing canvas sends, drawn with PIL."""
     img = Image.new("RGBA", (size, size), background)
     draw(ImageDraw.Draw(img))
     return np.asarray(img).copy()

@@ -425,7 +425,7 @@ def _finish(gray: np.ndarray, dataset: str, mean: float | None,
 
 def from_canvas(rgba: np.ndarray, dataset: str = "mnist", *, mean: float | None = None,
                 std: float | None = None, redraw_strokes: bool = True) -> Preprocessed:
-    """A drawable-canvas RGBA array (H, W, 4) uint8 -> model input.
+    """A drawing canvas's RGBA array (H, W, 4) uint8 -> model input.
 
     Any stroke colour on any background works: fully transparent pixels are
     background, and a light background is inverted. mean/std default to the
