@@ -38,6 +38,7 @@ class Reply:
     exceptions: list[str] = field(default_factory=list)
     fragments: set[str] = field(default_factory=set)
     status: int | None = None
+    received_bytes: int = 0  # the ForwardMsgs' size on the wire, all of this run's
 
 
 class Session:
@@ -108,6 +109,7 @@ class Session:
             if remaining <= 0:
                 raise TimeoutError(f"no script_finished within {RERUN_TIMEOUT_S:.0f} s")
             data = await _recv(self.ws, remaining)
+            reply.received_bytes += len(data)
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
             self._learn(fwd, reply, time.perf_counter() - t0)

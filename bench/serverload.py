@@ -92,6 +92,7 @@ class Level:
     rss_mb_peak: float = 0.0  # the sum of the processes' RSS (shared pages counted in each)
     pss_mb_peak: float = 0.0  # the tree's proportional set: what it holds, shared pages once
     process_rss_mb: dict[str, float] = field(default_factory=dict)  # kind -> its peak RSS
+    stroke_bytes: list[int] = field(default_factory=list)  # what a stroke's answer weighs
     busy: int = 0  # strokes told "busy, retrying" before their answer
     too_busy: int = 0  # strokes given up as too busy
     browser_settled: list[float] = field(default_factory=list)  # mouse-up -> whole answer, s
@@ -119,6 +120,7 @@ async def drawer(url: str, level: Level, until: float, seed: int) -> None:
             if any(t.startswith(TOO_BUSY) for t in reply.texts):
                 level.too_busy += 1
             elif "Prediction" in reply.first_metric:
+                level.stroke_bytes.append(reply.received_bytes)
                 level.strokes.append(reply.first_metric["Prediction"])
                 level.wrong_digits += reply.metrics["Prediction"] != str(digit)
             else:
@@ -405,6 +407,8 @@ def summary(level: Level) -> dict:
             "browser_settled_p95_ms": _pct(level.browser_settled, 95),
             "browser_timeouts": level.browser_timeouts,
             "busy": level.busy, "too_busy": level.too_busy,
+            "stroke_kb": round(float(np.median(level.stroke_bytes)) / 1024, 1)
+            if level.stroke_bytes else None,
             "page_p50_ms": _pct(level.pages, 50), "page_p95_ms": _pct(level.pages, 95),
             "wrong_digits": level.wrong_digits, "errors": len(level.errors), "dropped": level.dropped,
             "runs": level.runs, "refused": level.refused, "runs_lost": level.runs_lost,
@@ -450,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{n:3d} visitors, {a.servers} server(s): stroke p50/p95 {_fmt(row['stroke_p50_ms'])}/"
                   f"{_fmt(row['stroke_p95_ms'])} ms (server {_fmt(row['server_p50_ms'])}/"
-                  f"{_fmt(row['server_p95_ms'])}) over {row['strokes']} strokes, busy {row['busy']}, "
+                  f"{_fmt(row['server_p95_ms'])}) over {row['strokes']} strokes "
+                  f"({row['stroke_kb']} KB each), busy {row['busy']}, "
                   f"too busy {row['too_busy']}; browser {_fmt(row['browser_p50_ms'])}/"
                   f"{_fmt(row['browser_p95_ms'])} ms, whole answer {_fmt(row['browser_settled_p50_ms'])}/"
                   f"{_fmt(row['browser_settled_p95_ms'])} ms over {row['browser_strokes']}; pages "
