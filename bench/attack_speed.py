@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from bench.strokes import canvas_value
-from core.networks.attacks import attack, transfer
+from core.predict.attacks import attack, transfer
 from core.networks.catalog import shipped_models
 from core.networks.checkpoints import load_checkpoint
 from core.predict.preprocess import from_canvas

@@ -33,6 +33,9 @@ def panel(dataset: str) -> None:
             with timings.stage("source"):
                 source = st.radio("Input", sources, key="classify_source", horizontal=True,
                                   format_func=SOURCES.get, label_visibility="collapsed")
+            if not spec.drawable:  # say why Draw is not offered, rather than hide it
+                st.caption(f"No Draw for {spec.title}: its models learned photos of "
+                           f"{spec.noun}s, not drawings. Upload a photo, or take a test image.")
             if source == "draw":
                 with timings.stage("canvas"):
                     rgba = drawing()

@@ -70,7 +70,8 @@ frame.index.name = "setting"
 styled = frame.style.apply(
     lambda row: [HIGHLIGHT if row.name in table.differing else "" for _ in row], axis=1)
 st.dataframe(styled, key="compare_table", height=36 + 35 * len(frame),
-             column_config={"differs": st.column_config.TextColumn(width=60)})
+             column_config={"_index": st.column_config.TextColumn("setting", width=140),
+                            "differs": st.column_config.TextColumn(width=60)})
 if len(snaps) > 1:
     n = len(table.differing)
     st.caption(f"✱ {n} setting{'s differ' if n != 1 else ' differs'}: "

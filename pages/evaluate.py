@@ -10,6 +10,7 @@ from core.evaluate.compare import compare, per_class_table, row_normalize
 from core.data import DATASETS
 from ui.common import calibration, charts, state
 from ui.common.errors import safe_callback
+from ui.common.format import percent_column, percent_text, rounded_percent
 from ui.common.loaders import evaluation
 from ui.evaluate.robust import robustness
 from ui.common.selection import require_model, selection
@@ -35,10 +36,11 @@ worst_acc, worst_name = min(finite) if finite else (float("nan"), "—")
 
 st.caption(f"{sel.model.label} · {total:,} test images of {sel.dataset}")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Test accuracy", f"{res.accuracy:.2%}")
+m1.metric("Test accuracy", percent_text(res.accuracy))
 m2.metric("Test loss", f"{res.loss:.4f}")
 m3.metric("Mistakes", f"{len(res.mistake_indices):,}", help=f"of {total:,} test images")
-m4.metric("Hardest class", worst_name, f"{worst_acc:.2%}", delta_color="off", delta_arrow="off")
+m4.metric("Hardest class", worst_name, percent_text(worst_acc), delta_color="off",
+          delta_arrow="off")
 
 
 def _open_mistakes(true: int | None, predicted: int | None) -> None:
@@ -70,11 +72,15 @@ with left:
                                           title="Accuracy per class"),
                     config=charts.STATIC, key="eval_per_class")
     with st.expander("Per-class numbers"):
-        st.dataframe([{"class": r.name, "accuracy": r.accuracy, "correct": r.correct,
-                       "images": r.images, "most often mistaken for": r.most_confused_with or "—"}
+        st.dataframe([{"class": r.name, "accuracy": rounded_percent(r.accuracy),
+                       "correct": r.correct, "images": r.images,
+                       "mistaken for": r.most_confused_with or "—"}
                       for r in per_class_table(res, names)],
-                     hide_index=True, key="eval_table",
-                     column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+                     hide_index=True, key="eval_table", placeholder="—",
+                     column_config={"accuracy": percent_column(),
+                                    "mistaken for": st.column_config.TextColumn(
+                                        help="The class its mistakes were most often taken "
+                                             "for")})
 with right:
     normalized = st.toggle("Row-normalised (share of each true class)", key="eval_normalized",
                            persist_state="session")

@@ -29,7 +29,7 @@ from core.networks.checkpoints import load_checkpoint, read_payload  # noqa: E40
 from core.data import load_bundle  # noqa: E402
 from core.machine.device import cpu_threads  # noqa: E402
 from core.machine.files import atomic_write  # noqa: E402
-from core.predict.ood import logits_of  # noqa: E402
+from core.networks.models import logits_of  # noqa: E402
 
 
 def calibrate_file(path: Path, data_dir: str | None = None) -> dict:

@@ -9,8 +9,9 @@ a snapshot of the shipped weights, the real datasets and an empty, temporary run
 folder. Then, in one browser tab:
 
   Train      trains a 3-epoch ffnn-small, then a 5-epoch ffnn, pictured while it streams
-  Classify   a 7 drawn on the canvas
+  Classify   a 7 drawn on the canvas (then kept as a 7: "It's a 7")
   Inside     the same 7, layer by layer, and the embedding map
+  Your handwriting   that 7 in the visitor's set, and the fine-tune's settings
   Evaluate, Mistakes, Dataset explorer   the sidebar's default model (the shipped resnet)
   Compare    the two runs trained above
 
@@ -130,6 +131,10 @@ def take(page, url: str, out: Path) -> list[Path]:
     if predicted != "7":
         print(f"  note: the drawn 7 was read as {predicted!r}", flush=True)
     written.append(_shot(page, out, "Classify"))
+    confirm = main(page).locator(".st-key-teach_confirm").get_by_role("button")
+    if confirm.count() and confirm.is_enabled():  # Your handwriting then shows one drawing
+        confirm.click()
+        settle(page)
 
     # Inside the model: the drawn digit (the last input on Classify), and the embedding map.
     go_to(page, url, "Inside the model")

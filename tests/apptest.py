@@ -24,6 +24,7 @@ from core.server.visitors import Viewer
 from core.train.config import TrainConfig
 from core.train.loop import train
 from ui.common.identity import VISITOR
+from ui.common.model_files import UPLOAD_KEY, UPLOAD_VERSION
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = {"classify": "pages/classify.py", "train": "pages/train.py",
@@ -121,7 +122,14 @@ def worst_pair(env) -> tuple[int, int]:
     return int(true), int(pred)
 
 
+def model_uploader(at):
+    """The sidebar's checkpoint uploader as it is now: its key moves on after a refused
+    file (ui.common.model_files.upload_key)."""
+    version = at.session_state[UPLOAD_VERSION] if UPLOAD_VERSION in at.session_state else 0
+    return at.file_uploader(key=UPLOAD_KEY + (f"_{version}" if version else ""))
+
+
 def upload_model(at, name: str, raw: bytes):
-    at.file_uploader(key="model_upload").upload(name, raw).run()
+    model_uploader(at).upload(name, raw).run()
     no_exception(at)
     return at

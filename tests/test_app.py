@@ -209,6 +209,9 @@ def test_fashion_upload_names_the_garment(env):
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()
     options = at.radio(key="classify_source").options
     assert len(options) == 2 and not any("Draw" in o for o in options)  # no canvas
+    # ...and the page says so, instead of leaving Draw to be looked for.
+    assert any(c.value.startswith("No Draw for Fashion-MNIST garments: its models learned "
+                                  "photos") for c in at.caption), [c.value for c in at.caption]
     image = np.zeros((64, 64), np.uint8)
     image[10:54, 20:44] = 200
     at.file_uploader(key="classify_upload_fashion").upload("shirt.png", _png(image), "image/png")
@@ -226,6 +229,23 @@ def test_non_image_upload_gives_an_error_message(env):
     no_exception(at)
     assert any("not an image" in e.value for e in at.error), [e.value for e in at.error]
     assert not [m for m in at.metric if m.label == "Prediction"]
+
+
+def test_a_text_file_is_refused_in_words_and_taken_off_the_uploader(env):
+    """A .txt got the browser's own refusal: a red icon, its message cut off; the file
+    stayed listed."""
+    at = new_session()
+    at.radio(key="classify_source").set_value("upload").run()
+    at.file_uploader(key="classify_upload_mnist").upload("notes.txt", b"my notes", "text/plain")
+    at.run()
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert errors == ["**This file cannot be classified.** notes.txt is not an image (PNG, "
+                      "JPEG, GIF, BMP or WebP)."], errors
+    (uploader,) = [u for u in at.get("file_uploader") if u.key.startswith("classify_upload")]
+    assert uploader.key != "classify_upload_mnist" and uploader.value is None  # new, empty
+    at.run()
+    assert not at.error  # said once, not kept beside the next file
 
 
 def _classify_upload(name: str, data: bytes) -> AppTest:
@@ -451,6 +471,8 @@ def test_evaluate_shows_the_reliability_and_the_calibration(env):
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
               for c in at.get("plotly_chart")]
     assert any(t.startswith("Reliability") for t in titles), titles
+    assert any(c.value.startswith("Each bar is the test images whose confidence fell in its "
+                                  "bin, the number on it how many") for c in at.caption)
 
 
 TILE = re.compile(r"^(.+) → \*\*(.+)\*\* · ([\d.]+)%$")  # "true → **predicted** · 97.1%"
@@ -525,3 +547,19 @@ def test_a_diverged_run_is_flagged_and_not_offered_plainly(env):
     assert "Resume" not in buttons  # it would diverge again
     assert any(run.id[-4:] in label and label.endswith(" · diverged · near chance")
                for label in at.sidebar.selectbox(key=MODEL).options)
+
+
+def test_per_class_numbers_have_one_format_and_headers_that_fit(env):
+    """The per-class table read "99.9%" beside "99.91%" (the browser trims zeros unless the
+    column fixes its decimals), its last header was cut to "most often mistaken f…", and
+    its hardest class's metric could round differently from its row."""
+    at = new_session("evaluate")
+    table = next(d for d in at.dataframe if "mistaken for" in d.value.columns)
+    columns = json.loads(table.proto.columns)
+    accuracy = next(v for k, v in columns.items() if "accuracy" in k)
+    assert accuracy["type_config"]["format"] == "percent"
+    assert accuracy["type_config"]["step"] == 0.0001  # two decimals on every row
+    assert max(len(c) for c in table.value.columns) <= 12  # "mistaken for"
+    hardest = next(m for m in at.metric if m.label == "Hardest class")
+    row = table.value.set_index("class").loc[hardest.value]
+    assert hardest.proto.delta == f"{row['accuracy']:.2%}"

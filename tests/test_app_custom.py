@@ -102,3 +102,40 @@ def test_a_custom_model_is_a_model_on_every_page(env):
     assert not at.error, [e.value for e in at.error]
     # Exports: the model rebuilt from its spec, with no code in the file.
     assert len(export_bytes(ckpt, "onnx")) > 1000
+
+
+def test_an_empty_layer_list_says_so_and_is_not_fastcnn(env):
+    """Emptied, the Layers field came back as fastcnn's layers (80,554 parameters), with
+    no word: now it stays empty, says so, and Start refuses it."""
+    at = new_session("train")
+    _custom(at, "")
+    assert at.text_input(key="train_layers").value == ""
+    assert any(e.value.startswith("**No layers.**") for e in at.error), [e.value for e in at.error]
+    assert not any("parameters ·" in c.value for c in at.caption)  # no fastcnn report
+    assert len(_table(at)) == 0  # an empty table, to add rows to
+    at.button(key="train_start").click().run()
+    no_exception(at)
+    assert get_service().list_runs(ADMIN) == []
+
+
+def test_the_layer_table_shows_every_row_and_empty_cells_empty(env, monkeypatch):
+    """It cut its last row off (Streamlit's default height) and wrote "None" in the
+    cells a layer has no number for."""
+    import streamlit
+    heights = []
+    editor_of = streamlit.data_editor
+
+    def recording(data, **kwargs):
+        heights.append((len(data), kwargs.get("height")))
+        return editor_of(data, **kwargs)
+
+    monkeypatch.setattr(streamlit, "data_editor", recording)
+    at = new_session("train")
+    layers = "conv8k3,relu,conv8k3,relu,pool2,conv8k3,relu,conv8k3,relu,pool2,fc32,relu,fc10"
+    _custom(at, layers)
+    (editor,) = [d for d in at.dataframe if str(d.key or "").startswith("train_layers_table")]
+    assert len(editor.value) == 13
+    rows, height = heights[-1]
+    assert rows == 13 and isinstance(height, int) and height >= 35 * (13 + 2)  # header, add row
+    assert editor.proto.placeholder == ""
+    assert editor.value.loc[editor.value["layer"] == "relu", "size"].isna().all()

@@ -12,6 +12,7 @@ from core.data import load_split
 from core.evaluate.robust import robust_accuracy
 from core.runs.api import get_service
 from tests.apptest import ADMIN, new_session, digit_canvas, metric_value, no_exception
+from core.predict.attacks import DEFAULT_EPS
 from ui.classify.fool import OPEN
 from ui.common.state import CANVAS_RGBA
 
@@ -53,19 +54,39 @@ def test_the_panel_fools_the_drawing_within_its_budget(env):
     assert any("Transfer:" in m.value for m in at.markdown)
 
 
-def test_a_budget_too_small_or_zero_says_so(env, tmp_path, monkeypatch):
-    # The test weights barely learned the fake data, so the smallest budget fools them:
-    # here the shipped cnn, which reads the drawn 1 with confidence.
+def _shipped(tmp_path, monkeypatch, name: str) -> None:
+    """The app's weights: one shipped model (the test weights barely learned the fake
+    data, so the smallest budget fools them)."""
     (tmp_path / "shipped").mkdir()
-    (tmp_path / "shipped" / "mnist-cnn.pt").symlink_to(SHIPPED / "mnist-cnn.pt")
+    (tmp_path / "shipped" / name).symlink_to(SHIPPED / name)
     monkeypatch.setenv("MNIST_STUDIO_WEIGHTS", str(tmp_path / "shipped"))
+
+
+def test_a_budget_too_small_says_so_without_a_transfer_table(env, tmp_path, monkeypatch):
+    # The shipped cnn reads the drawn 1 with confidence.
+    _shipped(tmp_path, monkeypatch, "mnist-cnn.pt")
     at = _drawn_and_open(0.01)
     assert any(w.value.startswith("Not fooled at eps=0.01") for w in at.warning), \
         [w.value for w in at.warning]
-    at.slider(key="fool_eps").set_value(0.0).run()
+    # A failed attack has nothing to transfer: no table of models "not fooled".
+    assert not at.dataframe and not any("Transfer:" in m.value for m in at.markdown)
+    # The slider starts above 0 (0 was offered, then refused: nothing may change at 0).
+    assert at.slider(key="fool_eps").min == 0.01
+
+
+def test_the_panel_opens_on_a_budget_that_fools_the_default_model(env, tmp_path, monkeypatch):
+    """It opened on eps 0.1: "Not fooled at eps=0.1 in 40 steps" for the default resnet."""
+    _shipped(tmp_path, monkeypatch, "mnist-resnet.pt")
+    at = new_session()
+    at.session_state[CANVAS_RGBA] = digit_canvas()
+    at.session_state[OPEN] = True
+    at.run()
     no_exception(at)
-    assert any("budget eps must be more than 0" in w.value for w in at.warning)
-    assert not [m for m in at.metric if m.label == "Now it says"]
+    assert at.slider(key="fool_eps").value == DEFAULT_EPS
+    assert any(s.value.startswith("Fooled: it now says") for s in at.success), \
+        [w.value for w in at.warning]
+    assert any(m.value.startswith("**Transfer:** the same perturbed image fools 1 of 1 MNIST "
+                                  "digits model") for m in at.markdown)
 
 
 def test_aiming_at_the_answer_it_already_gives_is_refused(env):

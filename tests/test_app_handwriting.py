@@ -68,4 +68,8 @@ def test_fine_tuning_too_few_drawings_says_how_many_are_needed(env):
     at.button(key="hw_tune").click().run()
     no_exception(at)
     assert any("needs at least 2" in e.value for e in at.error), [e.value for e in at.error]
+    # In the page's words: its choice is "none (no measure)", not the CLI's "holdout 0".
+    (error,) = [e.value for e in at.error if "needs at least 2" in e.value]
+    assert error.endswith("Or choose **none (no measure)** under *Held out to test on*.")
+    assert "holdout 0" not in error
     assert at.session_state[VISITOR] == "v:alice"

@@ -11,7 +11,8 @@ from core.networks.models import build_model
 from core.predict.classify import classify
 from core.predict.ood import Calibration, file_sha1, unfamiliarity, write_calibrations
 from core.predict.preprocess import from_canvas
-from tests.apptest import digit_canvas, metric_value, new_session, no_exception, upload_model
+from tests.apptest import (digit_canvas, metric_value, model_uploader, new_session, no_exception,
+                           upload_model)
 from ui.common.state import CANVAS_RGBA, MODEL
 
 FLAG = "This does not look like a digit the model knows"
@@ -60,13 +61,29 @@ def test_bad_checkpoints_get_a_clear_message_and_change_nothing(env, tmp_path):
     at = new_session()
     before = at.selectbox(key=MODEL).value
     for raw, reason in cases.items():
-        at.file_uploader(key="model_upload").clear()
         upload_model(at, "x.pt", raw)
         errors = [e.value for e in at.error if "This checkpoint cannot be used" in e.value]
         assert errors and reason in errors[0], (reason, errors)
         assert "\n" not in errors[0] and len(errors[0]) < 160, errors[0]  # one or two lines
         assert at.selectbox(key=MODEL).value == before
         assert not any(k.startswith("upload:") for k in at.selectbox(key=MODEL).options)
+        assert model_uploader(at).value is None  # the refused file is off the uploader's list
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_in_words_and_leaves_no_stale_message(env):
+    """A .txt got the browser's own refusal (a red icon, its message cut off), and the
+    message of the file before stayed on screen beside it."""
+    at = upload_model(new_session(), "broken.pt", b"not a checkpoint")
+    assert [e.value for e in at.error if "broken.pt" in e.value]
+    upload_model(at, "notes.txt", b"my notes")
+    errors = [e.value for e in at.error]
+    assert errors == ["This checkpoint cannot be used. notes.txt is not a checkpoint: choose a "
+                      ".pt or .pth file written by MNIST Studio"], errors
+    assert model_uploader(at).value is None
+    upload_model(at, "mine.pt", (env["weights"] / "mnist-bn-cnn.pt").read_bytes())
+    assert not at.error and any("Added bn-cnn" in s.value for s in at.success)
+    at.run()  # said once
+    assert not at.error and not any("Added bn-cnn" in s.value for s in at.success)
 
 
 def test_export_download_buttons_for_the_selected_model(env):

@@ -85,3 +85,71 @@ def test_a_custom_models_layer_widths_are_offered_to_the_sweep(env):
     at.text_input(key="sweep_values_layer:4").set_value("16, 64").run()
     no_exception(at)
     assert any("**2 trials** · estimated" in c.value for c in at.caption)
+
+
+def one_done(axis, accuracy=0.97):
+    """A sweep over `axis` with its first trial scored and the others waiting."""
+    from core.runs.sweeps import SweepSpec, SweepView, Trial
+    trials = [Trial(i, {axis.name: v, "seed": 0}, "waiting") for i, v in enumerate(axis.values)]
+    trials[0] = Trial(0, {axis.name: axis.values[0], "seed": 0}, "finished", "r0", accuracy, 1, 3.0)
+    return SweepView("s", "v:a", "running", SweepSpec({"dataset": "mnist"}, [axis]), "now",
+                     trials=trials)
+
+
+def test_the_sweep_chart_has_sensible_axes_with_one_trial_done():
+    """One trial scored: the accuracy axis stays within 0..100% around it (it ran 0-150%),
+    the setting's axis spans the planned values (it ran -0.5..1), on a log scale for
+    rates that span decades even when typed as a list (they bunched at 0)."""
+    from core.runs.sweeps import Axis
+    from ui.train.sweep import sweep_figure
+    fig = sweep_figure(one_done(Axis("lr", [0.00001, 0.0001, 0.001, 0.003])))
+    low, high = fig.layout.yaxis.range
+    assert 0.0 <= low < 0.97 < high <= 1.0 and fig.layout.yaxis.tickformat.endswith("%")
+    assert fig.layout.xaxis.type == "log"
+    left, right = fig.layout.xaxis.range  # log10 units
+    assert left < -5 and -2.6 < right < -2
+    assert list(fig.layout.xaxis.ticktext) == ["1e-05", "0.0001", "0.001", "0.003"]  # not "10µ"
+    perfect = sweep_figure(one_done(Axis("lr", [0.001, 0.01]), accuracy=1.0))
+    assert perfect.layout.yaxis.range[1] == 1.0  # never past 100%
+    # A list with 0 among decades (weight decay): one category per value, in order.
+    wd = sweep_figure(one_done(Axis("weight_decay", [0, 0.0001, 0.001])))
+    assert wd.layout.xaxis.type == "category"
+    assert list(wd.layout.xaxis.categoryarray) == ["0", "0.0001", "0.001"]
+    assert list(wd.layout.xaxis.range) == [-0.5, 2.5]  # every value, not only those done
+    assert wd.data[0].x == ("0",)
+    # Batch sizes 32..128 stay linear, padded so that no point sits on the edge.
+    bs = sweep_figure(one_done(Axis("batch_size", [32, 64, 128])))
+    assert bs.layout.xaxis.type == "linear" and bs.layout.xaxis.range[0] < 32 < 128 < \
+        bs.layout.xaxis.range[1]
+
+
+def test_waiting_trials_read_as_waiting_and_counts_are_singular():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from core.runs.sweeps import Axis
+        from tests.test_app_sweep import one_done
+        from ui.train.sweep import trials, trials_table
+        import streamlit as st
+        trials_table(one_done(Axis("lr", [0.001, 0.003])))
+        st.caption(trials(1) + " · " + trials(2))
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0]
+    assert table.proto.placeholder == "—"  # empty cells read "—", never "None"
+    rows = table.value
+    assert rows["State"].tolist() == ["finished", "waiting"]
+    assert rows["Best val accuracy"].isna().tolist() == [False, True]
+    assert rows["Epochs"].isna().tolist() == [False, True]
+    assert at.caption[0].value == "1 trial · 2 trials"
+
+
+def test_a_one_trial_sweep_says_1_trial(env):
+    at = new_session("train")
+    fill_train_form(at, epochs=1)
+    at.multiselect(key="sweep_names").set_value(["lr"]).run()
+    at.text_input(key="sweep_values_lr").set_value("0.003").run()
+    no_exception(at)
+    assert any(c.value.startswith("**1 trial** · estimated") for c in at.caption), \
+        [c.value for c in at.caption]

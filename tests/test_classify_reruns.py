@@ -55,7 +55,7 @@ async def _visit(app) -> dict:
             await step(f"stroke {i}", fragment_id=s.fragment_of.get(canvas, panel))
         teach = s.widget("button", "It's a")
         await step("teach", trigger=teach, fragment_id=s.fragment_of[teach])
-        compare = s.widget("checkbox", "Compare every")
+        compare = s.widget("checkbox", "Compare all")
         s.set_bool(compare, True)
         await step("every model", fragment_id=s.fragment_of[compare])
         return seen

@@ -30,10 +30,21 @@ def test_the_differing_fields_are_exactly_those_with_unequal_values():
 def test_the_table_has_every_field_with_each_runs_value():
     a, b = TrainConfig(seed=1), TrainConfig(seed=2, data_dir="/data")
     table = compare_configs([a, b])
-    assert table.fields == [f.name for f in fields(TrainConfig)]
+    unused = {"layers", "erase", "adv_eps", "adv_steps"}  # do nothing for either run
+    assert table.fields == [f.name for f in fields(TrainConfig) if f.name not in unused]
     assert table.values["seed"] == [1, 2]
     assert table.values["data_dir"] == [None, "/data"]
     assert table.differing == ["seed", "data_dir"]
+
+
+def test_settings_that_do_nothing_for_a_run_are_left_out_or_blank():
+    """Runs without adversarial training were listed with adv_eps 0.3 and adv_steps 7."""
+    plain, fgsm = TrainConfig(), TrainConfig(adversarial="fgsm", adv_eps=0.1)
+    assert "adv_eps" not in compare_configs([plain, plain]).fields
+    table = compare_configs([plain, fgsm])
+    assert table.values["adv_eps"] == [None, 0.1] and "adv_steps" not in table.fields
+    assert table.differing == ["adversarial"]  # one run has a budget: nothing to differ
+    assert TrainConfig(adversarial="pgd", augment=True).unused() == {"layers"}
 
 
 def test_metric_series_picks_the_metric_and_its_axis():
@@ -89,6 +100,19 @@ def test_runs_are_labelled_by_model_dataset_settings_and_result():
     twins = [_run("100000", val=0.99), _run("090000", val=0.99)]
     assert run_labels(twins) == ["cnn · mnist · lr 0.001 · 5 epochs · val 99.00% · 12-05 10:00:00 ab12",
                                  "cnn · mnist · lr 0.001 · 5 epochs · val 99.00% · 12-05 09:00:00 ab12"]
+
+
+def test_a_handwriting_fine_tune_is_named_so_and_not_opened_on():
+    """Compare opened on a fine-tune (its 99.9% is on 1,000 validation images, not the
+    12,000 of every other run) and labelled it like a normal run."""
+    tuned = _run("120000", val=0.999, model="resnet")
+    tuned.finetune = {"base_name": "resnet (shipped)", "options": {"val_size": 1000}}
+    runs = [tuned, _run("100000", val=0.985), _run("090000", val=0.991)]
+    assert default_runs(runs) == [runs[2].id, runs[1].id]
+    assert default_runs([tuned, _run("110000", "running")]) == [runs[0].id.replace(
+        "120000", "110000").replace("resnet", "cnn")]  # nothing learned: the newest ordinary
+    assert run_labels([tuned]) == ["resnet · mnist · fine-tuned on handwriting · val 99.90% "
+                                   "of 1,000 images"]
 
 
 def test_a_run_without_points_says_why():

@@ -108,7 +108,7 @@ def test_holdout_0_trains_on_everything_and_reports_the_test_set_only(tmp_path, 
     (lambda: (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)), "The set is empty"),
     (lambda: (np.zeros((3, 28, 28), np.uint8), np.array([3, 3, 7])),
      "each digit you teach needs at least 2 \\(one to learn from and one held out to test "
-     "on\\); 7 has 1"),
+     "on\\); 7 has 1. Add more of those digits. Or hold none out: --holdout 0."),
 ])
 def test_too_few_drawings_say_how_many_are_needed(tmp_path, base, fake_data_root, capsys,
                                                   make, expected):

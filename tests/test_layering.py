@@ -45,3 +45,19 @@ def test_core_imports_no_streamlit_ui_or_pages():
                 continue
             found += [f"{module}: {n}" for n in names if n.split(".")[0] in web]
     assert found == []
+
+
+FOUNDATIONS = ("core.data", "core.networks", "core.machine", "core.server")
+FLOWS = ("core.train", "core.predict", "core.evaluate", "core.export", "core.runs")
+FOUNDATIONS_MAY_IMPORT = {"core.evaluate.percent"}  # one rounding rule for every percent shown
+
+
+def test_foundations_import_no_flow():
+    g = graph()
+    found = {m: sorted(t for t in targets if _in_any(t, FLOWS) and t not in FOUNDATIONS_MAY_IMPORT)
+             for m, targets in g.items() if _in_any(m, FOUNDATIONS)}
+    assert {m: t for m, t in found.items() if t} == {}
+
+
+def _in_any(name: str, packages: tuple[str, ...]) -> bool:
+    return any(_in(name, p) for p in packages)

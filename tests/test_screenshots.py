@@ -11,15 +11,38 @@ run `python -m scripts.screenshots` itself).
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["classify", "inside", "train", "compare", "evaluate", "mistakes", "explore"]
+
+
+@dataclass(frozen=True)
+class AppPage:
+    name: str  # its file in pages/ and its picture in docs/screenshots/, without suffix
+    title: str
+    url: str  # "/" for the default page
+
+
+def app_pages() -> list[AppPage]:
+    """The pages streamlit_app.py registers, in its order (read from its source: the
+    app itself needs a Streamlit session to build them)."""
+    pages = []
+    for line in (ROOT / "streamlit_app.py").read_text().splitlines():
+        m = re.search(r'st\.Page\("pages/(\w+)\.py", title="([^"]+)"', line)
+        if m:
+            name, title = m.groups()
+            pages.append(AppPage(name, title, "/" if "default=True" in line else f"/{name}"))
+    return pages
+
+
+PAGES = [page.name for page in app_pages()]
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -8,5 +8,6 @@
     mistakes.py     the wrong answers, filtered and paged
     embedding.py    the test set's map in a model's feature space (Inside the model)
     robust.py       accuracy under attack (PGD), cached per model
+    percent.py      the one rounding rule for a percentage shown anywhere
     cli.py          the command line (__main__.py runs it)
 """

@@ -1,6 +1,6 @@
 """Accuracy under attack: the share of test images a model still gets right after PGD.
 
-PGD with an L-inf budget eps in pixel units (core.networks.attacks.perturb), untargeted from
+PGD with an L-inf budget eps in pixel units (core.predict.attacks.perturb), untargeted from
 the true class, no random start (deterministic, so a result can be cached and checked),
 a step of 2.5 * eps / steps; a sample stops moving once it is misclassified, so it
 counts as wrong if any step fooled the model. Clean accuracy is measured on the same
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.networks.attacks import check_budget, perturb, pgd_step_size
+from core.predict.attacks import check_budget, perturb, pgd_step_size
 from core.data import Split
 from core.machine.files import atomic_write
 from core.networks.models import evaluating

@@ -6,5 +6,4 @@
     checkpoints.py  the one checkpoint format (a state_dict plus metadata)
     calibration.py  temperature scaling and its measure (ECE)
     catalog.py      which models can be used: shipped weights, runs, uploads
-    attacks.py      adversarial examples against a network (FGSM, PGD)
 """

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.networks.models import logits_of
+
 ECE_BINS = 15
 T_RANGE = (0.05, 20.0)  # outside it the fit has gone wrong: refuse rather than ship it
 
@@ -144,7 +146,6 @@ def calibrate(model: nn.Sequential, val, mean: float, std: float) -> Fit:
     layer already there is removed first), set it on the model and return the fit. It is
     kept only if it lowers the validation ECE; an empty split leaves the model as it is
     trained (T = 1)."""
-    from core.predict.ood import logits_of  # the one "logits of a set of images"
     apply_temperature(model, 1.0)
     if val is None or not len(val):
         nan = float("nan")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from core.data import DATASETS
+from core.evaluate.percent import percent_text
 from core.networks.models import ARCHITECTURES, build_model, count_parameters
 from core.machine.paths import configured_dir
 
@@ -42,7 +43,7 @@ class ModelEntry:
     def label(self) -> str:
         """What a person reads in a select box: a run that did not finish, diverged or
         barely learned says so."""
-        acc = f" · {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""
+        acc = f" · {percent_text(self.test_accuracy)}" if self.test_accuracy is not None else ""
         if self.source == SHIPPED:
             return f"{self.architecture} (shipped){acc}"
         if self.source == UPLOAD:

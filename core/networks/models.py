@@ -14,6 +14,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from core.data import normalize
 from core.networks.spec import build as build_spec
 
 
@@ -114,3 +115,15 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+@torch.inference_mode()
+def logits_of(model: nn.Module, images: torch.Tensor, mean: float, std: float,
+              batch_size: int = 1000) -> torch.Tensor:
+    """(N, 28, 28) uint8 images, as the model would see them -> (N, 10) float32 logits."""
+    out = []
+    with evaluating(model):
+        for i in range(0, len(images), batch_size):
+            x = normalize(images[i:i + batch_size], mean, std).to(device_of(model))
+            out.append(model(x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, 10)

@@ -10,5 +10,6 @@
     activations.py every layer's output for one input (Inside the model)
     ood.py         "I don't know": an unfamiliarity score and each model's threshold
     ood_sets.py    inputs no model should know (letters, scribbles, ...) to set those thresholds
+    attacks.py     adversarial examples: the smallest change that flips an answer (FGSM, PGD)
     cli.py         the command line (__main__.py runs it)
 """

@@ -25,7 +25,7 @@ from torch import nn
 from core.data import normalize
 from core.machine.files import atomic_write
 from core.networks.catalog import weights_dir
-from core.networks.models import device_of, evaluating
+from core.networks.models import device_of, evaluating, logits_of
 
 OOD_FILE = "ood.json"  # in the weights folder, next to manifest.json
 # Flag at most 1 in 20 real inputs: the answer is still shown, so a false alarm
@@ -50,18 +50,6 @@ def unfamiliarity(logits: torch.Tensor | np.ndarray, score: str) -> np.ndarray:
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; choose one of {sorted(SCORES)}")
     return SCORES[score](torch.as_tensor(logits).double()).numpy()
-
-
-@torch.inference_mode()
-def logits_of(model: nn.Module, images: torch.Tensor, mean: float, std: float,
-              batch_size: int = 1000) -> torch.Tensor:
-    """(N, 28, 28) uint8 images, as the model would see them -> (N, 10) float32 logits."""
-    out = []
-    with evaluating(model):
-        for i in range(0, len(images), batch_size):
-            x = normalize(images[i:i + batch_size], mean, std).to(device_of(model))
-            out.append(model(x).float().cpu())
-    return torch.cat(out) if out else torch.empty(0, 10)
 
 
 def choose_threshold(in_scores: np.ndarray, false_alarm: float = TARGET_FALSE_ALARM) -> float:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Sequence
 
+from core.evaluate.percent import percent_text
 from core.networks.catalog import run_stamp
 from core.runs.curves import TrainingCurves
 from core.runs.snapshot import RunSnapshot
@@ -15,17 +16,29 @@ from core.train.config import TrainConfig
 
 @dataclass
 class ConfigTable:
-    """TrainConfig fields in field order, each with one value per run."""
+    """TrainConfig fields in field order, each with one value per run (None where the
+    setting does nothing for that run); a field that does nothing for any of them is
+    left out (no adversarial budget for runs without adversarial training). A field
+    differs when the runs it does something for disagree."""
     fields: list[str]
     values: dict[str, list[Any]]  # field -> the runs' values, in the runs' order
     differing: list[str]  # the fields whose values are not all equal, in field order
 
 
 def compare_configs(configs: Sequence[TrainConfig]) -> ConfigTable:
-    names = [f.name for f in fields(TrainConfig)]
-    values = {name: [getattr(c, name) for c in configs] for name in names}
-    differing = [name for name in names if any(v != values[name][0] for v in values[name][1:])]
+    unused = [c.unused() for c in configs]
+    names = [f.name for f in fields(TrainConfig)
+             if not configs or any(f.name not in u for u in unused)]
+    values = {name: [None if name in u else getattr(c, name) for c, u in zip(configs, unused)]
+              for name in names}
+    differing = [name for name in names if _differ([v for v, u in zip(values[name], unused)
+                                                    if name not in u])]
     return ConfigTable(names, values, differing)
+
+
+def _differ(values: list[Any]) -> bool:
+    """The values of the runs a setting does something for are not all equal."""
+    return any(v != values[0] for v in values[1:])
 
 
 class CurveMetric(str, Enum):
@@ -62,9 +75,10 @@ def metric_series(curves: TrainingCurves, metric: CurveMetric) -> tuple[list[flo
 
 
 def _learned(run: RunSnapshot) -> bool:
-    """Finished with a validation accuracy that is not near chance."""
+    """Finished with a validation accuracy that is not near chance, on the dataset's
+    whole validation set (a handwriting fine-tune's is a sample of it: not comparable)."""
     result = run.result
-    return (run.state == RunState.FINISHED and result is not None
+    return (run.state == RunState.FINISHED and result is not None and not run.finetune
             and result.val_accuracy is not None and not result.near_chance)
 
 
@@ -81,18 +95,25 @@ def default_runs(runs: Sequence[RunSnapshot], dataset: str | None = None,
              [r for r in learned if r.mine], learned]
     pool = next((p for p in pools if p), None)
     if pool is None:
-        return [r.id for r in runs[:n]]
+        ordinary = [r for r in runs if not r.finetune] or list(runs)
+        return [r.id for r in ordinary[:n]]
     return [r.id for r in sorted(pool, key=lambda r: -r.result.val_accuracy)[:n]]
 
 
 def describe_run(run: RunSnapshot) -> str:
     """A run by what tells it apart: model, dataset, the key settings and its result,
-    e.g. 'cnn · mnist · lr 0.001 · 5 epochs · val 99.12%'."""
+    e.g. 'cnn · mnist · lr 0.001 · 5 epochs · val 99.12%'; a handwriting fine-tune says
+    so, and on how many validation images its accuracy is (a sample of the set's)."""
     cfg = run.config
     val = run.result.val_accuracy if run.result is not None else None
-    outcome = run.state.label if val is None else f"val {val:.2%}"
+    outcome = run.state.label if val is None else f"val {percent_text(val)}"
+    if run.finetune and val is not None:
+        images = (run.finetune.get("options") or {}).get("val_size")
+        outcome += f" of {images:,} images" if isinstance(images, int) else ""
     if run.state == RunState.DIVERGED and val is not None:
         outcome = f"diverged, {outcome}"
+    if run.finetune:
+        return f"{cfg.model} · {cfg.dataset} · fine-tuned on handwriting · {outcome}"
     epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
     return f"{cfg.model} · {cfg.dataset} · lr {cfg.lr:g} · {epochs} · {outcome}"
 

@@ -19,6 +19,7 @@ from core.machine.files import atomic_write
 
 UPLOADS = ".uploads"  # hidden: the runs folder's listing of runs never sees it
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the largest shipped model is ~4 MB
+SUFFIXES = (".pt", ".pth")  # what torch.save's files are called
 
 
 def visitor_folder(runs_dir: str | os.PathLike, viewer_id: str) -> Path:
@@ -33,6 +34,9 @@ def _safe_stem(name: str) -> str:
 
 def accept_upload(raw: bytes, name: str, folder: str | os.PathLike) -> ModelEntry:
     """Validate an uploaded checkpoint and store it; raises CheckpointError saying why not."""
+    if Path(name).suffix.lower() not in SUFFIXES:
+        raise CheckpointError(f"{name} is not a checkpoint: choose a .pt or .pth file written "
+                              "by MNIST Studio")
     if not raw:
         raise CheckpointError(f"{name} is empty")
     if len(raw) > MAX_UPLOAD_BYTES:

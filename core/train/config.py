@@ -17,7 +17,7 @@ from core.networks.spec import SpecError, canonical, check
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle")
-ADVERSARIAL = ("none", "fgsm", "pgd")  # core.networks.attacks.training_attack
+ADVERSARIAL = ("none", "fgsm", "pgd")  # core.predict.attacks.training_attack
 
 
 class ConfigError(ValueError):
@@ -126,6 +126,21 @@ class TrainConfig:
         except SpecError as err:
             return f"layers: {err}"
         return None
+
+    def unused(self) -> set[str]:
+        """The settings that do nothing for this run: the layers of a built-in model, the
+        cutout without augmentation, the adversarial budget without adversarial training
+        (and its steps without PGD)."""
+        unused = set()
+        if self.model != CUSTOM:
+            unused.add("layers")
+        if not self.augment:
+            unused.add("erase")
+        if self.adversarial == "none":
+            unused.add("adv_eps")
+        if self.adversarial != "pgd":
+            unused.add("adv_steps")
+        return unused
 
     @classmethod
     def settings(cls) -> dict[str, Setting]:

@@ -10,7 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
 
 from core.data import TRAIN_SIZE, VAL_SIZE
-from core.networks.attacks import attack_passes
+from core.predict.attacks import attack_passes
 from core.networks.models import build_model
 from core.networks.spec import check
 from core.server.settings import RunSettings

@@ -39,7 +39,13 @@ SET_FILE = "finetune-set.npz"  # the set it trained on, copied into its run fold
 
 
 class FinetuneError(ValueError):
-    """The set or the model cannot be fine-tuned; the message says why and what to do."""
+    """The set or the model cannot be fine-tuned; the message says why and what to do.
+    `without_holdout`: holding no drawings out would let it start (each front end says
+    how in its own words: the CLI's --holdout 0, the page's "none")."""
+
+    def __init__(self, message: str, without_holdout: bool = False) -> None:
+        super().__init__(message)
+        self.without_holdout = without_holdout
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,8 @@ def check_set(labels: np.ndarray, options: FinetuneOptions, noun: str = "drawing
                if options.holdout > 0 else "one to learn from")
         raise FinetuneError(
             f"Too few {noun}: each digit you teach needs at least {options.min_per_class} "
-            f"({why}); {', '.join(short)}." + (
-                " Add more, or fine-tune without a held-out test (holdout 0)."
-                if options.holdout > 0 else ""))
+            f"({why}); {', '.join(short)}. Add more of those digits.",
+            without_holdout=options.holdout > 0)
 
 
 def split_holdout(labels: np.ndarray, holdout: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         data = load_bundle(dataset, args.data_dir)
         job = FinetuneJob.prepare(args.base, imageset, options, data)
     except (FinetuneError, ImageSetError, DataMissingError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        hint = " Or hold none out: --holdout 0." if getattr(err, "without_holdout", False) else ""
+        print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     cfg = job.config(args.data_dir)
     out = Path(args.out)

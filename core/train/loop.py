@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.networks.attacks import training_attack
+from core.predict.attacks import training_attack
 from core.train.augment import augment
 from core.networks.checkpoints import CheckpointMeta, save_checkpoint
 from core.data import DataBundle, Split, load_bundle, normalize

@@ -91,7 +91,7 @@ class StepInputs:
     label_smoothing: float
     autocast: bool  # bf16 autocast
     augment: Callable[[torch.Tensor], torch.Tensor] | None
-    # adversarial training: (model, x, y) -> the batch perturbed (core.networks.attacks.training_attack)
+    # adversarial training: (model, x, y) -> the batch perturbed (core.predict.attacks.training_attack)
     attack: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 

@@ -8,7 +8,7 @@ Training runs go to a temporary folder, never to the repo's runs/.
 Environment:
     MNIST_STUDIO_DATA                  the real datasets (default ../shared/data); else fake ones
     MNIST_STUDIO_REQUIRE_BROWSER=1     fail (instead of skip) when playwright or chromium is missing
-    MNIST_STUDIO_UPDATE_SCREENSHOTS=1  also write docs/screenshots/<page>.png (five pages; python -m scripts.screenshots takes all seven)
+    MNIST_STUDIO_UPDATE_SCREENSHOTS=1  also write docs/screenshots/<page>.png (five pages; python -m scripts.screenshots takes all eight)
     MNIST_STUDIO_E2E_FAKE_DATA=1       use the tiny fake datasets even when the real data is present
     MNIST_STUDIO_E2E_STAND_IN_WEIGHTS=1  train a 1-epoch model instead of using weights/
     CHROMIUM                           the browser binary (default /usr/bin/chromium)

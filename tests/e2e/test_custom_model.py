@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from core.networks.models import ARCHITECTURES
+from core.networks.spec import parse
 from bench.browser import (assert_no_errors, draw_vertical_stroke, go_to, main, pick,
                            prediction_metric, settle, shot)
 
@@ -17,6 +19,18 @@ except ImportError:  # conftest's browser_ready fixture skips the module
 
 TRAIN_MS = 300_000  # one epoch of a small MLP and the test set scored, on a shared 2-core machine
 LAYERS = "fc64,relu,fc10"
+
+
+def test_the_layer_table_shows_every_layer(page, app):
+    """fastcnn's 12 layers, the editor's first list: Streamlit's default height showed
+    ten and a half of them. The grid's accessible rows are the ones on screen."""
+    go_to(page, app.url, "Train")
+    pick(page, "Architecture", "custom")
+    settle(page)
+    grid = main(page).locator('[data-testid="stDataFrame"]').first
+    expect(grid).to_be_visible()
+    layers = len(parse(ARCHITECTURES["fastcnn"].spec))
+    expect(grid.locator('[role="row"]')).to_have_count(layers + 1)  # and the header
 
 
 def test_build_train_and_classify_with_a_custom_network(page, app):

@@ -26,7 +26,7 @@ def test_fool_a_drawing(page, app):
     expect(panel.get_by_text(re.compile(r"fooled", re.I)).first).to_be_visible(timeout=30_000)
     thumb = panel.get_by_role("slider")
     thumb.focus()
-    for _ in range(20):  # 0.10 -> 0.30, a step of 0.01 per key
+    for _ in range(10):  # 0.20 -> 0.30, a step of 0.01 per key
         thumb.press("ArrowRight")
     settle(page)
     expect(panel.get_by_text(re.compile(r"^Fooled: it now says"))).to_be_visible(timeout=30_000)

@@ -66,6 +66,34 @@ def test_corrupt_checkpoint_gives_a_clear_message(page, app, tmp_path):
     expect(_model_box(page)).to_have_value(re.compile(r"\(uploaded: mine\.pt\)"))
 
 
+def test_a_text_file_is_refused_in_words_and_leaves_the_list(page, app, tmp_path):
+    """A .txt in the checkpoint box was refused by the browser itself: a red icon row,
+    its message cut off, the file left listed, and the previous file's message kept."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    box = _open_box(page, app.url)
+    _upload(page, box, notes)
+    message = _sidebar(page).get_by_text("notes.txt is not a checkpoint: choose a .pt or .pth "
+                                         "file written by MNIST Studio")
+    expect(message).to_be_visible()
+    assert message.bounding_box()["width"] > 100  # the words themselves, on screen
+    expect(_sidebar(page).get_by_text("This checkpoint cannot be used")).to_have_count(1)
+    expect(box.locator('[data-testid="stFileUploaderFile"]')).to_have_count(0)
+
+
+def test_a_text_file_on_classify_is_refused_in_words(page, app, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    open_app(page, app.url)
+    body = page.locator('[data-testid="stMain"]')
+    body.get_by_text(re.compile(r"Upload$")).first.click()
+    settle(page, PAGE_MS)
+    body.locator('input[type="file"]').set_input_files(str(notes))
+    settle(page, PAGE_MS)
+    expect(body.get_by_text("notes.txt is not an image")).to_be_visible()
+    expect(body.locator('[data-testid="stFileUploaderFile"]')).to_have_count(0)
+
+
 def test_download_buttons_give_working_exports(page, app, tmp_path):
     import onnxruntime as ort
 

@@ -1,7 +1,7 @@
 """Classify's "Fool it" panel: a small change to the input that changes the model's answer.
 
 PGD (or FGSM, its one step) under an L-inf budget the visitor sets, to any other class
-or to a class they pick (core/networks/attacks.py), on the 28x28 image the model saw. Shows the
+or to a class they pick (core/predict/attacks.py), on the 28x28 image the model saw. Shows the
 original, the change (amplified, with its scale), the perturbed image, the new top k,
 the change's size, and whether the dataset's other models are fooled by the same image.
 
@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.networks.attacks import DEFAULT_STEPS, MAX_EPS, AttackResult, attack, transfer
+from core.data import DATASETS
+from core.predict.attacks import (DEFAULT_EPS, DEFAULT_STEPS, MAX_EPS, AttackResult, attack,
+                                   transfer)
 from core.networks.checkpoints import Checkpoint
 from core.predict.preprocess import Preprocessed
 from ui.common import charts, state
@@ -24,6 +26,7 @@ from ui.common.loaders import load_model
 OPEN = "fool_open"  # the expander's state: the attack runs only while it is open
 METHODS = {"pgd": "PGD", "fgsm": "FGSM"}
 ANY = "any other class"
+EPS_STEP = 0.01
 
 
 def panel(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed) -> None:
@@ -35,7 +38,8 @@ def panel(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed) -> None:
     with box:
         names = list(ckpt.meta.class_names)
         c1, c2, c3 = st.columns([1.2, 1, 1.1], vertical_alignment="bottom")
-        eps = c1.slider("Budget ε (L∞)", 0.0, MAX_EPS, 0.1, step=0.01,
+        # From one step up: at 0 nothing may change, so the slider does not offer it.
+        eps = c1.slider("Budget ε (L∞)", EPS_STEP, MAX_EPS, DEFAULT_EPS, step=EPS_STEP,
                         key="fool_eps", persist_state="session",
                         help="No pixel may change by more than ε, in pixel units from black "
                              "(0) to white (1): 0.1 is a tenth of the way")
@@ -54,7 +58,8 @@ def panel(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed) -> None:
             st.warning(str(err)[0].upper() + str(err)[1:] + ".", icon=":material/block:")
             return
         _show(result, names)
-        _transfer(sel, result, names)
+        if result.success:  # an image that fools nobody has nothing to transfer
+            _transfer(sel, result, names)
 
 
 def _show(result: AttackResult, names: list[str]) -> None:
@@ -98,7 +103,7 @@ def _transfer(sel: state.Selection, result: AttackResult, names: list[str]) -> N
     rows = transfer(result, models)
     fooled = sum(r.fooled for r in rows)
     st.markdown(f"**Transfer:** the same perturbed image fools {fooled} of {len(rows)} "
-                f"{sel.dataset} model{'s' * (len(rows) != 1)}")
+                f"{DATASETS[sel.dataset].title} model{'s' * (len(rows) != 1)}")
     st.dataframe([{"model": r.model, "fooled": r.fooled, "original": names[r.original],
                    "perturbed": names[r.perturbed], "confidence": r.confidence} for r in rows],
                  hide_index=True, key="fool_transfer",

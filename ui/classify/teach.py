@@ -25,6 +25,7 @@ ERROR = "teach_error"  # session: a message from the last click (the set is full
 NOTICE = "teach_notice"  # session: what the last click did, toasted by the next run (a
 # callback inside a fragment must not draw: its elements would land atop the page)
 SOURCES = ("draw", "upload")
+DIGIT_PX = 36  # a digit's button: the nine fit a 340 px row
 ITEM_BYTES = 2048  # a kept drawing's file, at most (about 1 KB: the 28x28 input and its strokes)
 
 
@@ -65,16 +66,20 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str) -> None:
                        "Wrong? Click the right digit.")
         else:
             st.caption("Teach it your handwriting: is this right?")
-        # One row that wraps: the confirm button, then a button per other digit.
-        row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        # The confirm button, then the nine other digits in a row of their own, narrow
+        # enough to fit the answer's column on one line from about 1,050 px of window up:
+        # in one row with the confirm button, a last digit wrapped onto a line alone.
         confirmed = bool(kept and kept[1] == predicted)
-        row.button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
-                   type="secondary" if confirmed else "primary", disabled=confirmed,
-                   on_click=_keep, args=(image, predicted, digest, source),
-                   help="Keep this input and its label in your handwriting set")
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
+                      type="secondary" if confirmed else "primary", disabled=confirmed,
+                      on_click=_keep, args=(image, predicted, digest, source),
+                      help="Keep this input and its label in your handwriting set")
+            st.caption("No? Click the right digit:")
+        row = st.container(horizontal=True, gap="xxsmall", key="teach_digits")
         for digit in (d for d in range(10) if d != predicted):
             row.button(str(digit), key=f"teach_fix_{digit}", on_click=_keep,
-                       args=(image, digit, digest, source),
+                       args=(image, digit, digest, source), width=DIGIT_PX,
                        disabled=bool(kept and kept[1] == digit),
                        help=f"No: it's a {digit}. Keep it in your handwriting set as a {digit}")
         if ss.get(NOTICE):

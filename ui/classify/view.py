@@ -32,7 +32,8 @@ from core.networks.checkpoints import Checkpoint
 from core.predict.answer import Answer
 from core.predict.batching import Busy
 from core.predict.classify import classify, from_dataset_image
-from core.predict.preprocess import FORMATS_TEXT, InputError, Preprocessed, from_canvas, from_image
+from core.predict.preprocess import (FORMATS_TEXT, InputError, Preprocessed, from_canvas,
+                                     from_image, load_image)
 from core.predict.saliency import METHODS, SaliencyMap, saliency
 from ui.classify import fool, teach
 from ui.classify.familiarity import show_flag
@@ -41,7 +42,8 @@ from ui.common.errors import guarded, show_error
 from ui.common.loaders import batcher, load_model, test_split, use_one_thread
 from ui.common.sidebar import current_selection
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+UPLOAD_VERSION = "_classify_upload_version"  # bumped to empty the uploader
+UPLOAD_REFUSED = "_classify_upload_refused"  # the InputError of a refused file, shown once
 NO_MAP = "none"
 METHOD_NAMES = {"gradient": "Input gradient (fast)", "smoothgrad": "SmoothGrad (less noisy)",
                 "occlusion": "Occlusion (hide patches)", NO_MAP: "No map (fastest)"}
@@ -137,9 +139,15 @@ def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
         timings.count("preprocess")
         return from_canvas(rgba, dataset, mean=meta.mean, std=meta.std)
     if source == "upload":
-        upload = st.file_uploader(f"Upload an image of a {spec.noun}", type=UPLOAD_TYPES,
-                                  key=f"classify_upload_{dataset}",
+        refused = st.session_state.pop(UPLOAD_REFUSED, None)
+        key = _upload_key(dataset)
+        # No type filter in the widget: the browser's own refusal of a .txt was a red
+        # icon with its message cut off; checked here, it gets the page's message.
+        upload = st.file_uploader(f"Upload an image of a {spec.noun}", key=key,
+                                  on_change=_check_upload, args=(key,),
                                   help=f"{FORMATS_TEXT}, up to 20 MB")
+        if refused is not None:
+            show_error(refused)
         if upload is None:
             return None
         try:
@@ -161,6 +169,25 @@ def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
     st.caption(f"Test image #{index} · true class: **{true_name}**")
     timings.count("preprocess")
     return from_dataset_image(split.images[index].numpy(), meta.mean, meta.std)
+
+
+def _upload_key(dataset: str) -> str:
+    """The uploader's key: a new one after a refused file takes that file off its list."""
+    version = st.session_state.get(UPLOAD_VERSION, 0)
+    return f"classify_upload_{dataset}" + (f"_{version}" if version else "")
+
+
+def _check_upload(key: str) -> None:
+    """The uploader's callback: a file that is not an image is refused (said by the next
+    run) and taken off the uploader."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        load_image(upload)
+    except InputError as err:
+        st.session_state[UPLOAD_REFUSED] = err
+        st.session_state[UPLOAD_VERSION] = st.session_state.get(UPLOAD_VERSION, 0) + 1
 
 
 def _hint(source: str, pre: Preprocessed | None, spec) -> None:
@@ -267,9 +294,10 @@ def _every_model(sel: state.Selection, pre: Preprocessed) -> None:
     """A toggle, and when on, each model of the dataset on the same input (a fragment:
     the toggle reruns it alone)."""
     spec = DATASETS[sel.dataset]
-    on = st.toggle(f"Compare every {spec.title} model on this input ({len(sel.models)})",
-                   key="classify_compare", disabled=len(sel.models) < 2,
-                   help="Each available model's answer to the same input, side by side")
+    on = st.toggle(f"Compare all models ({len(sel.models)})", key="classify_compare",
+                   disabled=len(sel.models) < 2,
+                   help=f"Every available {spec.title} model's answer to this input, "
+                        "side by side")
     if not on:
         return
     timings.count("every model")

@@ -15,7 +15,7 @@ pictures        figures as plain HTML for what follows each stroke: inline PNGs,
 insight_charts  figures of Inside the model and Compare runs: heat strips, embedding map, runs
 calibration     the reliability diagram and ECE of a model (Evaluate, Classify)
 handwriting     the visitor's handwriting set, as the pages open it
-format          numbers as the pages write them (durations)
+format          numbers as the pages write them (durations; percents, one rounding rule)
 run_badges      a run's state as a badge: word, icon, colour
 
 Imports point down: selection -> sidebar -> model_files -> loaders, and all of them -> state.

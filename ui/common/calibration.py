@@ -3,10 +3,30 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.networks.calibration import Reliability
 from core.networks.catalog import ModelEntry
 from core.evaluate.metrics import EvalResult
 from ui.common import charts
 from ui.common.loaders import load_model
+
+
+def reading(rel: Reliability, min_images: int = charts.RELIABILITY_MIN_IMAGES) -> str:
+    """How to read the diagram beside its ECE: what a bar is, where most images are, and
+    why a few bins far off the line hardly move the ECE."""
+    total = sum(rel.counts)
+    top = max(range(len(rel.counts)), key=rel.counts.__getitem__)
+    low, high = rel.edges[top], rel.edges[top + 1]
+    few = sum(1 for n in rel.counts if 0 < n < min_images)
+    text = (f"Each bar is the test images whose confidence fell in its bin, the number on it "
+            f"how many; its height, the share of them the model got right. On the dashed line "
+            f"confidence and accuracy agree; below it the model is over-confident, above it "
+            f"under-confident. {rel.counts[top]:,} of the {total:,} images "
+            f"({rel.counts[top] / total:.0%}) are in the {low:.0%}-{high:.0%} bin, and the "
+            f"ECE weighs each bin by its images")
+    if few:
+        text += (f": the {few} grey bin{'s' if few != 1 else ''}, under {min_images} images "
+                 f"each, can sit far from the line and move it little")
+    return text + "."
 
 
 def section(entry: ModelEntry, res: EvalResult) -> None:
@@ -33,8 +53,7 @@ def section(entry: ModelEntry, res: EvalResult) -> None:
         else:
             st.markdown("Not calibrated (temperature 1): the probabilities are the network's "
                         "softmax as trained.")
-        st.caption("Bars below the dashed line: the model is more confident than it is right "
-                   "(over-confident); above it, under-confident.")
+        st.caption(reading(rel))
     with right:
         st.plotly_chart(charts.reliability_diagram(rel, title="Reliability: accuracy per "
                                                              "confidence bin (test set)"),

@@ -255,16 +255,24 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], class_names: Sequence[s
     return apply_layout(fig, height, title, clickmode="event+select", dragmode=False)
 
 
-def reliability_diagram(rel: Reliability, height: int = 320,
-                        title: str | None = None) -> go.Figure:
+RELIABILITY_MIN_IMAGES = 30  # a bin with fewer images is drawn grey: too few to judge
+
+
+def reliability_diagram(rel: Reliability, height: int = 340, title: str | None = None,
+                        min_images: int = RELIABILITY_MIN_IMAGES) -> go.Figure:
     """Accuracy per confidence bin against the diagonal of perfect calibration; a bar
-    below the line is over-confidence. Empty bins are left out."""
+    below the line is over-confidence. Each bar carries its image count; a bin with
+    fewer than `min_images` is grey (a handful of images far off the line says little:
+    the ECE weighs each bin by its count). Empty bins are left out."""
     edges = rel.edges
     centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
     keep = [i for i, n in enumerate(rel.counts) if n]
     width = edges[1] - edges[0]
     bars = go.Bar(x=[centres[i] for i in keep], y=[rel.accuracy[i] for i in keep],
-                  width=width * 0.95, marker_color=BLUE, name="accuracy",
+                  width=width * 0.95, name="accuracy",
+                  marker_color=[BLUE if rel.counts[i] >= min_images else GREY for i in keep],
+                  text=[_count_text(rel.counts[i]) for i in keep], textposition="outside",
+                  textfont=dict(size=10), cliponaxis=False,
                   customdata=[[rel.confidence[i], rel.counts[i]] for i in keep],
                   hovertemplate="confidence %{customdata[0]:.1%}: accuracy %{y:.1%} "
                                 "(%{customdata[1]:,} images)<extra></extra>")
@@ -273,7 +281,14 @@ def reliability_diagram(rel: Reliability, height: int = 320,
     fig = go.Figure([bars, ideal])
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence (top probability)")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy")
-    return apply_layout(fig, height, title, showlegend=False)
+    # Room above the plot for the counts of bars that reach 100%.
+    return apply_layout(fig, height, title, showlegend=False,
+                        margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+
+
+def _count_text(n: int) -> str:
+    """A bar's image count, short enough for a bin's width: 7, 312, 2.1k, 9.8k."""
+    return f"{n}" if n < 1000 else f"{n / 1000:.1f}k" if n < 10_000 else f"{n / 1000:.0f}k"
 
 
 def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 340) -> go.Figure:
@@ -284,10 +299,13 @@ def comparison_bars(comp: Comparison, label_a: str, label_b: str, height: int = 
                hovertemplate="%{x}: %{y:.2%}<extra>B</extra>"),
     ])
     bottom = _zoomed_bottom(comp.per_class_a + comp.per_class_b)
-    fig.update_yaxes(range=[bottom, 1.005], tickformat=_percent_ticks(bottom))
+    fig.update_yaxes(range=[bottom, 1.0], tickformat=_percent_ticks(bottom))
     fig.update_xaxes(type="category")
+    # The legend under the bars: its two model names are long, and above the plot they
+    # ran over the title.
     return apply_layout(fig, height, "Per-class accuracy", barmode="group",
-                   legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+                        legend=dict(orientation="h", y=-0.12, yanchor="top", x=0,
+                                    xanchor="left"))
 
 
 def delta_bars(comp: Comparison, height: int = 280) -> go.Figure:

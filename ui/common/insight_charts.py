@@ -4,6 +4,7 @@ Like ui.common.charts, they draw numbers computed in core and compute nothing.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -28,11 +29,32 @@ def heat_strip(values: np.ndarray, labels: Sequence[str] | None = None,
     strip = dict(type="heatmap", z=[np.round(v, 4).tolist()], x=x, colorscale=DIVERGING,
                  zmin=-peak, zmax=peak, showscale=False, xgap=1 if len(v) <= 64 else 0,
                  hovertemplate="unit %{x}: %{z:.3f}<extra></extra>")
-    xaxis = dict(type="category", showticklabels=labels is not None, fixedrange=True)
-    layout = static_layout(height + (20 if labels is not None else 0), None, xaxis=xaxis,
-                            yaxis=dict(visible=False, fixedrange=True))
-    layout["margin"] = dict(l=4, r=4, t=4, b=24 if labels is not None else 4)
+    room = label_room(labels)
+    xaxis = dict(type="category", showticklabels=labels is not None, fixedrange=True,
+                 tickangle=room.angle)
+    layout = static_layout(height + room.pixels, None, xaxis=xaxis,
+                           yaxis=dict(visible=False, fixedrange=True))
+    layout["margin"] = dict(l=4, r=4, t=4, b=4 + room.pixels)
     return fast_figure([strip], layout)
+
+
+@dataclass(frozen=True)
+class LabelRoom:
+    angle: float  # the tick labels' angle (0: level)
+    pixels: int  # the height they need under the strip
+
+
+def label_room(labels: Sequence[str] | None, font_px: int = 12) -> LabelRoom:
+    """Room for a strip's class names under it: digits stand level; names longer than a
+    cell is wide (Fashion's "Ankle boot") slant, with the height their length needs
+    (the strip's bottom 24 px cut digits in half and hid the slanted names)."""
+    if not labels:
+        return LabelRoom(0, 0)
+    longest = max(len(str(label)) for label in labels)
+    if longest <= 3:
+        return LabelRoom(0, 2 * font_px + 4)
+    # Slanted at 45 degrees a name of n characters needs about n * 0.6 * font * sin(45).
+    return LabelRoom(-45, int(longest * 0.6 * font_px * 0.71) + font_px + 8)
 
 
 def embedding_map(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray,

@@ -21,3 +21,5 @@ BADGES = {
     RunState.FAILED: Badge("Failed", ":material/error:", "red"),
     RunState.DIVERGED: Badge("Diverged", ":material/warning:", "red"),
 }
+# A stopped sweep trial that its sweep's pruner stopped (RunSnapshot.pruned).
+PRUNED = Badge("Pruned", ":material/content_cut:", "orange")

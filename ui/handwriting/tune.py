@@ -40,7 +40,9 @@ def start(model: ModelEntry, hw: HandwritingSet) -> None:
             snap = submit_finetune(run_service(), state.viewer(), hw.arrays(), model.path,
                                    model.label, options=FinetuneOptions(holdout=holdout))
         except (FinetuneError, LimitReached) as err:
-            st.error(str(err), icon=":material/block:")
+            hint = (f" Or choose **{HOLDOUTS[0.0]}** under *Held out to test on*."
+                    if getattr(err, "without_holdout", False) else "")
+            st.error(f"{err}{hint}", icon=":material/block:")
             return
         st.session_state[FOLLOWED] = snap.id
 

@@ -24,11 +24,20 @@ COLUMNS = ("size", "kernel", "stride", "padding", "p")  # Layer's numbers, a col
 
 
 def _rows(spec: str) -> pd.DataFrame:
-    layers = parse(spec)
+    """One row per layer; a number its kind does not use is missing (shown empty). No
+    layers (an empty text): no rows, for the table to add them."""
+    layers = parse(spec) if spec.strip() else []
     return pd.DataFrame([{"#": i, "layer": l.kind,
                           **{name: getattr(l, name) if name in KINDS[l.kind].fields else None
                              for name in COLUMNS}}
-                         for i, l in enumerate(layers, 1)])
+                         for i, l in enumerate(layers, 1)], columns=["#", "layer", *COLUMNS])
+
+
+def table_height(rows: int) -> int:
+    """Pixels for a data editor that shows its header, every row and the row that adds
+    one, with no scrolling (Streamlit's rows are 35 px; its own "auto" height cut the
+    last layer off)."""
+    return 35 * (rows + 2) + 3
 
 
 def _number(value, default, kind=int):
@@ -64,7 +73,7 @@ def _load() -> None:
 def editor(settings: RunSettings) -> None:
     """The editor and its live report; the text in `train_layers` is the result."""
     ss = st.session_state
-    if not ss.get(KEY):
+    if KEY not in ss:  # the first visit; a list emptied later stays empty (and says so)
         ss[KEY] = START
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.selectbox("Start from", list(ARCHITECTURES), index=list(ARCHITECTURES).index("fastcnn"),
@@ -78,6 +87,7 @@ def editor(settings: RunSettings) -> None:
     if table is not None:
         edited = st.data_editor(
             table, num_rows="dynamic", hide_index=True, key=f"train_layers_table_{ss.get(VERSION, 0)}",
+            height=table_height(len(table)), placeholder="",  # a number the layer has not: empty
             column_config={
                 "#": st.column_config.NumberColumn("#", help="Position: renumber to move a layer "
                                                    "(2.5 goes between 2 and 3)", width="small"),
@@ -105,6 +115,11 @@ def editor(settings: RunSettings) -> None:
 def report_view(spec: str, settings: RunSettings) -> None:
     """Every layer's output shape, parameters and FLOPs, the totals against the server's
     bounds; or what is wrong, naming the layer."""
+    if not spec.strip():
+        st.error("**No layers.** Add rows to the table, write the layers above, or copy a "
+                 "built-in's layers (**Start from**): an empty list is not trained as any "
+                 "model.", icon=":material/error:")
+        return
     try:
         report = check(spec)
     except SpecError as err:

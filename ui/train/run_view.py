@@ -13,10 +13,10 @@ from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState
 from ui.common import charts, state
-from ui.common.format import format_duration
+from ui.common.format import format_duration, percent_column, percent_text, rounded_percent
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
-from ui.common.run_badges import BADGES
+from ui.common.run_badges import BADGES, PRUNED
 from ui.train.form import settle
 from ui.train.run_rows import config_summary, run_progress, run_row
 
@@ -99,12 +99,12 @@ def _charts(snap: RunSnapshot, live: bool = False) -> None:
                     config=charts.STATIC, key="train_acc_chart")
 
 
-def _results(snap: RunSnapshot) -> None:
+def show_results(snap: RunSnapshot) -> None:
     test, result = snap.test, snap.result
     names = list(DATASETS[snap.config.dataset].classes)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Test accuracy", f"{test.accuracy:.2%}")
-    m2.metric("Best validation accuracy", f"{result.val_accuracy or 0:.2%}",
+    m1.metric("Test accuracy", percent_text(test.accuracy))
+    m2.metric("Best validation accuracy", percent_text(result.val_accuracy or 0),
               help=f"Best epoch {result.best_epoch} (by validation loss)")
     m3.metric("Training time", format_duration(result.train_seconds))
     m4.metric("Samples/s", f"{result.samples_per_second or 0:,.0f}", help=snap.device)
@@ -230,11 +230,7 @@ def _outcome(snap: RunSnapshot) -> None:
                  icon=":material/warning:")
         return
     elif snap.state == RunState.CANCELLED:
-        why = f" ({snap.error})" if snap.error else ""
-        st.warning(f"**Stopped** after {snap.epochs_done} of {snap.config.epochs} epochs{why}. "
-                   + ("**Resume** continues from the last step; the best checkpoint so far "
-                      "is usable now." if snap.resumable else ""),
-                   icon=":material/pause_circle:")
+        st.warning(stopped_text(snap), icon=":material/pause_circle:")
     else:
         seconds = snap.result.train_seconds if snap.result else None
         finished = f"**Finished** in {format_duration(seconds)} on {snap.device}."
@@ -247,12 +243,28 @@ def _outcome(snap: RunSnapshot) -> None:
         st.warning(doubt, icon=":material/warning:")
 
 
+def stopped_text(snap: RunSnapshot) -> str:
+    """What a stopped run's outcome says: pruned by its sweep, or stopped (and why); what
+    Resume does only to a visitor who has the button."""
+    done = f"after {snap.epochs_done} of {snap.config.epochs} epochs"
+    if snap.pruned:
+        text = (f"**Pruned** by its sweep {done}: its validation accuracy was below the "
+                "median of the sweep's finished trials at that epoch, so it was not worth "
+                "training on.")
+    else:
+        text = f"**Stopped** {done}" + (f" ({snap.error})." if snap.error else ".")
+    if snap.mine and snap.resumable:
+        text += (" **Resume** trains it on from the last step; its best checkpoint so far is "
+                 "usable now.")
+    return text
+
+
 def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     """One run: its state and settings, then live progress, or its outcome and results.
     `in_use` is the selected model's key, to mark this run's model as the one in use."""
     head, side = st.columns([6, 1], vertical_alignment="center")
     with head.container(horizontal=True, vertical_alignment="center"):
-        badge = BADGES[snap.state]
+        badge = PRUNED if snap.pruned and snap.state == RunState.CANCELLED else BADGES[snap.state]
         st.badge(badge.text, icon=badge.icon, color=badge.colour)
         st.caption(config_summary(snap.config))
     if snap.state.active:
@@ -265,7 +277,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     if snap.steps or snap.epochs:
         _charts(snap)
     if snap.test and snap.result:
-        _results(snap)
+        show_results(snap)
     _actions(snap, in_use)
 
 
@@ -286,16 +298,18 @@ def runs_section(in_use: str | None) -> None:
 
 
 def runs_table(all_runs: list[RunSnapshot]) -> None:
+    """Every run, a row each; what a run has not got yet (a test accuracy while it trains)
+    is an empty cell, and percents are rounded as the run's own metrics are."""
     rows = [(run_row(r), r) for r in all_runs]
     st.dataframe(
         [{"Run": r.id, "Owner": owner_label(run), "State": r.state, "Dataset": r.dataset, "Model": r.model,
-          "Epochs": r.epochs, "Test accuracy": r.test_accuracy,
-          "Best val accuracy": r.val_accuracy, "Train time (s)": r.train_seconds,
+          "Epochs": r.epochs, "Test accuracy": rounded_percent(r.test_accuracy),
+          "Best val accuracy": rounded_percent(r.val_accuracy), "Train time (s)": r.train_seconds,
           "Samples/s": r.samples_per_second, "Device": r.device} for r, run in rows],
-        hide_index=True, key="train_runs_table",
+        hide_index=True, key="train_runs_table", placeholder="—",
         column_config={
-            "Test accuracy": st.column_config.NumberColumn(format="percent"),
-            "Best val accuracy": st.column_config.NumberColumn(format="percent"),
+            "Test accuracy": percent_column(),
+            "Best val accuracy": percent_column(),
             "Train time (s)": st.column_config.NumberColumn(format="%.1f"),
             "Samples/s": st.column_config.NumberColumn(format="%.0f"),
         })

@@ -4,6 +4,7 @@ trials, val accuracy against the varied settings, the best marked, "Use the best
 The sweep itself is core/runs/sweeps.py; every trial is a normal run of the Train page."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 import plotly.graph_objects as go
@@ -16,8 +17,8 @@ from core.runs.sweeps import (LAYER, Axis, SweepError, SweepSpec, SweepView, lay
 from core.networks.spec import SpecError, widths
 from core.train.config import ConfigError, TrainConfig
 from ui.common import charts, state
-from ui.common.format import format_duration
 from ui.common.errors import guarded, safe_callback
+from ui.common.format import format_duration, percent_column, percent_text, rounded_percent
 from ui.common.loaders import run_service
 from ui.train.form import form_config
 
@@ -131,13 +132,18 @@ def sweep_form() -> None:
                   key="sweep_start", disabled=not names)
         if configs:
             minutes = service.sweeps.minutes(configs, spec.parallel)
-            st.caption(f"**{len(configs)} trials** · estimated **{_minutes(minutes)}** in all "
-                       f"(limit {service.settings.max_sweep_trials} trials per sweep)")
+            st.caption(f"**{trials(len(configs))}** · estimated **{_minutes(minutes)}** in all "
+                       f"(limit {trials(service.settings.max_sweep_trials)} per sweep)")
     if problem:
         st.warning(f"**The sweep cannot start:** {problem}.", icon=":material/warning:")
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         st.error(f"**Sweep not started.** {notice}", icon=":material/block:")
+
+
+def trials(n: int) -> str:
+    """'1 trial', '4 trials'."""
+    return f"{n} trial{'' if n == 1 else 's'}"
 
 
 def _minutes(minutes: float) -> str:
@@ -183,30 +189,32 @@ def _view(sweep_id: str, was_live: bool) -> None:
     done = sum(t.state not in ("waiting", "queued", "training", "stopping") for t in sweep.trials)
     with st.container(horizontal=True, vertical_alignment="center"):
         st.badge(sweep.state.capitalize(), color="blue" if sweep.state == "running" else "green")
-        st.caption(f"{done} of {len(sweep.trials)} trials over · "
+        st.caption(f"{done} of {trials(len(sweep.trials))} over · "
                    + " × ".join(_label(a.name) for a in sweep.spec.axes)
                    + f" · {sweep.spec.seeds} seed{'s' if sweep.spec.seeds > 1 else ''}")
         if sweep.state == "running":
             st.button("Stop sweep", icon=":material/stop:", on_click=_stop, args=(sweep.id,),
                       key="sweep_stop", help="No more trials; the running one stops and keeps "
                                              "its best checkpoint")
-    _table(sweep)
+    trials_table(sweep)
     if any(t.val_accuracy is not None for t in sweep.trials):
         st.plotly_chart(sweep_figure(sweep), config=charts.STATIC, key="sweep_chart")
     _best(sweep)
 
 
-def _table(sweep: SweepView) -> None:
+def trials_table(sweep: SweepView) -> None:
+    """One row per trial; a trial not yet run (or scored) has empty cells, not "None"."""
     best = sweep.best
     names = [a.name for a in sweep.spec.axes]
     st.dataframe(
         [{"#": t.number + 1, **{_label(n): t.params[n] for n in names}, "seed": t.params["seed"],
-          "State": t.state, "Best val accuracy": t.val_accuracy, "Epochs": t.epochs_done,
-          "Time": format_duration(t.seconds), "Best": "★" if best is t else "",
+          "State": t.state, "Best val accuracy": rounded_percent(t.val_accuracy),
+          "Epochs": t.epochs_done if t.run_id else None, "Time": format_duration(t.seconds),
+          "Best": "★" if best is t else "",
           "Run": f"/train?run={t.run_id}" if t.run_id else None} for t in sweep.trials],
-        hide_index=True, key="sweep_table",
+        hide_index=True, key="sweep_table", placeholder="—",
         column_config={
-            "Best val accuracy": st.column_config.NumberColumn(format="percent"),
+            "Best val accuracy": percent_column(),
             "Run": st.column_config.LinkColumn(display_text="open run",
                                                help="The trial's run: its curves, stop, use"),
         })
@@ -220,7 +228,7 @@ def _best(sweep: SweepView) -> None:
     in_use = st.session_state.get(state.MODEL) == f"run:{best.run_id}"
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption(f"★ Best: trial {best.number + 1} ({params}), "
-                   f"{best.val_accuracy:.2%} validation accuracy")
+                   f"{percent_text(best.val_accuracy)} validation accuracy")
         st.button("In use on every page" if in_use else "Use the best",
                   icon=":material/check_circle:", key="sweep_use", disabled=in_use
                   or not best.usable, on_click=state.use_model,
@@ -229,20 +237,25 @@ def _best(sweep: SweepView) -> None:
 
 
 def sweep_figure(sweep: SweepView) -> go.Figure:
-    """Val accuracy against the varied setting (log axis for a log range), pruned trials
-    as crosses and the best as a star; parallel coordinates for two settings."""
+    """Val accuracy against the varied setting, pruned trials as crosses and the best as a
+    star; parallel coordinates for two settings. Each setting's axis spans its planned
+    values (not only the trials done), on a log scale where they span a factor of 10 or
+    more; the accuracy axis spans the accuracies (within 0..100%)."""
     trials = [t for t in sweep.trials if t.val_accuracy is not None]
     axes = sweep.spec.axes
+    accuracy = charts.percent_axis([t.val_accuracy for t in trials])
     if len(axes) == 2:
-        dims = [dict(label=_label(a.name), values=[t.params[a.name] for t in trials])
+        dims = [dict(label=_label(a.name), **_coordinate(a, [t.params[a.name] for t in trials]))
                 for a in axes]
+        low, high = accuracy.get("range", [0.0, 1.0])
         dims.append(dict(label="best val accuracy", values=[t.val_accuracy for t in trials],
-                         range=[0, 1]))
+                         range=[low, high], tickformat=accuracy["tickformat"]))
         fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(
-            color=[t.val_accuracy for t in trials], colorscale="Viridis", cmin=0, cmax=1)))
+            color=[t.val_accuracy for t in trials], colorscale="Viridis", cmin=low, cmax=high)))
         return charts.apply_layout(fig, 320, "Best validation accuracy per trial",
-                              margin=dict(l=60, r=60, t=70, b=20))
-    name, best = axes[0].name, sweep.best
+                                   margin=dict(l=60, r=60, t=70, b=20))
+    axis, best = axes[0], sweep.best
+    scale = setting_axis(axis.values, axis.log)
     fig = go.Figure()
     for label, keep, symbol, colour in (
             ("trial", lambda t: t.state != "pruned" and t is not best, "circle", charts.BLUE),
@@ -250,12 +263,53 @@ def sweep_figure(sweep: SweepView) -> go.Figure:
             ("best", lambda t: t is best, "star", charts.GREEN)):
         shown = [t for t in trials if keep(t)]
         if shown:
-            fig.add_scatter(x=[t.params[name] for t in shown], y=[t.val_accuracy for t in shown],
-                            mode="markers", name=label,
+            x = [t.params[axis.name] for t in shown]
+            fig.add_scatter(x=[f"{v:g}" for v in x] if scale["type"] == "category" else x,
+                            y=[t.val_accuracy for t in shown], mode="markers", name=label,
+                            cliponaxis=False,  # a trial at 100% sits on the axis's top
                             marker=dict(symbol=symbol, size=14 if label == "best" else 10,
                                         color=colour),
                             text=[f"trial {t.number + 1}, seed {t.params['seed']}: {t.state}"
                                   for t in shown])
-    fig.update_xaxes(title=_label(name), type="log" if axes[0].log else None)
-    fig.update_yaxes(title="best val accuracy", tickformat=".0%")
+    fig.update_xaxes(title=_label(axis.name), **scale)
+    fig.update_yaxes(title="best val accuracy", **accuracy)
     return charts.apply_layout(fig, 300, "Best validation accuracy per trial")
+
+
+def setting_axis(values: list[float], log: bool = False) -> dict:
+    """A Plotly x axis over a setting's planned values, ticked at those values: log when
+    they were made as a log range or span a factor of 10 or more (learning rates), one
+    category per value when there is one value or a 0 among widely spread ones (weight
+    decays: a log axis has no 0), else linear; padded so that no trial sits on the edge,
+    and spanning every planned value, not only the trials done."""
+    values = sorted(float(v) for v in values)
+    low, high = values[0], values[-1]
+    ticks = dict(tickvals=values, ticktext=[f"{v:g}" for v in values])
+    positive = low > 0
+    if positive and (log or high / low >= 10):
+        span = math.log10(high / low)
+        pad = span * 0.08 if span else 0.25
+        return dict(type="log", range=[math.log10(low) - pad, math.log10(high) + pad], **ticks)
+    spread = [v for v in values if v > 0]
+    if len(values) == 1 or (not positive and len(spread) > 1 and spread[-1] / spread[0] >= 10):
+        names = [f"{v:g}" for v in values]
+        return dict(type="category", categoryorder="array", categoryarray=names,
+                    range=[-0.5, len(names) - 0.5])
+    pad = (high - low) * 0.08
+    return dict(type="linear", range=[low - pad, high + pad], **ticks)
+
+
+def _coordinate(axis: Axis, values: list[float]) -> dict:
+    """One parallel-coordinates dimension over the planned values, ticked at them: a log
+    axis as log10, a category axis as the values' positions."""
+    scale = setting_axis(axis.values, axis.log)
+    planned = sorted(float(v) for v in axis.values)
+    text = [f"{v:g}" for v in planned]
+    if scale["type"] == "log":
+        return dict(values=[math.log10(v) for v in values], range=scale["range"],
+                    tickvals=[math.log10(v) for v in planned], ticktext=text)
+    if scale["type"] == "category":
+        return dict(values=[planned.index(float(v)) for v in values],
+                    range=[-0.5, len(planned) - 0.5], tickvals=list(range(len(planned))),
+                    ticktext=text)
+    return dict(values=values, range=[planned[0], planned[-1]], tickvals=planned, ticktext=text)

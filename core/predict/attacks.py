@@ -31,11 +31,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.networks.models import device_of, evaluating
+from core.predict.classify import rank
 
 METHODS = ("fgsm", "pgd")
 MAX_EPS = 0.5  # beyond half the pixel range a "perturbation" can paint any digit
 MAX_STEPS = 200
 DEFAULT_STEPS = 40
+# The budget Classify's Fool it opens on: the smallest of 0.1, 0.15, 0.2 that fooled every
+# one of 300 inputs (drawings and validation images) of the default model, the shipped
+# mnist-resnet, with the panel's PGD-40; 0.1 fooled 30% of the drawings, 0.15 92%
+# (python -m bench.fool_budget, docs/robustness.md).
+DEFAULT_EPS = 0.2
 PGD_STEP = 2.5  # step size = PGD_STEP * eps / steps: the budget can be crossed 2.5 times
 FAST_FGSM_STEP = 1.25  # Wong et al. 2020's step for FGSM training from a random start
 
@@ -183,7 +189,6 @@ def attack(model: nn.Module, image: np.ndarray, mean: float, std: float,
                             random_start=random_start and method == "pgd", target=aim)
         with torch.inference_mode():
             probs = model((adv - mean) / std).double().softmax(-1).cpu().numpy().reshape(-1)
-    from core.predict.classify import rank  # the app's one ranking rule
     top = rank(probs, class_names, k)
     success = top[0][0] != original_class if target is None else top[0][0] == target
     return AttackResult(method, float(eps), steps, used, target, original_class,
