@@ -7,8 +7,8 @@ One process, the app's own loaders (ui/common/loaders.py, outside a server): str
 torch, the chart libraries, every model of the dataset, the test and training splits,
 three models' test results, two embedding maps (computed, into a temporary cache),
 then the heap trimmed (core.machine.memory). Prints, after each step, the resident
-size (RSS) and how much of it is shared-clean (library code other processes map too)
-and private-dirty (this process's own). The per-process figures of a running server
+size (RSS) and how much of it is shared-clean (library code other processes map too),
+private-dirty (this process's own) and the peak so far (what a step needed at once). The per-process figures of a running server
 under load come from bench.serverload.
 """
 from __future__ import annotations
@@ -32,6 +32,9 @@ def _memory() -> dict[str, int]:
         key, *rest = line.split()
         if key in keys:
             out[keys[key]] = int(rest[0]) // 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # the highest RSS so far
+            out["peak"] = int(line.split()[1]) // 1024
     return out
 
 
