@@ -20,7 +20,16 @@ from typing import Any
 import streamlit as st
 
 NAME = "mnist_studio_canvas"  # the load test finds the widget by "canvas" in its name
-JS = (Path(__file__).with_name("canvas_component.js")).read_text()
+
+
+def _compact(js: str) -> str:
+    """The script without its comment lines and indentation: it travels with every
+    rerun of the panel (a component's inline script is part of its element)."""
+    lines = (line.strip() for line in js.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
+JS = _compact(Path(__file__).with_name("canvas_component.js").read_text())
 HTML = '<div class="canvas-root"></div>'
 CSS = (".canvas-root { line-height: 0; }"
        " canvas.drawing-canvas { touch-action: none; cursor: crosshair; display: block;"

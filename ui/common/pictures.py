@@ -28,8 +28,7 @@ HEAT = np.array([[0.0, 255, 0, 0, 0.0], [0.33, 255, 0, 0, 0.0], [0.55, 255, 40, 
 def png_data_url(pixels: np.ndarray) -> str:
     """An (H, W) grey or (H, W, 3) RGB uint8 array as a data: URL of its PNG."""
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels, np.uint8)).save(out, format="PNG",
-                                                                  compress_level=1)
+    Image.fromarray(np.ascontiguousarray(pixels, np.uint8)).save(out, format="PNG")
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
