@@ -93,6 +93,7 @@ class Level:
     pss_mb_peak: float = 0.0  # the tree's proportional set: what it holds, shared pages once
     process_rss_mb: dict[str, float] = field(default_factory=dict)  # kind -> its peak RSS
     stroke_bytes: list[int] = field(default_factory=list)  # what a stroke's answer weighs
+    script_seconds: dict[str, tuple[int, float]] = field(default_factory=dict)  # kind -> runs, s
     busy: int = 0  # strokes told "busy, retrying" before their answer
     too_busy: int = 0  # strokes given up as too busy
     browser_settled: list[float] = field(default_factory=list)  # mouse-up -> whole answer, s
@@ -317,6 +318,21 @@ def server_stroke_seconds(timings: Path, since: float) -> list[float]:
     return out
 
 
+def script_time_by_kind(timings: Path, since: float) -> dict[str, tuple[int, float]]:
+    """Script runs that started after `since`, by kind (a full run of a page, or a
+    fragment's rerun by its name): (how many, their seconds in all). What the web
+    process's time went to, as its own timings say."""
+    out: dict[str, tuple[int, float]] = {}
+    for line in timings.read_text().splitlines() if timings.is_file() else []:
+        rec = json.loads(line)
+        if rec["start"] < since:
+            continue
+        kind = f"page {rec.get('page')}" if rec.get("run") == "app" else rec.get("run", "?")
+        n, total = out.get(kind, (0, 0.0))
+        out[kind] = (n + 1, total + rec["total_ms"] / 1000)
+    return out
+
+
 def run_outcomes(runs: Path, level: Level) -> None:
     store = RunDatabase(runs)
     for record in store.list():
@@ -376,6 +392,9 @@ def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, s
         level.process_rss_mb = {k: round(v) for k, v in sorted(usage.kind_rss_mb.items())}
         for app in apps:
             level.server_strokes += server_stroke_seconds(app.timings, since)
+            for kind, (n, total) in script_time_by_kind(app.timings, since).items():
+                had = level.script_seconds.get(kind, (0, 0.0))
+                level.script_seconds[kind] = (had[0] + n, round(had[1] + total, 2))
         wait_runs_ended(runs, timeout=120)
     run_outcomes(runs, level)
     return level
@@ -418,6 +437,7 @@ def summary(level: Level) -> dict:
             "server_pss_mb_peak": round(level.pss_mb_peak),
             "process_rss_mb": level.process_rss_mb, "generator_cpu_cores": round(level.generator_cores, 2),
             "wall_seconds": round(level.wall_seconds, 1),
+            "script_runs": dict(sorted(level.script_seconds.items(), key=lambda kv: -kv[1][1])),
             "load_average": [round(x, 2) for x in level.load_average]}
 
 
@@ -467,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(RSS sum {row['server_rss_mb_peak']}); generator {row['generator_cpu_cores']} "
                   f"cores; {row['wall_seconds']} s; load {load_before} -> {row['load_average']}",
                   flush=True)
+            print("    script runs (count, seconds):", row["script_runs"], flush=True)
             for e in level.errors[:5]:
                 print("   ", e)
     if a.json:
