@@ -73,9 +73,9 @@ def strokes_on(root: Path, setup: AppSetup, out: Path, name: str, count: int) ->
             browser.close()
 
 
-def _stage_medians(strokes: list[dict]) -> dict[str, float]:
-    names = sorted({n for s in strokes for n in s.get("server_stages_ms", {})})
-    return {n: round(statistics.median(s["server_stages_ms"].get(n, 0.0) for s in strokes), 1)
+def _stage_medians(strokes: list[dict], field: str = "server_stages_ms") -> dict[str, float]:
+    names = sorted({n for s in strokes for n in s.get(field, {})})
+    return {n: round(statistics.median(s[field].get(n, 0.0) for s in strokes if field in s), 2)
             for n in names}
 
 
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                    for key, _ in PARTS if any(key in s for s in strokes)}
         report[str(root)] = {"commit": _commit(root), "strokes": len(strokes),
                              "medians_ms": medians, "server_stages_ms": _stage_medians(strokes),
+                             "model_values": _stage_medians(strokes, "server_values"),
                              "p95_end_to_end_ms": round(statistics.quantiles(
                                  [s["stroke_to_prediction_ms"] for s in strokes], n=20)[-1], 1)}
     print(f"\nload average (1 min) over the rounds: {min(loads):.2f}-{max(loads):.2f}")
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     for root in roots:
         print(f"{root.name} ({report[str(root)]['commit']}): p95 end to end "
               f"{report[str(root)]['p95_end_to_end_ms']} ms; server stages (median ms): "
-              f"{report[str(root)]['server_stages_ms']}")
+              f"{report[str(root)]['server_stages_ms']}; the model's own (median): "
+              f"{report[str(root)]['model_values']}")
     if args.json:
         args.json.write_text(json.dumps({"loads": loads, "report": report,
                                          "strokes": {str(r): found[r] for r in roots}}, indent=1))
