@@ -31,7 +31,7 @@ from core.networks.catalog import no_model_help
 from core.networks.checkpoints import Checkpoint
 from core.predict.answer import Answer
 from core.predict.batching import Busy
-from core.predict.classify import classify, from_dataset_image
+from core.predict.classify import Classification, classify, from_dataset_image
 from core.predict.preprocess import (FORMATS_TEXT, InputError, Preprocessed, from_canvas,
                                      from_image, load_image)
 from core.predict.saliency import METHODS, SaliencyMap, saliency
@@ -268,7 +268,7 @@ def _ask_model(sel: state.Selection, pre: Preprocessed, k: int,
             wait = min(2 * wait, 2.0)
 
 
-def _metrics(result) -> None:
+def _metrics(result: Classification) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric("Prediction", result.label)
     m2.metric("Confidence", f"{result.confidence:.1%}")
