@@ -5,7 +5,8 @@ Training:   throughput, speedrun, levers, autocast, first_point, stop_latency,
             reference_loop (the notebooks' loop, for comparison), anchor (the GPU yardstick),
             gpu_levers, gpu_recipes; gpu_session.sh: every GPU measurement in one call
 The app:    app_latency (cold start, stroke to prediction), stroke_parts (where a stroke's
-            time goes, checkouts side by side), evaluate_first_visit, attack_speed,
+            time goes, checkouts side by side), classify_reruns (what each of Classify's
+            reruns costs the server), evaluate_first_visit, attack_speed,
             fool_budget (the budget Fool it opens on), storage_cost, model_paths (eager,
             TorchScript or ONNX Runtime for a stroke's model pass), web_memory (what the
             web process's memory holds)
