@@ -17,7 +17,6 @@ only when chosen, nothing when the visitor turns the map off.
 """
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -108,14 +107,7 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
 def part(name: str, func: Callable[..., None]) -> Callable[..., None]:
     """`func` as a fragment nested in the panel: a click on its own widgets reruns it
     alone, recorded as a script run named `name` (ui.common.timings); errors are shown."""
-    shown = guarded(func)
-
-    @functools.wraps(func)
-    def run(*args, **kwargs) -> None:
-        with timings.script_run(name):  # inside the panel's run: a part of that run
-            shown(*args, **kwargs)
-
-    return st.fragment(run)
+    return st.fragment(timings.recorded(name, guarded(func)))
 
 
 def _options() -> Options:

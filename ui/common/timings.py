@@ -30,12 +30,14 @@ import os
 import sys
 import threading
 import time
+import functools
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 ENV = "MNIST_STUDIO_TIMINGS"
 
 log = logging.getLogger("mnist_studio")
+T = TypeVar("T")
 _local = threading.local()  # Streamlit runs each script run in a thread of its own
 _write_lock = threading.Lock()
 
@@ -69,6 +71,17 @@ def script_run(name: str) -> Iterator[None]:
 
 def _ms() -> float:
     return round((time.perf_counter() - _local.t0) * 1000, 2)
+
+
+def recorded(name: str, func: Callable[..., T]) -> Callable[..., T]:
+    """`func` recorded as a script run named `name` when it runs on its own (a fragment's
+    rerun); inside another run it is a part of that run."""
+    @functools.wraps(func)
+    def run(*args, **kwargs) -> T:
+        with script_run(name):
+            return func(*args, **kwargs)
+
+    return run
 
 
 @contextmanager
