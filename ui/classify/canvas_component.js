@@ -17,8 +17,8 @@ function makePad(root) {
   canvas.className = "drawing-canvas";
   root.appendChild(canvas);
   const ctx = canvas.getContext("2d");
-  const pad = {canvas, ctx, strokes: [], current: null, width: 0, height: 0, dpr: 1,
-               stroke: 10, initialKey: null, send: () => {}};
+  const pad = {canvas, ctx, strokes: [], current: null, pointer: null, width: 0, height: 0,
+               dpr: 1, stroke: 10, initialKey: null, send: () => {}};
 
   const point = (e) => {
     const box = canvas.getBoundingClientRect();
@@ -26,14 +26,15 @@ function makePad(root) {
             (e.clientY - box.top) * pad.height / box.height];
   };
   const down = (e) => {
-    if (e.button !== undefined && e.button > 0) return;
+    if ((e.button !== undefined && e.button > 0) || pad.current) return;  // one pen at a time
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
+    pad.pointer = e.pointerId;
     pad.current = [point(e)];
     drawDot(pad, pad.current[0]);
   };
   const move = (e) => {
-    if (!pad.current) return;
+    if (!pad.current || e.pointerId !== pad.pointer) return;
     e.preventDefault();
     const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
     for (const ev of events.length ? events : [e]) {
@@ -45,7 +46,7 @@ function makePad(root) {
     }
   };
   const up = (e) => {
-    if (!pad.current) return;
+    if (!pad.current || e.pointerId !== pad.pointer) return;
     e.preventDefault();
     pad.strokes.push(pad.current);
     pad.current = null;
