@@ -6,8 +6,10 @@ the batcher's thread and waits; the thread takes every input waiting (up to
 `max_batch`) and answers them all with one forward and one backward pass
 (core.predict.answer.answers). While the model runs, the next strokes queue up and make
 the next batch. When strokes come close together (others were waiting, or the last
-batch had several), the thread also waits up to `window_ms` after the first for more;
-a lone visitor's stroke does not wait at all. On the 2-core machine a batch of 8 of the
+batch had several), the thread also waits up to `window_ms` after the first for more.
+A lone visitor's stroke does not wait at all, nor change threads: when nothing is
+waiting and no model call is in progress, answer() runs the model in the caller's own
+thread (a hand-over to another thread and back cost milliseconds on a busy CPU). On the 2-core machine a batch of 8 of the
 default resnet costs about as much as 2 single passes (bench.model_paths), and the
 answers are the inputs' own (tests/test_batching.py).
 
@@ -72,6 +74,7 @@ class Batcher:
         self.stats = BatcherStats()
         self._queue: deque[_Request] = deque()
         self._last_batch = 0
+        self._working = 0  # model calls in progress (the thread's, and callers' own)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -95,8 +98,25 @@ class Batcher:
 
     def answer(self, pre: Preprocessed, k: int = 5, gradient: bool = True,
                timeout: float = 10.0) -> Answer:
-        """submit() and wait. Raises Busy when the queue is full or the answer takes longer
-        than `timeout` seconds (then the input is dropped if it was not started yet)."""
+        """The input's answer. When the batcher is idle (nothing waiting, no model call in
+        progress), the calling thread runs the model itself: a lone stroke is not handed
+        to another thread and back. Otherwise submit() and wait. Raises Busy when the
+        queue is full or the answer takes longer than `timeout` seconds (then the input
+        is dropped if it was not started yet)."""
+        if pre.blank:
+            raise ValueError("blank input (no ink found): nothing to classify")
+        with self._cond:
+            alone = not self._queue and not self._working
+            if alone:
+                self._working += 1
+        if alone:
+            try:
+                (found,) = answers(self.model, [pre], self.class_names, [k], gradient)
+            finally:
+                with self._cond:
+                    self._working -= 1
+            self._count(1)
+            return found
         future = self.submit(pre, k, gradient)
         try:
             return future.result(timeout)
@@ -143,6 +163,8 @@ class Batcher:
         return [r for r in taken if r.future.set_running_or_notify_cancel()]
 
     def _run(self, group: list[_Request], gradient: bool) -> None:
+        with self._cond:
+            self._working += 1
         try:
             found = answers(self.model, [r.pre for r in group], self.class_names,
                             [r.k for r in group], gradient)
@@ -150,8 +172,15 @@ class Batcher:
             for r in group:
                 r.future.set_exception(err)
             return
-        self.stats.calls += 1
-        self.stats.answered += len(group)
-        self.stats.largest = max(self.stats.largest, len(group))
+        finally:
+            with self._cond:
+                self._working -= 1
+        self._count(len(group))
         for r, a in zip(group, found):
             r.future.set_result(a)
+
+    def _count(self, n: int) -> None:
+        with self._cond:
+            self.stats.calls += 1
+            self.stats.answered += n
+            self.stats.largest = max(self.stats.largest, n)
