@@ -18,7 +18,7 @@ from core.machine.paths import runs_dir
 from core.server.visitors import server_secret
 from ui.common import state, timings
 from ui.common.errors import guard, show_callback_error
-from ui.common.identity import current_viewer
+from ui.common.identity import current_viewer, settings_problem
 
 # The tab's icon, served by this server (python -m scripts.favicon draws it): with a
 # ":material/...:" or emoji icon, Streamlit's frontend fetches it from the internet.
@@ -45,6 +45,11 @@ def main() -> None:
         st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:"),
     ]
     page = st.navigation({"MNIST Studio": pages})
+    problem = settings_problem()
+    if problem:  # e.g. an admin token short enough to guess: the app does not run
+        st.error(f"**MNIST Studio will not run with this server's settings.** {problem}",
+                 icon=":material/block:")
+        st.stop()
     timings.set_page(page.url_path or "classify")
     state.new_run()
     with guard(), timings.stage("identity"):

@@ -7,9 +7,10 @@ Training:   throughput, speedrun, levers, autocast, first_point, stop_latency,
 The app:    app_latency (cold start, stroke to prediction), stroke_parts (where a stroke's
             time goes, checkouts side by side), classify_reruns (what each of Classify's
             reruns costs the server), evaluate_first_visit, attack_speed,
-            fool_budget (the budget Fool it opens on), storage_cost, model_paths (eager,
-            TorchScript or ONNX Runtime for a stroke's model pass), web_memory (what the
-            web process's memory holds)
+            fool_budget (the budget Fool it opens on), storage_cost, neighbours (a
+            nearest-training-images query), model_paths (eager, TorchScript or ONNX
+            Runtime for a stroke's model pass), web_memory (what the web process's memory
+            holds)
 Load:       loadtest (the run system, many visitors), serverload (the real server over its
             websocket), with loadcheck (what they measure), protocol (a Streamlit client
             without a browser) and strokes (drawings as the canvas sends them)

@@ -61,8 +61,12 @@ def snapshot_shipped_weights(dest: Path) -> None:
     for path in SHIPPED_WEIGHTS.glob("*.pt"):
         if not path.name.endswith(".last.pt"):  # resumable state of a run in progress
             shutil.copy2(path, dest / path.name)
-    if (SHIPPED_WEIGHTS / "predictions").is_dir():  # their test-set results (Evaluate, Mistakes)
-        shutil.copytree(SHIPPED_WEIGHTS / "predictions", dest / "predictions")
+    # Their test-set results (Evaluate, Mistakes); the defaults' training-set features
+    # (nearest images), embedding maps (Inside the model) and accuracy under attack
+    # (Evaluate).
+    for folder in ("predictions", "neighbours", "embeddings", "robust"):
+        if (SHIPPED_WEIGHTS / folder).is_dir():
+            shutil.copytree(SHIPPED_WEIGHTS / folder, dest / folder)
 
 
 def train_stand_in_weights(dest: Path, data_root: Path) -> None:

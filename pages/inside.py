@@ -11,8 +11,9 @@ from core.predict.activations import LayerKind, activations, feature_grid, first
 from core.predict.classify import classify, from_dataset_image
 from ui.common import insight_charts, state
 from ui.common.charts import STATIC
-from ui.common.loaders import embedding, evaluation, load_model, test_split
+from ui.common.loaders import evaluation, load_model, test_split
 from ui.common.selection import require_model, selection
+from ui.inside import embedding_map
 
 SOURCES = {"classify": "Last input on Classify", "test": "A random test image"}
 
@@ -93,9 +94,10 @@ st.subheader("Embedding map")
 st.caption("Every test image placed by the features the model's last layer sees (its "
            "penultimate layer), reduced to two dimensions by PCA. Colour: the true class; "
            "◆ with an outline: a mistake. Click a point to see its image.")
-with st.spinner(f"Mapping the {len(split):,} test images (once per model; then cached)…"):
-    emb = embedding(entry)
-    res = evaluation(entry)
+emb = embedding_map.ready_map(entry)
+if emb is None:  # its progress, or why it failed, is on the page
+    st.stop()
+res = evaluation(entry)
 predicted = emb.labels.copy()
 predicted[res.mistake_indices] = res.mistake_predicted
 

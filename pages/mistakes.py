@@ -6,7 +6,7 @@ import streamlit as st
 from core.data import DATASETS
 from core.data.explore import enlarge
 from core.evaluate.mistakes import SORTS, filter_mistakes, from_eval, paginate
-from ui.common import charts, state
+from ui.common import charts, neighbours, state
 from ui.common.loaders import evaluation, test_split
 from ui.common.selection import require_model, selection
 
@@ -95,3 +95,6 @@ with detail_col:
                                                 predicted=m.predicted, height=260),
                         config=charts.STATIC, key="mistakes_probs")
         st.caption(":red[■] the model's answer · :green[■] the true class")
+    neighbours.section(sel.model, split.images[m.index].numpy(),
+                       f"test image #{m.index} (a {names[m.true]})", key="mistakes_neighbours",
+                       columns=2)

@@ -1,7 +1,7 @@
 """Tools run by hand (`python -m scripts.<name>`), each documented in its module.
 
-Shipped weights:  train_weights, calibrate_weights, ship_predictions, ood_thresholds,
-                  results_table (docs/models.md's table)
+Shipped weights:  train_weights, calibrate_weights, ship_predictions, ship_neighbours,
+                  ship_insights, ood_thresholds, results_table (docs/models.md's table)
 Studies:          stroke_sizes, finetune_settings, synthetic_writer
 The house:        import_graph, screenshots (docs/screenshots/), favicon
 CI and tests:     test.sh (the README's test command)

@@ -4,7 +4,7 @@ says so when the budget is too small or zero."""
 from __future__ import annotations
 
 import json
-
+import time
 from pathlib import Path
 
 from core.networks.checkpoints import load_checkpoint
@@ -103,6 +103,11 @@ def test_evaluate_shows_accuracy_under_attack_once_computed(env):
     at.select_slider(key="eval_eps").set_value(0.2).run()
     at.button(key="eval_robust").click().run()
     no_exception(at)
+    deadline = time.monotonic() + 60  # it runs in the background: rerun until it is done
+    while not [m for m in at.metric if m.label.startswith("Under attack")]:
+        assert time.monotonic() < deadline and at.progress, "no result, no progress"
+        time.sleep(0.2)
+        at.run()
     ckpt = load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
     direct = robust_accuracy(ckpt.model, load_split("mnist", False), ckpt.meta.mean,
                              ckpt.meta.std, 0.2, samples=100)  # the fake test split: 100

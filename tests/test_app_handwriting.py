@@ -8,6 +8,7 @@ import numpy as np
 from core.data.handwriting import HandwritingSet
 from core.predict.preprocess import from_canvas
 from tests.apptest import new_session, digit_canvas, metric_value, no_exception
+from tests.test_app_model_files import FLAG, weights_with_threshold
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_RGBA
 
@@ -73,3 +74,32 @@ def test_fine_tuning_too_few_drawings_says_how_many_are_needed(env):
     assert error.endswith("Or choose **none (no measure)** under *Held out to test on*.")
     assert "holdout 0" not in error
     assert at.session_state[VISITOR] == "v:alice"
+
+
+def test_a_flagged_input_is_kept_only_after_a_question(env, tmp_path, monkeypatch):
+    """A letter or a scribble that the model flags "I don't know" does not go into the set
+    with one click: the click asks, "No" keeps nothing, "Yes, keep it as a 3" keeps it."""
+    weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)  # the canvas is flagged
+    at = _drawn("v:alice")
+    assert any(FLAG in w.value for w in at.warning)
+    hw = HandwritingSet(env["runs"], "v:alice")
+    wrong = "3" if metric_value(at, "Prediction") != "3" else "4"
+    at.button(key=f"teach_fix_{wrong}").click().run()
+    no_exception(at)
+    assert len(hw) == 0  # asked, not kept
+    question, = [w.value for w in at.warning if "Is this really" in w.value]
+    assert question.startswith(f"**Is this really a {wrong}?** The model flagged it")
+    at.button(key="teach_no").click().run()
+    assert len(hw) == 0 and not any("Is this really" in w.value for w in at.warning)
+
+    at.button(key=f"teach_fix_{wrong}").click().run()
+    assert at.button(key="teach_yes").label == f"Yes, keep it as a {wrong}"
+    at.button(key="teach_yes").click().run()
+    no_exception(at)
+    item, = hw.items()
+    assert str(item.label) == wrong
+    assert any(f"as a **{wrong}**" in c.value for c in at.caption)
+    # Kept: correcting its label again is one click, as for any kept drawing.
+    at.button(key="teach_confirm").click().run()
+    item, = hw.items()
+    assert str(item.label) == metric_value(at, "Prediction")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -35,12 +36,24 @@ def _open(page: str, visitor: str | None = None) -> AppTest:
     return at
 
 
+def _with_map(at: AppTest, seconds: float = 60) -> AppTest:
+    """Rerun until the embedding map is drawn: it is computed in the background (on the
+    fake data, within the page's first half second unless the machine is busy)."""
+    deadline = time.monotonic() + seconds
+    while not any(c.proto.id and "inside_map" in c.proto.id for c in at.get("plotly_chart")):
+        assert time.monotonic() < deadline, "no embedding map"
+        time.sleep(0.2)
+        at.run()
+        no_exception(at)
+    return at
+
+
 def _default_model(env):
     return load_checkpoint(env["weights"] / "mnist-ffnn-small.pt")
 
 
 def test_inside_shows_every_layer_the_templates_and_the_map(env):
-    at = _open(INSIDE)
+    at = _with_map(_open(INSIDE))
     assert at.title[0].value.endswith("Inside the model")
     assert at.radio(key="inside_source").options == ["A random test image"]  # nothing drawn yet
     ckpt = _default_model(env)

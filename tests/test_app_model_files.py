@@ -92,7 +92,7 @@ def test_export_download_buttons_for_the_selected_model(env):
     assert {"ONNX", "TorchScript"} <= labels
 
 
-def _weights_with_threshold(env, tmp_path, monkeypatch, offset: float) -> float:
+def weights_with_threshold(env, tmp_path, monkeypatch, offset: float) -> float:
     """A weights folder whose default mnist model has a threshold `offset` above the
     unfamiliarity of the test canvas."""
     folder = tmp_path / "weights"
@@ -117,14 +117,14 @@ def _classify_canvas(rgba: np.ndarray):
 
 
 def test_input_past_the_threshold_is_flagged_and_still_answered(env, tmp_path, monkeypatch):
-    _weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)
+    weights_with_threshold(env, tmp_path, monkeypatch, offset=-1e-3)
     at = _classify_canvas(digit_canvas())
     assert any(FLAG in w.value for w in at.warning)
     assert metric_value(at, "Prediction")  # the answer is still there
 
 
 def test_input_within_the_threshold_is_not_flagged(env, tmp_path, monkeypatch):
-    _weights_with_threshold(env, tmp_path, monkeypatch, offset=+1e-3)
+    weights_with_threshold(env, tmp_path, monkeypatch, offset=+1e-3)
     at = _classify_canvas(digit_canvas())
     assert not any(FLAG in w.value for w in at.warning)
     assert metric_value(at, "Prediction")

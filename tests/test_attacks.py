@@ -186,6 +186,29 @@ def test_robust_accuracy_is_computed_once_then_read_from_the_cache(small_model, 
         robust_accuracy(model, bundle.test, spec.mean, spec.std, 0.1, 5, 101)
 
 
+def test_results_shipped_beside_the_checkpoint_are_used_without_the_model(small_model,
+                                                                          tmp_path, monkeypatch):
+    from core.evaluate.robust import robust_key, shipped_path, write_shipped
+    model, bundle = small_model
+    spec, ckpt = bundle.spec, tmp_path / "weights" / "m.pt"
+    ckpt.parent.mkdir()
+    torch.save(model.state_dict(), ckpt)
+    args = (bundle.test, spec.mean, spec.std, 0.1, 5, 30)
+    made = robust_accuracy(model, *args)
+    path = write_shipped(ckpt, {robust_key(ckpt, *args): made})
+    assert path == tmp_path / "weights" / "robust" / "m.json" == shipped_path(ckpt)
+    monkeypatch.setattr("core.evaluate.robust.robust_accuracy",
+                        lambda *a, **k: pytest.fail("the model ran despite the shipped result"))
+    shipped = robust_cached(model, ckpt, *args, folder=tmp_path / "cache")
+    assert (shipped.clean_accuracy, shipped.robust_accuracy) == (made.clean_accuracy,
+                                                                 made.robust_accuracy)
+    assert shipped.seconds == 0 and not (tmp_path / "cache").exists()
+    # Another budget, or a retrained checkpoint: not shipped.
+    assert cached_only(ckpt, bundle.test, spec.mean, spec.std, 0.2, 5, 30, tmp_path) is None
+    ckpt.write_bytes(ckpt.read_bytes() + b"retrained")
+    assert cached_only(ckpt, *args, folder=tmp_path / "cache") is None
+
+
 def test_the_robust_command_prints_clean_and_attacked_accuracy(fake_data_root, tmp_path,
                                                                capsys, monkeypatch):
     monkeypatch.setenv("MNIST_STUDIO_CACHE", str(tmp_path))

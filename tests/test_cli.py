@@ -73,7 +73,7 @@ def test_flags_are_made_from_train_config():
         label_smoothing=0.1, augment=True, erase=8)
     flags = {a.dest for a in train_cli.parser()._actions}
     assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help",
-                                          "arch_file"} == flags
+                                          "arch_file", "export_script"} == flags
 
 
 def test_out_of_range_flag_names_the_field(fake_data_root, capsys):

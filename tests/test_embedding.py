@@ -93,3 +93,24 @@ def test_the_map_is_computed_once_then_read_from_the_cache(tmp_path, monkeypatch
     again = embedding_cached(model, ckpt, split, 0.13, 0.31, folder=tmp_path / "cache")
     assert len(calls) == 3
     np.testing.assert_allclose(again.coords, first.coords, atol=1e-5)
+
+
+def test_a_map_shipped_beside_the_checkpoint_is_used_without_the_model(tmp_path, monkeypatch):
+    from core.evaluate.embedding import embed, embedding_if_known, shipped_path, write_shipped
+    torch.manual_seed(0)
+    model, split = build_model("ffnn-small"), _split()
+    ckpt = tmp_path / "weights" / "m.pt"
+    ckpt.parent.mkdir()
+    torch.save(model.state_dict(), ckpt)
+    made = embed(model, split, 0.13, 0.31)
+    path = write_shipped(ckpt, made, split, 0.13, 0.31)
+    assert path == tmp_path / "weights" / "embeddings" / "m.npz" == shipped_path(ckpt)
+    monkeypatch.setattr(emb_mod, "penultimate_features",
+                        lambda *a, **k: pytest.fail("the model ran despite the shipped map"))
+    shipped = embedding_cached(model, ckpt, split, 0.13, 0.31, folder=tmp_path / "cache")
+    np.testing.assert_allclose(shipped.coords, made.coords, rtol=1e-3, atol=1e-3)  # float16
+    assert not embedding_path(ckpt, split, 0.13, 0.31, tmp_path / "cache").exists()
+    # Made from other data, or for another checkpoint: not this map.
+    assert embedding_if_known(ckpt, _split(seed=1), 0.13, 0.31, tmp_path / "cache") is None
+    ckpt.write_bytes(ckpt.read_bytes() + b"retrained")
+    assert embedding_if_known(ckpt, split, 0.13, 0.31, tmp_path / "cache") is None

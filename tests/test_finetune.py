@@ -31,16 +31,21 @@ FAST = ["--lr", "3e-3", "--epochs", "2", "--repeats", "20", "--device", "cpu"]
 
 
 def writer(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic writer with a stroke style of its own: each digit a thin diagonal
-    stroke (the fake dataset's digits are thick upright or level bars), placed by class."""
+    """A synthetic writer with a stroke style of its own: each digit a diagonal stroke (the
+    fake dataset's digits are upright or level bars), its place set by the class (five
+    columns 4 px apart, two rows 13 px apart) and moved at most 1 px either way. Strokes
+    3 px wide and places farther apart than the jitter keep the classes learnable from a
+    few drawings, so the fine-tune's gain is far from any bound on every CPU (a 1 px wide
+    stroke at places 2 px apart left the held-out accuracy near 50%, and one CPU's rounding
+    decided whether a test passed)."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(10), per_class)
     images = rng.integers(0, 30, (len(labels), 28, 28)).astype(np.int32)
     for i, c in enumerate(labels):
-        start = 2 * c + rng.integers(-1, 2)
-        for t in range(12):
-            row, col = 3 + t + (c >= 5) * 10 - (c >= 5) * 3, (start % 10) + t + (c >= 5) * 4
-            images[i, row, col] += 220
+        row = 3 + 13 * (c // 5) + rng.integers(-1, 2)
+        col = 1 + 4 * (c % 5) + rng.integers(-1, 2)
+        for t in range(8):
+            images[i, row + t, col + t:col + t + 3] += 220
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
@@ -75,9 +80,14 @@ def _finetune(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_finetune_improves_held_out_accuracy_on_a_new_writer(tmp_path, base, fake_data_root,
-                                                             capsys):
-    images, labels = writer(per_class=6, seed=1)
+                                                             capsys, seed):
+    """Three writers (seeds): on each the base model reads almost none of the held-out
+    drawings and the fine-tuned one most. Measured with ATEN_CPU_CAPABILITY=avx512,
+    avx2 and default, and OMP_NUM_THREADS=1: before 0-3%, after 77-93% (30 drawings each),
+    so the bounds below keep a margin of 5+ drawings on any CPU's arithmetic."""
+    images, labels = writer(per_class=6, seed=seed)
     out = tmp_path / "tuned.pt"
     code, stdout, stderr = _finetune(
         ["--from", str(base / "mnist.pt"), "--images", str(_set(tmp_path, images, labels)),
@@ -87,9 +97,10 @@ def test_finetune_improves_held_out_accuracy_on_a_new_writer(tmp_path, base, fak
     got = json.loads(stdout.strip().splitlines()[-1])
     assert (got["train_count"], got["held_out_count"]) == (30, 30)
     assert got["train_counts"] == [3] * 10 and got["held_out_counts"] == [3] * 10
-    assert got["held_out_before"] <= 0.4  # the base model cannot read this writer
+    assert got["held_out_before"] <= 0.3, got  # the base model cannot read this writer
+    assert got["held_out_after"] >= 0.6, got
     assert got["held_out_after"] >= got["held_out_before"] + 0.4, got
-    assert got["test_after"] >= got["test_before"] - 0.1  # replay: the old digits stay
+    assert got["test_after"] >= got["test_before"] - 0.1, got  # replay: the old digits stay
     assert out.is_file() and "held-out drawings (30)" in stderr
 
 

@@ -5,6 +5,7 @@ like its page file, what several pages need sits in common.
     classify/     pages/classify.py's: the canvas, the answer, "I don't know", teach, fool it
     train/        pages/train.py's: the settings form, the layer editor, sweeps, the runs
     evaluate/     pages/evaluate.py's: accuracy under attack
+    inside/       pages/inside.py's: the embedding map, once it is ready
     handwriting/  pages/handwriting.py's: the set per class and its fine-tune
     assets/       the favicon
 

@@ -10,7 +10,9 @@ The attack costs `steps` forward and backward passes per image: on the 2-core CP
 whole test set would take minutes per model and budget, so by default the first
 DEFAULT_SAMPLES test images (a fixed subset, the same for every model) are attacked.
 Results are kept on disk in the cache folder (cache/robust/<key>.json), keyed by the
-checkpoint's bytes, the images, the normalisation, eps, steps and samples.
+checkpoint's bytes, the images, the normalisation, eps, steps and samples. A checkpoint
+may ship its results beside it, in robust/<stem>.json (weights/robust/ for the default
+models, written by scripts/ship_insights.py), under the same keys: they are read first.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -32,7 +35,9 @@ from core.evaluate.predictions import cache_dir, file_digest, split_digest
 
 DEFAULT_SAMPLES = 1000  # the first 1,000 test images
 DEFAULT_STEPS = 20
-BATCH = 250
+BUDGETS = (0.05, 0.1, 0.2, 0.3)  # the budgets Evaluate offers (and ships for the defaults)
+BATCH = 100  # images attacked at a time: the progress a page shows moves by this many
+FOLDER = "robust"  # beside a checkpoint, and in the cache folder
 VERSION = 1  # bump when the attack changes: older cached results are then ignored
 
 
@@ -57,9 +62,10 @@ def _first(split: Split, samples: int) -> Split:
 
 def robust_accuracy(model: nn.Module, split: Split, mean: float, std: float, eps: float,
                     steps: int = DEFAULT_STEPS, samples: int = DEFAULT_SAMPLES,
-                    device: torch.device | str = "cpu", batch_size: int = BATCH
-                    ) -> RobustResult:
-    """Clean and PGD accuracy on the first `samples` images of `split`."""
+                    device: torch.device | str = "cpu", batch_size: int = BATCH,
+                    progress: Callable[[int, int], None] | None = None) -> RobustResult:
+    """Clean and PGD accuracy on the first `samples` images of `split`; `progress(done,
+    samples)` after each batch."""
     check_budget(eps, steps, "pgd")
     subset, start = _first(split, samples), time.perf_counter()
     clean = robust = 0
@@ -72,6 +78,8 @@ def robust_accuracy(model: nn.Module, split: Split, mean: float, std: float, eps
             adv, _ = perturb(model, x, y, eps, steps, pgd_step_size(eps, steps), mean, std)
             with torch.inference_mode():
                 robust += int((model((adv - mean) / std).argmax(1) == y).sum())
+            if progress is not None:
+                progress(min(i + batch_size, samples), samples)
     return RobustResult(float(eps), steps, samples, clean / samples, robust / samples,
                         time.perf_counter() - start)
 
@@ -86,21 +94,48 @@ def robust_key(checkpoint: str | os.PathLike, split: Split, mean: float, std: fl
     return h.hexdigest()[:24]
 
 
+def shipped_path(checkpoint: str | os.PathLike) -> Path:
+    """Where a checkpoint's shipped results live: robust/<stem>.json beside it."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent / FOLDER / f"{checkpoint.stem}.json"
+
+
+def read_shipped(checkpoint: str | os.PathLike) -> dict[str, RobustResult]:
+    """{robust_key: result} shipped beside the checkpoint; {} when none or unreadable."""
+    try:
+        data = json.loads(shipped_path(checkpoint).read_text())
+        return {key: RobustResult(**{**item, "seconds": 0.0})
+                for key, item in data.get("results", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def write_shipped(checkpoint: str | os.PathLike, results: dict[str, RobustResult]) -> Path:
+    """Write the results (keyed by robust_key) beside the checkpoint."""
+    payload = {"checkpoint": Path(checkpoint).name, "version": VERSION,
+               "results": {k: v.to_json() for k, v in sorted(results.items())}}
+    path = shipped_path(checkpoint)
+    atomic_write(path, (json.dumps(payload, indent=1) + "\n").encode())
+    return path
+
+
 def robust_cached(model: nn.Module, checkpoint: str | os.PathLike, split: Split, mean: float,
                   std: float, eps: float, steps: int = DEFAULT_STEPS,
                   samples: int = DEFAULT_SAMPLES, device: torch.device | str = "cpu",
-                  folder: str | os.PathLike | None = None) -> RobustResult:
+                  folder: str | os.PathLike | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> RobustResult:
     """robust_accuracy, computed once per checkpoint and setting, then read from the cache
-    folder. An unwritable cache only costs the speed-up."""
+    folder (or shipped beside the checkpoint). An unwritable cache only costs the speed-up."""
     check_budget(eps, steps, "pgd")
-    path = (cache_dir(folder) / "robust"
-            / f"{robust_key(checkpoint, split, mean, std, eps, steps, samples)}.json")
-    saved = _load(path)
+    saved = cached_only(checkpoint, split, mean, std, eps, steps, samples, folder)
     if saved is not None:
         return saved
-    result = robust_accuracy(model, split, mean, std, eps, steps, samples, device)
+    result = robust_accuracy(model, split, mean, std, eps, steps, samples, device,
+                             progress=progress)
+    key = robust_key(checkpoint, split, mean, std, eps, steps, samples)
     try:
-        atomic_write(path, json.dumps(result.to_json()).encode())
+        atomic_write(cache_dir(folder) / FOLDER / f"{key}.json",
+                     json.dumps(result.to_json()).encode())
     except OSError:
         pass
     return result
@@ -109,9 +144,13 @@ def robust_cached(model: nn.Module, checkpoint: str | os.PathLike, split: Split,
 def cached_only(checkpoint: str | os.PathLike, split: Split, mean: float, std: float,
                 eps: float, steps: int = DEFAULT_STEPS, samples: int = DEFAULT_SAMPLES,
                 folder: str | os.PathLike | None = None) -> RobustResult | None:
-    """The cached result, or None when it has not been computed yet (no model pass)."""
-    return _load(cache_dir(folder) / "robust"
-                 / f"{robust_key(checkpoint, split, mean, std, eps, steps, samples)}.json")
+    """The shipped or cached result, or None when it has not been computed yet (no model
+    pass)."""
+    key = robust_key(checkpoint, split, mean, std, eps, steps, samples)
+    shipped = read_shipped(checkpoint).get(key)
+    if shipped is not None:
+        return shipped
+    return _load(cache_dir(folder) / FOLDER / f"{key}.json")
 
 
 def _load(path: Path) -> RobustResult | None:

@@ -62,6 +62,11 @@ class Kind:
     on_maps: bool = False  # takes (C, H, W) maps only
     flat_input: bool = False  # takes features: a flatten is implied before it
     sized: bool = False  # has a width (channels or units) a sweep may vary
+    # The module as plain PyTorch source, for a generated script (core.train.script):
+    # "nn.Conv2d(1, 32, 3)". It may call the blocks of core.networks.layers named in
+    # `blocks`, whose source the script then carries.
+    code: Callable[[Layer, Shape], str] | None = None
+    blocks: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -145,40 +150,57 @@ def _same(layer: Layer, shape: Shape) -> tuple[Shape, int, int]:
     return shape, 0, 0
 
 
+def _conv_code(layer: Layer, shape: Shape) -> str:
+    extra = (f", stride={layer.stride}" if layer.stride != 1 else "") + (
+        f", padding={layer.padding}" if layer.padding else "")
+    return f"nn.Conv2d({shape[0]}, {layer.size}, {layer.kernel}{extra})"
+
+
 def _kinds() -> dict[str, Kind]:
     size = r"(?P<size>\d+)"
     kinds = [
         Kind("conv", rf"conv{size}k(?P<kernel>\d+)(?:s(?P<stride>\d+))?(?:p(?P<padding>\d+))?",
              "convolution: 32 channels, 3x3 kernel (add s2: stride 2, p1: padding 1)", _conv,
              lambda l, s: nn.Conv2d(s[0], l.size, l.kernel, stride=l.stride, padding=l.padding),
-             {"size": 32, "kernel": 3}, on_maps=True, sized=True),
+             {"size": 32, "kernel": 3}, on_maps=True, sized=True, code=_conv_code),
         Kind("convbn", rf"convbn{size}", "3x3 conv (padding 1, no bias) + batch norm + ReLU, as one block",
-             _convbn, lambda l, s: conv_bn(s[0], l.size), {"size": 64}, on_maps=True, sized=True),
+             _convbn, lambda l, s: conv_bn(s[0], l.size), {"size": 64}, on_maps=True, sized=True,
+             code=lambda l, s: f"conv_bn({s[0]}, {l.size})", blocks=("conv_bn",)),
         Kind("res", rf"res{size}", "residual block: x + two convbn of its width (keeps the channels and map size)",
-             _res, lambda l, s: Residual(l.size), {"size": 64}, on_maps=True, sized=True),
+             _res, lambda l, s: Residual(l.size), {"size": 64}, on_maps=True, sized=True,
+             code=lambda l, s: f"Residual({l.size})", blocks=("conv_bn", "Residual")),
         Kind("pool", rf"pool{size}", "2x2 max pooling", _pool,
-             lambda l, s: nn.MaxPool2d(l.size), {"size": 2}, on_maps=True),
+             lambda l, s: nn.MaxPool2d(l.size), {"size": 2}, on_maps=True,
+             code=lambda l, s: f"nn.MaxPool2d({l.size})"),
         Kind("avgpool", rf"avgpool{size}", "2x2 average pooling", _pool,
-             lambda l, s: nn.AvgPool2d(l.size), {"size": 2}, on_maps=True),
+             lambda l, s: nn.AvgPool2d(l.size), {"size": 2}, on_maps=True,
+             code=lambda l, s: f"nn.AvgPool2d({l.size})"),
         Kind("gmaxpool", "gmaxpool", "global max pooling to 1x1",
-             lambda l, s: ((s[0], 1, 1), 0, 0), lambda l, s: nn.AdaptiveMaxPool2d(1), on_maps=True),
+             lambda l, s: ((s[0], 1, 1), 0, 0), lambda l, s: nn.AdaptiveMaxPool2d(1), on_maps=True,
+             code=lambda l, s: "nn.AdaptiveMaxPool2d(1)"),
         Kind("gavgpool", "gavgpool", "global average pooling to 1x1",
-             lambda l, s: ((s[0], 1, 1), 0, 0), lambda l, s: nn.AdaptiveAvgPool2d(1), on_maps=True),
+             lambda l, s: ((s[0], 1, 1), 0, 0), lambda l, s: nn.AdaptiveAvgPool2d(1), on_maps=True,
+             code=lambda l, s: "nn.AdaptiveAvgPool2d(1)"),
         Kind("bn", "bn", "batch norm (of the channels, or of the features after flatten)",
              lambda l, s: (s, 2 * s[0], 0),
-             lambda l, s: nn.BatchNorm2d(s[0]) if len(s) == 3 else nn.BatchNorm1d(s[0])),
+             lambda l, s: nn.BatchNorm2d(s[0]) if len(s) == 3 else nn.BatchNorm1d(s[0]),
+             code=lambda l, s: f"nn.BatchNorm{2 if len(s) == 3 else 1}d({s[0]})"),
     ]
     for name, module in (("relu", nn.ReLU), ("gelu", nn.GELU), ("tanh", nn.Tanh),
                          ("sigmoid", nn.Sigmoid)):
         kinds.append(Kind(name, name, f"activation: {module.__name__}", _same,
-                          lambda l, s, m=module: m()))
+                          lambda l, s, m=module: m(),
+                          code=lambda l, s, m=module: f"nn.{m.__name__}()"))
     kinds += [
+        # The app's Dropout draws its mask faster on a CPU; nn.Dropout's has the same law.
         Kind("drop", r"drop(?P<p>\d*\.?\d+)", "dropout, p = 0.5", _drop,
-             lambda l, s: Dropout(l.p), {"p": 0.5}),
+             lambda l, s: Dropout(l.p), {"p": 0.5}, code=lambda l, s: f"nn.Dropout({l.p:g})"),
         Kind("flatten", "flatten", "maps to features (implied before the first fc)",
-             lambda l, s: ((math.prod(s),), 0, 0), lambda l, s: nn.Flatten()),
+             lambda l, s: ((math.prod(s),), 0, 0), lambda l, s: nn.Flatten(),
+             code=lambda l, s: "nn.Flatten()"),
         Kind("fc", rf"fc{size}", "fully connected, 128 units; the last layer is fc10, one per class",
-             _fc, lambda l, s: nn.Linear(s[0], l.size), {"size": 128}, flat_input=True, sized=True),
+             _fc, lambda l, s: nn.Linear(s[0], l.size), {"size": 128}, flat_input=True, sized=True,
+             code=lambda l, s: f"nn.Linear({s[0]}, {l.size})"),
     ]
     return {kind.name: kind for kind in kinds}
 
@@ -354,3 +376,28 @@ def build(spec: str | list) -> nn.Sequential:
         modules.append(KINDS[layer.kind].module(layer, shape))
         shape = info.shape
     return nn.Sequential(*modules)
+
+
+@dataclass(frozen=True)
+class ModuleCode:
+    """One module of `build(spec)` as PyTorch source, with the layer it comes from."""
+    source: str  # "nn.Conv2d(1, 32, 3, padding=1)"
+    info: LayerInfo  # its token (an implied flatten: "flatten") and output shape
+    blocks: tuple[str, ...]  # the core.networks.layers blocks the source calls
+
+
+def module_code(spec: str | list) -> list[ModuleCode]:
+    """`build(spec)`'s modules as source, in order (each kind's `code` rule): the same
+    modules, so the same parameters in the same places. Raises SpecError for a kind
+    without a code rule."""
+    report = check(spec)
+    out, shape = [], INPUT_SHAPE
+    for info in report.layers:
+        layer = parse_token(info.token, info.index)
+        kind = KINDS[layer.kind]
+        if kind.code is None:
+            raise SpecError(f"layer {info.index} ({info.token}): the {kind.name} kind has no "
+                            "code rule, so it cannot be written as a script")
+        out.append(ModuleCode(kind.code(layer, shape), info, kind.blocks))
+        shape = info.shape
+    return out

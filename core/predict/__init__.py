@@ -11,5 +11,6 @@
     ood.py         "I don't know": an unfamiliarity score and each model's threshold
     ood_sets.py    inputs no model should know (letters, scribbles, ...) to set those thresholds
     attacks.py     adversarial examples: the smallest change that flips an answer (FGSM, PGD)
+    neighbours.py  the training images nearest to an input in the model's own features
     cli.py         the command line (__main__.py runs it)
 """

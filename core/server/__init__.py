@@ -4,4 +4,5 @@
                  (`python -m core.server.settings` prints them)
     visitors.py  who is asking: signed visitor ids, admins, what each may see and do
     uploads.py   checkpoints visitors upload, validated and kept per visitor
+    throttle.py  failed attempts at the admin token, slowed per session and per address
 """

@@ -31,8 +31,11 @@ or by an environment variable, which wins:
     ray_address = ""            # "auto" or "ray://host:10001"; also RAY_ADDRESS
 
 The admin token is a secret: set it in .streamlit/secrets.toml (`admin_token`)
-or MNIST_STUDIO_ADMIN_TOKEN, never in studio.toml. No Streamlit here: the web
-layer passes secrets.toml's value in (ui/common/identity.py).
+or MNIST_STUDIO_ADMIN_TOKEN, never in studio.toml. One shorter than
+MIN_ADMIN_TOKEN_CHARS is refused (load_settings raises SettingsError; the app shows
+only that message): with the sidebar's box slowed after a few wrong tries
+(core/server/throttle.py), 16 random characters cannot be guessed. No Streamlit here:
+the web layer checks secrets.toml's value with check_admin_token (ui/common/identity.py).
 """
 from __future__ import annotations
 
@@ -48,6 +51,22 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 ENV_CONFIG = "MNIST_STUDIO_CONFIG"
 EXECUTORS = ("local", "ray")
+MIN_ADMIN_TOKEN_CHARS = 16
+ENV_ADMIN_TOKEN = "MNIST_STUDIO_ADMIN_TOKEN"
+NEW_TOKEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and says what to do."""
+
+
+def check_admin_token(token: str, where: str) -> None:
+    """SettingsError for a configured admin token too short to resist guessing (none is fine)."""
+    if token and len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"The admin token ({where}) has {len(token)} characters; it needs at least "
+            f"{MIN_ADMIN_TOKEN_CHARS}, so that it cannot be guessed. Make one with "
+            f"{NEW_TOKEN_COMMAND}, or remove it (no admin box then).")
 
 
 def _gpu_count() -> int:
@@ -139,7 +158,9 @@ class RunSettings:
     max_active_sweeps: int = field(default=1, metadata={
         "env": "MNIST_STUDIO_MAX_ACTIVE_SWEEPS", "help": "sweeps one visitor may have running"})
     admin_token: str = field(default="", repr=False, metadata={
-        "env": "MNIST_STUDIO_ADMIN_TOKEN", "help": "a secret that makes a visitor admin", "secret": True})
+        "env": ENV_ADMIN_TOKEN,
+        "help": f"a secret that makes a visitor admin (at least {MIN_ADMIN_TOKEN_CHARS} characters)",
+        "secret": True})
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -157,6 +178,7 @@ class RunSettings:
             raise ValueError("max_sweep_trials and max_sweep_parallel must be >= 1")
         if not self.save_seconds >= 0:
             raise ValueError(f"save_seconds must be >= 0, got {self.save_seconds}")
+        check_admin_token(self.admin_token, f"{ENV_ADMIN_TOKEN} or studio.toml's admin_token")
 
     @property
     def address_limits(self) -> bool:

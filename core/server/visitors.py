@@ -69,6 +69,21 @@ def is_admin_token(given: str | None, configured: str) -> bool:
     return bool(configured) and bool(given) and hmac.compare_digest(given, configured)
 
 
+def over_https(page_url: str | None, forwarded_proto: list[str]) -> bool:
+    """Whether the browser reached the page over HTTPS: its own URL says so, or a proxy
+    that terminates TLS said so in X-Forwarded-Proto (its first hop: the client's)."""
+    if isinstance(page_url, str) and page_url.lower().startswith("https:"):
+        return True
+    hops = [h.strip().lower() for value in forwarded_proto for h in value.split(",") if h.strip()]
+    return bool(hops) and hops[0] == "https"
+
+
+def cookie_attributes(max_age: int, secure: bool) -> str:
+    """The visitor cookie's attributes. `Secure` over HTTPS: the browser then never sends
+    the cookie over plain HTTP, where anyone on the network could read it."""
+    return f"path=/; max-age={max_age}; SameSite=Lax" + ("; Secure" if secure else "")
+
+
 def can_control(viewer: Viewer, owner: str) -> bool:
     """Stop, resume, delete, download, use: the owner's and the admin's."""
     return viewer.admin or viewer.id == owner

@@ -11,6 +11,7 @@
     health.py        divergence watch, and a result near chance
     summary.py       RunSummary, what a run achieved, under one set of names
     cost.py          a run's estimated minutes
+    script.py        a run's settings as a standalone PyTorch script (--export-script)
     finetune.py      fine-tuning a checkpoint on a visitor's handwriting set
     cli.py           the command line (its --register gets the run system's registrar
                      from __main__.py); finetune_cli.py: `python -m core.train finetune`

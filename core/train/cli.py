@@ -16,6 +16,10 @@ change the run is refused. A run whose loss diverged exits with status 1.
 
 fine-tunes a checkpoint on a small labelled set (core/train/finetune_cli.py).
 
+    python -m core.train --dataset mnist --model fastcnn --epochs 1 --export-script run.py
+
+writes the run as a standalone PyTorch script (core/train/script.py) and trains nothing.
+
 --register records the run in the app's run store, through the registrar that
 `main` is given: the run system's (core.runs.register.register_run, passed
 in by core/train/__main__.py), so the trainer does not import the run system.
@@ -48,6 +52,7 @@ from core.train.events import EpochEvent, Event, StepEvent, TrainResult
 from core.train.finetune_cli import main as finetune_main
 from core.train.loop import train
 from core.train.resume import ResumePoint, resume_point
+from core.train.script import script
 from core.train.summary import RunSummary
 
 RESUME_OVERRIDES = ("device", "data_dir")  # where a resumed run trains, not what it is
@@ -109,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue an interrupted run from its *.last.pt, with its own settings "
                         "and --out (only --device and --data-dir may differ)")
+    p.add_argument("--export-script", default=None, metavar="FILE.py",
+                   help="write these settings as a standalone PyTorch script (imports only "
+                        "torch and torchvision; run it with: python FILE.py --data DIR) and "
+                        "train nothing")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the results as the last line of stdout")
     p.add_argument("--register", action="store_true",
@@ -216,6 +225,24 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
     return True
 
 
+def _export_script(args: argparse.Namespace) -> int:
+    """--export-script: the settings as a standalone script (core/train/script.py); no data
+    is read and nothing trains."""
+    if args.resume:
+        print("error: --export-script writes the script of the settings given as flags; "
+              "it does not take --resume", file=sys.stderr)
+        return 2
+    try:
+        text = script(config_of(args))
+        Path(args.export_script).write_text(text)
+    except (ValueError, OSError) as err:  # ConfigError, SpecError; an unwritable path
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.export_script} ({len(text.splitlines())} lines): run it with "
+          f"python {shlex.quote(args.export_script)} --data DIR (a torchvision data root)")
+    return 0
+
+
 def main(argv: list[str] | None = None, register: Registrar | None = None) -> int:
     """The command line; `register` records a run for --register (core/train/__main__.py
     passes the run system's)."""
@@ -225,6 +252,8 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
 
 
     args, given = parse_args(argv)
+    if args.export_script:
+        return _export_script(args)
     if args.register and register is None:
         print("error: --register needs the app's run system: run python -m core.train",
               file=sys.stderr)

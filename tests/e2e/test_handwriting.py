@@ -37,6 +37,25 @@ def draw_strokes(page) -> str:
     return prediction_metric(page).inner_text().strip()
 
 
+def _follow_status(page) -> list[tuple[str, str]]:
+    """(header, bar text) every half second while the fine-tune's bar is on the page."""
+    body, seen = main(page), []
+    bar = body.locator('[data-testid="stProgress"]')
+    expect(bar).to_be_visible(timeout=60_000)
+    header = body.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text=re.compile(r"^Fine-tune run"))
+    for _ in range(FINETUNE_MS // 500):
+        try:
+            if not bar.count():
+                break
+            seen.append((header.first.inner_text(timeout=2000).strip(),
+                         bar.first.inner_text(timeout=2000).strip()))
+        except Exception:  # redrawn between the two reads: the next sample
+            pass
+        page.wait_for_timeout(500)
+    return seen
+
+
 def test_draw_correct_finetune_and_classify_again(page, app):
     go_to(page, app.url, "Classify")
     predicted = draw_strokes(page)
@@ -55,7 +74,15 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     body.get_by_text("none (no measure)", exact=True).click()  # one drawing: nothing held out
     settle(page)
     body.get_by_role("button", name=re.compile(r"^Fine-tune .* on your handwriting")).click()
+    seen = _follow_status(page)
     expect(body.get_by_text("MNIST test set (10,000)")).to_be_visible(timeout=FINETUNE_MS)
+    # The live header moved with the bar (it read "Queued" until the end), and the bar
+    # never read "step 0/0".
+    assert [bar for _, bar in seen if "0/0" in bar or "of 0" in bar] == [], seen
+    for header, bar in seen:
+        word = header.rsplit("·", 1)[-1].strip()
+        assert bar.startswith(word), (header, bar)
+    assert {"Training", "Scoring"} & {h.rsplit("·", 1)[-1].strip() for h, _ in seen}, seen
     settle(page)
     assert_no_errors(page, "Your handwriting after the fine-tune")
     shot(page, "handwriting-finetuned")

@@ -6,4 +6,5 @@ view         the answer: prediction, what the model saw, where it looked, every 
 familiarity  the "I don't know" flag above a prediction
 teach        "It's a 7": keeping a drawing in the visitor's handwriting set
 fool         "Fool it": the smallest change that flips the answer
+neighbours   the training images nearest to the input (its own lazy section)
 """

@@ -8,8 +8,9 @@ The canvas itself is ui/classify/canvas_component.py (no toolbar: our buttons do
 job; the toolbar of the component used before lay, invisible until hovered, over the
 top-right strip of the canvas, where a stroke was silently lost). Undo re-mounts the
 canvas (a new key) with the strokes drawn so far minus the last one as its initial
-drawing; such a canvas sends no image until it is drawn on, so the app draws those strokes itself
-(render_strokes) and the prediction is always that of what the canvas shows.
+drawing; such a canvas sends no image until it is drawn on, so the app draws those
+strokes itself (render_strokes) and the prediction is always that of what the canvas
+shows.
 Undo goes by stroke (the component's objects), not by the values it sent: strokes
 drawn in quick succession arrive as one value.
 """

@@ -5,6 +5,10 @@ A confirm button for the predicted digit, and one button per other digit to corr
 it. A second click on the same input changes that item's label instead of adding the
 drawing twice. Only digits that the visitor drew or uploaded: test images are MNIST's
 own, and fine-tuning on them would leak the test set into training.
+
+An input the model flagged "I don't know" (a letter, a smiley, a scribble) is not kept
+in one click: the button asks first, and only "Yes, keep it as a 4" keeps it, since a
+fine-tune would learn whatever it is as a 4.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ SAVED = "teach_saved"  # session: image digest -> (item id, label), what this se
 ERROR = "teach_error"  # session: a message from the last click (the set is full)
 NOTICE = "teach_notice"  # session: what the last click did, toasted by the next run (a
 # callback inside a fragment must not draw: its elements would land atop the page)
+ASKED = "teach_asked"  # session: (image digest, label) a flagged input waits to be confirmed as
 SOURCES = ("draw", "upload")
 DIGIT_PX = 36  # a digit's button: the nine fit a 340 px row
 ITEM_BYTES = 2048  # a kept drawing's file, at most (about 1 KB: the 28x28 input and its strokes)
@@ -53,17 +58,43 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
         ss[ERROR] = str(err)
 
 
-def offer(dataset: str, image: np.ndarray, predicted: int, source: str) -> None:
-    """Under the prediction: confirm it or correct it, one click either way."""
+def _ask(digest: str, label: int) -> None:
+    """Button callback for a flagged input: ask before keeping it."""
+    st.session_state[ASKED] = (digest, label)
+
+
+def _cancel() -> None:
+    st.session_state.pop(ASKED, None)
+
+
+def _confirm(image: np.ndarray, label: int, digest: str, source: str) -> None:
+    st.session_state.pop(ASKED, None)
+    _keep(image, label, digest, source)
+
+
+def offer(dataset: str, image: np.ndarray, predicted: int, source: str,
+          flagged: bool = False) -> None:
+    """Under the prediction: confirm it or correct it, one click either way; for an input
+    flagged "I don't know" (`flagged`), a click asks first."""
     if dataset != DATASET or source not in SOURCES:
         return
     ss = st.session_state
     digest = hashlib.sha1(image.tobytes()).hexdigest()
     kept = ss.get(SAVED, {}).get(digest)
+    # Keeping it again under another label changes nothing about what it is: no question.
+    careful = flagged and not kept
+    keep = _ask if careful else _keep
+
+    def args(digit: int) -> tuple:
+        return (digest, digit) if careful else (image, digit, digest, source)
+
     with st.container(border=True, key="teach"):
         if kept:
             st.caption(f":material/bookmark_added: In your handwriting as a **{kept[1]}**. "
                        "Wrong? Click the right digit.")
+        elif careful:
+            st.caption("Teach it your handwriting? The model does not recognise this as a "
+                       "digit, so a click asks first: keep only digits.")
         else:
             st.caption("Teach it your handwriting: is this right?")
         # The confirm button, then the nine other digits in a row of their own, narrow
@@ -73,18 +104,35 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str) -> None:
         with st.container(horizontal=True, vertical_alignment="center"):
             st.button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
                       type="secondary" if confirmed else "primary", disabled=confirmed,
-                      on_click=_keep, args=(image, predicted, digest, source),
+                      on_click=keep, args=args(predicted),
                       help="Keep this input and its label in your handwriting set")
             st.caption("No? Click the right digit:")
         row = st.container(horizontal=True, gap="xxsmall", key="teach_digits")
         for digit in (d for d in range(10) if d != predicted):
-            row.button(str(digit), key=f"teach_fix_{digit}", on_click=_keep,
-                       args=(image, digit, digest, source), width=DIGIT_PX,
+            row.button(str(digit), key=f"teach_fix_{digit}", on_click=keep, args=args(digit),
+                       width=DIGIT_PX,
                        disabled=bool(kept and kept[1] == digit),
                        help=f"No: it's a {digit}. Keep it in your handwriting set as a {digit}")
+        asked = ss.get(ASKED)
+        if careful and asked and asked[0] == digest:
+            _confirm_step(image, asked[1], digest, source)
         if ss.get(NOTICE):
             st.toast(ss.pop(NOTICE), icon=":material/bookmark_added:")
         if ss.get(ERROR):
             st.warning(ss.pop(ERROR), icon=":material/inventory_2:")
         st.page_link("pages/handwriting.py", label="Your handwriting: see it, fine-tune on it",
                      icon=":material/edit_note:")
+
+
+def _confirm_step(image: np.ndarray, label: int, digest: str, source: str) -> None:
+    """The question for a flagged input, with its answer buttons."""
+    st.warning(f"**Is this really a {label}?** The model flagged it “I don't know”: it does "
+               "not look like the digits it was trained on. Keep it only if it is a "
+               f"{label} in your own hand. A letter, a symbol or a scribble kept as a {label} "
+               f"would teach a fine-tuned model to call such shapes {label}.",
+               icon=":material/help:")
+    answer = st.container(horizontal=True, gap="small")
+    answer.button(f"Yes, keep it as a {label}", key="teach_yes", type="primary",
+                  icon=":material/bookmark_add:", on_click=_confirm,
+                  args=(image, label, digest, source))
+    answer.button("No, don't keep it", key="teach_no", on_click=_cancel)

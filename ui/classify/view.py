@@ -11,9 +11,10 @@ loaders.batcher), with the "I don't know" logits and the input-gradient map from
 same pass; the figures are small inline images and HTML bars (ui.common.pictures), not
 chart-library figures. The parts a visitor acts on without changing the input are
 fragments nested in the panel, so their clicks rerun them alone, not the model: the
-"It's a 7" buttons, Fool it, and every model's vote. Each explanation is computed only
-when it is shown: the input gradient comes with the answer, SmoothGrad and occlusion
-only when chosen, nothing when the visitor turns the map off.
+"It's a 7" buttons, Fool it, the nearest training images and every model's vote. Each
+explanation is computed only when it is shown: the input gradient comes with the
+answer, SmoothGrad and occlusion only when chosen, nothing when the visitor turns the
+map off.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from core.predict.classify import Classification, classify, from_dataset_image
 from core.predict.preprocess import (FORMATS_TEXT, InputError, Preprocessed, from_canvas,
                                      from_image, load_image)
 from core.predict.saliency import METHODS, SaliencyMap, saliency
-from ui.classify import fool, teach
+from ui.classify import fool, neighbours, teach
 from ui.classify.familiarity import show_flag
 from ui.common import charts, pictures, state, timings
 from ui.common.errors import guarded, show_error
@@ -100,6 +101,8 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
     if shown:  # full width, under both columns
         with timings.stage("fool"):
             part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
+        with timings.stage("neighbours"):  # searches only while its expander is open
+            part("neighbours", neighbours.panel)(sel, pre, source)
         with timings.stage("every model"):
             part("every model", _every_model)(sel, pre)
 
@@ -207,14 +210,15 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     timings.value("gradient_ms", found.gradient_ms)
     timings.value("batch", found.batch)
     with timings.stage("flag"):
-        show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
+        verdict = show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     with timings.stage("metrics"):
         _metrics(result)
     timings.mark("prediction")
     with timings.stage("teach"):
-        part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source)
+        part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source,
+                                   flagged=verdict is not None and not verdict.familiar)
     with timings.stage("figures"):
         timings.count("figure")
         st.html(pictures.bars(result.top, f"Top {options.k}"))

@@ -15,6 +15,11 @@ file and runs it alone, without the entry script. Its first call, selection(),
 comes here: we clear the flag, as st.navigation would have, and run the entry script
 in its place, in this same run (a rerun would lose a button's click), which
 navigates to the same page (its hash is the same url_path's); then this pass stops.
+
+Such a URL also costs two 404s in the browser console (`/compare/_stcore/health`,
+`/compare/_stcore/host-config`): Streamlit's frontend probes the page's path as the
+server's base path before its parent (streamlit/streamlit#7074), before any script runs;
+nothing here can avoid them (docs/deploying.md, tests/e2e/test_log_noise.py).
 """
 from __future__ import annotations
 

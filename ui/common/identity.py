@@ -11,26 +11,38 @@ With limits per client address on (core/server/settings.py), each session also r
 its address (the connection's, or X-Forwarded-For's hop behind the trusted
 proxies), and an address that had max_new_visitors_per_address new ids within
 the hour gets no more: its cookie-less sessions share one id (and its limits).
+
+Over HTTPS (the page's URL, or a TLS proxy's X-Forwarded-Proto) the cookie is `Secure`.
+The Admin box checks a token once per entry, and wrong ones slow down the next tries
+of the session and of its address (core/server/throttle.py); each is one log line.
 """
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 
 import streamlit as st
 
 from core.machine.paths import runs_dir
 from core.runs.visitor_log import VisitorLog
-from core.server.settings import RunSettings, load_settings
-from core.server.visitors import (NEW_VISITOR_WINDOW, Viewer, address_visitor, client_address,
-                           is_admin_token, new_token, verify_token)
+from core.server.settings import RunSettings, SettingsError, check_admin_token, load_settings
+from core.server.throttle import AttemptThrottle
+from core.server.visitors import (LOCAL, NEW_VISITOR_WINDOW, Viewer, address_visitor,
+                                  client_address, cookie_attributes, is_admin_token, new_token,
+                                  over_https, verify_token)
 
 log = logging.getLogger("mnist_studio")
 COOKIE = "mnist_studio_visitor"
 VISITOR = "_visitor_id"  # session_state: this session's visitor id (tests may set it)
 ADMIN = "_visitor_admin"  # session_state: the admin token was entered in this session
 ADDRESS = "_visitor_address"  # session_state: this session's client address
+ATTEMPTS = "_admin_attempts_id"  # session_state: this session's key in the admin box's throttle
+ADMIN_INPUT = "admin_token_input"
+ADMIN_MESSAGE = "_admin_message"  # session_state: what the last entry in the Admin box got
+CHECKED = "_settings_checked"  # session_state: the settings were found usable in this session
+REFUSED = "_settings_refused"  # session_state: the log has said why this session is refused
 MAX_AGE = 365 * 24 * 3600
 SHARED_ID = ("Many new visitors came from your network address within the hour, so this "
              "browser shares one visitor identity (and its limits) with the others past that "
@@ -54,10 +66,19 @@ def _logged_in_user() -> str | None:
     return None
 
 
+def request_is_https() -> bool:
+    """Whether this session's page was served over HTTPS (AppTest has no client: tests
+    patch this)."""
+    proto = [v for v in st.context.headers.get_all("X-Forwarded-Proto") or []
+             if isinstance(v, str)]
+    url = st.context.url
+    return over_https(url if isinstance(url, str) else None, proto)
+
+
 def _write_cookie(slot, value: str) -> None:
-    slot.html(f"<script>document.cookie = {json.dumps(f'{COOKIE}={value}')} + "
-              f"'; path=/; max-age={MAX_AGE}; SameSite=Lax';</script>",
-              unsafe_allow_javascript=True)
+    attributes = cookie_attributes(MAX_AGE, secure=request_is_https())
+    slot.html(f"<script>document.cookie = {json.dumps(f'{COOKIE}={value}; {attributes}')};"
+              "</script>", unsafe_allow_javascript=True)
 
 
 def request_origin() -> tuple[str | None, list[str]]:
@@ -101,7 +122,28 @@ def _visitor_for(secret: bytes, slot, address: str, settings: RunSettings) -> st
 
 
 def admin_token(settings: RunSettings) -> str:
-    return _secret("admin_token") or settings.admin_token
+    """The configured admin token ('' for none); SettingsError when it is too short."""
+    token = _secret("admin_token")
+    check_admin_token(token, ".streamlit/secrets.toml's admin_token")
+    return token or settings.admin_token
+
+
+def settings_problem() -> str | None:
+    """Why the app must not run with its settings (an admin token too short, a setting
+    out of range), or None. Checked until it passes, once per session; the server log
+    says why once per session that is refused."""
+    ss = st.session_state
+    if ss.get(CHECKED):
+        return None
+    try:
+        admin_token(load_settings())
+    except (SettingsError, ValueError) as err:
+        if not ss.get(REFUSED):
+            log.error("MNIST Studio will not run with these settings: %s", err)
+            ss[REFUSED] = True
+        return str(err)
+    ss[CHECKED] = True
+    return None
 
 
 def current_viewer(secret: bytes) -> Viewer:
@@ -127,6 +169,49 @@ def current_viewer(secret: bytes) -> Viewer:
     return Viewer(ss[VISITOR], admin=admin, address=address)
 
 
+@st.cache_resource(show_spinner=False)
+def admin_throttle() -> AttemptThrottle:
+    return AttemptThrottle()  # one per server process: shared by every session
+
+
+def _attempt_keys() -> list[str]:
+    """This session's and its address's keys in the throttle."""
+    ss = st.session_state
+    if ATTEMPTS not in ss:
+        ss[ATTEMPTS] = secrets.token_hex(8)
+    return [f"session:{ss[ATTEMPTS]}", f"address:{ss.get(ADDRESS) or LOCAL}"]
+
+
+def _try_admin_token() -> None:
+    """The Admin box's on_change: check the entry once (a rerun does not check it again),
+    unless this session or its address must wait after wrong ones."""
+    ss = st.session_state
+    given = ss.get(ADMIN_INPUT) or ""
+    ss[ADMIN_INPUT] = ""  # never kept in the box, nor checked twice
+    if not given:
+        return
+    token = admin_token(load_settings())
+    throttle, keys = admin_throttle(), _attempt_keys()
+    address = ss.get(ADDRESS) or LOCAL
+    wait = throttle.wait_seconds(keys)
+    if wait > 0:
+        log.info("admin token not checked: address %s must wait %.0f s after wrong tokens",
+                 address, wait)
+        ss[ADMIN_MESSAGE] = (f"Too many wrong tokens from this browser or network address: "
+                             f"try again in {wait:.0f} s.")
+        return
+    if is_admin_token(given, token):
+        throttle.succeeded(keys)
+        ss[ADMIN], ss[ADMIN_MESSAGE] = True, None
+        return
+    failures = throttle.failed(keys)
+    wait = throttle.wait_seconds(keys)
+    log.warning("admin token refused: address %s, failure %d from it or its session; next "
+                "try in %.0f s", address, failures, wait)
+    ss[ADMIN_MESSAGE] = "That is not the admin token." + (
+        f" Wait {wait:.0f} s before the next try." if wait > 0 else "")
+
+
 def admin_box(settings: RunSettings) -> None:
     """Sidebar: where an admin enters the token (shown only when one is configured)."""
     token = admin_token(settings)
@@ -140,9 +225,7 @@ def admin_box(settings: RunSettings) -> None:
                 ss[ADMIN] = False
                 st.rerun()
             return
-        given = st.text_input("Admin token", type="password", key="admin_token_input")
-        if given:
-            if is_admin_token(given, token):
-                ss[ADMIN] = True
-                st.rerun()
-            st.error("That is not the admin token.", icon=":material/lock:")
+        st.text_input("Admin token", type="password", key=ADMIN_INPUT,
+                      on_change=_try_admin_token)
+        if ss.get(ADMIN_MESSAGE):
+            st.error(ss[ADMIN_MESSAGE], icon=":material/lock:")

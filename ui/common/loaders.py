@@ -1,7 +1,10 @@
 """Everything slow, loaded once per process and shared by all sessions.
 
 Checkpoints are cached by (path, mtime, size), so a retrained file is picked up
-without restarting the app and an unchanged one is never read twice.
+without restarting the app and an unchanged one is never read twice. The computations
+that take a minute (an attack, an embedding map) run as background tasks of the
+process (core/machine/background.py): a page shows their progress, and a visitor who
+leaves finds them running, or done, on return.
 """
 from __future__ import annotations
 
@@ -19,17 +22,11 @@ from core.data import Split, data_root, load_split
 from core.machine.device import cpu_threads, describe_device, pick_device
 from core.machine.memory import trim_heap
 from core.evaluate.predictions import evaluate_cached
-from core.evaluate.embedding import Embedding, embedding_cached
+from core.evaluate.embedding import Embedding, embedding_cached, embedding_if_known
 from core.evaluate.metrics import EvalResult
 from core.evaluate.robust import DEFAULT_SAMPLES, RobustResult, cached_only, robust_cached
+from core.machine.background import BackgroundTasks, Progress, Task
 from core.runs.api import RunService, get_service
-
-
-def _after_batch_work() -> None:
-    """Back to one thread per request, and the heap's freed pages to the system: what a
-    10,000-image pass allocated is not this process's to keep."""
-    use_one_thread()
-    trim_heap()
 
 
 def use_one_thread() -> None:
@@ -41,6 +38,19 @@ def use_one_thread() -> None:
     per thread here (OpenMP, MKL's local setting), so the trainer keeps its own.
     """
     torch.set_num_threads(1)
+
+
+def _after_batch_work() -> None:
+    """Back to one thread per request, and the heap's freed pages to the system: what a
+    10,000-image pass allocated is not this process's to keep."""
+    use_one_thread()
+    trim_heap()
+
+
+def _threads_for_a_pass() -> None:
+    # A pass over thousands of images: worth every core, unless a training run needs them.
+    # torch's thread count is per thread here: the calling thread's only.
+    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:
@@ -95,8 +105,7 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
     # The cached model is shared by all sessions and stays on the CPU; a GPU
     # evaluation works on a copy.
     model = ckpt.model if device.type == "cpu" else copy.deepcopy(ckpt.model).to(device)
-    # 10,000 images: worth every core, unless a training run needs them.
-    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
+    _threads_for_a_pass()
     try:
         return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
     finally:
@@ -108,46 +117,103 @@ def evaluation(entry: ModelEntry) -> EvalResult:
     return _evaluation(*_stamp(entry.path), entry.dataset, str(data_root()))
 
 
+@st.cache_resource(show_spinner=False)
+def background() -> BackgroundTasks:
+    """The process's background tasks, shared by every session."""
+    return BackgroundTasks()
+
+
+
+
+def _robust_key(entry: ModelEntry, eps: float) -> str:
+    return "robust:" + repr((*_stamp(entry.path), entry.dataset, str(data_root()), float(eps)))
+
+
+def robust_task(entry: ModelEntry, eps: float, start: bool = False) -> Task | None:
+    """The attack on the fixed test subset (core.evaluate.robust) for this model and
+    budget: the task running or done, a new one with `start`, else None."""
+    key = _robust_key(entry, eps)
+    if not start:
+        return background().get(key)
+    ckpt, split = load_model(entry), test_split(entry.dataset)
+    samples = min(DEFAULT_SAMPLES, len(split))
+
+    def work(progress: Progress) -> RobustResult:
+        _threads_for_a_pass()  # on the CPU, on the shared model: PGD needs no copy (only
+        # the input gets a gradient)
+        try:
+            return robust_cached(ckpt.model, entry.path, split, ckpt.meta.mean,
+                                 ckpt.meta.std, float(eps), samples=samples, progress=progress)
+        finally:
+            trim_heap()
+    return background().start(key, work, samples)
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _robust(path: str, mtime_ns: int, size: int, dataset: str, root: str, eps: float
-            ) -> RobustResult:
-    ckpt = _checkpoint(path, mtime_ns, size)
-    split = _split(dataset, False, root, False)
-    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
-    try:  # on the CPU, on the shared model: PGD needs no copy (only the input gets a gradient)
-        return robust_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std, eps,
-                             samples=min(DEFAULT_SAMPLES, len(split)))
-    finally:
-        _after_batch_work()
-
-
-def robust(entry: ModelEntry, eps: float) -> RobustResult:
-    """Clean and PGD accuracy on the fixed test subset (core.evaluate.robust), computed
-    once per model and budget, then read from the disk cache."""
-    return _robust(*_stamp(entry.path), entry.dataset, str(data_root()), float(eps))
+def _known_robust(path: str, mtime_ns: int, size: int, dataset: str, root: str, eps: float
+                  ) -> RobustResult:
+    # Found once, kept (hashing the checkpoint and the images on every rerun costs ms);
+    # LookupError while there is none: an exception is not cached, so it is asked again.
+    ckpt, split = _checkpoint(path, mtime_ns, size), _split(dataset, False, root, False)
+    found = cached_only(path, split, ckpt.meta.mean, ckpt.meta.std, eps,
+                        samples=min(DEFAULT_SAMPLES, len(split)))
+    if found is None:
+        raise LookupError(path)
+    return found
 
 
 def robust_if_known(entry: ModelEntry, eps: float) -> RobustResult | None:
-    """The cached result without computing anything; None when it was never computed."""
-    ckpt, split = load_model(entry), test_split(entry.dataset)
-    return cached_only(entry.path, split, ckpt.meta.mean, ckpt.meta.std, float(eps),
-                       samples=min(DEFAULT_SAMPLES, len(split)))
+    """The shipped or cached result (or a finished task's) without computing anything;
+    None when it was never computed."""
+    try:
+        return _known_robust(*_stamp(entry.path), entry.dataset, str(data_root()), float(eps))
+    except LookupError:
+        task = robust_task(entry, eps)
+        return task.result if task is not None and task.succeeded else None
+
+
+def _embedding_key(entry: ModelEntry) -> str:
+    return "embedding:" + repr((*_stamp(entry.path), entry.dataset, str(data_root())))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _embedding(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> Embedding:
-    ckpt = _checkpoint(path, mtime_ns, size)
-    split = _split(dataset, False, root, False)
-    torch.set_num_threads(1 if sum(run_service().busy()) else cpu_threads())
-    try:  # on the CPU: one pass of the (small) models, then the disk cache
-        return embedding_cached(ckpt.model, path, split, ckpt.meta.mean, ckpt.meta.std)
-    finally:
-        _after_batch_work()
+def _known_embedding(path: str, mtime_ns: int, size: int, dataset: str, root: str) -> Embedding:
+    # As _known_robust: kept once found, asked again while there is none.
+    ckpt, split = _checkpoint(path, mtime_ns, size), _split(dataset, False, root, False)
+    found = embedding_if_known(path, split, ckpt.meta.mean, ckpt.meta.std)
+    if found is None:
+        raise LookupError(path)
+    return found
 
 
-def embedding(entry: ModelEntry) -> Embedding:
-    """The model's test-set embedding map (computed once, then cached on disk)."""
-    return _embedding(*_stamp(entry.path), entry.dataset, str(data_root()))
+def embedding_if_ready(entry: ModelEntry) -> Embedding | None:
+    """The model's test-set embedding map when it is shipped, cached or just computed."""
+    try:
+        return _known_embedding(*_stamp(entry.path), entry.dataset, str(data_root()))
+    except LookupError:
+        task = background().get(_embedding_key(entry))
+        return task.result if task is not None and task.succeeded else None
+
+
+def embedding_task(entry: ModelEntry, start: bool = False) -> Task | None:
+    """The map's computation (one pass over the test set, then PCA, then the test-set
+    predictions the map marks its mistakes with): the task running or done, a new one
+    with `start` (also after a failure), else None."""
+    key = _embedding_key(entry)
+    if not start:
+        return background().get(key)
+    ckpt, split = load_model(entry), test_split(entry.dataset)
+
+    def work(progress: Progress) -> Embedding:
+        _threads_for_a_pass()  # on the CPU: one pass of the (small) models, then the disk cache
+        try:
+            emb = embedding_cached(ckpt.model, entry.path, split, ckpt.meta.mean,
+                                   ckpt.meta.std, progress=progress)
+            evaluate_cached(ckpt.model, entry.path, split, ckpt.meta.mean, ckpt.meta.std)
+        finally:
+            trim_heap()
+        return emb
+    return background().start(key, work, len(split))
 
 
 @st.cache_resource(show_spinner=False)

@@ -54,12 +54,21 @@ def current_selection() -> state.Selection | None:
     use_one_thread()  # before any model work of this run (its thread is new)
     dataset = state.dataset()
     models = available_models(dataset)
-    chosen = find_model(models, ss.get(state.MODEL))
+    if not ss.get(state.LINK_READ):  # a new session (a refresh, a bookmark): the URL's model
+        ss[state.LINK_READ] = True
+        linked = st.query_params.get(state.LINK_MODEL)
+        if linked and ss.get(state.MODEL) is None:
+            if find_model(models, linked) is not None:
+                ss[state.MODEL] = linked
+            else:
+                ss[state.LINK_MISSING] = linked
+    chosen, default = find_model(models, ss.get(state.MODEL)), default_model(models, dataset)
     if chosen is None:
         # Switching dataset (or a model that went away): fall back to the default,
         # set before the widget exists, as Streamlit requires.
-        chosen = default_model(models, dataset)
+        chosen = default
         ss[state.MODEL] = chosen.key if chosen else None
+    state.keep_in_link(dataset, chosen.key if chosen else None, default.key if default else None)
     ss[state.SELECTION] = state.Selection(dataset, chosen, models)
     return ss[state.SELECTION]
 
@@ -109,6 +118,12 @@ def render_sidebar() -> state.Selection | None:
                 st.caption(caption)
         else:
             st.warning(no_model_help(sel.dataset), icon=":material/info:")
+        missing = ss.pop(state.LINK_MISSING, None)
+        if missing:
+            st.info(f"The model in this page's link (`{missing}`) is not one of yours here: "
+                    "another visitor's run, a deleted one, or a file uploaded in another "
+                    f"session. Showing {sel.model.label if sel.model else 'none'} instead.",
+                    icon=":material/link_off:")
         model_files_box(sel.model)
         st.badge(device_label(), icon=":material/memory:", color="gray",
                  help="Where inference and training run")

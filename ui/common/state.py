@@ -36,6 +36,13 @@ TRAIN_FOCUS = "train_show"  # the run the Train page shows (its Run select box)
 TRAIN_SEEN = "train_seen_active"  # live runs the Train page has already put on show
 TRAIN_NOTICE = "train_notice"  # a message to show once after Start / Resume
 TRAIN_REQUEST = "train_request"  # the last Start: settings, request token, run id
+# The page's URL carries the sidebar's choice (?model=run:<id>, ?dataset=fashion), so a refresh
+# or a bookmark opens the same model. Keys, not the select box's labels: a label changes
+# (a run's accuracy, its name) and the page needs the choice before the box is drawn.
+LINK_DATASET = "dataset"  # query parameters
+LINK_MODEL = "model"
+LINK_READ = "_link_read"  # session: the URL's model was looked at (its first full run)
+LINK_MISSING = "_link_missing"  # session: the URL named a model this visitor does not have
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,24 @@ def dataset() -> str:
     leave_legacy_pages_pass()
     ss = st.session_state
     if ss.get(DATASET) not in DATASETS:  # set before the widget exists, as Streamlit requires
-        ss[DATASET] = next(iter(DATASETS))
+        linked = st.query_params.get(LINK_DATASET)  # a new session: the URL's, if any
+        ss[DATASET] = linked if linked in DATASETS else next(iter(DATASETS))
     return ss[DATASET]
+
+
+def keep_in_link(dataset: str, model_key: str | None, default_key: str | None) -> None:
+    """Write the selection into the page's URL, leaving out what a new session picks
+    anyway (the first dataset, its default model): a plain visit keeps a plain URL. Only
+    what changed is written (each write is a message to the browser). A page switch
+    drops the URL's parameters; every page's full run writes them back."""
+    wanted = {LINK_DATASET: None if dataset == next(iter(DATASETS)) else dataset,
+              LINK_MODEL: None if model_key == default_key else model_key}
+    params = st.query_params
+    for name, value in wanted.items():
+        if value is None and name in params:
+            del params[name]
+        elif value is not None and params.get(name) != value:
+            params[name] = value
 
 
 def use_model(dataset: str, key: str) -> None:

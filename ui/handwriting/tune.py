@@ -2,6 +2,8 @@
 honest measure after (held-out drawings and the test set, before and after)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +12,7 @@ from core.data.handwriting import HandwritingSet
 from core.runs.finetune import finetune_runs, submit_finetune
 from core.runs.api import LimitReached
 from core.runs.snapshot import RunSnapshot
+from core.runs.state import RunState
 from core.train.finetune import FinetuneError, FinetuneOptions, Measure, read_measure
 from ui.common import state
 from ui.common.errors import guarded
@@ -60,13 +63,47 @@ def followed() -> RunSnapshot | None:
     return runs[0] if runs else None
 
 
+@dataclass(frozen=True)
+class Status:
+    """What the followed fine-tune is doing now, as the page's header and bar say it."""
+    badge: str  # the header's word: Queued, Loading, Training, Scoring, Stopping
+    colour: str
+    text: str  # the progress bar's
+    fraction: float
+
+
+def status(snap: RunSnapshot) -> Status:
+    """The live state of an active fine-tune (or one scoring after a Stop). Its step count
+    is known from its first recorded step on: before that it is loading."""
+    if snap.state == RunState.QUEUED:
+        return Status("Queued", "gray", f"Queued (position {snap.queue_position or 1}): starts "
+                      "when a worker is free", 0.0)
+    if snap.phase == "scoring":
+        return Status("Scoring", "blue", "Scoring: the base and the fine-tuned model on your "
+                      "held-out drawings and on the 10,000 test images…", 1.0)
+    if snap.state == RunState.STOPPING:
+        return Status("Stopping", "orange", "Stopping after the current step…",
+                      min(1.0, snap.fraction_done))
+    if snap.total_steps <= 0 or snap.step <= 0:
+        return Status("Loading", "blue", f"Loading the data and {snap.config.model} on "
+                      f"{snap.device or '…'}", 0.0)
+    return Status("Training", "blue", f"Training · step {snap.step:,} of "
+                  f"{snap.total_steps:,}", min(1.0, snap.fraction_done))
+
+
+def _header(snap: RunSnapshot, badge: str, colour: str) -> None:
+    st.markdown(f"**Fine-tune run** [{snap.id}](/train?run={snap.id}) · :{colour}[{badge}]")
+
+
 def _live(run_id: str) -> None:
+    """Reruns alone while the run is queued, trains or scores: the header and the bar
+    together, so the header never says Queued while the bar moves."""
     snap = run_service().get(run_id, state.viewer(), metrics=False)
     if not snap.state.active and snap.phase is None:
         st.rerun(scope="app")  # over and scored: the measure
-    phase = "scoring" if snap.phase == "scoring" else snap.state.label
-    st.progress(min(1.0, snap.fraction_done), text=f"{phase.capitalize()} · step {snap.step:,}"
-                f"/{snap.total_steps or 0:,}")
+    now = status(snap)
+    _header(snap, now.badge, now.colour)
+    st.progress(now.fraction, text=now.text)
     if snap.state.active and st.button("Stop", icon=":material/stop:", key="hw_tune_stop"):
         run_service().stop(run_id, state.viewer())
 
@@ -84,11 +121,10 @@ def measure_table(m: Measure) -> pd.DataFrame:
 
 def show(snap: RunSnapshot) -> None:
     """The followed run: live while it trains, then its measure and a button to use it."""
-    st.markdown(f"**Fine-tune run** [{snap.id}](/train?run={snap.id}) · "
-                f":{BADGES[snap.state].colour}[{BADGES[snap.state].text}]")
     if snap.state.active or snap.phase is not None:
         st.fragment(guarded(_live), run_every=POLL_SECONDS)(snap.id)
         return
+    _header(snap, BADGES[snap.state].text, BADGES[snap.state].colour)
     if snap.error:
         st.error(snap.error, icon=":material/error:")
     m = read_measure(snap.run_dir)

@@ -25,6 +25,7 @@ from ui.common.errors import safe_callback, show_error
 from core.runs.api import LimitReached
 from ui.common.loaders import run_service
 from ui.train import custom
+from ui.train.code import show_code
 
 PREFIX = "train_"  # widget key = PREFIX + TrainConfig field name
 SESSION = "session"  # widget values survive page switches
@@ -154,6 +155,8 @@ def _start_row() -> Callable[[], None]:
             st.caption(f"On this server now: {training} training, {queued} queued.")
     if problem is not None:
         _say(problem)
+    else:
+        show_code(cfg, key="train_form_code", what="these settings")
 
     def show_estimate() -> None:
         if cfg is not None:

@@ -17,6 +17,7 @@ from ui.common.format import format_duration, percent_column, percent_text, roun
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
 from ui.common.run_badges import BADGES, PRUNED
+from ui.train.code import no_code_for_finetune, show_code
 from ui.train.form import settle
 from ui.train.run_rows import config_summary, run_progress, run_row
 
@@ -270,6 +271,7 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
         st.caption(config_summary(snap.config))
     if snap.state.active:
         _live(snap, side)
+        _code(snap)
         return
     _placement(snap)
     _outcome(snap)
@@ -280,6 +282,15 @@ def show_run(snap: RunSnapshot, in_use: str | None) -> None:
     if snap.test and snap.result:
         show_results(snap)
     _actions(snap, in_use)
+    _code(snap)
+
+
+def _code(snap: RunSnapshot) -> None:
+    """The run as a standalone PyTorch script (any run: its settings are on show anyway)."""
+    if snap.finetune:
+        no_code_for_finetune()
+    else:
+        show_code(snap.config, key="train_code")
 
 
 def runs_section(in_use: str | None) -> None:
