@@ -39,6 +39,7 @@ class Reply:
     fragments: set[str] = field(default_factory=set)
     status: int | None = None
     received_bytes: int = 0  # the ForwardMsgs' size on the wire, all of this run's
+    elements: list[str] = field(default_factory=list)  # the element types drawn, in order
 
 
 class Session:
@@ -136,6 +137,7 @@ class Session:
         if etype is None:
             return
         proto = getattr(element, etype)
+        reply.elements.append(etype)
         if etype == "metric":
             reply.metrics[proto.label] = proto.body
             reply.first_metric.setdefault(proto.label, at)

@@ -1,6 +1,7 @@
 """Views that confused a new user, through AppTest on the fake data."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -18,7 +19,7 @@ from core.train.config import TrainConfig
 from core.server.visitors import Viewer
 from tests.apptest import APP, PAGES, TIMEOUT, no_exception
 from ui.classify import canvas
-from ui.classify.canvas_component import Drawing
+from ui.classify.canvas_component import Drawing, parse
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_ROUND
 
@@ -127,10 +128,17 @@ class FakeCanvas:
     def __init__(self) -> None:
         self.sent: dict[str, tuple[list[dict], np.ndarray]] = {}
 
-    def __call__(self, key: str, size: int, stroke: int, initial: list | None = None
-                 ) -> Drawing:
-        objects, image = self.sent.get(key, (initial or [], None))
-        return Drawing(objects, None if image is None else _png(image))
+    def __call__(self, key: str, size: int, stroke: int, initial: list | None = None,
+                 on_stroke=None) -> Drawing:
+        return parse(self.held(key), initial)
+
+    def held(self, key: str) -> dict | None:
+        """The component's state under its key (None: nothing sent yet)."""
+        if key not in self.sent:
+            return None
+        objects, image = self.sent[key]
+        url = "data:image/png;base64," + base64.b64encode(_png(image)).decode()
+        return {"drawing": {"raw": {"objects": objects}, "data": url}}
 
 
 def _png(rgba: np.ndarray) -> bytes:
@@ -148,6 +156,7 @@ def test_undo_after_two_quick_strokes_keeps_the_prediction_of_what_is_left(env, 
     then left one stroke on the canvas but no prediction and the "Draw a digit" hint."""
     fake = FakeCanvas()
     monkeypatch.setattr(canvas, "drawing_canvas", fake)
+    monkeypatch.setattr(canvas, "held", fake.held)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     no_exception(at)

@@ -10,8 +10,7 @@ top-right strip of the canvas, where a stroke was silently lost). Undo re-mounts
 canvas (a new key) with the strokes drawn so far minus the last one as its initial
 drawing; such a canvas sends no image until it is drawn on, so the app draws those
 strokes itself (render_strokes) and the prediction is always that of what the canvas
-shows.
-Undo goes by stroke (the component's objects), not by the values it sent: strokes
+shows. Undo goes by stroke (the component's objects), not by the values it sent: strokes
 drawn in quick succession arrive as one value.
 """
 from __future__ import annotations
@@ -19,8 +18,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-from ui.classify.canvas_component import drawing_canvas, png_pixels
+from ui.classify.canvas_component import drawing_canvas, parse, png_pixels
 from ui.common import state
 
 if TYPE_CHECKING:  # numpy is imported on use: the canvas is drawn before it is needed
@@ -33,6 +33,11 @@ SIZE = 280  # 10x MNIST's 28 px
 # (MNIST digits redrawn at 25-90% of the canvas): with 10 px, small drawings read
 # as well as large ones; with 20 px (the old brush), 25% ones lose points.
 STROKE = 10
+
+# The page's fragments, by key: the panel (below the heading), the answer (what a stroke
+# reruns), and the canvas's Undo / Clear buttons (rerun with each stroke: Undo is enabled
+# by the first).
+PANEL, ANSWER, TOOLS = "classify_panel", "classify_answer", "classify_tools"
 
 # Session state: the strokes on the current canvas (fabric.js objects) and the
 # drawing a re-mounted canvas starts with.
@@ -52,29 +57,72 @@ def _new_canvas(initial: list[dict[str, Any]] | None = None) -> None:
 def clear() -> None:
     """Button callback: an empty canvas, and nothing left to undo."""
     _new_canvas()
+    rerun_panel()
 
 
 def undo() -> None:
     """Button callback: the canvas again without its last stroke."""
-    objects = st.session_state.get(OBJECTS) or []
+    objects = parse(held(canvas_key()),
+                    (st.session_state.get(INITIAL) or {}).get("objects")).objects
     if objects:
         _new_canvas(objects[:-1])
+    rerun_panel()
 
 
 def strokes() -> int:
-    """How many strokes the current canvas holds (0 when a test injected the image)."""
-    return len(st.session_state.get(OBJECTS) or [])
+    """How many strokes the current canvas holds (0 when a test injected the image), as
+    its state says now: the buttons may run before the answer reads the drawing."""
+    if st.session_state.get(state.CANVAS_RGBA) is not None:
+        return 0
+    value = (held(canvas_key()) or {}).get("drawing")
+    if value:
+        return len((value.get("raw") or {}).get("objects") or [])
+    return len((st.session_state.get(INITIAL) or {}).get("objects") or [])
 
 
-def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
-    """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
+def show(size: int = SIZE, stroke: int = STROKE) -> None:
+    """The canvas. A stroke reruns the answer and the canvas's buttons (the fragments
+    ANSWER and TOOLS), not the canvas: it has the stroke already."""
+    initial = (st.session_state.get(INITIAL) or {}).get("objects")
+    drawing_canvas(canvas_key(), size, stroke, initial, on_stroke=_after_stroke)
+
+
+def _after_stroke() -> None:
+    """The canvas's callback: rerun the answer and the buttons alone."""
+    try:
+        st.rerun([ANSWER, TOOLS])
+    except StreamlitAPIException:  # not drawn yet (a cold start's first run): the panel
+        pass
+
+
+def rerun_panel() -> None:
+    """From a callback: rerun the whole panel (a new canvas mounts), not only the
+    fragment the button is in."""
+    try:
+        st.rerun(PANEL)
+    except StreamlitAPIException:  # no panel fragment (a test's run): the default rerun
+        pass
+
+
+def canvas_key() -> str:
+    return f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}"
+
+
+def held(key: str) -> Any:
+    """The canvas's state as the browser last sent it (None before any stroke): read
+    between the canvas's own runs, as a stroke's rerun does not draw the canvas."""
+    return st.session_state.get(key)
+
+
+def drawing(size: int = SIZE) -> np.ndarray | None:
+    """The drawing on the canvas now as an (H, W, 4) uint8 array, or None before the first
+    stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
         import numpy as np  # on use: the canvas is drawn before numpy is needed
         return np.asarray(injected)
-    initial = st.session_state.get(INITIAL)
-    result = drawing_canvas(f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}", size,
-                            stroke, (initial or {}).get("objects"))
+    initial = (st.session_state.get(INITIAL) or {}).get("objects")
+    result = parse(held(canvas_key()), initial)
     st.session_state[OBJECTS] = result.objects
     if result.png is not None:
         return png_pixels(result.png)
@@ -128,7 +176,8 @@ def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarra
 
 
 def buttons(key: str = "classify") -> None:
-    """Undo (disabled when there is nothing to undo) and Clear, side by side."""
+    """Undo (disabled when there is nothing to undo) and Clear, side by side. Each mounts
+    a new canvas, so each reruns the panel."""
     left, right, _ = st.columns([1, 1, 1.2])
     left.button("Undo", icon=":material/undo:", on_click=undo, key=f"{key}_undo",
                 disabled=strokes() == 0, help="Remove the last stroke", width="stretch")

@@ -15,7 +15,7 @@ import binascii
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -50,13 +50,21 @@ class Drawing:
 
 
 def drawing_canvas(key: str, size: int, stroke: int,
-                   initial: list[dict[str, Any]] | None = None) -> Drawing:
-    """The canvas (size x size CSS px, a brush `stroke` px wide) and what it holds now."""
+                   initial: list[dict[str, Any]] | None = None,
+                   on_stroke: Callable[[], None] | None = None) -> Drawing:
+    """The canvas (size x size CSS px, a brush `stroke` px wide) and what it holds now;
+    `on_stroke` is called (as a widget callback) when a stroke's drawing arrives."""
     result = _mount(
         data={"width": size, "height": size, "stroke": stroke, "initial": initial or None},
-        key=key, default={"drawing": None}, on_drawing_change=lambda: None,
+        key=key, default={"drawing": None}, on_drawing_change=on_stroke or (lambda: None),
         width="content", height="content")
-    value = result.get("drawing") if result is not None else None
+    return parse(result, initial)
+
+
+def parse(state: Any, initial: list[dict[str, Any]] | None = None) -> Drawing:
+    """What a canvas holds, from its state (what drawing_canvas's component returns, or
+    st.session_state[key] between its runs); `initial` while nothing was drawn."""
+    value = state.get("drawing") if state is not None else None
     if not value:
         return Drawing(list(initial or []), None)
     objects = list((value.get("raw") or {}).get("objects") or [])

@@ -4,17 +4,19 @@ looked, and every model's answer side by side.
 pages/classify.py draws the input (the canvas) first and imports this module after: it
 imports torch, most of a cold start.
 
-A stroke reruns the page's panel (a fragment), and each part of the answer is a
-function of its own, built once per rerun: the model's answer comes from the model's
-batcher (one call for the strokes of every visitor that arrive together: ui.common.
-loaders.batcher), with the "I don't know" logits and the input-gradient map from the
-same pass; the figures are small inline images and HTML bars (ui.common.pictures), not
-chart-library figures. The parts a visitor acts on without changing the input are
-fragments nested in the panel, so their clicks rerun them alone, not the model: the
-"It's a 7" buttons, Fool it, the nearest training images and every model's vote. Each
-explanation is computed only when it is shown: the input gradient comes with the
-answer, SmoothGrad and occlusion only when chosen, nothing when the visitor turns the
-map off.
+The answer is a fragment of its own (key ANSWER) inside the page's panel, writing into
+the panel's right column and the space below: a stroke reruns it alone (the canvas's
+callback asks for it), reading the drawing from the canvas's state; the input column
+(the canvas, the options) is not sent again. Each part of the answer is a function of
+its own, built once per rerun: the model's answer comes from the model's batcher (one
+call for the strokes of every visitor that arrive together: ui.common.loaders.batcher),
+with the "I don't know" logits and the input-gradient map from the same pass; the
+figures are small inline images and HTML bars (ui.common.pictures), not chart-library
+figures. The parts a visitor acts on without changing the input are fragments nested
+in the answer, so their clicks rerun them alone, not the model: the "It's a 7" buttons,
+Fool it, the nearest training images and every model's vote. Each explanation is
+computed only when it is shown: the input gradient comes with the answer, SmoothGrad
+and occlusion only when chosen, nothing when the visitor turns the map off.
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ from core.predict.classify import Classification, classify, from_dataset_image
 from core.predict.preprocess import (FORMATS_TEXT, InputError, Preprocessed, from_canvas,
                                      from_image, load_image)
 from core.predict.saliency import METHODS, SaliencyMap, saliency
-from ui.classify import fool, neighbours, teach
+from ui.classify import canvas, fool, neighbours, teach
+from ui.classify.canvas import ANSWER
 from ui.classify.familiarity import show_flag
 from ui.common import charts, pictures, state, timings
 from ui.common.errors import guarded, show_error
@@ -74,11 +77,12 @@ class Options:
     k: int
 
 
-def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenerator,
-           right: DeltaGenerator) -> None:
-    """The rest of the page, for the input the page drew (`rgba`: the canvas's drawing)."""
+def panel(dataset: str, source: str, left: DeltaGenerator, right: DeltaGenerator,
+          below: DeltaGenerator) -> None:
+    """The rest of the panel: the upload's or test image's widgets and the options on the
+    left, then the answer (a fragment: a stroke reruns it alone) on the right and below."""
     with timings.stage("selection"):
-        sel = current_selection()  # in a stroke's rerun: the last full run's (no sidebar)
+        sel = current_selection()  # in the panel's rerun: the last full run's (no sidebar)
     if sel is None:  # it failed: the sidebar, drawn after this, says why
         return
     if sel.model is None:
@@ -87,24 +91,41 @@ def answer(dataset: str, source: str, rgba: np.ndarray | None, left: DeltaGenera
     use_one_thread()  # a fragment's rerun runs in a thread of its own
     with timings.stage("load model"):
         ckpt = load_model(sel.model)
+    given = None
     with left:
-        with timings.stage("preprocess"):
-            pre = _preprocess(source, rgba, dataset, ckpt)
+        if source != "draw":
+            with timings.stage("preprocess"):
+                given = _given(source, dataset, ckpt)
         with timings.stage("options"):
             options = _options()
+    answer = st.fragment(timings.recorded("classify", guarded(_answer)), key=ANSWER)
+    answer(sel, ckpt, dataset, source, given, options, right, below)
+
+
+def _answer(sel: state.Selection, ckpt: Checkpoint, dataset: str, source: str,
+            given: Preprocessed | None, options: Options, right: DeltaGenerator,
+            below: DeltaGenerator) -> None:
+    """The answer to the input: a drawing read from the canvas now (a stroke reruns this
+    alone), or the upload or test image the panel gave."""
+    use_one_thread()  # a fragment's rerun runs in a thread of its own
+    pre = given
+    if source == "draw":
+        with timings.stage("preprocess"):
+            pre = _drawn(dataset, ckpt)
     shown = pre is not None and not pre.blank
     with right:
         if not shown:
             _hint(source, pre, DATASETS[dataset])
         else:
             _prediction(sel, ckpt, pre, source, options)
-    if shown:  # full width, under both columns
-        with timings.stage("fool"):
-            part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
-        with timings.stage("neighbours"):  # searches only while its expander is open
-            part("neighbours", neighbours.panel)(sel, pre, source)
-        with timings.stage("every model"):
-            part("every model", _every_model)(sel, pre)
+    if shown:
+        with below:  # full width, under both columns
+            with timings.stage("fool"):
+                part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
+            with timings.stage("neighbours"):  # searches only while its expander is open
+                part("neighbours", neighbours.panel)(sel, pre, source)
+            with timings.stage("every model"):
+                part("every model", _every_model)(sel, pre)
 
 
 def part(name: str, func: Callable[..., None]) -> Callable[..., None]:
@@ -123,16 +144,19 @@ def _options() -> Options:
     return Options(method, k)
 
 
-def _preprocess(source: str, rgba: np.ndarray | None, dataset: str,
-                ckpt: Checkpoint) -> Preprocessed | None:
-    """The input as the model will see it, with the upload or test-image widgets (draw:
-    the page drew the canvas). None: nothing to classify yet."""
+def _drawn(dataset: str, ckpt: Checkpoint) -> Preprocessed | None:
+    """The canvas's drawing as the model will see it; None before the first stroke."""
+    rgba = canvas.drawing()
+    if rgba is None:
+        return None
+    timings.count("preprocess")
+    return from_canvas(rgba, dataset, mean=ckpt.meta.mean, std=ckpt.meta.std)
+
+
+def _given(source: str, dataset: str, ckpt: Checkpoint) -> Preprocessed | None:
+    """The upload or the test image as the model will see it, with their widgets. None:
+    nothing to classify yet."""
     meta, spec = ckpt.meta, DATASETS[dataset]
-    if source == "draw":
-        if rgba is None:
-            return None
-        timings.count("preprocess")
-        return from_canvas(rgba, dataset, mean=meta.mean, std=meta.std)
     if source == "upload":
         refused = st.session_state.pop(UPLOAD_REFUSED, None)
         key = _upload_key(dataset)
