@@ -50,6 +50,8 @@ async def _visit(app) -> dict:
             before = len(timings.read(app.timings))
             got = await s.rerun(**rerun)
             assert not got.exceptions, got.exceptions
+            # guarded(): a failure shown in words (a fragment's misplaced write, say)
+            assert not [t for t in got.texts if "Something went wrong" in t], got.texts
             time.sleep(0.3)  # any further run's record
             seen[name] = [got, _runs_after(app.timings, before, runs)]
 

@@ -118,8 +118,12 @@ def _answer(sel: state.Selection, ckpt: Checkpoint, dataset: str, source: str,
             _hint(source, pre, DATASETS[dataset])
         else:
             _prediction(sel, ckpt, pre, source, options)
+    # Always a container below, even empty: a fragment keeps its place in a container
+    # made outside it only if its last full run wrote there (else Streamlit refuses).
+    with below:
+        parts = st.container()
     if shown:
-        with below:  # full width, under both columns
+        with parts:  # full width, under both columns
             with timings.stage("fool"):
                 part("fool", fool.panel)(sel, ckpt, pre)  # the attack only while it is open
             with timings.stage("neighbours"):  # searches only while its expander is open
@@ -129,9 +133,17 @@ def _answer(sel: state.Selection, ckpt: Checkpoint, dataset: str, source: str,
 
 
 def part(name: str, func: Callable[..., None]) -> Callable[..., None]:
-    """`func` as a fragment nested in the panel: a click on its own widgets reruns it
-    alone, recorded as a script run named `name` (ui.common.timings); errors are shown."""
-    return st.fragment(timings.recorded(name, guarded(func)))
+    """`func` as a fragment nested in the answer: a click on its own widgets reruns it
+    alone, recorded as a script run named `name` (ui.common.timings); errors are shown.
+    It is drawn in a container of its own, made here: a fragment writing straight into
+    a container made outside the answer would land at that container's end."""
+    fragment = st.fragment(timings.recorded(name, guarded(func)))
+
+    def in_place(*args, **kwargs) -> None:
+        with st.container():
+            fragment(*args, **kwargs)
+
+    return in_place
 
 
 def _options() -> Options:
@@ -243,22 +255,25 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     with timings.stage("teach"):
         part("teach", teach.offer)(sel.dataset, pre.image, result.predicted, source,
                                    flagged=verdict is not None and not verdict.familiar)
-    with timings.stage("figures"):
-        timings.count("figure")
-        st.html(pictures.bars(result.top, f"Top {options.k}"))
-        c1, c2 = st.columns(2)
-        timings.count("figure")
-        c1.html(pictures.picture(pre.image, "What the model saw (28×28)",
-                                 "the 28 by 28 image the model was given", PICTURE_PX))
-    with timings.stage("explanation"):  # the slower methods: after the prediction is shown
-        sal = _explanation(ckpt, pre, found, options.method)
+    with timings.stage("figures"):  # one element: the top k, what it saw, where it looks
+        timings.count("figure", 2)
+        top = pictures.bars(result.top, f"Top {options.k}")
+        saw = pictures.picture(pre.image, "What the model saw (28×28)",
+                               "the 28 by 28 image the model was given", PICTURE_PX)
+        figures = st.empty()
+        sal = found.saliency  # the input gradient came with the answer
+        if sal is None:
+            figures.html(top + pictures.row(saw))
+    with timings.stage("explanation"):  # the slower methods: after the rest is shown
+        if sal is None:
+            sal = _explanation(ckpt, pre, found, options.method)
         if sal is not None:
             timings.count("figure")
-            c2.html(pictures.picture(pictures.heat_overlay(pre.image, sal.values),
+            looks = pictures.picture(pictures.heat_overlay(pre.image, sal.values),
                                      f"Where it looks for “{result.label}”",
                                      f"the input with the pixels that most change the "
-                                     f"score of {result.label} in red to yellow",
-                                     PICTURE_PX))
+                                     f"score of {result.label} in red to yellow", PICTURE_PX)
+            figures.html(top + pictures.row(saw, looks))
     shared = f" (one pass for {found.batch} drawings)" if found.batch > 1 else ""
     st.caption(f"{sel.model.label} · model time {result.model_ms:.1f} ms on the CPU{shared}")
 
@@ -289,13 +304,13 @@ def _ask_model(sel: state.Selection, pre: Preprocessed, k: int,
 
 
 def _metrics(result: Classification) -> None:
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Prediction", result.label)
-    m2.metric("Confidence", f"{result.confidence:.1%}")
+    row = st.container(horizontal=True, gap="medium")  # one block, not a block per column
+    row.metric("Prediction", result.label)
+    row.metric("Confidence", f"{result.confidence:.1%}")
     runner = result.top[1] if len(result.top) > 1 else None
     if runner:
-        m3.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
-                  delta_arrow="off")
+        row.metric("Runner-up", runner[1], f"{runner[2]:.1%}", delta_color="off",
+                   delta_arrow="off")
 
 
 def _explanation(ckpt: Checkpoint, pre: Preprocessed, found: Answer,

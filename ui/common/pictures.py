@@ -52,6 +52,12 @@ def picture(pixels: np.ndarray, title: str, alt: str, size: int = 240) -> str:
             f'background:#000;max-width:100%;height:auto"></figure>')
 
 
+def row(*figures: str) -> str:
+    """Figures side by side (wrapping on a narrow screen)."""
+    cells = "".join(f'<div style="flex:1 1 0;min-width:160px">{f}</div>' for f in figures)
+    return f'<div style="display:flex;gap:16px;flex-wrap:wrap;margin-top:12px">{cells}</div>'
+
+
 def bars(top: Sequence[tuple[int, str, float]], title: str) -> str:
     """Horizontal bars of (class, name, probability), as given (most probable first);
     the first in blue, its percentage written at each bar's end."""
