@@ -10,6 +10,7 @@ the "Compare two models" section. Also the loader call alone (ui.common.loaders.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.data import DATASETS
 from core.networks.catalog import default_model, list_models
 from ui.common.state import DATASET
 
@@ -42,4 +44,12 @@ def main(datasets: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["mnist", "fashion"])  # one per process: nothing warm from the other
+    parser = argparse.ArgumentParser(prog="python -m bench.evaluate_first_visit",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help=f"whose default model is timed: {', '.join(DATASETS)} (default: all)")
+    chosen = parser.parse_args().datasets or list(DATASETS)
+    unknown = [d for d in chosen if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset {unknown[0]!r}: choose from {', '.join(DATASETS)}")
+    main(chosen)

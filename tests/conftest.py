@@ -21,6 +21,17 @@ needs_real_data = pytest.mark.skipif(not real_data_present() or not real_data_pr
                                      reason=f"real MNIST/Fashion-MNIST not found under {REAL_DATA}")
 
 
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """Streamlit's script runner (AppTest's too) puts the page's script in sys.modules as
+    __main__ and leaves it there; a process started with forkserver or spawn afterwards
+    would run that script again as its own __main__ (an AppTest.from_function script
+    fails there). Each test gets back the __main__ it started with."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def fake_data_root(tmp_path_factory) -> Path:
     """A data root with tiny IDX files for both datasets (500 train, 100 test each)."""
