@@ -2,7 +2,7 @@
 
     MNIST_STUDIO_DATA=/path/to/data python -m bench.serverload \\
         [--visitors 5 10 20 40 80] [--seconds 45] [--servers 1] [--browsers 2] [--json FILE]
-        [--app-root DIR] [--label NAME]
+        [--app-root DIR] [--train-epochs 1]
 
 For each visitor count, a fresh server (`streamlit run streamlit_app.py` on 127.0.0.1,
 its own runs folder, the shipped weights; `--servers K` starts K app processes sharing
@@ -14,6 +14,9 @@ messages, what the browser sends):
 - page-switchers (20%): a page of the menu every 3-6 s, timed to its script's end;
 - trainers (10%, at least one): on Train, a 1-epoch `ffnn-small` started with the Start
   button, then its live view polled once a second, as the browser's timer does.
+  `--train-epochs N` (N > 1) makes those runs long enough to train through the whole
+  level (a training run going on while the others draw, in the app's own worker); at
+  the level's end they are stopped, as the Stop button does, not waited for.
 `--browsers B` adds B headless Chromium tabs drawing on Classify's canvas with the mouse,
 timed from mouse-up to the prediction on screen (tests/e2e's helpers): the end to end;
 and to the whole answer on screen (the page's last change before it stays quiet).
@@ -75,6 +78,7 @@ class Level:
     visitors: int
     servers: int
     seconds: float
+    train_epochs: int = TRAIN_EPOCHS  # the trainers' runs
     strokes: list[float] = field(default_factory=list)  # send -> Prediction, s
     server_strokes: list[float] = field(default_factory=list)  # the fragment's script, s
     browser_strokes: list[float] = field(default_factory=list)  # mouse-up -> shown, s
@@ -155,7 +159,7 @@ async def trainer(url: str, level: Level, until: float, seed: int) -> None:
         await s.goto("Train")
         model = s.widget("selectbox", "Architecture")
         s.set_string(model, next(o for o in s.options[model] if o.startswith(TRAIN_MODEL + " ")))
-        s.set_int(s.widget("number_input", "Epochs"), TRAIN_EPOCHS)
+        s.set_int(s.widget("number_input", "Epochs"), level.train_epochs)
         s.set_int(s.widget("number_input", "Seed"), seed)
         await s.rerun()  # the form shows the new architecture, as after the browser's change
         reply = await s.rerun(trigger=s.widget("button", "Start training"))
@@ -345,19 +349,30 @@ def run_outcomes(runs: Path, level: Level) -> None:
             level.runs_lost += 1
 
 
+ENDED = ("finished", "failed", "cancelled", "diverged")  # stored states (cancelled: stopped)
+
+
+def stop_runs(runs: Path) -> None:
+    """Ask every run still queued or training to stop, as the Stop button does."""
+    store = RunDatabase(runs)
+    for record in store.list():
+        if str(getattr(record.state, "value", record.state)) not in ENDED:
+            store.request_stop(record.id)
+
+
 def wait_runs_ended(runs: Path, timeout: float) -> None:
     store = RunDatabase(runs)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = [str(getattr(r.state, "value", r.state)) for r in store.list()]
-        if all(s in ("finished", "failed", "stopped") for s in states):
+        if all(s in ENDED for s in states):
             return
         time.sleep(1.0)
 
 
 def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, seed: int,
-              app_root: Path = ROOT) -> Level:
-    level = Level(visitors=n, servers=servers, seconds=seconds)
+              app_root: Path = ROOT, train_epochs: int = TRAIN_EPOCHS) -> Level:
+    level = Level(visitors=n, servers=servers, seconds=seconds, train_epochs=train_epochs)
     runs = base / f"runs-{n}-{servers}"
     runs.mkdir()
     setup = AppSetup(data_root=REAL_DATA, real_data=True, weights=base / "weights",
@@ -395,6 +410,8 @@ def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, s
             for kind, (n, total) in script_time_by_kind(app.timings, since).items():
                 had = level.script_seconds.get(kind, (0, 0.0))
                 level.script_seconds[kind] = (had[0] + n, round(had[1] + total, 2))
+        if train_epochs > TRAIN_EPOCHS:  # runs meant to last the level, not to finish
+            stop_runs(runs)
         wait_runs_ended(runs, timeout=120)
     run_outcomes(runs, level)
     return level
@@ -416,6 +433,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def summary(level: Level) -> dict:
     return {"visitors": level.visitors, "servers": level.servers,
+            "train_epochs": level.train_epochs,
             "strokes": len(level.strokes),
             "stroke_p50_ms": _pct(level.strokes, 50), "stroke_p95_ms": _pct(level.strokes, 95),
             "server_p50_ms": _pct(level.server_strokes, 50), "server_p95_ms": _pct(level.server_strokes, 95),
@@ -454,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--app-root", type=Path, default=ROOT,
                    help="the checkout whose app is served (default: this one)")
+    p.add_argument("--train-epochs", type=int, default=TRAIN_EPOCHS,
+                   help="epochs of the trainers' runs; over 1, they train through the level "
+                        "and are stopped at its end")
     p.add_argument("--json", type=Path, help="also write the results there")
     a = p.parse_args(argv)
     if not (REAL_DATA / "MNIST" / "raw").is_dir() or not (SHIPPED_WEIGHTS / "manifest.json").is_file():
@@ -468,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         snapshot_shipped_weights(base / "weights")
         for n in a.visitors:
             load_before = [round(x, 2) for x in os.getloadavg()]
-            level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed, app_root)
+            level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed, app_root,
+                              a.train_epochs)
             row = {"app": str(app_root), "commit": _commit(app_root), **summary(level),
                    "load_before": load_before}
             rows.append(row)
