@@ -50,10 +50,17 @@ def render(manifest: dict) -> str:
         ref, goal = REFERENCE.get((c["dataset"], c["architecture"]), ("-", None))
         met = "" if goal is None else (" ✅" if c["test_accuracy"] * 100 >= goal else " ❌")
         name = f"**{c['architecture']}** (default)" if c["file"] in defaults else c["architecture"]
+        epochs, seconds, device = c["epochs"], f"{c['train_seconds']:.0f} s", c["device"]
+        base = c.get("base")
+        if base:  # fine-tuned from a run of its own: both, in order
+            epochs = f"{base['epochs']} + {c['epochs']}"
+            seconds = f"{base['train_seconds']:.0f} s + {c['train_seconds']:.0f} s"
+            device = base["device"] if base["device"] == c["device"] else \
+                f"{base['device']}, then {c['device']}"
         rows.append(
             f"| {c['dataset']} | {name} | {ref} | {'-' if goal is None else f'>= {goal}%'} "
-            f"| {c['test_accuracy']:.2%}{met} | {c['val_accuracy']:.2%} | {c['epochs']} "
-            f"| {c['train_seconds']:.0f} s | {c['device']} | {_calibration(c)} |")
+            f"| {c['test_accuracy']:.2%}{met} | {c['val_accuracy']:.2%} | {epochs} "
+            f"| {seconds} | {device} | {_calibration(c)} |")
     return "\n".join(rows)
 
 

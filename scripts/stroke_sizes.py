@@ -21,55 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from core.data import load_bundle
 from core.networks.catalog import default_model, list_models
 from core.networks.checkpoints import load_checkpoint
 from core.predict.preprocess import from_canvas
-from core.predict.strokes import skeleton, stroke_width
+from core.predict.redraw import UPSAMPLE, draw_strokes
+from core.predict.redraw import skeleton_points as digit_skeleton
+from core.predict.strokes import stroke_width
 
-CANVAS = 280
 SIZES = (0.25, 0.40, 0.60, 0.90)  # the drawing's longer side, as a share of the canvas
 WIDTHS = (10, 20, 30)  # brush widths in canvas px (the app's is 20)
-UPSAMPLE = 4  # digits are thinned at 112 px: smoother centre lines than at 28
-SUPERSAMPLE = 2  # drawings are made at 2x and area-reduced: antialiased edges like the canvas's
-
-
-def digit_skeleton(image: np.ndarray) -> np.ndarray:
-    """(K, 2) row/column points of a 28x28 digit's centre lines, at UPSAMPLE x resolution."""
-    big = Image.fromarray(np.asarray(image, np.uint8)).resize(
-        (28 * UPSAMPLE, 28 * UPSAMPLE), Image.Resampling.BILINEAR)
-    pixels = np.asarray(big, np.float64)
-    skel = skeleton(pixels >= 0.5 * pixels.max())
-    return np.argwhere(skel)
-
-
-def draw_strokes(points: np.ndarray, size: float, width: int, canvas: int = CANVAS) -> np.ndarray:
-    """Skeleton points drawn with a round brush: an RGBA canvas array, white ink on black,
-    the ink spanning `size` of the canvas on its longer side, centred."""
-    k = SUPERSAMPLE
-    rows, cols = points[:, 0] - points[:, 0].min(), points[:, 1] - points[:, 1].min()
-    extent = max(rows.max(), cols.max(), 1)
-    scale = max(size * canvas - width, 1.0) / extent
-    top = (canvas - (rows.max() * scale + width)) / 2 + width / 2
-    left = (canvas - (cols.max() * scale + width)) / 2 + width / 2
-    ys, xs = (rows * scale + top) * k, (cols * scale + left) * k
-    image = Image.new("L", (canvas * k, canvas * k), 0)
-    draw = ImageDraw.Draw(image)
-    r = width * k / 2
-    index = {(int(a), int(b)): i for i, (a, b) in enumerate(points)}
-    for i, (a, b) in enumerate(points):  # lines to 8-neighbours, then round dabs
-        for da, db in ((0, 1), (1, 0), (1, 1), (1, -1)):
-            j = index.get((int(a) + da, int(b) + db))
-            if j is not None:
-                draw.line([(xs[i], ys[i]), (xs[j], ys[j])], fill=255, width=int(round(width * k)))
-        draw.ellipse([xs[i] - r, ys[i] - r, xs[i] + r, ys[i] + r], fill=255)
-    gray = np.asarray(image.resize((canvas, canvas), Image.Resampling.BOX))
-    rgba = np.empty((canvas, canvas, 4), np.uint8)
-    rgba[..., :3] = gray[..., None]
-    rgba[..., 3] = 255
-    return rgba
 
 
 @dataclass

@@ -42,15 +42,28 @@ RECIPES: dict[str, str] = {
 }
 
 
+# name -> flags of a fine-tune that follows the recipe above, from its weights: the
+# defaults are trained as above, then fine-tuned to know what they do not know (outlier
+# exposure, canvas redraws: docs/ood.md). The base goes to runs/cli/, the result to weights/.
+FINETUNES: dict[str, str] = {}
+BASE_KEYS = ("epochs", "best_epoch", "train_seconds", "samples_per_second", "device",
+             "test_accuracy", "val_accuracy")
+
+
 def split_name(name: str) -> tuple[str, str]:
     dataset, model = name.split("-", 1)
     return dataset, model
 
 
 def command_for(name: str) -> str:
+    """The shell command that makes weights/NAME.pt: one run, or a run and its fine-tune."""
     dataset, model = split_name(name)
-    return (f"python -m core.train --dataset {dataset} --model {model} {RECIPES[name]} "
-            f"--seed 0 --out weights/{name}.pt --json")
+    head = f"python -m core.train --dataset {dataset} --model {model}"
+    if name not in FINETUNES:
+        return f"{head} {RECIPES[name]} --seed 0 --out weights/{name}.pt --json"
+    base = f"runs/cli/{name}-base.pt"
+    return (f"{head} {RECIPES[name]} --seed 0 --out {base} --json && "
+            f"{head} --init-from {base} {FINETUNES[name]} --seed 0 --out weights/{name}.pt --json")
 
 
 def load_manifest() -> dict:
@@ -87,12 +100,12 @@ def is_complete(name: str) -> bool:
 
 
 def train_one(name: str, extra: list[str]) -> None:
-    cmd = command_for(name)
-    print(f"$ {cmd}", flush=True)
-    proc = subprocess.run([sys.executable, *shlex.split(cmd)[1:], *extra],
-                          stdout=subprocess.DEVNULL, cwd=WEIGHTS.parent)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name}: training failed (exit {proc.returncode})")
+    for cmd in command_for(name).split(" && "):
+        print(f"$ {cmd}", flush=True)
+        proc = subprocess.run([sys.executable, *shlex.split(cmd)[1:], *extra],
+                              stdout=subprocess.DEVNULL, cwd=WEIGHTS.parent)
+        if proc.returncode != 0:
+            raise SystemExit(f"{name}: training failed (exit {proc.returncode})")
 
 
 def record(names: list[str]) -> None:
@@ -106,6 +119,11 @@ def record(names: list[str]) -> None:
         temperature = read_payload(WEIGHTS / entry["file"])["meta"].get("temperature", 1.0)
         if old.get("calibration", {}).get("temperature") == round(temperature, 4):
             entry["calibration"] = old["calibration"]
+        if name in FINETUNES:  # the run it was fine-tuned from, as that run recorded it
+            entry["base"] = old.get("base") or {k: old[k] for k in BASE_KEYS if k in old}
+            for key in ("epoch_seconds", "epoch_device"):
+                if key in old:
+                    entry[key] = old[key]
         manifest["checkpoints"] = [c for c in manifest["checkpoints"] if c["file"] != entry["file"]]
         manifest["checkpoints"].append(entry)
         print(f"{name}: test {entry['test_accuracy']:.2%} (val {entry['val_accuracy']:.2%}) "

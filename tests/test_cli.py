@@ -53,7 +53,7 @@ def test_bad_inputs_exit_cleanly(tmp_path, capsys, fake_data_root):
 @pytest.mark.parametrize("module,flags", [
     ("core.train", ["--dataset", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
                     "--schedule", "--augment", "--seed", "--device", "--data-dir", "--out",
-                    "--resume", "--json", "--register", "--runs"]),
+                    "--resume", "--init-from", "--json", "--register", "--runs"]),
     ("core.evaluate", ["--data-dir", "--json"]),
 ])
 def test_help_explains_every_flag(module, flags):
@@ -73,7 +73,7 @@ def test_flags_are_made_from_train_config():
         label_smoothing=0.1, augment=True, erase=8)
     flags = {a.dest for a in train_cli.parser()._actions}
     assert set(TrainConfig.settings()) | {"out", "resume", "json", "register", "runs", "help",
-                                          "arch_file", "export_script"} == flags
+                                          "arch_file", "export_script", "init_from"} == flags
 
 
 def test_out_of_range_flag_names_the_field(fake_data_root, capsys):

@@ -237,6 +237,19 @@ def test_the_command_line_says_what_is_wrong(tmp_path, capsys):
     assert not (tmp_path / "run.py").exists()
 
 
+def test_a_script_says_it_leaves_out_outlier_exposure_and_canvas_redraws(tmp_path, capsys):
+    plain = script(_config(model="ffnn-small"))
+    for knowing in (dict(outlier_exposure=0.5), dict(canvas_redraws=0.25)):
+        text = script(_config(model="ffnn-small", **knowing))
+        assert "Left out: outlier exposure and canvas redraws" in ast.get_docstring(
+            ast.parse(text)).replace("\n", " ")
+    assert "Left out" not in plain
+    assert train_cli.main(["--dataset", "mnist", "--model", "cnn", "--init-from", "base.pt",
+                           "--export-script", str(tmp_path / "run.py")]) == 2
+    assert "it does not take --init-from" in capsys.readouterr().err
+    assert not (tmp_path / "run.py").exists()
+
+
 def test_a_missing_dataset_is_said_in_one_line(tmp_path):
     path = tmp_path / "run.py"
     path.write_text(script(_config(model="ffnn-small")))

@@ -105,3 +105,25 @@ def test_shipped_predictions_match_a_fresh_evaluation(entry, real_data_root):
     assert a.confusion_matrix == b.confusion_matrix
     assert (a.mistake_indices, a.mistake_true, a.mistake_predicted) == \
         (b.mistake_indices, b.mistake_true, b.mistake_predicted)
+
+
+# The defaults before they were fine-tuned to know what they do not know:
+# the fine-tune must not cost test accuracy.
+ACCURACY_BEFORE_FINETUNE = {"mnist": 0.9960, "fashion": 0.9454}
+
+
+def test_defaults_are_fine_tuned_with_a_rerunnable_recipe_and_kept_their_accuracy():
+    from scripts.train_weights import FINETUNES, command_for
+    for dataset, file in MANIFEST["default"].items():
+        entry = next(c for c in ENTRIES if c["file"] == file)
+        name = file.removesuffix(".pt")
+        assert name in FINETUNES, f"{name}: the default is not fine-tuned"
+        assert entry["command"] == command_for(name)
+        base, tune = entry["command"].split(" && ")
+        assert tune.startswith("python -m core.train ") and "--init-from" in tune
+        assert "--outlier-exposure" in tune and f"--out weights/{file}" in tune
+        assert base.split("--out ")[1].split()[0] == tune.split("--init-from ")[1].split()[0]
+        assert entry["base"]["epochs"] >= 1 and entry["base"]["device"]
+        assert entry["epoch_seconds"] > 0 and "CPU" in entry["epoch_device"]
+        assert entry["test_accuracy"] >= ACCURACY_BEFORE_FINETUNE[dataset] - 1e-9
+        assert entry["calibration"]["test_ece_after"] <= 0.01

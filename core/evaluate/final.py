@@ -2,7 +2,9 @@
 
 The trainer chooses the weights (core/train/loop.py); this is the one place that
 then looks at the test set, and it writes what the app reads of a run: the
-checkpoint with its summary and calibration, and its test predictions beside it.
+checkpoint with its summary, calibration and own "I don't know" threshold
+(core.predict.ood.run_calibration, chosen on validation), and its test
+predictions beside it.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from pathlib import Path
 from core.data import DataBundle
 from core.evaluate.metrics import EvalResult, predict_split, summarize
 from core.evaluate.predictions import predictions_path, save_predictions
-from core.networks.calibration import calibrate
+from core.networks.calibration import apply_temperature, calibrate
 from core.networks.checkpoints import CheckpointMeta, save_checkpoint
+from core.networks.models import logits_of
+from core.predict.ood import OWN_KEY, run_calibration
 from core.train.events import TrainResult
 from core.train.summary import RunSummary
 
@@ -26,13 +30,18 @@ def finish(result: TrainResult, data: DataBundle, path: str | Path,
     The test set is looked at here only, after training chose its weights.
     """
     cfg = result.config
-    # The softmax temperature is fitted on validation, before the test set is looked at.
-    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std)
+    # The softmax temperature is fitted on validation, before the test set is looked at;
+    # so is the run's own "I don't know" threshold, on the same logits, calibrated.
+    apply_temperature(result.model, 1.0)
+    raw = logits_of(result.model, data.val.images, data.spec.mean, data.spec.std)
+    fit = calibrate(result.model, data.val, data.spec.mean, data.spec.std, logits=raw)
+    own = {OWN_KEY: asdict(run_calibration(raw / fit.temperature))} if len(raw) else {}
     pred = predict_split(result.model, data.test, data.spec.mean, data.spec.std)
     test = summarize(pred)
     summary = RunSummary.of(result, test, path, run)
     meta = CheckpointMeta.new(cfg.dataset, cfg.model, asdict(cfg),
-                              {**summary.to_json(), "calibration": asdict(fit)}, cfg.layers)
+                              {**summary.to_json(), "calibration": asdict(fit), **own},
+                              cfg.layers)
     meta.temperature = fit.temperature
     save_checkpoint(path, result.model, meta)
     # Kept beside the checkpoint, so Evaluate and Mistakes open it without a model pass.

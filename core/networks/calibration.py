@@ -141,16 +141,19 @@ class Fit:
     val_samples: int
 
 
-def calibrate(model: nn.Sequential, val, mean: float, std: float) -> Fit:
+def calibrate(model: nn.Sequential, val, mean: float, std: float,
+              logits: torch.Tensor | None = None) -> Fit:
     """Fit the model's temperature on a validation Split (from its raw logits: a Temperature
     layer already there is removed first), set it on the model and return the fit. It is
     kept only if it lowers the validation ECE; an empty split leaves the model as it is
-    trained (T = 1)."""
+    trained (T = 1). `logits`: the raw logits on `val`, when the caller has them already."""
     apply_temperature(model, 1.0)
     if val is None or not len(val):
         nan = float("nan")
         return Fit(1.0, nan, nan, nan, nan, 0)
-    logits, labels = logits_of(model, val.images, mean, std).double(), val.labels.long()
+    if logits is None:
+        logits = logits_of(model, val.images, mean, std)
+    logits, labels = logits.double(), val.labels.long()
     t = fit_temperature(logits, labels)
     before = expected_calibration_error(logits.softmax(1), labels)
     if expected_calibration_error((logits / t).softmax(1), labels) > before:

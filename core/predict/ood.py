@@ -28,6 +28,14 @@ from core.networks.catalog import weights_dir
 from core.networks.models import device_of, evaluating, logits_of
 
 OOD_FILE = "ood.json"  # in the weights folder, next to manifest.json
+# A run's own threshold (set when it ends, core.evaluate.final.finish) uses this score: no
+# out-of-distribution set is at hand there to choose one, and energy was chosen on
+# validation for most shipped models (docs/ood.md).
+RUN_SCORE = "energy"
+# Percentiles of the validation images' scores kept with a threshold, so a page can say
+# how unusual an input is in words ("more unusual than 99.7% of ..."): every whole
+# percent, and finer steps in the tail where flagged inputs fall.
+QUANTILE_LEVELS = (*range(0, 99), 99.0, 99.25, 99.5, 99.75, 99.9, 100.0)
 # Flag at most 1 in 20 real inputs: the answer is still shown, so a false alarm
 # costs a person a second look, while a lower rate lets most scribbles through.
 TARGET_FALSE_ALARM = 0.05
@@ -76,6 +84,12 @@ class Calibration:
     test_false_alarm: float | None = None  # reported only, never used for choosing
     test_detection: dict[str, float] = field(default_factory=dict)
     checkpoint_sha1: str = ""
+    # [percentile, score] of the validation images (QUANTILE_LEVELS): how unusual is an input
+    val_quantiles: list[list[float]] = field(default_factory=list)
+    # digit models: false alarms on validation / test digits redrawn as canvas strokes
+    # (core.predict.redraw, through from_canvas), the honest drawings people make
+    val_drawn_false_alarm: float | None = None
+    test_drawn_false_alarm: float | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Calibration":
@@ -92,6 +106,31 @@ class Familiarity:
     @property
     def familiar(self) -> bool:
         return self.value <= self.threshold
+
+
+def quantiles_of(in_scores: np.ndarray) -> list[list[float]]:
+    """[percentile, score] pairs of in-distribution scores, at QUANTILE_LEVELS."""
+    values = np.quantile(np.asarray(in_scores, np.float64), np.array(QUANTILE_LEVELS) / 100)
+    return [[float(level), float(v)] for level, v in zip(QUANTILE_LEVELS, values)]
+
+
+def share_more_familiar(value: float, calibration: Calibration) -> float | None:
+    """The share (0..1) of the validation images that are more familiar than a score of
+    `value` (interpolated between the recorded percentiles); None when not recorded."""
+    if not calibration.val_quantiles:
+        return None
+    levels, scores = zip(*calibration.val_quantiles)
+    return float(np.interp(value, scores, levels)) / 100
+
+
+def run_calibration(val_logits: torch.Tensor, target: float = TARGET_FALSE_ALARM,
+                    score: str = RUN_SCORE) -> Calibration:
+    """A run's own threshold, from its (calibrated) logits on the validation split: the
+    one that flags `target` of them. Detection is not measured (no OOD set at hand)."""
+    scores = unfamiliarity(val_logits, score)
+    threshold = choose_threshold(scores, target)
+    return Calibration(score, threshold, target, flagged_rate(scores, threshold),
+                       val_quantiles=quantiles_of(scores))
 
 
 def judge(logits: torch.Tensor, calibration: Calibration) -> Familiarity:
@@ -138,3 +177,19 @@ def calibration_for(checkpoint: str | os.PathLike,
     if found.checkpoint_sha1 and found.checkpoint_sha1 != file_sha1(checkpoint):
         return None
     return found
+
+
+OWN_KEY = "ood"  # a checkpoint's own threshold, in its metadata's metrics
+
+
+def own_calibration(metrics: dict[str, Any] | None) -> Calibration | None:
+    """The threshold a run recorded in its checkpoint when it ended (run_calibration);
+    None for checkpoints made before runs recorded one, or unreadable ones."""
+    found = (metrics or {}).get(OWN_KEY)
+    if not isinstance(found, dict):
+        return None
+    try:
+        cal = Calibration.from_json(found)
+        return cal if cal.score in SCORES and np.isfinite(cal.threshold) else None
+    except (TypeError, ValueError):
+        return None

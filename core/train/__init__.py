@@ -6,6 +6,7 @@
     step.py          one training step: eager, static buffers, or a CUDA graph
     optim.py         the optimizer and learning-rate schedule of a config
     augment.py       on-device augmentation of a batch
+    outliers.py      outlier exposure and canvas redraws: the loss, and the pools of images
     resume.py        reading a resumable checkpoint (last.pt)
     events.py        what the trainer reports: step, epoch and stop events, TrainResult
     health.py        divergence watch, and a result near chance

@@ -44,7 +44,7 @@ from core.data import DataMissingError, load_bundle
 from core.evaluate.final import finish
 from core.evaluate.metrics import EvalResult
 from core.machine.device import pick_device
-from core.networks.checkpoints import CheckpointError
+from core.networks.checkpoints import CheckpointError, load_checkpoint
 from core.networks.models import CUSTOM
 from core.networks.spec import GRAMMAR
 from core.train.config import TrainConfig
@@ -114,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue an interrupted run from its *.last.pt, with its own settings "
                         "and --out (only --device and --data-dir may differ)")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights instead of random ones (a "
+                        "fine-tune, e.g. with --outlier-exposure); it must be of the same "
+                        "dataset and architecture")
     p.add_argument("--export-script", default=None, metavar="FILE.py",
                    help="write these settings as a standalone PyTorch script (imports only "
                         "torch and torchvision; run it with: python FILE.py --data DIR) and "
@@ -182,6 +186,16 @@ def resumed_run(args: argparse.Namespace, given: set[str]) -> tuple[ResumePoint,
     return point, out, "; ".join([f"resuming {out} from step {point.step}"] + said)
 
 
+def _init_weights(path: str, cfg: TrainConfig) -> dict:
+    """The weights a run starts from (--init-from); ValueError when they do not fit it."""
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint.meta
+    if (meta.dataset, meta.architecture, meta.layers) != (cfg.dataset, cfg.model, cfg.layers):
+        raise ValueError(f"--init-from {path} is a {meta.dataset} {meta.architecture} model; "
+                         f"this run trains a {cfg.dataset} {cfg.model}")
+    return checkpoint.model.state_dict()
+
+
 def _progress_printer(cfg: TrainConfig, train_size: int):
     """A tqdm bar on stderr moved by StepEvents, and one line per epoch."""
     steps_per_epoch = math.ceil(train_size / cfg.batch_size)
@@ -228,9 +242,10 @@ def _register(register: Registrar, result: TrainResult, test: EvalResult, summar
 def _export_script(args: argparse.Namespace) -> int:
     """--export-script: the settings as a standalone script (core/train/script.py); no data
     is read and nothing trains."""
-    if args.resume:
+    if args.resume or args.init_from:
         print("error: --export-script writes the script of the settings given as flags; "
-              "it does not take --resume", file=sys.stderr)
+              f"it does not take {'--resume' if args.resume else '--init-from'}",
+              file=sys.stderr)
         return 2
     try:
         text = script(config_of(args))
@@ -266,6 +281,9 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
             cfg = config_of(args)
             out = Path(args.out or f"runs/cli/{cfg.dataset}-{cfg.model}-s{cfg.seed}.pt")
             last = out.with_suffix(".last.pt")
+        if args.init_from and args.resume:
+            raise ValueError("--init-from starts a new run; a resumed run has its own weights")
+        init = _init_weights(args.init_from, cfg) if args.init_from else None
         pick_device(cfg.device)  # a device this machine lacks: said now, not as a traceback
         data = load_bundle(cfg.dataset, cfg.data_dir)
     except (ValueError, DataMissingError, CheckpointError, RuntimeError) as err:
@@ -277,7 +295,8 @@ def main(argv: list[str] | None = None, register: Registrar | None = None) -> in
     should_stop = _stop_on_sigint()
     bar, on_event = _progress_printer(cfg, len(data.train))
     log = EventLog(on_event) if args.register else None  # the metrics it records
-    result = train(cfg, data, log or on_event, should_stop, out, last, args.resume)
+    result = train(cfg, data, log or on_event, should_stop, out, last, args.resume,
+                   init_weights=init)
     bar.close()
     test, summary = finish(result, data, out)
     if not result.stopped:  # finished, or diverged (resuming would diverge again)

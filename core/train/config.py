@@ -98,6 +98,18 @@ class TrainConfig:
                              "that training images are perturbed within", low=0.01, high=0.5)
     adv_steps: int = setting(7, "with adversarial pgd: attack steps per training step",
                              low=1, high=40)
+    outlier_exposure: float = setting(0.0, "outlier exposure: the weight of a second loss "
+                                      "that shows each step half a batch of generated "
+                                      "inputs of none of the classes (letters, strokes, "
+                                      "shapes, pairs and crops of the images, the other "
+                                      "dataset, textures) and teaches a uniform answer on "
+                                      "them, so the model can say \"I don't know\"; 0 = off "
+                                      "(the first run on a machine spends a few minutes "
+                                      "drawing them)", low=0.0, high=5.0)
+    canvas_redraws: float = setting(0.0, "share of each batch's images swapped for training "
+                                    "images redrawn as canvas strokes of even width (as a "
+                                    "person draws them), so drawings look familiar; 0 = off",
+                                    low=0.0, high=1.0)
     seed: int = setting(0, "random seed", low=0, high=2**31 - 1)
     device: str = setting("auto", "auto picks cuda, then mps, then cpu",
                           choices=DEVICE_NAMES, noun="device")

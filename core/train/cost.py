@@ -15,6 +15,7 @@ from core.networks.models import build_model
 from core.networks.spec import check
 from core.server.settings import RunSettings
 from core.train.config import TrainConfig
+from core.train.outliers import OUTLIER_SHARE
 
 
 @contextmanager
@@ -72,6 +73,8 @@ def estimate_minutes(cfg: TrainConfig, settings: RunSettings, train_size: int = 
     flops = training_flops_per_sample(cfg.model, cfg.layers)
     # An attack's pass (forward and input gradient) costs about a training pass.
     passes = 1 + attack_passes(cfg.adversarial, cfg.adv_steps)
+    if cfg.outlier_exposure > 0:  # each step also trains on OUTLIER_SHARE x the batch
+        passes += OUTLIER_SHARE
     total = cfg.epochs * (train_size * flops * passes + val_size * flops / 3)
     rate = (settings.gpu_gflops if gpu else settings.cpu_gflops) * 1e9
     steps = cfg.epochs * math.ceil(train_size / cfg.batch_size)

@@ -40,8 +40,9 @@ from core.train.config import TrainConfig
 from core.train.events import EpochEvent, Event, StepEvent, StopEvent, TrainResult  # noqa: F401
 from core.train.health import DivergenceWatch
 from core.train.optim import make_optimizer, make_scheduler, shadow_scheduler
+from core.train.outliers import OUTLIER_SHARE, exposure_pools
 from core.train.resume import restore_training
-from core.train.step import EagerStep, GraphStep, StepInputs, graph_refusal
+from core.train.step import EagerStep, Exposure, GraphStep, StepInputs, graph_refusal
 
 SAVE_EVERY_SECONDS = 30.0  # mid-epoch resumable saves: a kill loses at most this much
 # Steps between reads of the loss: a read syncs a GPU, so there not every step. The
@@ -107,6 +108,25 @@ def validate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: bool,
         correct += (logits.argmax(1) == y[i:i + batch_size]).sum()
     n = max(1, len(y))
     return loss.item() / n, correct.item() / n
+
+
+def _exposure(cfg: TrainConfig, data: DataBundle, device: torch.device,
+              memory_format: torch.memory_format) -> Exposure | None:
+    """Outliers and canvas redraws on the device, when the run asks for either."""
+    if cfg.outlier_exposure <= 0 and cfg.canvas_redraws <= 0:
+        return None
+    # Only what the run uses is made (0: none of it).
+    pools = exposure_pools(cfg.dataset, data.train, cfg.data_dir,
+                           per_kind=None if cfg.outlier_exposure > 0 else 0,
+                           redraws=None if cfg.canvas_redraws > 0 else 0)
+    spec = data.spec
+
+    def put(images: torch.Tensor) -> torch.Tensor:
+        return normalize(images, spec.mean, spec.std).to(device).contiguous(
+            memory_format=memory_format)
+    return Exposure(put(pools.outliers), cfg.outlier_exposure,
+                    round(OUTLIER_SHARE * cfg.batch_size) if cfg.outlier_exposure > 0 else 0,
+                    put(pools.redrawn), pools.redrawn_labels.to(device), cfg.canvas_redraws)
 
 
 def _to_device(split: Split, mean: float, std: float, device: torch.device,
@@ -185,8 +205,10 @@ class _Run:
                                             self.memory_format)
         # A CUDA graph needs one batch shape: it drops each epoch's last short batch.
         n = len(data.train)
+        self.exposure = _exposure(cfg, data, device, self.memory_format)
         self.refusal = graph_refusal(device, cfg.optimizer, n, cfg.batch_size,
-                                     math.ceil(n / cfg.batch_size) * cfg.epochs, cfg.adversarial)
+                                     math.ceil(n / cfg.batch_size) * cfg.epochs, cfg.adversarial,
+                                     self.exposure is not None)
         graph = self.refusal is None
         self.steps_per_epoch = n // cfg.batch_size if graph else math.ceil(n / cfg.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.epochs
@@ -214,7 +236,7 @@ class _Run:
         # as perturbed; validation stays clean, so the best epoch is the clean best.
         attack = training_attack(cfg.adversarial, cfg.adv_eps, cfg.adv_steps, spec.mean, spec.std)
         inputs = StepInputs(self.train_x, self.train_y, cfg.batch_size, cfg.label_smoothing,
-                            self.autocast, aug, attack)
+                            self.autocast, aug, attack, self.exposure)
         if self.refusal is None:
             self.step = GraphStep(self.model, self.opt, self.sched, inputs,
                                   shadow_scheduler(cfg, self.total_steps),

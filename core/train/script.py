@@ -11,7 +11,9 @@ epoch chosen by validation loss, and one score on the test set at the end.
 
 What it leaves out is speed and bookkeeping the app adds around the same recipe:
 channels-last memory, fused optimizers, bf16 autocast where the CPU has it, CUDA
-graphs, the per-step reseeding that makes a resumed run bit-exact, stop and resume.
+graphs, the per-step reseeding that makes a resumed run bit-exact, stop and resume;
+and outlier exposure and canvas redraws, whose images the app's generators draw (its
+header says so when the run uses them).
 So its numbers differ from the app's run by the luck of the draw, not by the recipe
 (tests/test_script.py trains both and compares).
 """
@@ -65,6 +67,11 @@ def _header(cfg: TrainConfig) -> str:
         "loss) is scored once on the 10,000 test images. The app adds only speed "
         "(channels-last, fused optimizers, bf16 where the CPU has it) and stop/resume, so "
         "a run of this script ends within the luck of the draw of the app's.", width=88)
+    if cfg.outlier_exposure > 0 or cfg.canvas_redraws > 0:
+        what += "\n\n" + textwrap.fill(
+            "Left out: outlier exposure and canvas redraws. Their images come from the "
+            "app's own generators (core/predict/ood_sets.py, core/predict/redraw.py), so "
+            "this script trains without them.", width=88)
     return f'''"""An MNIST Studio run as a standalone PyTorch script: {model} on {spec.title}.
 
 {what}

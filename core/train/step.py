@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.train.health import RECENT_LOSSES  # the divergence watch's window of losses
+from core.train.outliers import uniform_cross_entropy
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (allocator, cuDNN, lazy init)
 MAX_GRAPH_STEPS = 1_000_000  # a schedule table longer than this is not worth precomputing
@@ -93,6 +94,34 @@ class StepInputs:
     augment: Callable[[torch.Tensor], torch.Tensor] | None
     # adversarial training: (model, x, y) -> the batch perturbed (core.predict.attacks.training_attack)
     attack: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    exposure: "Exposure | None" = None  # outliers and canvas redraws (core.train.outliers)
+
+
+@dataclass
+class Exposure:
+    """What outlier exposure and canvas redraws add to a step: normalised images on the
+    device. Each step draws its outliers and redraws at random (the trainer seeds the
+    generator from the step), so a resumed run draws what the uninterrupted one drew."""
+    outliers: torch.Tensor  # (N, 1, 28, 28): trained toward a uniform answer
+    weight: float  # of the outlier loss
+    outlier_batch: int  # outliers per step
+    redrawn: torch.Tensor  # (M, 1, 28, 28) training images redrawn as canvas strokes
+    redrawn_labels: torch.Tensor
+    redraw_share: float  # of each batch swapped for redraws
+
+    def swap_in_redraws(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k = round(self.redraw_share * len(y))
+        if k == 0 or len(self.redrawn) == 0:
+            return x, y
+        j = torch.randint(len(self.redrawn), (k,), device=x.device)
+        return (torch.cat([self.redrawn.index_select(0, j), x[k:]]),
+                torch.cat([self.redrawn_labels.index_select(0, j), y[k:]]))
+
+    def outlier_batch_of(self, device: torch.device) -> torch.Tensor | None:
+        if self.weight <= 0 or self.outlier_batch == 0 or len(self.outliers) == 0:
+            return None
+        j = torch.randint(len(self.outliers), (self.outlier_batch,), device=device)
+        return self.outliers.index_select(0, j)
 
 
 class EagerStep:
@@ -109,16 +138,26 @@ class EagerStep:
     def forward_backward(self, idx: torch.Tensor) -> None:
         inp = self.inputs
         x, y = inp.train_x.index_select(0, idx), inp.train_y.index_select(0, idx)
+        outliers = None
+        if inp.exposure is not None:
+            x, y = inp.exposure.swap_in_redraws(x, y)
+            outliers = inp.exposure.outlier_batch_of(x.device)
+        n = len(y)
+        if outliers is not None:  # one pass over both: BatchNorm sees them together
+            x = torch.cat([x, outliers])
         if inp.augment is not None:
             x = inp.augment(x)
         if inp.attack is not None:
-            x = inp.attack(self.model, x, y)
+            x = torch.cat([inp.attack(self.model, x[:n], y), x[n:]])
         # No cast cache: a CUDA graph cannot capture autocast's cache, and each weight is
         # cast once per step anyway.
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=inp.autocast,
                             cache_enabled=False):
-            logits = self.model(x)
+            out = self.model(x)
+            logits = out[:n]
             loss = F.cross_entropy(logits.float(), y, label_smoothing=inp.label_smoothing)
+            if outliers is not None:
+                loss = loss + inp.exposure.weight * uniform_cross_entropy(out[n:])
         loss.backward()
         self.watch.update(loss, logits, y)
 
@@ -253,7 +292,8 @@ class GraphStep(StaticStep):
 
 
 def graph_refusal(device: torch.device, optimizer: str, n_train: int, batch_size: int,
-                  total_steps: int, adversarial: str = "none") -> str | None:
+                  total_steps: int, adversarial: str = "none",
+                  exposure: bool = False) -> str | None:
     """Why this run's step cannot be a CUDA graph, or None when it can."""
     if device.type != "cuda":
         return f"eager on {device.type.upper()}: CUDA graphs are for NVIDIA GPUs"
@@ -264,6 +304,8 @@ def graph_refusal(device: torch.device, optimizer: str, n_train: int, batch_size
         return f"eager: {optimizer}'s momentum schedule is applied on the host"
     if adversarial != "none":
         return "eager: adversarial training's attack runs eagerly"
+    if exposure:
+        return "eager: outlier exposure and canvas redraws run eagerly"
     if batch_size > n_train:
         return "eager: the batch is larger than the training split"
     if total_steps > MAX_GRAPH_STEPS:

@@ -245,8 +245,8 @@ def _prediction(sel: state.Selection, ckpt: Checkpoint, pre: Preprocessed, sourc
     timings.value("model_ms", result.model_ms)
     timings.value("gradient_ms", found.gradient_ms)
     timings.value("batch", found.batch)
-    with timings.stage("flag"):
-        verdict = show_flag(sel.model, found.logits)  # "I don't know": flagged, still shown
+    with timings.stage("flag"):  # "I don't know": flagged, still shown
+        verdict = show_flag(sel.model, found.logits, ckpt.meta)
     st.session_state[state.CLASSIFY_INPUT] = state.ModelInput(
         sel.dataset, pre.image, SOURCE_NAMES.get(source, "the test image shown on Classify"))
     with timings.stage("metrics"):

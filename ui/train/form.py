@@ -119,8 +119,22 @@ def render_form(dataset: str) -> Callable[[], None]:
     with c4.popover("More", icon=":material/tune:"):
         _number(st, "Weight decay", "weight_decay", step=1e-4, format="%.4f")
         _number(st, "Label smoothing", "label_smoothing", step=0.05)
+        _knowing()
         _adversarial()
     return _start_row()
+
+
+def _knowing() -> None:
+    """Advanced: outlier exposure and canvas redraws, so the model can say "I don't know"
+    and takes a person's drawing as an ordinary input."""
+    st.caption("**Advanced: “I don't know”** (docs/ood.md)")
+    _number(st, "Outlier exposure (weight)", "outlier_exposure", step=0.1, format="%.2f",
+            help="Also train on generated inputs of none of the classes (letters, strokes, "
+                 "shapes, the other dataset...) toward a uniform answer; 0.5 is the usual "
+                 "weight, 0 is off. About 1.5x the time")
+    _number(st, "Canvas redraws (share)", "canvas_redraws", step=0.05, format="%.2f",
+            help="Swap this share of each batch for training images redrawn as canvas "
+                 "strokes, so drawings look familiar; 0 is off")
 
 
 def _adversarial() -> None:
