@@ -134,10 +134,11 @@ class App:
 
 @contextmanager
 def serve(setup: AppSetup, output_dir: Path, name: str = "server",
-          extra_args: tuple[str, ...] = ()) -> Iterator[App]:
+          extra_args: tuple[str, ...] = (), app_root: Path = ROOT) -> Iterator[App]:
     """`streamlit run streamlit_app.py` on a free localhost port (127.0.0.1 only), its
     logs in output_dir/<name>-stdout.log and <name>-stderr.log, its script runs' timings
-    in <name>-timings.jsonl; extra_args go to streamlit.
+    in <name>-timings.jsonl; extra_args go to streamlit. `app_root`: the checkout whose
+    app is served (another commit's, for a benchmark side by side; this one's by default).
     The server runs in a process group of its own, ended (and waited for) on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -159,7 +160,7 @@ def serve(setup: AppSetup, output_dir: Path, name: str = "server",
     stdout_path, stderr_path = output_dir / f"{name}-stdout.log", output_dir / f"{name}-stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         started = time.time()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err,
+        proc = subprocess.Popen(cmd, cwd=app_root, env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S

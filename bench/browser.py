@@ -99,6 +99,10 @@ DOCS_TRAIN_POINTS = 60  # steps on the loss chart before the README's Train scre
 if expect is not None:
     expect.set_options(timeout=EXPECT_MS)
 
+# The canvas that takes strokes: this app's (ui/classify/canvas_component.js), or
+# streamlit-drawable-canvas's upper canvas (the app before it, for side-by-side benchmarks).
+DRAWING_CANVAS = "canvas.drawing-canvas, canvas.upper-canvas"
+
 # Error boxes: an uncaught exception (Streamlit's), or the app's own friendly error.
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 QUIET_MS = 600
@@ -125,20 +129,34 @@ CHART_POINTS = """() => {
 
 # In-page clock for stroke -> prediction: the pointer's release, then the first DOM
 # mutation after which a "Prediction" metric is in the page (epoch ms, as the server's
-# timings and conftest.BROWSER_CLOCK).
+# timings and conftest.BROWSER_CLOCK); and the last mutation of the page since (`last`):
+# once the page has been quiet a while, when the whole answer was on screen (figures,
+# explanation), whatever elements the app draws it with.
 STROKE_TIMER = """() => {
   const now = () => performance.timeOrigin + performance.now();
-  const t = window.__e2eStroke = {up: null, shown: null};
+  const t = window.__e2eStroke = {up: null, shown: null, last: null};
   const released = () => { if (t.up === null) t.up = now(); };
   window.addEventListener('pointerup', released, {capture: true, once: true});
   window.addEventListener('mouseup', released, {capture: true, once: true});
   const hasPrediction = () => [...document.querySelectorAll('[data-testid="stMetric"]')]
       .some(m => /^\\s*Prediction/.test(m.innerText));
-  const obs = new MutationObserver(() => {
-    if (t.up !== null && t.shown === null && hasPrediction()) { t.shown = now(); obs.disconnect(); }
+  const obs = window.__e2eStrokeObserver = new MutationObserver(() => {
+    if (t.up === null) return;
+    if (t.shown === null && hasPrediction()) t.shown = now();
+    if (t.shown !== null) t.last = now();
   });
-  obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true,
+                              attributes: true});
 }"""
+# True once the page has not changed for `quiet` ms after the prediction was shown.
+ANSWER_SETTLED = """quiet => {
+  const t = window.__e2eStroke;
+  const now = performance.timeOrigin + performance.now();
+  if (!t || t.shown === null || now - t.last < quiet) return false;
+  window.__e2eStrokeObserver.disconnect();
+  return true;
+}"""
+ANSWER_QUIET_MS = 400
 
 
 # In-page clock for a cold start: the first animation frame in which Classify's heading
@@ -153,7 +171,7 @@ FIRST_SEEN = """(() => {
     heading: () => [...(main()?.querySelectorAll('h1') || [])]
         .some(h => /Classify\\s*$/.test(h.textContent)),
     canvas: () => [...(main()?.querySelectorAll('[data-testid="stBidiComponentIsolated"]') || [])]
-        .some(host => (host.shadowRoot?.querySelector('canvas.upper-canvas')?.width || 0) > 0),
+        .some(host => (host.shadowRoot?.querySelector('CANVAS')?.width || 0) > 0),
   };
   const look = () => {
     for (const [name, test] of Object.entries(found))
@@ -161,7 +179,7 @@ FIRST_SEEN = """(() => {
     if (!('heading' in seen && 'canvas' in seen)) requestAnimationFrame(look);
   };
   requestAnimationFrame(look);
-})();"""
+})();""".replace("CANVAS", DRAWING_CANVAS)
 
 
 # -------------------------------------------------------------------- helpers
@@ -257,7 +275,7 @@ def prediction_metric(page):
 
 def draw_vertical_stroke(page) -> None:
     """Press, drag down the middle of the drawing canvas (15% -> 85% of its height), release."""
-    canvas = main(page).locator("canvas.upper-canvas").first
+    canvas = main(page).locator(DRAWING_CANVAS).first
     expect(canvas).to_be_visible()
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -321,6 +339,7 @@ def split_stroke(up: float, shown: float, browser: dict, run: dict | None) -> di
     out["server_share_ms"] = run["total_ms"]  # the whole run: charts and map after it too
     out["server_run"] = run["run"]  # "classify": the panel's fragment; "app": a full run
     out["server_stages_ms"] = {name: _ms(end - begin) for name, begin, end in run["stages"]}
+    out["server_values"] = run.get("values", {})  # the model's own time, its batch
     return out
 
 
@@ -338,10 +357,13 @@ def timed_stroke(page, app=None) -> dict:
     seen = time.perf_counter()
     page.wait_for_function("() => window.__e2eStroke && window.__e2eStroke.shown !== null",
                            timeout=5_000)
+    page.wait_for_function(ANSWER_SETTLED, arg=ANSWER_QUIET_MS, timeout=FIRST_LOAD_MS,
+                           polling=50)
     clock = page.evaluate("() => window.__e2eStroke")
     browser = page.evaluate("() => window.__e2eClock || {sent: [], received: [], encoded: []}")
     run = run_with(app, runs_before, "prediction") if app else None
     return {**split_stroke(clock["up"], clock["shown"], browser, run),
+            "stroke_to_answer_settled_ms": _ms(clock["last"] - clock["up"]),
             "seen_by_test_after_release_ms": _ms((seen - released) * 1000),
             "stroke_drag_ms": _ms((released - start) * 1000)}
 
@@ -364,7 +386,7 @@ def clear_canvas(page) -> None:
     body.get_by_role("button", name="Clear").click()
     expect(prediction_metric(page)).to_have_count(0, timeout=20_000)
     settle(page)
-    expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+    expect(body.locator(DRAWING_CANVAS).first).to_be_visible()
     page.wait_for_timeout(500)  # let the new canvas finish mounting
 
 
@@ -382,7 +404,7 @@ def cold_start(browser, setup, output_dir: Path, name: str = "server-cold",
             page.goto(app.url + "/")
             heading = main(page).locator("h1").filter(has_text=re.compile(r"Classify\s*$"))
             expect(heading).to_be_visible(timeout=FIRST_LOAD_MS)
-            expect(main(page).locator("canvas.upper-canvas").first).to_be_visible(
+            expect(main(page).locator(DRAWING_CANVAS).first).to_be_visible(
                 timeout=FIRST_LOAD_MS)
             page.wait_for_function("() => 'heading' in window.__e2eSeen && "
                                    "'canvas' in window.__e2eSeen", timeout=5_000)

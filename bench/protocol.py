@@ -38,6 +38,8 @@ class Reply:
     exceptions: list[str] = field(default_factory=list)
     fragments: set[str] = field(default_factory=set)
     status: int | None = None
+    received_bytes: int = 0  # the ForwardMsgs' size on the wire, all of this run's
+    elements: list[str] = field(default_factory=list)  # the element types drawn, in order
 
 
 class Session:
@@ -52,6 +54,7 @@ class Session:
         self.options: dict[str, list[str]] = {}  # widget id -> options of a select box
         self.page_hash = ""
         self.values: dict[str, WidgetState] = {}  # widget id -> the value this client set
+        self.fragment_of: dict[str, str] = {}  # widget id -> the fragment it was drawn in
 
     async def open(self, path: str = "") -> Reply:
         headers = {"Cookie": self.cookie} if self.cookie else None
@@ -71,6 +74,9 @@ class Session:
 
     def set_int(self, widget_id: str, value: int) -> None:
         self.values[widget_id] = WidgetState(id=widget_id, int_value=int(value))
+
+    def set_bool(self, widget_id: str, value: bool) -> None:
+        self.values[widget_id] = WidgetState(id=widget_id, bool_value=bool(value))
 
     def widget(self, kind: str, name: str) -> str:
         """The id of the widget of this proto type whose label (or key) contains name."""
@@ -104,6 +110,7 @@ class Session:
             if remaining <= 0:
                 raise TimeoutError(f"no script_finished within {RERUN_TIMEOUT_S:.0f} s")
             data = await _recv(self.ws, remaining)
+            reply.received_bytes += len(data)
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
             self._learn(fwd, reply, time.perf_counter() - t0)
@@ -130,6 +137,7 @@ class Session:
         if etype is None:
             return
         proto = getattr(element, etype)
+        reply.elements.append(etype)
         if etype == "metric":
             reply.metrics[proto.label] = proto.body
             reply.first_metric.setdefault(proto.label, at)
@@ -141,6 +149,8 @@ class Session:
         if wid:
             name = getattr(proto, "label", "") or getattr(proto, "component_name", "") or wid
             self.widgets[f"{etype}:{name}:{wid}"] = wid
+            if fwd.delta.fragment_id:
+                self.fragment_of[wid] = fwd.delta.fragment_id
             if etype == "selectbox":
                 self.options[wid] = list(proto.options)
 

@@ -1,8 +1,8 @@
 """Digits drawn as the browser's canvas sends them: the value a load-test visitor sends.
 
-streamlit-drawable-canvas sends, after each stroke, its fabric.js drawing (one `Path`
-object per stroke) and the whole canvas as a PNG data URL; the app classifies the
-PNG. `canvas_value` makes both from polylines, drawn with the app's brush (white,
+The canvas (ui/classify/canvas_component.js, and streamlit-drawable-canvas before it)
+sends, after each stroke, its drawing (one `Path` object per stroke) and the whole
+canvas as a PNG data URL; the app classifies the PNG. `canvas_value` makes both from polylines, drawn with the app's brush (white,
 ui.classify.canvas.STROKE px wide, round caps, on black), so the server does the work a
 real stroke costs it. The shapes are rough digits, jittered per call: no two
 strokes are the same image, so nothing is served from a cache.

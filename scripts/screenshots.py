@@ -37,7 +37,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from bench.appserver import OUTPUT, SHIPPED_WEIGHTS, AppSetup, serve, snapshot_shipped_weights
-from bench.browser import (CHART_POINTS, CHROMIUM_ARGS, DOCS_MAX_HEIGHT, DOCS_NAMES,
+from bench.browser import (CHART_POINTS, DRAWING_CANVAS, CHROMIUM_ARGS, DOCS_MAX_HEIGHT, DOCS_NAMES,
                            DOCS_SCREENSHOTS, FIRST_LOAD_MS, PAGE_MS, PAGES, assert_no_errors,
                            browser_missing, chromium_path, expect, fill_number, go_to, main,
                            new_tab, open_app, pick, prediction_metric, screenshot, settle)
@@ -88,7 +88,7 @@ def _wait_finished(page) -> None:
 
 def _draw_seven(page) -> None:
     """One stroke: across the top of the canvas, then down to the lower left."""
-    canvas = main(page).locator("canvas.upper-canvas").first
+    canvas = main(page).locator(DRAWING_CANVAS).first
     expect(canvas).to_be_visible()
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()

@@ -1,12 +1,13 @@
 """Views that confused a new user, through AppTest on the fake data."""
 from __future__ import annotations
 
+import base64
+import io
 import json
-import sys
-from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.networks.checkpoints import load_checkpoint
@@ -18,6 +19,7 @@ from core.train.config import TrainConfig
 from core.server.visitors import Viewer
 from tests.apptest import APP, PAGES, TIMEOUT, no_exception
 from ui.classify import canvas
+from ui.classify.canvas_component import Drawing, parse
 from ui.common.identity import VISITOR
 from ui.common.state import CANVAS_ROUND
 
@@ -119,16 +121,30 @@ def _stroke(*points: tuple[float, float]) -> dict:
 
 
 class FakeCanvas:
-    """streamlit-drawable-canvas's value, as the browser keeps it: a key's value is the
-    last one the browser sent; a key just mounted has its initial drawing and no image
-    (it sends one at its next stroke)."""
+    """The canvas component's value, as the browser keeps it: a key's value is the last
+    one the browser sent; a key just mounted has its initial strokes and no image (it
+    sends one at its next stroke)."""
 
     def __init__(self) -> None:
         self.sent: dict[str, tuple[list[dict], np.ndarray]] = {}
 
-    def __call__(self, *, key: str, initial_drawing: dict | None = None, **_) -> SimpleNamespace:
-        objects, image = self.sent.get(key, ((initial_drawing or {}).get("objects") or [], None))
-        return SimpleNamespace(json_data={"objects": objects}, image_data=image)
+    def __call__(self, key: str, size: int, stroke: int, initial: list | None = None,
+                 on_stroke=None) -> Drawing:
+        return parse(self.held(key), initial)
+
+    def held(self, key: str) -> dict | None:
+        """The component's state under its key (None: nothing sent yet)."""
+        if key not in self.sent:
+            return None
+        objects, image = self.sent[key]
+        url = "data:image/png;base64," + base64.b64encode(_png(image)).decode()
+        return {"drawing": {"raw": {"objects": objects}, "data": url}}
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgba).save(out, format="PNG")
+    return out.getvalue()
 
 
 def _prediction(at: AppTest) -> list[str]:
@@ -138,10 +154,9 @@ def _prediction(at: AppTest) -> list[str]:
 def test_undo_after_two_quick_strokes_keeps_the_prediction_of_what_is_left(env, monkeypatch):
     """Two strokes less than 200 ms apart reach the app as one value with 2 objects; Undo
     then left one stroke on the canvas but no prediction and the "Draw a digit" hint."""
-    fake, component = FakeCanvas(), ModuleType("streamlit_drawable_canvas")
-    component.st_canvas = fake
-    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", component)
-    monkeypatch.setattr(canvas, "_use_toolbarless_component", lambda: None)
+    fake = FakeCanvas()
+    monkeypatch.setattr(canvas, "drawing_canvas", fake)
+    monkeypatch.setattr(canvas, "held", fake.held)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     no_exception(at)

@@ -41,7 +41,7 @@ def bbox_size(image: np.ndarray) -> tuple[int, int]:
 
 
 def canvas_with(draw, background=(0, 0, 0, 0), size=CANVAS) -> np.ndarray:
-    """An RGBA array like streamlit-drawable-canvas returns, drawn with PIL."""
+    """An RGBA array like the drawing canvas sends, drawn with PIL."""
     img = Image.new("RGBA", (size, size), background)
     draw(ImageDraw.Draw(img))
     return np.asarray(img).copy()
@@ -429,3 +429,23 @@ def test_a_nearly_black_image_is_not_mistaken_for_0_to_1_floats():
     rgb = np.zeros((100, 100, 3), np.uint8)
     rgb[20:80, 45:55] = 1  # one grey level above black: nothing anyone drew
     assert from_canvas(rgb).blank
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_kth_largest_is_numpys_partition_on_every_kind_of_image(seed):
+    """Selecting among the positive values gives the number a full partition gives: mostly
+    zeros (a canvas), few or no positives, ties, and no zeros at all."""
+    from core.predict.preprocess import kth_largest
+
+    rng = np.random.default_rng(seed)
+    cases = [np.zeros((280, 280)), np.zeros(10), rng.random((50, 40)) * 255]
+    sparse = np.zeros((280, 280))
+    sparse.ravel()[rng.choice(sparse.size, 3000, replace=False)] = rng.random(3000) * 255
+    ties = np.zeros((100, 100))
+    ties[10:20, 10:20] = 200.0
+    few = np.zeros((30, 30))
+    few[0, :3] = [5.0, 9.0, 1.0]
+    for values in cases + [sparse, ties, few]:
+        for k in (1, 5, 7):
+            expected = float(np.partition(values.ravel(), -k)[-k])
+            assert kth_largest(values, k) == expected

@@ -4,6 +4,8 @@
     strokes.py     a drawing's stroke width, measured and matched to the dataset's
     classify.py    the model's probabilities, the ranked classes
     answer.py      ranking, logits and input gradient from one forward and one backward pass
+                   (one input, or a batch of them)
+    batching.py    many visitors' inputs answered by one model call; a bounded queue (Busy)
     saliency.py    where the model looks (input gradient, SmoothGrad, occlusion)
     activations.py every layer's output for one input (Inside the model)
     ood.py         "I don't know": an unfamiliarity score and each model's threshold

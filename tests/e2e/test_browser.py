@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 import time
 
-from bench.browser import (CHART_POINTS, DOCS_NAMES, DOCS_TRAIN_POINTS, PAGES, PAGE_MS, UPDATE_DOCS,
-                           assert_no_errors, clear_canvas, cold_start, docs_shot, fill_number,
-                           go_to, load_average, main, nav_titles, open_app, pick, prediction_metric,
-                           settle, shot, summary, timed_stroke)
+from bench.browser import (CHART_POINTS, DOCS_NAMES, DOCS_TRAIN_POINTS, DRAWING_CANVAS, PAGES,
+                           PAGE_MS, UPDATE_DOCS, assert_no_errors, clear_canvas, cold_start,
+                           docs_shot, fill_number, go_to, load_average, main, nav_titles,
+                           open_app, pick, prediction_metric, settle, shot, summary, timed_stroke)
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -63,7 +63,7 @@ def test_every_page_loads(page, app, timings):
         go_to(page, app.url, title)
         body = main(page)
         if title == "Classify":
-            expect(body.locator("canvas.upper-canvas").first).to_be_visible()
+            expect(body.locator(DRAWING_CANVAS).first).to_be_visible()
         elif title == "Inside the model":
             expect(body.get_by_text("Layer by layer")).to_be_visible(timeout=PAGE_MS)
             expect(body.get_by_text("Embedding map")).to_be_visible(timeout=PAGE_MS)

@@ -17,7 +17,7 @@ import pytest
 
 from bench.browser import SCREENSHOTS
 from bench.appserver import serve
-from bench.browser import FIRST_LOAD_MS, assert_no_errors, go_to, main, prediction_metric, settle
+from bench.browser import DRAWING_CANVAS, FIRST_LOAD_MS, assert_no_errors, go_to, main, prediction_metric, settle
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -32,8 +32,7 @@ START = 12  # a stroke starts this far (canvas px) into its cell: row 0 starts a
 LENGTH = 36  # and runs diagonally this far
 INK = 128  # a pixel with red > INK is ink (white strokes on black)
 
-# The canvas's pixels at CSS-pixel resolution (the backing store may be 2x on a phone),
-# read from fabric's lower canvas (the strokes; the background has a canvas of its own).
+# The canvas's pixels at CSS-pixel resolution (the backing store may be 2x on a phone).
 CANVAS_PIXELS = """c => {
   const ctx = c.getContext('2d');
   const s = c.width / c.clientWidth;
@@ -49,7 +48,7 @@ CANVAS_PIXELS = """c => {
 def drawing_canvas(page):
     """The canvas that takes strokes, in view. After Clear or Undo a new one mounts,
     and the old one may still be swapped out while we look: then look again."""
-    canvas = main(page).locator("canvas.upper-canvas").first
+    canvas = main(page).locator(DRAWING_CANVAS).first
     for attempt in range(3):
         expect(canvas).to_be_visible()
         try:
@@ -63,7 +62,7 @@ def drawing_canvas(page):
 
 def canvas_pixels(page) -> list[list[int]]:
     """Red channel, rows of columns, in canvas px."""
-    got = main(page).locator("canvas.dc-canvas.lower-canvas").first.evaluate(CANVAS_PIXELS)
+    got = main(page).locator(DRAWING_CANVAS).first.evaluate(CANVAS_PIXELS)
     assert (got["w"], got["h"]) == (CANVAS_PX, CANVAS_PX), got["w"]
     red = got["red"]
     return [red[row * CANVAS_PX:(row + 1) * CANVAS_PX] for row in range(CANVAS_PX)]

@@ -1,9 +1,8 @@
 """What a fresh server and a browser log, and the model a URL keeps, on a server of its own
 (the conftest's `app` fixture is per module).
 
-- The server log: no "Component streamlit-drawable-canvas... is already registered.
-  Overwriting previous definition" when Classify draws its canvas (ui/classify/canvas.py
-  re-registers the component on purpose and drops that one warning).
+- The server log: no "Component ... is already registered. Overwriting previous
+  definition" when Classify draws its canvas (the canvas component registers once).
 - The browser: opening `/` fails no request and logs no console error. Opening a page's
   URL directly (`/compare`) fails exactly two requests, `/compare/_stcore/health` and
   `/compare/_stcore/host-config`, with their two "Failed to load resource" lines: that is

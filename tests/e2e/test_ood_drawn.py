@@ -188,9 +188,9 @@ def test_a_clearly_drawn_seven_is_read_as_seven_without_a_flag(page, app):
 
 
 def canvas_png(page) -> bytes:
-    """The strokes on the canvas as a PNG: white on transparent, as the browser holds them."""
-    url = main(page).locator("canvas.dc-canvas.lower-canvas").first.evaluate(
-        "c => c.toDataURL('image/png')")
+    """The drawing on the canvas as a PNG: white strokes on black, as the browser holds
+    them (ui/classify/canvas_component.js)."""
+    url = drawing_canvas(page).evaluate("c => c.toDataURL('image/png')")
     return base64.b64decode(url.split(",", 1)[1])
 
 

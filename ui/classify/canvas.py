@@ -4,23 +4,23 @@ The canvas is a browser component: it has no value outside a browser. Tests
 (AppTest) put an RGBA array in st.session_state[state.CANVAS_RGBA]; the page
 then classifies that array exactly as it would a drawing.
 
-The component's own toolbar (undo, redo, reset) is hidden: it is invisible
-until hovered, yet it lies over the top-right strip of the canvas, so a stroke
-starting there (or any touch there: touch has no hover) was silently lost.
-Our buttons do its job instead. Undo re-mounts the canvas (a new key) with
-the strokes drawn so far minus the last one as its initial drawing; such a canvas
-sends no image until it is drawn on, so the app draws those strokes itself
-(render_strokes) and the prediction is always that of what the canvas shows.
-Undo goes by stroke (the component's objects), not by the values it sent: strokes
+The canvas itself is ui/classify/canvas_component.py (no toolbar: our buttons do its
+job; the toolbar of the component used before lay, invisible until hovered, over the
+top-right strip of the canvas, where a stroke was silently lost). Undo re-mounts the
+canvas (a new key) with the strokes drawn so far minus the last one as its initial
+drawing; such a canvas sends no image until it is drawn on, so the app draws those
+strokes itself (render_strokes) and the prediction is always that of what the canvas
+shows. Undo goes by stroke (the component's objects), not by the values it sent: strokes
 drawn in quick succession arrive as one value.
 """
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
+from ui.classify.canvas_component import drawing_canvas, parse, png_pixels
 from ui.common import state
 
 if TYPE_CHECKING:  # numpy is imported on use: the canvas is drawn before it is needed
@@ -34,27 +34,16 @@ SIZE = 280  # 10x MNIST's 28 px
 # as well as large ones; with 20 px (the old brush), 25% ones lose points.
 STROKE = 10
 
-# streamlit-drawable-canvas 0.13 has no option to hide its toolbar (only
-# disabled=True does, which also stops drawing). Its component is registered
-# again under its own name with the same assets and a root that carries one
-# style rule: the style lands in the component's shadow root, where page CSS
-# cannot reach. !important beats the inline display the component sets.
-# The package registers its own definition when imported, so Streamlit's registry
-# warns that ours overwrites it ("is already registered. Overwriting previous
-# definition"), once per server start; that one warning, about this component, is
-# expected and dropped (_ExpectedOverwrite).
-COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
-COMPONENT_HTML = ('<style>.dc-toolbar { display: none !important; }</style>'
-                  '<div class="canvas-root"></div>')
+# The page's fragments, by key: the panel (below the heading), the answer (what a stroke
+# reruns), and the canvas's Undo / Clear buttons (rerun with each stroke: Undo is enabled
+# by the first).
+PANEL, ANSWER, TOOLS = "classify_panel", "classify_answer", "classify_tools"
 
 # Session state: the strokes on the current canvas (fabric.js objects) and the
 # drawing a re-mounted canvas starts with.
 OBJECTS = "classify_canvas_objects"
 INITIAL = "classify_canvas_initial"
 SUPERSAMPLE = 4  # render_strokes draws at 4x and shrinks: anti-aliased like the browser
-
-log = logging.getLogger("mnist_studio")
 
 
 def _new_canvas(initial: list[dict[str, Any]] | None = None) -> None:
@@ -68,70 +57,77 @@ def _new_canvas(initial: list[dict[str, Any]] | None = None) -> None:
 def clear() -> None:
     """Button callback: an empty canvas, and nothing left to undo."""
     _new_canvas()
+    rerun_panel()
 
 
 def undo() -> None:
     """Button callback: the canvas again without its last stroke."""
-    objects = st.session_state.get(OBJECTS) or []
+    objects = parse(held(canvas_key()),
+                    (st.session_state.get(INITIAL) or {}).get("objects")).objects
     if objects:
         _new_canvas(objects[:-1])
+    rerun_panel()
 
 
 def strokes() -> int:
-    """How many strokes the current canvas holds (0 when a test injected the image)."""
-    return len(st.session_state.get(OBJECTS) or [])
+    """How many strokes the current canvas holds (0 when a test injected the image), as
+    its state says now: the buttons may run before the answer reads the drawing."""
+    if st.session_state.get(state.CANVAS_RGBA) is not None:
+        return 0
+    value = (held(canvas_key()) or {}).get("drawing")
+    if value:
+        return len((value.get("raw") or {}).get("objects") or [])
+    return len((st.session_state.get(INITIAL) or {}).get("objects") or [])
 
 
-class _ExpectedOverwrite(logging.Filter):
-    """Drops the registry's warning that COMPONENT is overwritten: we mean to."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.args and record.args[0] == COMPONENT
-                    and "already registered" in str(record.msg))
-
-
-def _use_toolbarless_component() -> None:
-    """Register the canvas component with COMPONENT_HTML once per runtime (see above)."""
-    # On call: the component manager exists only in a running app.
-    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
-
-    existing = get_bidi_component_manager().get(COMPONENT)
-    if existing is None or existing.html != COMPONENT_HTML:
-        registry_log, expected = logging.getLogger(REGISTRY_LOGGER), _ExpectedOverwrite()
-        registry_log.addFilter(expected)
-        try:
-            st.components.v2.component(COMPONENT, html=COMPONENT_HTML, js="index-*.js",
-                                       css="index-*.css", isolate_styles=True)
-        finally:
-            registry_log.removeFilter(expected)
+def show(size: int = SIZE, stroke: int = STROKE) -> None:
+    """The canvas. A stroke reruns the answer and the canvas's buttons (the fragments
+    ANSWER and TOOLS), not the canvas: it has the stroke already."""
+    initial = (st.session_state.get(INITIAL) or {}).get("objects")
+    drawing_canvas(canvas_key(), size, stroke, initial, on_stroke=_after_stroke)
 
 
-def drawing(size: int = SIZE, stroke: int = STROKE) -> np.ndarray | None:
-    """The current drawing as an (H, W, 4) uint8 array, or None before the first stroke."""
+def _after_stroke() -> None:
+    """The canvas's callback: rerun the answer and the buttons alone."""
+    try:
+        st.rerun([ANSWER, TOOLS])
+    except StreamlitAPIException:  # not drawn yet (a cold start's first run): the panel
+        pass
+
+
+def rerun_panel() -> None:
+    """From a callback: rerun the whole panel (a new canvas mounts), not only the
+    fragment the button is in."""
+    try:
+        st.rerun(PANEL)
+    except StreamlitAPIException:  # no panel fragment (a test's run): the default rerun
+        pass
+
+
+def canvas_key() -> str:
+    return f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}"
+
+
+def held(key: str) -> Any:
+    """The canvas's state as the browser last sent it (None before any stroke): read
+    between the canvas's own runs, as a stroke's rerun does not draw the canvas."""
+    return st.session_state.get(key)
+
+
+def drawing(size: int = SIZE) -> np.ndarray | None:
+    """The drawing on the canvas now as an (H, W, 4) uint8 array, or None before the first
+    stroke."""
     injected = st.session_state.get(state.CANVAS_RGBA)
     if injected is not None:
         import numpy as np  # on use: the canvas is drawn before numpy is needed
         return np.asarray(injected)
-    try:
-        # On use, inside the guard: the component registers only inside a running app.
-        from streamlit_drawable_canvas import st_canvas
-        _use_toolbarless_component()
-    except Exception as err:  # the component registers only inside a running app
-        log.warning("drawing canvas unavailable: %s", err)
-        st.info("The drawing canvas is not available here; upload an image instead.",
-                icon=":material/draw:")
-        return None
-    result = st_canvas(
-        stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-        height=size, width=size, drawing_mode="freedraw", update_streamlit=True,
-        initial_drawing=st.session_state.get(INITIAL), return_image_data=True,
-        key=f"canvas-{st.session_state.get(state.CANVAS_ROUND, 0)}")
-    objects = list((result.json_data or {}).get("objects") or [])
-    st.session_state[OBJECTS] = objects
-    if result.image_data is not None:
-        return result.image_data
+    initial = (st.session_state.get(INITIAL) or {}).get("objects")
+    result = parse(held(canvas_key()), initial)
+    st.session_state[OBJECTS] = result.objects
+    if result.png is not None:
+        return png_pixels(result.png)
     # A canvas re-mounted by Undo shows its strokes but sends nothing until drawn on.
-    return render_strokes(objects, size) if objects else None
+    return render_strokes(result.objects, size) if result.objects else None
 
 
 def _points(path: list[list]) -> list[tuple[float, float]]:
@@ -160,8 +156,7 @@ def _points(path: list[list]) -> list[tuple[float, float]]:
 def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarray:
     """The canvas image of freehand strokes: white, round-ended lines of each stroke's
     width on black, as an (size, size, 4) uint8 RGBA array like the component's."""
-    # On use: only Undo needs them, and the canvas is drawn before numpy is needed.
-    import numpy as np
+    import numpy as np  # on use: the canvas is drawn before numpy is needed
     from PIL import Image, ImageDraw
 
     k = SUPERSAMPLE
@@ -181,7 +176,8 @@ def render_strokes(objects: list[dict[str, Any]], size: int = SIZE) -> np.ndarra
 
 
 def buttons(key: str = "classify") -> None:
-    """Undo (disabled when there is nothing to undo) and Clear, side by side."""
+    """Undo (disabled when there is nothing to undo) and Clear, side by side. Each mounts
+    a new canvas, so each reruns the panel."""
     left, right, _ = st.columns([1, 1, 1.2])
     left.button("Undo", icon=":material/undo:", on_click=undo, key=f"{key}_undo",
                 disabled=strokes() == 0, help="Remove the last stroke", width="stretch")

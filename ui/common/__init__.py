@@ -12,6 +12,7 @@ deep_links      a page URL opened on a fresh server: leaving Streamlit's legacy 
 timings         opt-in stage-by-stage timings of script runs ($MNIST_STUDIO_TIMINGS)
 neighbours      the nearest training images to an input (Classify, Mistakes), computed once
 charts          Plotly figure builders used across pages: bars, images, heatmaps, curves
+pictures        figures as plain HTML for what follows each stroke: inline PNGs, bars
 insight_charts  figures of Inside the model and Compare runs: heat strips, embedding map, runs
 calibration     the reliability diagram and ECE of a model (Evaluate, Classify)
 handwriting     the visitor's handwriting set, as the pages open it

@@ -16,9 +16,11 @@ import torch
 
 from core.networks.catalog import ModelEntry
 from core.networks.checkpoints import Checkpoint, load_checkpoint
+from core.predict.batching import Batcher
 from core.predict.classify import warm_up
 from core.data import Split, data_root, load_split
 from core.machine.device import cpu_threads, describe_device, pick_device
+from core.machine.memory import trim_heap
 from core.evaluate.predictions import evaluate_cached
 from core.evaluate.embedding import Embedding, embedding_cached, embedding_if_known
 from core.evaluate.metrics import EvalResult
@@ -36,6 +38,13 @@ def use_one_thread() -> None:
     per thread here (OpenMP, MKL's local setting), so the trainer keeps its own.
     """
     torch.set_num_threads(1)
+
+
+def _after_batch_work() -> None:
+    """Back to one thread per request, and the heap's freed pages to the system: what a
+    10,000-image pass allocated is not this process's to keep."""
+    use_one_thread()
+    trim_heap()
 
 
 def _threads_for_a_pass() -> None:
@@ -59,6 +68,18 @@ def _checkpoint(path: str, mtime_ns: int, size: int) -> Checkpoint:
 def load_model(entry: ModelEntry) -> Checkpoint:
     """The model on the CPU in eval mode, shared (read-only) by every session."""
     return _checkpoint(*_stamp(entry.path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _batcher(path: str, mtime_ns: int, size: int) -> Batcher:
+    ckpt = _checkpoint(path, mtime_ns, size)
+    return Batcher(ckpt.model, ckpt.meta.class_names)
+
+
+def batcher(entry: ModelEntry) -> Batcher:
+    """The model's batcher, shared by every session: the strokes that arrive within a few
+    ms of each other, from any visitor, get one model call (core.predict.batching)."""
+    return _batcher(*_stamp(entry.path))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -88,7 +109,7 @@ def _evaluation(path: str, mtime_ns: int, size: int, dataset: str, root: str) ->
     try:
         return evaluate_cached(model, path, split, ckpt.meta.mean, ckpt.meta.std, device)
     finally:
-        use_one_thread()
+        _after_batch_work()
 
 
 def evaluation(entry: ModelEntry) -> EvalResult:
@@ -120,8 +141,11 @@ def robust_task(entry: ModelEntry, eps: float, start: bool = False) -> Task | No
     def work(progress: Progress) -> RobustResult:
         _threads_for_a_pass()  # on the CPU, on the shared model: PGD needs no copy (only
         # the input gets a gradient)
-        return robust_cached(ckpt.model, entry.path, split, ckpt.meta.mean, ckpt.meta.std,
-                             float(eps), samples=samples, progress=progress)
+        try:
+            return robust_cached(ckpt.model, entry.path, split, ckpt.meta.mean,
+                                 ckpt.meta.std, float(eps), samples=samples, progress=progress)
+        finally:
+            trim_heap()
     return background().start(key, work, samples)
 
 
@@ -182,9 +206,12 @@ def embedding_task(entry: ModelEntry, start: bool = False) -> Task | None:
 
     def work(progress: Progress) -> Embedding:
         _threads_for_a_pass()  # on the CPU: one pass of the (small) models, then the disk cache
-        emb = embedding_cached(ckpt.model, entry.path, split, ckpt.meta.mean, ckpt.meta.std,
-                               progress=progress)
-        evaluate_cached(ckpt.model, entry.path, split, ckpt.meta.mean, ckpt.meta.std)
+        try:
+            emb = embedding_cached(ckpt.model, entry.path, split, ckpt.meta.mean,
+                                   ckpt.meta.std, progress=progress)
+            evaluate_cached(ckpt.model, entry.path, split, ckpt.meta.mean, ckpt.meta.std)
+        finally:
+            trim_heap()
         return emb
     return background().start(key, work, len(split))
 

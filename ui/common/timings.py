@@ -9,6 +9,7 @@ default log level shows it). A line:
 
     {"run": "app", "page": "classify", "start": <epoch s>, "total_ms": 41.2,
      "stages": [["page", 3.1, 39.8], ...], "marks": [["canvas", 12.5, false, 912], ...],
+     "counts": {"model answer": 1, ...}, "values": {"model_ms": 2.9, ...},
      "torch": [false, true]}
 
 Stage start and end, and marks, are ms since the run's start, which is the first
@@ -16,6 +17,9 @@ line of the entry script (or of a fragment): Streamlit's own work before that
 (the widget states arriving, callbacks) and after the run's last line (the
 "finished" message) is not counted. A mark also says whether torch was imported
 by then and how many modules were; "torch" says it for the run's start and end.
+Counts say how often the run did an expensive thing (a model answer, a preprocessing, a
+figure built): tests check that a stroke's rerun builds nothing twice and nothing that
+did not change. Values are numbers measured elsewhere (the model's own time).
 tests/e2e and bench/app_latency.py read the file.
 """
 from __future__ import annotations
@@ -26,12 +30,14 @@ import os
 import sys
 import threading
 import time
+import functools
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 ENV = "MNIST_STUDIO_TIMINGS"
 
 log = logging.getLogger("mnist_studio")
+T = TypeVar("T")
 _local = threading.local()  # Streamlit runs each script run in a thread of its own
 _write_lock = threading.Lock()
 
@@ -52,7 +58,7 @@ def script_run(name: str) -> Iterator[None]:
         yield
         return
     record = {"run": name, "page": None, "start": time.time(), "stages": [], "marks": [],
-              "torch": ["torch" in sys.modules]}
+              "counts": {}, "values": {}, "torch": ["torch" in sys.modules]}
     _local.record, _local.t0 = record, time.perf_counter()
     try:
         yield  # st.stop() and st.rerun() end a run by an exception: still recorded
@@ -65,6 +71,17 @@ def script_run(name: str) -> Iterator[None]:
 
 def _ms() -> float:
     return round((time.perf_counter() - _local.t0) * 1000, 2)
+
+
+def recorded(name: str, func: Callable[..., T]) -> Callable[..., T]:
+    """`func` recorded as a script run named `name` when it runs on its own (a fragment's
+    rerun); inside another run it is a part of that run."""
+    @functools.wraps(func)
+    def run(*args, **kwargs) -> T:
+        with script_run(name):
+            return func(*args, **kwargs)
+
+    return run
 
 
 @contextmanager
@@ -86,6 +103,20 @@ def mark(name: str) -> None:
     record = _record()
     if record is not None:
         record["marks"].append([name, _ms(), "torch" in sys.modules, len(sys.modules)])
+
+
+def count(name: str, n: int = 1) -> None:
+    """This run did `name` (once, or n times)."""
+    record = _record()
+    if record is not None:
+        record["counts"][name] = record["counts"].get(name, 0) + n
+
+
+def value(name: str, number: float) -> None:
+    """A number of this run measured elsewhere (the model's time in its batch)."""
+    record = _record()
+    if record is not None:
+        record["values"][name] = round(float(number), 3)
 
 
 def set_page(name: str) -> None:

@@ -12,7 +12,7 @@ from core.runs.curves import training_curves
 from core.train.health import likely_cause
 from core.runs.snapshot import RunSnapshot
 from core.runs.state import RunState
-from ui.common import charts, state
+from ui.common import charts, state, timings
 from ui.common.format import format_duration, percent_column, percent_text, rounded_percent
 from ui.common.errors import guard, guarded, safe_callback
 from ui.common.loaders import run_service
@@ -217,7 +217,8 @@ def _live(snap: RunSnapshot, side) -> None:
                     help="Ends training within a second and keeps the best checkpoint so far")
     # The training thread never calls Streamlit: this fragment reads the job's
     # snapshot once a second, rerunning alone (not the page).
-    st.fragment(guarded(_live_view), run_every=POLL_SECONDS)(snap.id, snap.state)
+    st.fragment(timings.recorded("train live", guarded(_live_view)),
+                run_every=POLL_SECONDS)(snap.id, snap.state)
 
 
 def _outcome(snap: RunSnapshot) -> None:

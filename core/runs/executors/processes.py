@@ -17,6 +17,11 @@ from core.runs.database import INTERRUPTED, RunDatabase, RunRecord
 from core.runs.job import RunRecorder, execute, polled
 
 THREADS_ENV = "MNIST_STUDIO_THREADS"
+NICE_ENV = "MNIST_STUDIO_WORKER_NICE"
+# How far a training worker's niceness goes above the web process's: the web (a visitor's
+# stroke, a page) gets the cores first, the trainer every cycle they leave. 0 leaves the
+# worker level with the web. Relative, so a web server started niced still comes first.
+WORKER_NICE = 10
 
 
 class LocalExecutor:
@@ -78,14 +83,40 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     return max(1, (cores - 1) // max(1, workers))
 
 
+def lower_priority(web_pid: int | None = None) -> int:
+    """This process's CPU priority below the web's: the niceness of process `web_pid`
+    (this process's own when None or gone) plus WORKER_NICE (or
+    $MNIST_STUDIO_WORKER_NICE), at most 19; never raised. Returns the niceness now. On
+    Linux a niceness is a thread's: every thread this process has gets it, and the threads
+    it starts later inherit it (a forkserver child has a helper thread before the run
+    starts)."""
+    try:
+        web = os.getpriority(os.PRIO_PROCESS, web_pid or 0)
+    except OSError:  # the web process is gone: go by this process's own
+        web = os.getpriority(os.PRIO_PROCESS, 0)
+    step = max(0, int(os.environ.get(NICE_ENV) or WORKER_NICE))
+    wanted = min(19, web + step)
+    tasks = Path("/proc/self/task")
+    threads = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
+    for tid in threads:
+        try:
+            if wanted > os.getpriority(os.PRIO_PROCESS, tid):
+                os.setpriority(os.PRIO_PROCESS, tid, wanted)
+        except OSError:  # the thread ended meanwhile
+            continue
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def run_local(runs_dir: str, run_id: str, runner_pid: int) -> None:
     """A local worker process's entry point: one run, then exit.
 
     A run in its own process cannot take the web app down (an out-of-memory
     kill ends this process only), and shares no GIL with it. If the scheduler
     dies (the app was shut down), or this process is sent SIGTERM or SIGINT, the run stops
-    as if Stop were pressed, so it can be resumed.
+    as if Stop were pressed, so it can be resumed. It runs at a lower CPU priority than
+    the web process, the scheduler's `runner_pid` (lower_priority).
     """
+    lower_priority(runner_pid)
     store = RunDatabase(runs_dir)
     record = store.get(run_id)
     recorder = RunRecorder(store, run_id, record.run_dir)
