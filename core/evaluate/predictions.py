@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,21 +81,11 @@ def _key(checkpoint: str | os.PathLike, split: Split, mean: float, std: float) -
 def save_predictions(path: str | os.PathLike, pred: Prediction, checkpoint: str | os.PathLike,
                      split: Split, mean: float, std: float) -> Path:
     """Write `pred` (of `checkpoint` on `split`) to `path`, compressed and atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"probabilities": pred.probabilities.numpy().astype(np.float16),
               "classes": pred.predicted.numpy().astype(np.uint8),
               "loss": np.float64(pred.loss)}
     arrays.update({k: np.str_(v) for k, v in _key(checkpoint, split, mean, std).items()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def load_predictions(path: str | os.PathLike, checkpoint: str | os.PathLike, split: Split,

@@ -31,7 +31,6 @@ to the k-th place it may swap them, never put in one that is clearly farther
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from torch import nn
 from core.data import Split
 from core.evaluate.embedding import last_linear, penultimate_features
 from core.evaluate.predictions import cache_dir, evaluation_key, file_digest, split_digest
+from core.machine.files import atomic_write
 from core.networks.models import device_of, evaluating
 
 FOLDER = "neighbours"
@@ -125,19 +125,9 @@ def _key(checkpoint: str | os.PathLike, split: Split, mean: float, std: float) -
 def save_features(path: str | os.PathLike, features: np.ndarray, checkpoint: str | os.PathLike,
                   split: Split, mean: float, std: float) -> Path:
     """Write `features` (of `checkpoint` on `split`) to `path`, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"features": np.asarray(features, dtype=np.float16)}
     arrays.update({k: np.str_(v) for k, v in _key(checkpoint, split, mean, std).items()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def load_features(path: str | os.PathLike, checkpoint: str | os.PathLike, split: Split,
