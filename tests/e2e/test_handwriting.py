@@ -77,6 +77,11 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     wrong = "7" if predicted != "7" else "4"
     teach = main(page).locator(".st-key-teach")
     teach.get_by_role("button", name=wrong, exact=True).click()
+    expect(teach).to_contain_text(re.compile(rf"In your handwriting as a {wrong}|Is this really a "
+                                             rf"{wrong}\?"))
+    confirm = teach.get_by_role("button", name=f"Yes, keep it as a {wrong}")
+    if confirm.count():  # the model flagged the stroke "I don't know": the page asks first
+        confirm.click()
     expect(teach).to_contain_text(f"In your handwriting as a {wrong}")
     settle(page)
     assert_no_errors(page, "Classify after correcting the label")
