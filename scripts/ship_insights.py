@@ -13,12 +13,9 @@ progress).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,9 +23,8 @@ from core.data import load_split  # noqa: E402
 from core.evaluate.embedding import embed, read_shipped as read_map, write_shipped as write_map  # noqa: E402
 from core.evaluate.robust import (BUDGETS, DEFAULT_SAMPLES, DEFAULT_STEPS, read_shipped,  # noqa: E402
                                   robust_accuracy, robust_key, write_shipped)
-from core.machine.device import cpu_threads, pick_device  # noqa: E402
-from core.networks.catalog import read_manifest, shipped_models  # noqa: E402
 from core.networks.checkpoints import load_checkpoint  # noqa: E402
+from scripts.shipping import picked, ship_parser  # noqa: E402
 
 
 def _size(path: Path) -> str:
@@ -36,22 +32,12 @@ def _size(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="*", help="checkpoint file names (default: the defaults)")
-    parser.add_argument("--force", action="store_true", help="recompute even when up to date")
-    parser.add_argument("--weights-dir", default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--device", default="cpu",
-                        help="cpu (default: the app's own arithmetic), cuda or auto")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(cpu_threads())
-    device = pick_device(args.device)
-    wanted = set(args.files) or set(read_manifest(args.weights_dir)["default"].values())
-    for entry in shipped_models(args.weights_dir):
-        if entry.path.name not in wanted:
-            continue
+    args = ship_parser(__doc__, "checkpoint file names (default: the defaults)", device="cpu",
+                       device_help="cpu (default: the app's own arithmetic), cuda or auto"
+                       ).parse_args(argv)
+    for entry in picked(args, defaults_only=True):
         ckpt = load_checkpoint(entry.path)
-        model, mean, std = ckpt.model.to(device), ckpt.meta.mean, ckpt.meta.std
+        model, mean, std = ckpt.model.to(args.device), ckpt.meta.mean, ckpt.meta.std
         split = load_split(entry.dataset, train=False, root=args.data_dir, download=False)
         name = entry.path.name
         if args.force or read_map(entry.path, split, mean, std) is None:
@@ -67,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             if key in results:
                 continue
             result = robust_accuracy(model, split, mean, std, eps, DEFAULT_STEPS,
-                                     DEFAULT_SAMPLES, device)
+                                     DEFAULT_SAMPLES, args.device)
             results[key] = result
             path = write_shipped(entry.path, results)  # after each: an interruption keeps them
             print(f"{name}: eps {eps:g}: clean {result.clean_accuracy:.2%}, under attack "

@@ -12,40 +12,26 @@ digest (core/predict/neighbours.py): after a checkpoint is retrained
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-
 from core.data import load_bundle  # noqa: E402
-from core.machine.device import cpu_threads, pick_device  # noqa: E402
-from core.networks.catalog import read_manifest, shipped_models, weights_dir  # noqa: E402
+from core.networks.catalog import weights_dir  # noqa: E402
 from core.networks.checkpoints import load_checkpoint  # noqa: E402
 from core.predict.neighbours import (compute_features, feature_problem, features_path,  # noqa: E402
                                      load_features, save_features)
+from scripts.shipping import picked, ship_parser  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="*",
-                        help="checkpoint file names (default: the manifest's default models)")
+    parser = ship_parser(__doc__, "checkpoint file names (default: the manifest's default models)")
     parser.add_argument("--all", action="store_true", help="every shipped model")
-    parser.add_argument("--force", action="store_true", help="recompute even when up to date")
-    parser.add_argument("--weights-dir", default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    torch.set_num_threads(cpu_threads())
-    device = pick_device(args.device)
-    defaults = set((read_manifest(args.weights_dir).get("default") or {}).values())
-    for entry in shipped_models(args.weights_dir):
+    for entry in picked(args, defaults_only=True):
         name = entry.path.name
-        if args.files and name not in args.files or not (args.files or args.all or name in defaults):
-            continue
         ckpt = load_checkpoint(entry.path)
         problem = feature_problem(ckpt.model)
         if problem is not None:
@@ -58,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: up to date")
             continue
         start = time.perf_counter()
-        features = compute_features(ckpt.model.to(device), split, mean, std)
+        features = compute_features(ckpt.model.to(args.device), split, mean, std)
         save_features(out, features, entry.path, split, mean, std)
         print(f"{name}: {features.shape[0]:,} x {features.shape[1]} features, "
               f"{out.relative_to(weights_dir(args.weights_dir))} "

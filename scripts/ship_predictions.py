@@ -10,37 +10,24 @@ checkpoint (scripts/train_weights.py) and run this again.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch
-
 from core.data import load_split  # noqa: E402
 from core.evaluate.metrics import predict_split, summarize  # noqa: E402
 from core.evaluate.predictions import (load_predictions, predictions_path,  # noqa: E402
                                        save_predictions)
-from core.machine.device import cpu_threads, pick_device  # noqa: E402
-from core.networks.catalog import shipped_models, weights_dir  # noqa: E402
+from core.networks.catalog import weights_dir  # noqa: E402
 from core.networks.checkpoints import load_checkpoint  # noqa: E402
+from scripts.shipping import picked, ship_parser  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="*", help="checkpoint file names (default: all shipped)")
-    parser.add_argument("--force", action="store_true", help="recompute even when up to date")
-    parser.add_argument("--weights-dir", default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(cpu_threads())
-    device = pick_device(args.device)
-    for entry in shipped_models(args.weights_dir):
-        if args.files and entry.path.name not in args.files:
-            continue
+    args = ship_parser(__doc__, "checkpoint file names (default: all shipped)").parse_args(argv)
+    for entry in picked(args, defaults_only=False):
         ckpt = load_checkpoint(entry.path)
         split = load_split(entry.dataset, train=False, root=args.data_dir, download=False)
         out = predictions_path(entry.path)
@@ -49,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{entry.path.name}: up to date")
             continue
         start = time.perf_counter()
-        pred = predict_split(ckpt.model.to(device), split, mean, std, device)
+        pred = predict_split(ckpt.model.to(args.device), split, mean, std, args.device)
         save_predictions(out, pred, entry.path, split, mean, std)
         acc = summarize(pred).accuracy
         print(f"{entry.path.name}: test accuracy {acc:.4f} (manifest {entry.test_accuracy}), "
