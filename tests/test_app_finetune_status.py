@@ -39,13 +39,18 @@ def _page():
     return header, bar
 
 
-def test_the_header_and_the_bar_follow_the_run(env, service, weights):
+def _submitted(env, service, weights, seed: int):
+    """Alice's fine-tune of the shipped ffnn-small on 2 drawings per class, queued."""
     hw = HandwritingSet(env["runs"], ALICE)
-    images, labels = writer(per_class=2, seed=7)
+    images, labels = writer(per_class=2, seed=seed)
     for image, label in zip(images, labels):
         hw.add(image, int(label))
-    snap = submit_finetune(service, Viewer(ALICE), hw.arrays(), weights / "mnist-ffnn-small.pt",
+    return submit_finetune(service, Viewer(ALICE), hw.arrays(), weights / "mnist-ffnn-small.pt",
                            "base", options=FinetuneOptions(device="cpu"))
+
+
+def test_the_header_and_the_bar_follow_the_run(env, service, weights):
+    snap = _submitted(env, service, weights, seed=7)
 
     (header,), bar = _page()
     assert header.endswith(":gray[Queued]") and bar.text.startswith("Queued (position 1)")
@@ -73,12 +78,7 @@ def test_the_header_and_the_bar_follow_the_run(env, service, weights):
 
 
 def test_a_stop_says_stopping(env, service, weights):
-    hw = HandwritingSet(env["runs"], ALICE)
-    images, labels = writer(per_class=2, seed=8)
-    for image, label in zip(images, labels):
-        hw.add(image, int(label))
-    snap = submit_finetune(service, Viewer(ALICE), hw.arrays(), weights / "mnist-ffnn-small.pt",
-                           "base", options=FinetuneOptions(device="cpu"))
+    snap = _submitted(env, service, weights, seed=8)
     service.db.claim_next("test-runner", "local")
     service.db.request_stop(snap.id)
     now = status(service.get(snap.id, Viewer(ALICE), metrics=False))
