@@ -170,3 +170,38 @@ def test_the_fit_rescues_small_drawings_made_with_a_broad_brush(accuracy_by_size
     scripts/stroke_sizes.py); thinning its strokes brings back most of them."""
     small = accuracy_by_size[0.25, 20]
     assert small.after >= small.before + 0.04, small
+
+
+def _zhang_suen_term_by_term(mask: np.ndarray) -> np.ndarray:
+    """Zhang & Suen (1984) as the paper states its conditions, one array per term."""
+    image = np.asarray(mask, bool).astype(np.uint8)
+    h, w = image.shape
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = np.pad(image, 1)
+            at = lambda dy, dx: p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]  # noqa: E731
+            n = [at(-1, 0), at(-1, 1), at(0, 1), at(1, 1), at(1, 0), at(1, -1), at(0, -1),
+                 at(-1, -1)]
+            count = sum(n)
+            ring = n + n[:1]
+            transitions = sum((ring[i] == 0) & (ring[i + 1] == 1) for i in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            side = ((p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0) if step == 0
+                    else (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0))
+            remove = (image == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & side
+            if remove.any():
+                image[remove] = 0
+                changed = True
+        if not changed:
+            return image.astype(bool)
+
+
+def test_the_table_driven_thinning_is_zhang_suen_exactly():
+    rng = np.random.default_rng(0)
+    masks = [rng.random((20 + i % 40, 15 + i % 50)) < rng.uniform(0.2, 0.9) for i in range(150)]
+    masks += [np.kron(m[::4, ::4], np.ones((4, 4), bool)) for m in masks[:50]]  # blobs
+    masks.append(np.asarray(drawn([lambda d: d.line([(40, 40), (240, 220)], 255, 20),
+                                   lambda d: d.ellipse([60, 60, 200, 200], None, 255, 14)]))[..., 0] > 0)
+    for mask in masks:
+        assert np.array_equal(skeleton(mask), _zhang_suen_term_by_term(mask))
