@@ -172,6 +172,20 @@ def test_blank_canvas_asks_for_a_drawing(env):
     assert any("Draw a digit" in i.value for i in at.info)
 
 
+def test_before_a_drawing_the_answer_shows_its_model_and_the_teach_link(env):
+    """The answer's element kinds (metrics, a page link) are on the page before the first
+    stroke, so the browser has their code when the first answer comes."""
+    at = new_session()
+    at.run()
+    no_exception(at)
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    model = metric_value(at, "Model")
+    assert model and model != "—"
+    assert re.fullmatch(r"\d+\.\d\d%", metric_value(at, "Right on test images"))
+    assert any(el.proto.label == "Teach it your handwriting" and el.proto.page == "handwriting"
+               for el in at.main if el.type == "page_link")
+
+
 def test_upload_tab_asks_for_an_upload_not_a_drawing(env):
     at = new_session()
     at.radio(key="classify_source").set_value("upload").run()

@@ -29,6 +29,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from core.data import DATASETS
+from core.evaluate.percent import percent_text
 from core.networks.catalog import no_model_help
 from core.networks.checkpoints import Checkpoint
 from core.predict.answer import Answer
@@ -42,6 +43,7 @@ from ui.classify.canvas import ANSWER
 from ui.classify.familiarity import show_flag
 from ui.common import charts, pictures, state, timings
 from ui.common.errors import guarded, show_error
+from ui.common.handwriting import DATASET as HANDWRITING
 from ui.common.loaders import batcher, load_model, test_split, use_one_thread
 from ui.common.sidebar import current_selection
 
@@ -115,7 +117,7 @@ def _answer(sel: state.Selection, ckpt: Checkpoint, dataset: str, source: str,
     shown = pre is not None and not pre.blank
     with right:
         if not shown:
-            _hint(source, pre, DATASETS[dataset])
+            _hint(source, pre, DATASETS[dataset], sel)
         else:
             _prediction(sel, ckpt, pre, source, options)
     # Always a container below, even empty: a fragment keeps its place in a container
@@ -221,13 +223,25 @@ def _check_upload(key: str) -> None:
         st.session_state[UPLOAD_VERSION] = st.session_state.get(UPLOAD_VERSION, 0) + 1
 
 
-def _hint(source: str, pre: Preprocessed | None, spec) -> None:
+def _hint(source: str, pre: Preprocessed | None, spec, sel: state.Selection) -> None:
+    """Before there is an input: what to do, the model that will answer and how often it
+    is right, and the empty frame. The metrics and the link are the answer's kinds of
+    element too, so the browser has loaded their code before the first answer (measured:
+    about 100 ms of a first stroke's 200 went to fetching it)."""
     if source == "upload" and pre is not None:
         st.warning(NO_OBJECT[pre.noisy], icon=":material/image:")
     else:
         hint = HINTS["draw" if source == "draw" else "upload"]
         st.info(hint.format(noun=spec.noun, first=spec.classes[0], last=spec.classes[-1]),
                 icon=":material/touch_app:")
+    if sel.model is not None:
+        row = st.container(horizontal=True, gap="medium")
+        row.metric("Model", sel.model.architecture)
+        row.metric("Right on test images", percent_text(sel.model.test_accuracy),
+                   help="Its accuracy on the dataset's 10,000 test images")
+    if source == "draw" and sel.dataset == HANDWRITING:
+        st.page_link("pages/handwriting.py", label="Teach it your handwriting",
+                     icon=":material/edit_note:")
     # The empty 28x28 frame keeps the layout from jumping at the first stroke.
     st.html(pictures.picture(np.zeros((28, 28), np.uint8), "What the model will see (28×28)",
                              "an empty 28 by 28 frame", PICTURE_PX))
