@@ -13,7 +13,8 @@ The app:    app_latency (cold start, stroke to prediction), stroke_parts (where 
             holds)
 Load:       loadtest (the run system, many visitors), serverload (the real server over its
             websocket), with loadcheck (what they measure), protocol (a Streamlit client
-            without a browser) and strokes (drawings as the canvas sends them);
+            without a browser), strokes (drawings as the canvas sends them) and proxy
+            (a sticky nginx in front of several app processes);
             speed_session.sh: Classify's before/after measurements (stroke_parts,
             serverload) in one call
 Drivers:    appserver (the real app on 127.0.0.1), browser (headless Chromium), fakedata

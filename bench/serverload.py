@@ -2,7 +2,7 @@
 
     MNIST_STUDIO_DATA=/path/to/data python -m bench.serverload \\
         [--visitors 5 10 20 40 80] [--seconds 45] [--servers 1] [--browsers 2] [--json FILE]
-        [--app-root DIR] [--train-epochs 1]
+        [--app-root DIR] [--train-epochs 1] [--proxy]
 
 For each visitor count, a fresh server (`streamlit run streamlit_app.py` on 127.0.0.1,
 its own runs folder, the shipped weights; `--servers K` starts K app processes sharing
@@ -20,6 +20,9 @@ messages, what the browser sends):
 `--browsers B` adds B headless Chromium tabs drawing on Classify's canvas with the mouse,
 timed from mouse-up to the prediction on screen (tests/e2e's helpers): the end to end;
 and to the whole answer on screen (the page's last change before it stays quiet).
+`--proxy` puts a sticky nginx in front (bench/proxy.py, as docs/deploying.md deploys
+several processes): every visitor and browser goes through it, each visitor from a
+loopback address of its own, and nginx picks the process by that address.
 `--app-root DIR` serves another checkout's app (the code before a change, side by side
 with the same benchmark); the weights and data are the same for both.
 
@@ -63,6 +66,7 @@ from bench.appserver import (REAL_DATA, SHIPPED_WEIGHTS, AppSetup, serve,  # noq
 from bench.browser import CHROMIUM_ARGS, chromium_path, clear_canvas, new_tab, timed_stroke
 from bench.procs import descendants  # noqa: E402
 from bench.procs import with_command
+from bench.proxy import client_address, sticky_proxy
 from bench.protocol import Session  # noqa: E402
 from bench.strokes import canvas_value  # noqa: E402
 from core.runs.database import RunDatabase
@@ -79,6 +83,8 @@ class Level:
     servers: int
     seconds: float
     train_epochs: int = TRAIN_EPOCHS  # the trainers' runs
+    proxy: bool = False  # through a sticky nginx (bench/proxy.py)
+    strokes_per_server: list[int] = field(default_factory=list)  # the spread over processes
     strokes: list[float] = field(default_factory=list)  # send -> Prediction, s
     server_strokes: list[float] = field(default_factory=list)  # the fragment's script, s
     browser_strokes: list[float] = field(default_factory=list)  # mouse-up -> shown, s
@@ -108,9 +114,10 @@ class Level:
 
 # ------------------------------------------------------------------ the visitors
 
-async def drawer(url: str, level: Level, until: float, seed: int) -> None:
+async def drawer(url: str, level: Level, until: float, seed: int,
+                 source: str | None = None) -> None:
     rng = np.random.default_rng(seed)
-    s = Session(url)
+    s = Session(url, source=source)
     try:
         reply = await s.open()
         canvas = s.widget("bidi_component", "canvas")
@@ -136,9 +143,10 @@ async def drawer(url: str, level: Level, until: float, seed: int) -> None:
         await s.close()
 
 
-async def switcher(url: str, level: Level, until: float, seed: int) -> None:
+async def switcher(url: str, level: Level, until: float, seed: int,
+                   source: str | None = None) -> None:
     rng = np.random.default_rng(seed)
-    s = Session(url)
+    s = Session(url, source=source)
     try:
         await s.open()
         while time.monotonic() < until:
@@ -152,8 +160,9 @@ async def switcher(url: str, level: Level, until: float, seed: int) -> None:
         await s.close()
 
 
-async def trainer(url: str, level: Level, until: float, seed: int) -> None:
-    s = Session(url)
+async def trainer(url: str, level: Level, until: float, seed: int,
+                  source: str | None = None) -> None:
+    s = Session(url, source=source)
     try:
         await s.open()
         await s.goto("Train")
@@ -191,7 +200,10 @@ def _failed(level: Level, err: Exception) -> None:
     level.errors.append(f"{type(err).__name__}: {err}"[:200])
 
 
-async def visitors(urls: list[str], level: Level, seed: int) -> None:
+async def visitors(urls: list[str], level: Level, seed: int, proxied: bool = False) -> None:
+    """The level's visitors, spread over `urls` in turn; `proxied` (one URL, a sticky
+    proxy's): each visitor connects from a loopback address of its own, and the proxy
+    chooses its app process."""
     n = level.visitors
     trainers = max(1, round(0.1 * n))
     switchers = round(0.2 * n)
@@ -199,7 +211,8 @@ async def visitors(urls: list[str], level: Level, seed: int) -> None:
     until = time.monotonic() + level.seconds
     tasks = []
     for i, kind in enumerate(kinds):
-        tasks.append(asyncio.create_task(kind(urls[i % len(urls)], level, until, seed + i)))
+        source = client_address(i) if proxied else None
+        tasks.append(asyncio.create_task(kind(urls[i % len(urls)], level, until, seed + i, source)))
         await asyncio.sleep(2.0 / n)  # arrivals spread over 2 s, not one burst
     await asyncio.gather(*tasks)
 
@@ -371,8 +384,10 @@ def wait_runs_ended(runs: Path, timeout: float) -> None:
 
 
 def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, seed: int,
-              app_root: Path = ROOT, train_epochs: int = TRAIN_EPOCHS) -> Level:
-    level = Level(visitors=n, servers=servers, seconds=seconds, train_epochs=train_epochs)
+              app_root: Path = ROOT, train_epochs: int = TRAIN_EPOCHS,
+              proxy: bool = False) -> Level:
+    level = Level(visitors=n, servers=servers, seconds=seconds, train_epochs=train_epochs,
+                  proxy=proxy)
     runs = base / f"runs-{n}-{servers}"
     runs.mkdir()
     setup = AppSetup(data_root=REAL_DATA, real_data=True, weights=base / "weights",
@@ -385,15 +400,21 @@ def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, s
         urls = [a.url for a in apps]
         for url in urls:  # each server's first script run imports torch and the model: not load
             asyncio.run(_warm(url))
-        usage = Usage([p for url in urls for p in server_pids(url)])
+        pids = [p for url in urls for p in server_pids(url)]
+        if proxy:  # visitors and browsers through nginx, which picks their app process
+            entry, nginx = stack.enter_context(sticky_proxy(urls, base / f"nginx-{n}"))
+            pids.append(nginx)
+        doors = [entry] if proxy else urls
+        usage = Usage(pids)
         usage.start()
         since, cpu0 = time.time(), time.process_time()
         until = time.monotonic() + seconds
         threads = []
         if browsers:
-            threads.append(threading.Thread(target=browser_strokes, args=(urls[0], level, until, browsers)))
+            threads.append(threading.Thread(target=browser_strokes,
+                                            args=(doors[0], level, until, browsers)))
             threads[-1].start()
-        asyncio.run(visitors(urls, level, seed))
+        asyncio.run(visitors(doors, level, seed, proxied=proxy))
         level.wall_seconds = time.time() - since
         usage.done.set()  # the visitors' time only, not the browsers' last stroke
         level.generator_cores = (time.process_time() - cpu0) / level.wall_seconds
@@ -406,7 +427,9 @@ def run_level(n: int, servers: int, seconds: float, browsers: int, base: Path, s
         level.pss_mb_peak = usage.pss_mb_peak
         level.process_rss_mb = {k: round(v) for k, v in sorted(usage.kind_rss_mb.items())}
         for app in apps:
-            level.server_strokes += server_stroke_seconds(app.timings, since)
+            answered = server_stroke_seconds(app.timings, since)
+            level.server_strokes += answered
+            level.strokes_per_server.append(len(answered))
             for kind, (n, total) in script_time_by_kind(app.timings, since).items():
                 had = level.script_seconds.get(kind, (0, 0.0))
                 level.script_seconds[kind] = (had[0] + n, round(had[1] + total, 2))
@@ -432,7 +455,8 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def summary(level: Level) -> dict:
-    return {"visitors": level.visitors, "servers": level.servers,
+    return {"visitors": level.visitors, "servers": level.servers, "proxy": level.proxy,
+            "strokes_per_server": level.strokes_per_server,
             "train_epochs": level.train_epochs,
             "strokes": len(level.strokes),
             "stroke_p50_ms": _pct(level.strokes, 50), "stroke_p95_ms": _pct(level.strokes, 95),
@@ -443,6 +467,8 @@ def summary(level: Level) -> dict:
             "browser_settled_p50_ms": _pct(level.browser_settled, 50),
             "browser_settled_p95_ms": _pct(level.browser_settled, 95),
             "browser_timeouts": level.browser_timeouts,
+            # every browser stroke, in order: a p95 over a few dozen is nearly their maximum
+            "browser_strokes_ms": [round(v * 1000, 1) for v in level.browser_strokes],
             "busy": level.busy, "too_busy": level.too_busy,
             "stroke_kb": round(float(np.median(level.stroke_bytes)) / 1024, 1)
             if level.stroke_bytes else None,
@@ -469,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=45.0, help="each level's visitors stay this long")
     p.add_argument("--servers", type=int, default=1, help="app processes sharing one runs folder")
     p.add_argument("--browsers", type=int, default=0, help="real Chromium tabs drawing, besides")
+    p.add_argument("--proxy", action="store_true",
+                   help="visitors reach the servers through a sticky nginx (bench/proxy.py), "
+                        "each from a loopback address of its own, as a deployment would")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--app-root", type=Path, default=ROOT,
                    help="the checkout whose app is served (default: this one)")
@@ -490,11 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in a.visitors:
             load_before = [round(x, 2) for x in os.getloadavg()]
             level = run_level(n, a.servers, a.seconds, a.browsers, base, a.seed, app_root,
-                              a.train_epochs)
+                              a.train_epochs, a.proxy)
             row = {"app": str(app_root), "commit": _commit(app_root), **summary(level),
                    "load_before": load_before}
             rows.append(row)
-            print(f"{n:3d} visitors, {a.servers} server(s): stroke p50/p95 {_fmt(row['stroke_p50_ms'])}/"
+            print(f"{n:3d} visitors, {a.servers} server(s){' behind nginx' * a.proxy}: stroke p50/p95 {_fmt(row['stroke_p50_ms'])}/"
                   f"{_fmt(row['stroke_p95_ms'])} ms (server {_fmt(row['server_p50_ms'])}/"
                   f"{_fmt(row['server_p95_ms'])}) over {row['strokes']} strokes "
                   f"({row['stroke_kb']} KB each), busy {row['busy']}, "
@@ -509,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"(RSS sum {row['server_rss_mb_peak']}); generator {row['generator_cpu_cores']} "
                   f"cores; {row['wall_seconds']} s; load {load_before} -> {row['load_average']}",
                   flush=True)
-            print("    script runs (count, seconds):", row["script_runs"], flush=True)
+            print("    script runs (count, seconds):", row["script_runs"],
+                  "; strokes per server:", row["strokes_per_server"], flush=True)
             for e in level.errors[:5]:
                 print("   ", e)
     if a.json:

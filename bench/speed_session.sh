@@ -2,14 +2,17 @@
 # Classify's before/after measurements in one go (docs/speed.md "Classify at the speed of a
 # pen", docs/deploying.md "Through the real server"), on a quiet machine, every step
 # bounded in time, its output in OUTDIR/<step>.txt (and .json):
-#   bash bench/speed_session.sh OUTDIR [part ...]   parts: parts light load (default: all)
+#   bash bench/speed_session.sh OUTDIR [part ...]   parts: parts light load light2 load2
+#                                                   (default: parts light load)
 #     parts  where a stroke's time goes, both checkouts side by side (bench.stroke_parts)
 #     light  1 and 5 visitors plus 2 Chromium tabs drawing: the browser's end to end
 #            (bench.serverload --browsers), before, then after
 #     load   5-80 visitors with the trainers' runs training through each level (in the
 #            app's own worker), before, then after
+#     light2, load2  the same with the code after only, served by two app processes behind
+#            the sticky nginx of docs/deploying.md (--servers 2 --proxy)
 # DRY_RUN=1 checks the set-up and prints the steps without running them.
-# The code before is the checkout $BEFORE (default /work/wt-29-before); the code after is
+# The code before is the checkout $BEFORE (default /work/wt-before); the code after is
 # this one. Both are served by this checkout's benchmarks (--app-root), with the same
 # Python ($PYTHON, default /work/main/.venv/bin/python, which must have the packages of
 # both: streamlit-drawable-canvas for the code before), data ($MNIST_STUDIO_DATA) and
@@ -19,7 +22,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: bash bench/speed_session.sh OUTDIR [parts|light|load ...]}
 shift
 parts="${*:-parts light load}"
-before=${BEFORE:-/work/wt-29-before}
+before=${BEFORE:-/work/wt-before}
 py=${PYTHON:-/work/main/.venv/bin/python}
 export MNIST_STUDIO_DATA=${MNIST_STUDIO_DATA:-/work/shared/data} PYTHONUNBUFFERED=1
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -31,14 +34,14 @@ cd "$here" || exit 1
 # a stroke_parts server is that start and 9 strokes of 2-3 s (each cleared and settled).
 # The bound is about 1.6x: a step past it is interrupted (SIGINT, so that the benchmark's
 # servers are stopped by their own clean-up), and what it printed so far stays.
-declare -A expect=([parts]=360 [light]=180 [load]=480)
-declare -A limit=([parts]=600 [light]=300 [load]=780)
+declare -A expect=([parts]=360 [light]=180 [load]=480 [light2]=200 [load2]=520)
+declare -A limit=([parts]=600 [light]=300 [load]=780 [light2]=330 [load2]=840)
 total=0; bound=0
 for part in $parts; do
   case $part in
-    parts) n=1 ;;
+    parts|light2|load2) n=1 ;;
     light|load) n=2 ;;
-    *) echo "unknown part '$part' (parts, light, load)"; exit 2 ;;
+    *) echo "unknown part '$part' (parts, light, load, light2, load2)"; exit 2 ;;
   esac
   total=$((total + n * expect[$part])); bound=$((bound + n * limit[$part]))
 done
@@ -57,6 +60,8 @@ problems=""
 [ -d "$before/.git" ] || [ -f "$before/.git" ] || problems+=" no checkout at $before;"
 [ -f "$MNIST_STUDIO_DATA/MNIST/raw/t10k-labels-idx1-ubyte" ] || problems+=" no MNIST under $MNIST_STUDIO_DATA;"
 [ -x /usr/bin/chromium ] || [ -n "${CHROMIUM:-}" ] || problems+=" no /usr/bin/chromium;"
+case " $parts " in *2\ *) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] \
+  || problems+=" no nginx (light2, load2);" ;; esac
 "$py" -c "import importlib.util as u; assert u.find_spec('streamlit_drawable_canvas')" 2>/dev/null \
   || problems+=" $py lacks streamlit-drawable-canvas (the code before needs it);"
 if [ -n "$problems" ]; then echo "cannot start:$problems"; exit 1; fi
@@ -93,6 +98,12 @@ for part in $parts; do
         run "load-$side" load "$py" -m bench.serverload --visitors 5 10 20 40 80 --seconds 45 \
           --browsers 2 --train-epochs 100 --app-root "$root" --json "$out/load-$side.json"
       done ;;
+    light2)
+      run light-after-2 light2 "$py" -m bench.serverload --visitors 1 5 --seconds 45 \
+        --browsers 2 --servers 2 --proxy --json "$out/light-after-2.json" ;;
+    load2)
+      run load-after-2 load2 "$py" -m bench.serverload --visitors 5 10 20 40 80 --seconds 45 \
+        --browsers 2 --train-epochs 100 --servers 2 --proxy --json "$out/load-after-2.json" ;;
   esac
 done
 [ -n "${DRY_RUN:-}" ] && exit 0
