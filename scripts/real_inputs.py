@@ -21,7 +21,6 @@ Reporting only: nothing here chooses anything.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
@@ -30,13 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image, ImageFilter, ImageFont  # noqa: E402
+from PIL import ImageFont  # noqa: E402
 
 from core.data import load_split  # noqa: E402
 from core.networks.checkpoints import load_checkpoint  # noqa: E402
 from core.networks.models import logits_of  # noqa: E402
 from core.predict.ood import calibration_for, unfamiliarity  # noqa: E402
 from core.predict.ood_sets import fonts  # noqa: E402
+from core.predict.photos import garment_photo, photograph  # noqa: E402
 from core.predict.preprocess import from_canvas, from_image  # noqa: E402
 from core.predict.redraw import draw_strokes, glyph, skeleton_points  # noqa: E402
 
@@ -54,30 +54,6 @@ def canvas_digits(images: np.ndarray, size: float, width: float, dataset: str,
     return np.stack(out)
 
 
-def _photo(ink: np.ndarray, rng: np.random.Generator, side: int = 320) -> Image.Image:
-    """Dark ink (given bright on black, any size) on light, unevenly lit paper, placed at
-    random, slightly rotated and blurred, with sensor noise and JPEG compression."""
-    ink_img = Image.fromarray(ink)
-    scale = rng.uniform(0.45, 0.8) * side / max(ink_img.size)
-    ink_img = ink_img.resize((max(1, round(ink_img.width * scale)),
-                              max(1, round(ink_img.height * scale))), Image.Resampling.BICUBIC)
-    ink_img = ink_img.rotate(rng.uniform(-6, 6), resample=Image.Resampling.BICUBIC, expand=True)
-    layer = Image.new("L", (side, side))
-    left = int(rng.integers(0, max(1, side - ink_img.width)))
-    top = int(rng.integers(0, max(1, side - ink_img.height)))
-    layer.paste(ink_img, (left, top))
-    layer = layer.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
-    y, x = np.mgrid[0:side, 0:side] / side
-    paper = rng.uniform(190, 240) + rng.uniform(-25, 25) * x + rng.uniform(-25, 25) * y
-    darkness = rng.uniform(0.6, 0.9)
-    pixels = paper * (1 - darkness * np.asarray(layer, np.float64) / 255)
-    pixels += rng.normal(0, rng.uniform(2, 6), pixels.shape)
-    rgb = np.repeat(np.clip(pixels, 0, 255).astype(np.uint8)[..., None], 3, 2)
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(rng.integers(60, 90)))
-    return Image.open(io.BytesIO(buf.getvalue()))
-
-
 def printed_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every digit in every DejaVu and Liberation font, photographed."""
     rng = np.random.default_rng(seed)
@@ -86,7 +62,7 @@ def printed_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         font = ImageFont.truetype(str(path), 160)
         for digit in range(10):
             ink = glyph(str(digit), font)
-            images.append(from_image(_photo(ink, rng), "mnist").image)
+            images.append(from_image(photograph(ink, rng), "mnist").image)
             labels.append(digit)
     return np.stack(images), np.array(labels)
 
@@ -94,11 +70,7 @@ def printed_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def garment_photos(images: np.ndarray, seed: int = 0) -> np.ndarray:
     """Test garments as product photos: enlarged, dark on a light backdrop."""
     rng = np.random.default_rng(seed)
-    out = []
-    for image in images:
-        big = np.asarray(Image.fromarray(image).resize((224, 224), Image.Resampling.BICUBIC))
-        out.append(from_image(_photo(big, rng), "fashion").image)
-    return np.stack(out)
+    return np.stack([garment_photo(image, rng) for image in images])
 
 
 def judged(path: Path, images: np.ndarray, labels: np.ndarray | None) -> tuple[float, float]:

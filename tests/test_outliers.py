@@ -13,7 +13,9 @@ from core.data import load_bundle
 from core.networks.checkpoints import load_checkpoint
 from core.networks.models import logits_of
 from core.predict.ood import OWN_KEY, own_calibration, unfamiliarity
-from core.predict.ood_sets import kinds_for
+from core.predict.ood_sets import kinds_for, redraws
+from core.predict.photos import garment_photo
+from core.predict.redraw import redraw, skeleton_points, slant
 from core.train import cli as train_cli
 from core.train.config import ConfigError, TrainConfig
 from core.train.loop import train
@@ -142,3 +144,26 @@ def test_a_finished_run_records_its_own_threshold(fake_data_root, tmp_path):
     assert cal.score == "energy" and cal.val_false_alarm <= 0.05 + 1e-9
     assert cal.val_quantiles[0][0] == 0 and cal.val_quantiles[-1][0] == 100
     assert own_calibration({}) is None and own_calibration({OWN_KEY: "junk"}) is None
+
+
+def test_digit_redraws_can_be_stood_upright_and_garments_are_photographed(fake_data_root):
+    # A stroke leaning right (top to the right), as handwriting does.
+    leaning = np.zeros((28, 28), np.uint8)
+    for row in range(4, 24):
+        col = 18 - (row - 4) // 2
+        leaning[row, col - 1:col + 2] = 255
+    points = skeleton_points(leaning)
+    assert slant(points) < -0.3
+    rng = np.random.default_rng(0)
+    kept = redraw(leaning, rng, "mnist", upright=0.0)
+    stood = redraw(leaning, rng, "mnist", upright=1.0)
+    assert slant(skeleton_points(kept)) < -0.3
+    assert abs(slant(skeleton_points(stood))) < 0.1  # a mouse dragged straight down
+
+    garments = load_bundle("fashion", fake_data_root).train.images[:3].numpy()
+    photos = redraws(garments, "fashion", seed=5)
+    rng = np.random.default_rng(5)
+    again = np.stack([garment_photo(garment, rng) for garment in garments])
+    assert photos.shape == (3, 28, 28) and photos.dtype == np.uint8
+    assert np.array_equal(photos, again)  # the same photos as scripts/real_inputs.py takes
+    assert not np.array_equal(photos, garments)  # lit, blurred, noisy: not the clean image

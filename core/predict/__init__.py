@@ -11,6 +11,7 @@
     ood.py         "I don't know": an unfamiliarity score and each model's threshold
     ood_sets.py    inputs no model should know (letters, scribbles, ...) to set those thresholds
     redraw.py      images redrawn as canvas strokes of even width, as a person draws them
+    photos.py      images photographed on paper, as a person photographs them for an upload
     doodles.py     drawn things that are no digit and no garment (scribbles, shapes, doodles)
     attacks.py     adversarial examples: the smallest change that flips an answer (FGSM, PGD)
     neighbours.py  the training images nearest to an input in the model's own features

@@ -42,6 +42,7 @@ from core.data import DATASETS, load_bundle, load_split
 from core.evaluate.predictions import cache_dir
 from core.machine.files import atomic_write
 from core.predict import doodles
+from core.predict.photos import garment_photo
 from core.predict.preprocess import from_canvas, preprocess_gray
 from core.predict.redraw import as_rgba, glyph, random_drawing, redraw, skeleton_points
 
@@ -258,10 +259,12 @@ def cached_ood_sets(dataset: str, n: int, part: str, root=None, cache=None,
     return out
 
 
-def redraws(images: np.ndarray, dataset: str, seed: int = 0) -> np.ndarray:
-    """In-distribution images as a person would draw them on the canvas (garments as
-    their outline), preprocessed: what a real drawing looks like to the model."""
+def redraws(images: np.ndarray, dataset: str, seed: int = 0, upright: float = 0.0) -> np.ndarray:
+    """In-distribution images as a person gives them to the app, preprocessed as the app
+    does: digits drawn on the canvas (`upright`: the share stood upright first,
+    core.predict.redraw.redraw), garments photographed for an upload (Fashion's
+    Classify has no canvas)."""
     rng = np.random.default_rng(seed)
-    return np.stack([redraw(image, rng, dataset, outline=dataset == "fashion")
-                     for image in images])
-
+    if dataset == "fashion":
+        return np.stack([garment_photo(image, rng) for image in images])
+    return np.stack([redraw(image, rng, dataset, upright=upright) for image in images])

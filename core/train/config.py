@@ -107,8 +107,9 @@ class TrainConfig:
                                       "(the first run on a machine spends a few minutes "
                                       "drawing them)", low=0.0, high=5.0)
     canvas_redraws: float = setting(0.0, "share of each batch's images swapped for training "
-                                    "images redrawn as canvas strokes of even width (as a "
-                                    "person draws them), so drawings look familiar; 0 = off",
+                                    "images as a person gives them to the app (digits "
+                                    "drawn as canvas strokes, garments photographed), so "
+                                    "drawings and photos look familiar; 0 = off",
                                     low=0.0, high=1.0)
     seed: int = setting(0, "random seed", low=0, high=2**31 - 1)
     device: str = setting("auto", "auto picks cuda, then mps, then cpu",
