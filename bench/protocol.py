@@ -45,10 +45,9 @@ class Reply:
 class Session:
     """One visitor's session. `await open()`, then `rerun(...)` as often as wanted."""
 
-    def __init__(self, url: str, cookie: str | None = None, source: str | None = None) -> None:
+    def __init__(self, url: str, cookie: str | None = None) -> None:
         self.url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self.cookie = cookie
-        self.source = source  # the local address to connect from (a visitor's own, behind a proxy)
         self.ws = None
         self.pages: dict[str, str] = {}  # page title ("Train") -> script hash
         self.widgets: dict[str, str] = {}  # "<proto type>:<label or key>" -> widget id
@@ -59,9 +58,8 @@ class Session:
 
     async def open(self, path: str = "") -> Reply:
         headers = {"Cookie": self.cookie} if self.cookie else None
-        local = {"local_addr": (self.source, 0)} if self.source else {}
         self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
-                                           additional_headers=headers, open_timeout=30, **local)
+                                           additional_headers=headers, open_timeout=30)
         return await self.rerun(query=path)
 
     async def close(self) -> None:

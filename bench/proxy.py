@@ -2,11 +2,12 @@
 
 A Streamlit session lives in one process, and so do the files its page fetches
 (images, downloads, uploads): a visitor must reach the same process every time.
-`NGINX_CONFIG` sends each client address to one process (`hash $remote_addr
-consistent`: the same address, the same process, for as long as the processes stay
-the same) and passes the websocket through. docs/deploying.md shows it for a real
-host; bench.serverload --proxy runs it, its simulated visitors each from an address
-of their own (127.0.0.2, 127.0.0.3, ...: the whole 127.0.0.0/8 is this machine).
+`NGINX_CONFIG` gives a browser's first request a route cookie (`studio_route`, nginx's
+random request id) and sends every request that carries it to one process (`hash ...
+consistent`), the websocket included. Not the client's address: a class behind one
+school router has one address, and would all land on one process. docs/deploying.md
+shows it for a real host; bench.serverload --proxy runs it, each simulated visitor
+fetching the page first for its cookie, as a browser does.
 
 Only 127.0.0.1 listens; nginx runs in a process group of its own, ended on exit.
 """
@@ -18,11 +19,14 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from bench.appserver import free_port
+
+ROUTE_COOKIE = "studio_route"
 
 NGINX_CONFIG = """\
 worker_processes 1;
@@ -35,13 +39,20 @@ http {{
     proxy_temp_path {folder}/proxy;
     client_max_body_size 200m;  # uploads: the app checks its own limits
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    # Sticky: a visitor's route is its cookie's, or a new random one on a first visit.
+    map $cookie_studio_route $studio_route {{ "" $request_id; default $cookie_studio_route; }}
+    map $cookie_studio_route $studio_new_route {{
+        "" "studio_route=$request_id; Path=/; HttpOnly; SameSite=Lax";
+        default "";
+    }}
     upstream studio {{
-        hash $remote_addr consistent;  # sticky: one visitor, one app process
+        hash $studio_route consistent;  # one route, one app process
 {servers}
     }}
     server {{
         listen {listen};
         location / {{
+            add_header Set-Cookie $studio_new_route always;  # none once it has one
             proxy_pass http://studio;
             proxy_http_version 1.1;  # the websocket upgrade
             proxy_set_header Upgrade $http_upgrade;
@@ -105,6 +116,11 @@ def sticky_proxy(upstreams: list[str], folder: Path, timeout: float = 20.0) -> I
             proc.wait(10)
 
 
-def client_address(i: int) -> str:
-    """The i-th simulated visitor's own loopback address (127.0.0.2 up)."""
-    return f"127.0.{i // 250}.{2 + i % 250}"
+def route_cookie(url: str, timeout: float = 30.0) -> str:
+    """What a browser's first visit gets from the proxy: its `Cookie` header value."""
+    with urllib.request.urlopen(url, timeout=timeout) as reply:
+        cookies = [c.split(";", 1)[0] for c in reply.headers.get_all("Set-Cookie") or []]
+    route = [c for c in cookies if c.startswith(ROUTE_COOKIE + "=")]
+    if not route:
+        raise RuntimeError(f"no {ROUTE_COOKIE} cookie from {url}")
+    return route[0]

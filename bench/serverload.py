@@ -21,8 +21,8 @@ messages, what the browser sends):
 timed from mouse-up to the prediction on screen (tests/e2e's helpers): the end to end;
 and to the whole answer on screen (the page's last change before it stays quiet).
 `--proxy` puts a sticky nginx in front (bench/proxy.py, as docs/deploying.md deploys
-several processes): every visitor and browser goes through it, each visitor from a
-loopback address of its own, and nginx picks the process by that address.
+several processes): every visitor and browser goes through it, and nginx picks each
+one's process by the route cookie it gave on the first visit.
 `--app-root DIR` serves another checkout's app (the code before a change, side by side
 with the same benchmark); the weights and data are the same for both.
 
@@ -66,7 +66,7 @@ from bench.appserver import (REAL_DATA, SHIPPED_WEIGHTS, AppSetup, serve,  # noq
 from bench.browser import CHROMIUM_ARGS, chromium_path, clear_canvas, new_tab, timed_stroke
 from bench.procs import descendants  # noqa: E402
 from bench.procs import with_command
-from bench.proxy import client_address, sticky_proxy
+from bench.proxy import route_cookie, sticky_proxy
 from bench.protocol import Session  # noqa: E402
 from bench.strokes import canvas_value  # noqa: E402
 from core.runs.database import RunDatabase
@@ -115,9 +115,9 @@ class Level:
 # ------------------------------------------------------------------ the visitors
 
 async def drawer(url: str, level: Level, until: float, seed: int,
-                 source: str | None = None) -> None:
+                 cookie: str | None = None) -> None:
     rng = np.random.default_rng(seed)
-    s = Session(url, source=source)
+    s = Session(url, cookie)
     try:
         reply = await s.open()
         canvas = s.widget("bidi_component", "canvas")
@@ -144,9 +144,9 @@ async def drawer(url: str, level: Level, until: float, seed: int,
 
 
 async def switcher(url: str, level: Level, until: float, seed: int,
-                   source: str | None = None) -> None:
+                   cookie: str | None = None) -> None:
     rng = np.random.default_rng(seed)
-    s = Session(url, source=source)
+    s = Session(url, cookie)
     try:
         await s.open()
         while time.monotonic() < until:
@@ -161,8 +161,8 @@ async def switcher(url: str, level: Level, until: float, seed: int,
 
 
 async def trainer(url: str, level: Level, until: float, seed: int,
-                  source: str | None = None) -> None:
-    s = Session(url, source=source)
+                  cookie: str | None = None) -> None:
+    s = Session(url, cookie)
     try:
         await s.open()
         await s.goto("Train")
@@ -202,8 +202,8 @@ def _failed(level: Level, err: Exception) -> None:
 
 async def visitors(urls: list[str], level: Level, seed: int, proxied: bool = False) -> None:
     """The level's visitors, spread over `urls` in turn; `proxied` (one URL, a sticky
-    proxy's): each visitor connects from a loopback address of its own, and the proxy
-    chooses its app process."""
+    proxy's): each visitor first fetches the page for its route cookie, as a browser
+    does, and the proxy chooses its app process by it."""
     n = level.visitors
     trainers = max(1, round(0.1 * n))
     switchers = round(0.2 * n)
@@ -211,8 +211,9 @@ async def visitors(urls: list[str], level: Level, seed: int, proxied: bool = Fal
     until = time.monotonic() + level.seconds
     tasks = []
     for i, kind in enumerate(kinds):
-        source = client_address(i) if proxied else None
-        tasks.append(asyncio.create_task(kind(urls[i % len(urls)], level, until, seed + i, source)))
+        url = urls[i % len(urls)]
+        cookie = await asyncio.to_thread(route_cookie, url) if proxied else None
+        tasks.append(asyncio.create_task(kind(url, level, until, seed + i, cookie)))
         await asyncio.sleep(2.0 / n)  # arrivals spread over 2 s, not one burst
     await asyncio.gather(*tasks)
 
@@ -497,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--browsers", type=int, default=0, help="real Chromium tabs drawing, besides")
     p.add_argument("--proxy", action="store_true",
                    help="visitors reach the servers through a sticky nginx (bench/proxy.py), "
-                        "each from a loopback address of its own, as a deployment would")
+                        "as a deployment would")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--app-root", type=Path, default=ROOT,
                    help="the checkout whose app is served (default: this one)")
