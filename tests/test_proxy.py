@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +83,16 @@ def test_a_visitor_stays_with_one_process_and_visitors_are_spread(tmp_path):
             served[cookie] = first[1]
     assert len(set(served)) == VISITORS  # each first visit got a route of its own
     assert set(served.values()) == {"one", "two"}, served  # and both processes had visitors
+
+
+def test_the_deploying_guide_shows_the_tested_config(tmp_path):
+    """docs/deploying.md's nginx block says what bench/proxy.py runs (its listen line and
+    upstream addresses are a real host's)."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "deploying.md").read_text()
+    block = doc.split("```nginx", 1)[1].split("```", 1)[0]
+    tested = {" ".join(line.split("#")[0].split()) for line in
+              config(["http://127.0.0.1:8501", "http://127.0.0.1:8502"], "80", tmp_path).splitlines()}
+    for line in block.splitlines():
+        line = " ".join(line.split("#")[0].split())
+        if line and not line.startswith("listen"):
+            assert line in tested, line
