@@ -259,12 +259,11 @@ def cached_ood_sets(dataset: str, n: int, part: str, root=None, cache=None,
     return out
 
 
-def redraws(images: np.ndarray, dataset: str, seed: int = 0, upright: float = 0.0) -> np.ndarray:
+def redraws(images: np.ndarray, dataset: str, seed: int = 0) -> np.ndarray:
     """In-distribution images as a person gives them to the app, preprocessed as the app
-    does: digits drawn on the canvas (`upright`: the share stood upright first,
-    core.predict.redraw.redraw), garments photographed for an upload (Fashion's
+    does: digits drawn on the canvas, garments photographed for an upload (Fashion's
     Classify has no canvas)."""
     rng = np.random.default_rng(seed)
     if dataset == "fashion":
         return np.stack([garment_photo(image, rng) for image in images])
-    return np.stack([redraw(image, rng, dataset, upright=upright) for image in images])
+    return np.stack([redraw(image, rng, dataset) for image in images])

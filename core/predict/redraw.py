@@ -59,24 +59,14 @@ def outline_points(image: np.ndarray, upsample: int = UPSAMPLE) -> np.ndarray:
     return np.argwhere(mask & ~inner)
 
 
-def slant(points: np.ndarray) -> float:
-    """Columns per row of the least-squares line through centre-line points: how far a
-    drawing leans (0 for upright)."""
-    rows = points[:, 0] - points[:, 0].mean()
-    spread = float((rows * rows).sum())
-    return float((rows * (points[:, 1] - points[:, 1].mean())).sum()) / spread if spread else 0.0
-
-
 def draw_strokes(points: np.ndarray, size: float, width: float, canvas: int = CANVAS,
-                 offset: tuple[float, float] = (0.0, 0.0), shear: float = 0.0) -> np.ndarray:
+                 offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Centre-line points drawn with a round brush: an RGBA canvas array, white ink on
     black, the ink spanning `size` of the canvas on its longer side, centred and then
-    moved by `offset` (a share of the canvas, clamped so the drawing stays on it), each
-    row first moved `shear` columns per row (a slant taken away or added).
+    moved by `offset` (a share of the canvas, clamped so the drawing stays on it).
     Neighbouring points (8-connected) are joined by lines, every point gets a dab."""
     k = SUPERSAMPLE
-    cols = points[:, 1] - shear * (points[:, 0] - points[:, 0].mean())
-    rows, cols = points[:, 0] - points[:, 0].min(), cols - cols.min()
+    rows, cols = points[:, 0] - points[:, 0].min(), points[:, 1] - points[:, 1].min()
     extent = max(rows.max(), cols.max(), 1)
     scale = max(size * canvas - width, 1.0) / extent
     height, breadth = rows.max() * scale + width, cols.max() * scale + width
@@ -131,27 +121,23 @@ def glyph(text: str, font: ImageFont.ImageFont, canvas: int = CANVAS) -> np.ndar
 
 def random_drawing(points: np.ndarray, rng: np.random.Generator, dataset: str,
                    sizes: tuple[float, float] = SIZES,
-                   widths: tuple[float, float] = WIDTHS, shear: float = 0.0) -> np.ndarray:
+                   widths: tuple[float, float] = WIDTHS) -> np.ndarray:
     """Centre-line points drawn at a random size, brush width and place on the canvas,
     then preprocessed as the app preprocesses a drawing: (28, 28) uint8."""
     size = float(rng.uniform(*sizes))
     width = float(rng.uniform(*widths))
     offset = tuple(rng.uniform(-0.3, 0.3, 2))
-    return from_canvas(draw_strokes(points, size, width, offset=offset, shear=shear),
-                       dataset).image
+    return from_canvas(draw_strokes(points, size, width, offset=offset), dataset).image
 
 
 def redraw(image: np.ndarray, rng: np.random.Generator, dataset: str,
-           outline: bool = False, upright: float = 0.0) -> np.ndarray:
+           outline: bool = False) -> np.ndarray:
     """A dataset image as a person would draw it on the canvas, preprocessed as the app
     does: (28, 28) uint8 (all zeros for an image without ink). outline: draw the
-    silhouette's contour instead of the centre lines (garments). upright: the chance
-    that the drawing is stood upright first (its slant taken away), as a mouse dragged
-    straight down draws a 1: handwriting leans, the mouse often does not."""
+    silhouette's contour instead of the centre lines (garments)."""
     points = outline_points(image) if outline else skeleton_points(image)
     if len(points) == 0:
         return np.zeros((28, 28), np.uint8)
     if outline:
         return random_drawing(points, rng, dataset, OUTLINE_SIZES, OUTLINE_WIDTHS)
-    shear = slant(points) if upright > 0 and rng.random() < upright else 0.0
-    return random_drawing(points, rng, dataset, shear=shear)
+    return random_drawing(points, rng, dataset)

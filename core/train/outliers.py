@@ -11,8 +11,8 @@ doodles and the letters of other fonts are never shown: they measure whether
 
 Canvas redraws: a share of each batch's images is swapped for training images as a
 person gives them to the app, preprocessed as the app does, keeping their labels:
-digits redrawn as canvas strokes (core.predict.redraw; some stood upright, as a
-mouse draws), garments photographed for an upload (core.predict.photos). A drawing
+digits redrawn as canvas strokes (core.predict.redraw), garments photographed for an
+upload (core.predict.photos). A drawing
 with strokes of even width, or a photo, is then an ordinary input, not an
 unfamiliar one.
 
@@ -40,8 +40,7 @@ from core.predict.ood_sets import build_one, kinds_for, redraws as redraw_images
 PER_KIND = 3000
 REDRAWS = 12000
 OUTLIER_SHARE = 0.5  # outliers per step, as a share of the batch size
-UPRIGHT = 0.3  # share of the digit redraws stood upright first (handwriting leans)
-POOL_VERSION = 5  # bump when the generators change: cached pools are then made again
+POOL_VERSION = 6  # bump when the generators change: cached pools are then made again
 
 
 def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -87,7 +86,7 @@ def make_pools(dataset: str, train: Split, root: str | os.PathLike | None = None
             continue
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(train), min(redraws, len(train)), replace=False))
-    drawn = redraw_images(train.images[chosen].numpy(), dataset, seed, UPRIGHT) if len(chosen) else \
+    drawn = redraw_images(train.images[chosen].numpy(), dataset, seed) if len(chosen) else \
         np.zeros((0, 28, 28), np.uint8)
     keep = drawn.reshape(len(drawn), -1).max(1) > 0 if len(drawn) else np.zeros(0, bool)
     return ExposurePools(
