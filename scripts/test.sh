@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 || ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver nginx-light >/dev/null
+  # RUNLEVEL=1: the packages install their services without starting them (no nginx on :80)
+  $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq chromium chromium-driver nginx-light >/dev/null
 fi
 
 python3 -m venv .venv
