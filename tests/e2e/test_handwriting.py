@@ -76,7 +76,7 @@ def test_draw_correct_finetune_and_classify_again(page, app):
     predicted = draw_strokes(page)
     wrong = "7" if predicted != "7" else "4"
     teach = main(page).locator(".st-key-teach")
-    teach.get_by_role("button", name=wrong, exact=True).click()
+    teach.locator(".st-key-teach_fix").get_by_role("radio", name=wrong, exact=True).click()
     expect(teach).to_contain_text(re.compile(rf"In your handwriting as a {wrong}|Is this really a "
                                              rf"{wrong}\?"))
     confirm = teach.get_by_role("button", name=f"Yes, keep it as a {wrong}")

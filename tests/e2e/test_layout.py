@@ -49,10 +49,10 @@ def test_classify_labels_and_teaching_buttons_fit(page, app):
     toggle = body.locator(".st-key-classify_compare")
     expect(toggle).to_be_visible()
     assert toggle.evaluate(CUT) == []
-    digits = body.locator(".st-key-teach_digits").get_by_role("button")
+    digits = body.locator(".st-key-teach_fix").get_by_role("radio")
     expect(digits).to_have_count(9)
     rows = {round(digits.nth(i).bounding_box()["y"]) for i in range(9)}
-    assert len(rows) == 1, f"the nine digit buttons sit on {len(rows)} lines"
+    assert len(rows) == 1, f"the nine digit pills sit on {len(rows)} lines"
     side = page.locator('[data-testid="stSidebar"]')
     box = side.locator('[data-testid="stExpander"]').filter(has_text="Your model, elsewhere")
     box.locator("summary").click()

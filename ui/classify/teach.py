@@ -1,8 +1,9 @@
 """Classify's "It's a 7" control: keep the input the model saw, with its right label, in the
 visitor's handwriting set (core/data/handwriting.py), in one click.
 
-A confirm button for the predicted digit, and one button per other digit to correct
-it. A second click on the same input changes that item's label instead of adding the
+A confirm button for the predicted digit, and the other digits as one row of pills to
+correct it (one widget, not nine buttons: a stroke's answer draws it every time, and
+nine buttons with their tooltips cost the browser ~12 ms of each answer). A second click on the same input changes that item's label instead of adding the
 drawing twice. Only digits that the visitor drew or uploaded: test images are MNIST's
 own, and fine-tuning on them would leak the test set into training.
 
@@ -30,7 +31,7 @@ NOTICE = "teach_notice"  # session: what the last click did, toasted by the next
 # callback inside a fragment must not draw: its elements would land atop the page)
 ASKED = "teach_asked"  # session: (image digest, label) a flagged input waits to be confirmed as
 SOURCES = ("draw", "upload")
-DIGIT_PX = 36  # a digit's button: the nine fit a 340 px row
+FIX = "teach_fix"  # the pills of the other digits
 ITEM_BYTES = 2048  # a kept drawing's file, at most (about 1 KB: the 28x28 input and its strokes)
 
 
@@ -61,6 +62,16 @@ def _keep(image: np.ndarray, label: int, digest: str, source: str) -> None:
 def _ask(digest: str, label: int) -> None:
     """Button callback for a flagged input: ask before keeping it."""
     st.session_state[ASKED] = (digest, label)
+
+
+def _fixed(keep, args) -> None:
+    """The pills' callback: the digit picked is kept (or asked about), then the pills are
+    cleared, ready for another click."""
+    digit = st.session_state.get(FIX)
+    if digit is None:
+        return
+    st.session_state[FIX] = None
+    keep(*args(digit))
 
 
 def _cancel() -> None:
@@ -97,9 +108,8 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str,
                        "digit, so a click asks first: keep only digits.")
         else:
             st.caption("Teach it your handwriting: is this right?")
-        # The confirm button, then the nine other digits in a row of their own, narrow
-        # enough to fit the answer's column on one line from about 1,050 px of window up:
-        # in one row with the confirm button, a last digit wrapped onto a line alone.
+        # The confirm button, then the nine other digits in a row of their own: in one
+        # row with the confirm button, a last digit wrapped onto a line alone.
         confirmed = bool(kept and kept[1] == predicted)
         with st.container(horizontal=True, vertical_alignment="center"):
             st.button(f"It's a {predicted}", key="teach_confirm", icon=":material/check:",
@@ -107,12 +117,9 @@ def offer(dataset: str, image: np.ndarray, predicted: int, source: str,
                       on_click=keep, args=args(predicted),
                       help="Keep this input and its label in your handwriting set")
             st.caption("No? Click the right digit:")
-        row = st.container(horizontal=True, gap="xxsmall", key="teach_digits")
-        for digit in (d for d in range(10) if d != predicted):
-            row.button(str(digit), key=f"teach_fix_{digit}", on_click=keep, args=args(digit),
-                       width=DIGIT_PX,
-                       disabled=bool(kept and kept[1] == digit),
-                       help=f"No: it's a {digit}. Keep it in your handwriting set as a {digit}")
+        st.pills("The right digit", [d for d in range(10) if d != predicted], key=FIX,
+                 on_change=_fixed, args=(keep, args), label_visibility="collapsed",
+                 help="No: it's this digit. Keep it in your handwriting set with it")
         asked = ss.get(ASKED)
         if careful and asked and asked[0] == digest:
             _confirm_step(image, asked[1], digest, source)
