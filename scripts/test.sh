@@ -5,11 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1 || ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1; then
+has_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
+if ! command -v chromium >/dev/null 2>&1 || ! has_nginx; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  apt() { $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get "$@"; }
   # RUNLEVEL=1: the packages install their services without starting them (no nginx on :80)
-  $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq chromium chromium-driver nginx-light >/dev/null
+  apt update -qq
+  command -v chromium >/dev/null 2>&1 || apt install -y -qq chromium chromium-driver >/dev/null
+  has_nginx || apt install -y -qq nginx >/dev/null \
+    || echo "no nginx package here: the sticky-proxy test will be skipped"
 fi
 
 python3 -m venv .venv
