@@ -84,7 +84,7 @@ def sticky_proxy(upstreams: list[str], folder: Path, timeout: float = 20.0) -> I
     """nginx on a free 127.0.0.1 port in front of `upstreams`: yields (its URL, its pid)."""
     binary = nginx_path()
     if binary is None:
-        raise RuntimeError("no nginx on this machine (Debian: apt-get install nginx-light)")
+        raise RuntimeError("no nginx on this machine (Debian: apt-get install nginx)")
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o777)  # its workers may run as another user and buffer files here
     port = free_port()

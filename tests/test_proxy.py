@@ -44,7 +44,7 @@ def _answered_by(apps: dict, before: dict[str, int]) -> str:
     raise AssertionError("no process answered the stroke")
 
 
-@pytest.mark.skipif(nginx_path() is None, reason="no nginx here (Debian: nginx-light)")
+@pytest.mark.skipif(nginx_path() is None, reason="no nginx here (Debian: apt-get install nginx)")
 @pytest.mark.skipif(not (real_data_present() and (SHIPPED_WEIGHTS / "manifest.json").is_file()),
                     reason="needs the real MNIST data and the shipped weights")
 def test_a_visitor_stays_with_one_process_and_visitors_are_spread(tmp_path):

@@ -4,7 +4,7 @@ A dataset image's ink is reduced to its centre lines (its skeleton, at 4x
 resolution), then drawn with a round brush of one width on a 280 px canvas,
 white on black and anti-aliased (drawn at 2x, area-reduced), as the canvas
 component does. Glyphs of a font go the same way (a letter drawn with the
-mouse), and a garment's outline (a garment drawn as its contour).
+mouse).
 
 Used to measure how the models read drawings (scripts/stroke_sizes.py), to
 build the drawn families of core.predict.ood_sets, and to show the models,
@@ -27,9 +27,6 @@ SUPERSAMPLE = 2  # drawings are made at 2x and area-reduced: anti-aliased like t
 # small, large, and with the broader brushes of other drawing programs.
 SIZES = (0.25, 0.95)
 WIDTHS = (8, 28)
-# A garment drawn as its outline: large, with a fine brush, or the outline fills in.
-OUTLINE_SIZES = (0.5, 0.95)
-OUTLINE_WIDTHS = (4, 12)
 
 
 def skeleton_points(image: np.ndarray, upsample: int = UPSAMPLE) -> np.ndarray:
@@ -42,21 +39,6 @@ def skeleton_points(image: np.ndarray, upsample: int = UPSAMPLE) -> np.ndarray:
     if pixels.max(initial=0.0) <= 0:
         return np.zeros((0, 2), np.int64)
     return np.argwhere(skeleton(pixels >= 0.5 * pixels.max()))
-
-
-def outline_points(image: np.ndarray, upsample: int = UPSAMPLE) -> np.ndarray:
-    """(K, 2) points of the outline of an object's silhouette (a garment drawn as its
-    contour), at `upsample` x resolution."""
-    image = np.asarray(image, np.uint8)
-    h, w = image.shape
-    big = np.asarray(Image.fromarray(image).resize((w * upsample, h * upsample),
-                                                   Image.Resampling.BILINEAR), np.float64)
-    if big.max(initial=0.0) <= 0:
-        return np.zeros((0, 2), np.int64)
-    mask = big >= 0.15 * big.max()
-    p = np.pad(mask, 1)
-    inner = mask & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
-    return np.argwhere(mask & ~inner)
 
 
 def draw_strokes(points: np.ndarray, size: float, width: float, canvas: int = CANVAS,
@@ -119,25 +101,19 @@ def glyph(text: str, font: ImageFont.ImageFont, canvas: int = CANVAS) -> np.ndar
     return np.asarray(image)
 
 
-def random_drawing(points: np.ndarray, rng: np.random.Generator, dataset: str,
-                   sizes: tuple[float, float] = SIZES,
-                   widths: tuple[float, float] = WIDTHS) -> np.ndarray:
+def random_drawing(points: np.ndarray, rng: np.random.Generator, dataset: str) -> np.ndarray:
     """Centre-line points drawn at a random size, brush width and place on the canvas,
     then preprocessed as the app preprocesses a drawing: (28, 28) uint8."""
-    size = float(rng.uniform(*sizes))
-    width = float(rng.uniform(*widths))
+    size = float(rng.uniform(*SIZES))
+    width = float(rng.uniform(*WIDTHS))
     offset = tuple(rng.uniform(-0.3, 0.3, 2))
     return from_canvas(draw_strokes(points, size, width, offset=offset), dataset).image
 
 
-def redraw(image: np.ndarray, rng: np.random.Generator, dataset: str,
-           outline: bool = False) -> np.ndarray:
+def redraw(image: np.ndarray, rng: np.random.Generator, dataset: str) -> np.ndarray:
     """A dataset image as a person would draw it on the canvas, preprocessed as the app
-    does: (28, 28) uint8 (all zeros for an image without ink). outline: draw the
-    silhouette's contour instead of the centre lines (garments)."""
-    points = outline_points(image) if outline else skeleton_points(image)
+    does: (28, 28) uint8 (all zeros for an image without ink)."""
+    points = skeleton_points(image)
     if len(points) == 0:
         return np.zeros((28, 28), np.uint8)
-    if outline:
-        return random_drawing(points, rng, dataset, OUTLINE_SIZES, OUTLINE_WIDTHS)
     return random_drawing(points, rng, dataset)

@@ -12,9 +12,8 @@ doodles and the letters of other fonts are never shown: they measure whether
 Canvas redraws: a share of each batch's images is swapped for training images as a
 person gives them to the app, preprocessed as the app does, keeping their labels:
 digits redrawn as canvas strokes (core.predict.redraw), garments photographed for an
-upload (core.predict.photos). A drawing
-with strokes of even width, or a photo, is then an ordinary input, not an
-unfamiliar one.
+upload (core.predict.photos). A drawing with strokes of even width, or a photo, is
+then an ordinary input, not an unfamiliar one.
 
 Both pools are made once (a few minutes of CPU: every drawing goes through the
 app's preprocessing) and kept in the cache folder.

@@ -4,8 +4,9 @@ visitor's handwriting set (core/data/handwriting.py), in one click.
 A confirm button for the predicted digit, and the other digits as one row of pills to
 correct it (one widget, not nine buttons: every stroke's answer draws it, and it is
 cheaper to send and to render). A second click on the same input changes that item's
-label instead of adding the drawing twice. Only digits that the visitor drew or uploaded: test images are MNIST's
-own, and fine-tuning on them would leak the test set into training.
+label instead of adding the drawing twice. Only digits that the visitor drew or
+uploaded: test images are MNIST's own, and fine-tuning on them would leak the test set
+into training.
 
 An input the model flagged "I don't know" (a letter, a smiley, a scribble) is not kept
 in one click: the button asks first, and only "Yes, keep it as a 4" keeps it, since a
