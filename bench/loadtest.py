@@ -210,9 +210,19 @@ def _starts(v: Visitor, s: LoadSettings, tally: Tally, seeds: Iterator[int]) -> 
         before = store.active_count(v.id)
         outcome = _start(v, next(seeds), tally)
         tally.over_quota_outcomes.append(outcome)
-        # Expected to be refused only if the visitor really was at the limit throughout.
-        if before >= limit and store.active_count(v.id) - (outcome == "started") >= limit:
+        if refusal_expected(before, store.active_count(v.id), limit, outcome):
             tally.quota_expected.append(v.id)
+
+
+def refusal_expected(before: int, after: int, limit: int, outcome: str) -> bool:
+    """Whether a third Start had to be refused: the visitor's active runs were `before`
+    as it was pressed and `after` once answered. Only the visitor starts its runs, one
+    click at a time, so between the two the count only falls (a run ends). A refusal
+    with `before` at the limit was right even if a run ended just after it; a start is
+    wrong only if the visitor stayed at the limit throughout (its own new run aside)."""
+    if before < limit:
+        return False
+    return outcome != "started" or after - 1 >= limit
 
 
 def _has_button(v: Visitor, key: str) -> bool:

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import os
 
-from bench.loadtest import LoadSettings, format_report, run_loadtest
+from bench.loadtest import LoadSettings, format_report, refusal_expected, run_loadtest
+
+
+def test_a_refusal_at_the_limit_is_expected_even_if_a_run_ends_right_after():
+    assert refusal_expected(2, 1, 2, "quota")  # a run ended after the refusal: still right
+    assert refusal_expected(2, 2, 2, "quota")
+    assert not refusal_expected(1, 1, 2, "quota")  # under the limit: a refusal is a fault
+    assert refusal_expected(2, 3, 2, "started")  # over the limit, started: counted, a fault
+    assert not refusal_expected(2, 2, 2, "started")  # a run ended first: starting was right
 
 
 def test_four_visitors_lose_nothing_and_the_limits_hold(monkeypatch):
